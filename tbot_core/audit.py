@@ -1,0 +1,198 @@
+"""The append-only, hash-chained audit log.
+
+Each row stores the hash of the row before it and its own hash over the
+canonical row, so an edit or a deletion made behind the program's back (with
+plain sqlite3, after dropping the triggers) breaks the chain and
+``tbot audit verify`` names the first bad sequence number.  Triggers refuse
+UPDATE and DELETE from ordinary code.  Contexts are sanitized before they are
+written: no secret ever reaches this table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import apsw
+
+from tbot_core.db import connect
+from tbot_core.errors import IntegrityError, TbotError
+from tbot_core.sanitize import sanitize
+from tbot_core.timeutil import iso_z
+
+SCHEMA_VERSION = 1
+GENESIS = "0" * 64
+SEVERITIES = ("debug", "info", "warning", "error", "critical")
+ACTORS = ("system", "operator", "ui")
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS audit_log (
+    seq       INTEGER PRIMARY KEY,
+    ts_utc    TEXT NOT NULL CHECK (ts_utc LIKE '____-__-__T__:__:__%Z'),
+    category  TEXT NOT NULL CHECK (length(category) BETWEEN 1 AND 64),
+    event     TEXT NOT NULL CHECK (length(event) BETWEEN 1 AND 128),
+    severity  TEXT NOT NULL CHECK (severity IN ({", ".join(repr(s) for s in SEVERITIES)})),
+    actor     TEXT NOT NULL CHECK (actor IN ({", ".join(repr(a) for a in ACTORS)})),
+    context   TEXT NOT NULL CHECK (json_valid(context)),
+    prev_hash TEXT NOT NULL CHECK (length(prev_hash) = 64),
+    row_hash  TEXT NOT NULL UNIQUE CHECK (length(row_hash) = 64)
+) STRICT;
+CREATE INDEX IF NOT EXISTS audit_log_category ON audit_log(category, seq);
+CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: UPDATE refused'); END;
+CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: DELETE refused'); END;
+PRAGMA user_version = {SCHEMA_VERSION};
+"""
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    category: str
+    event: str
+    context: dict[str, Any]
+    severity: str = "info"
+    actor: str = "system"
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    seq: int
+    ts_utc: str
+    category: str
+    event: str
+    severity: str
+    actor: str
+    context: str
+    prev_hash: str
+    row_hash: str
+
+    def context_dict(self) -> dict[str, Any]:
+        try:
+            value = json.loads(self.context)
+        except ValueError:
+            return {"_raw": self.context}
+        return value if isinstance(value, dict) else {"_value": value}
+
+
+def row_hash(seq: int, ts_utc: str, category: str, event: str, severity: str, actor: str, context: str, prev_hash: str) -> str:
+    """SHA-256 over the canonical row: fields joined by the ASCII unit separator."""
+    canonical = "\x1f".join((str(seq), ts_utc, category, event, severity, actor, context, prev_hash))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def canonical_context(context: dict[str, Any]) -> str:
+    return json.dumps(sanitize(context), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+class AuditLog:
+    """Writer and reader of one audit database. Safe to use from several processes."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = path
+        self.readonly = readonly
+        try:
+            self.conn = connect(path, readonly=readonly)
+            if not readonly:
+                with self.conn:
+                    self.conn.execute(SCHEMA)
+        except apsw.Error as exc:
+            raise TbotError(f"{path.name}: cannot open audit database ({type(exc).__name__})") from None
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "AuditLog":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing -----------------------------------------------------------------------
+    def append(self, category: str, event: str, context: dict[str, Any] | None = None, *,
+               severity: str = "info", actor: str = "system") -> int:
+        return self.append_many([AuditEvent(category, event, context or {}, severity, actor)])[-1]
+
+    def append_many(self, events: Sequence[AuditEvent]) -> list[int]:
+        """Append events in one transaction; returns their sequence numbers."""
+        if not events:
+            return []
+        for ev in events:
+            if ev.severity not in SEVERITIES or ev.actor not in ACTORS:
+                raise ValueError(f"audit event {ev.event!r}: bad severity {ev.severity!r} or actor {ev.actor!r}")
+        contexts = [canonical_context(ev.context) for ev in events]
+        ts = iso_z()
+        conn = self.conn
+        # BEGIN IMMEDIATE takes the write lock first, so reading the head and
+        # appending cannot interleave with another process's append.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            head = conn.execute("SELECT seq, row_hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+            seq, prev = (head[0], head[1]) if head else (0, GENESIS)
+            rows = []
+            for ev, ctx in zip(events, contexts):
+                seq += 1
+                digest = row_hash(seq, ts, ev.category, ev.event, ev.severity, ev.actor, ctx, prev)
+                rows.append((seq, ts, ev.category, ev.event, ev.severity, ev.actor, ctx, prev, digest))
+                prev = digest
+            conn.executemany("INSERT INTO audit_log VALUES (?,?,?,?,?,?,?,?,?)", rows)
+            conn.execute("COMMIT")
+        except BaseException:
+            if not conn.get_autocommit():
+                conn.execute("ROLLBACK")
+            raise
+        return [row[0] for row in rows]
+
+    # -- reading -----------------------------------------------------------------------
+    def tail(self, n: int = 20, *, category: str | None = None, severity: str | None = None,
+             search: str | None = None, after_seq: int = 0) -> list[AuditRow]:
+        """The newest ``n`` rows matching the filters, oldest first."""
+        where, args = ["seq > ?"], [after_seq]
+        if category:
+            where.append("category = ?")
+            args.append(category)
+        if severity:
+            where.append("severity = ?")
+            args.append(severity)
+        if search:
+            where.append("(event LIKE ? OR context LIKE ? OR category LIKE ?)")
+            like = f"%{search}%"
+            args.extend([like, like, like])
+        sql = f"SELECT * FROM audit_log WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?"
+        rows = [AuditRow(*r) for r in self.conn.execute(sql, (*args, n))]
+        rows.reverse()
+        return rows
+
+    def count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM audit_log").fetchone()[0])
+
+    def last_seq(self) -> int:
+        row = self.conn.execute("SELECT max(seq) FROM audit_log").fetchone()
+        return int(row[0] or 0)
+
+    def iter_rows(self, batch: int = 5000) -> Iterable[AuditRow]:
+        last = 0
+        while True:
+            chunk = self.conn.execute("SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?", (last, batch)).fetchall()
+            if not chunk:
+                return
+            for raw in chunk:
+                yield AuditRow(*raw)
+            last = chunk[-1][0]
+
+    def verify(self) -> int:
+        """Check the whole chain; return the row count or raise naming the first bad seq."""
+        expected_seq, prev = 1, GENESIS
+        for row in self.iter_rows():
+            if row.seq != expected_seq:
+                raise IntegrityError(f"audit chain broken at seq {expected_seq}: row missing (next row is seq {row.seq})")
+            if row.prev_hash != prev:
+                raise IntegrityError(f"audit chain broken at seq {row.seq}: prev_hash does not match the row before")
+            digest = row_hash(row.seq, row.ts_utc, row.category, row.event, row.severity, row.actor, row.context, row.prev_hash)
+            if digest != row.row_hash:
+                raise IntegrityError(f"audit chain broken at seq {row.seq}: row contents do not match its hash (edited)")
+            prev, expected_seq = row.row_hash, expected_seq + 1
+        return expected_seq - 1

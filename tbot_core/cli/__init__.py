@@ -1,0 +1,1 @@
+"""The ``tbot`` command line: one module per command group, listed in ``main.py``."""

@@ -1,0 +1,59 @@
+"""``tbot control start|stop|kill|reset|defense-on|defense-off|status``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from tbot_core.cli.common import add_home_option, open_home, table
+from tbot_core.control import pending, write_flag
+from tbot_core.errors import TbotError
+from tbot_core.runtime.lock import holder
+from tbot_core.state import read_state
+
+ACTIONS = {"start": "start", "stop": "stop", "kill": "kill", "reset": "reset",
+           "defense-on": "defense_on", "defense-off": "defense_off"}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    control = sub.add_parser("control", help="write a control flag for the core, or show its status")
+    inner = control.add_subparsers(dest="control_command", metavar="ACTION")
+    inner.required = True
+    for action, flag in ACTIONS.items():
+        p = inner.add_parser(action, help=f"request {action} (writes control/control_{flag}.flag)")
+        add_home_option(p)
+        p.add_argument("--reason", default="", help="why (required for kill and reset)")
+        p.set_defaults(handler=cmd_flag, flag=flag)
+    status = inner.add_parser("status", help="core process, mode and pending flags")
+    add_home_option(status)
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(handler=cmd_status)
+
+
+def cmd_flag(args: argparse.Namespace) -> int:
+    home = open_home(args)
+    if not home.paths.control_dir.is_dir():
+        raise TbotError("control/: not found", hint="run `tbot init` first")
+    record = write_flag(home.paths, args.flag, reason=args.reason, source="cli")
+    print(f"wrote control_{record.flag}.flag for {record.operator.describe()} at {record.requested_utc}; "
+          "the core acknowledges it in the audit log")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    home = open_home(args)
+    lock = holder(home.paths.core_lock)
+    read = read_state(home.paths.state_file)
+    info = {
+        "core": "running" if lock else "not running",
+        "pid": (lock or {}).get("pid"),
+        "mode": (read.state or {}).get("mode") if read.state else None,
+        "state_file": read.status,
+        "problem": read.problem,
+        "pending_flags": pending(home.paths),
+    }
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        print(table(["field", "value"], [(k, v if v not in (None, "", []) else "-") for k, v in info.items()]))
+    return 0

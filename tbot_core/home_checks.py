@@ -1,0 +1,59 @@
+"""Self-checks of the bot home itself: layout, key, config, identity, audit chain, control folder."""
+
+from __future__ import annotations
+
+from tbot_core.errors import TbotError
+from tbot_core.fsutil import is_private
+from tbot_core.home import BotHome
+from tbot_core.selfcheck import CheckResult, FunctionCheck, SelfCheck
+
+
+def home_checks(home: BotHome) -> list[SelfCheck]:
+    paths = home.paths
+
+    def layout() -> CheckResult:
+        missing = [p for p in paths.folders() if not p.is_dir()]
+        if missing:
+            return CheckResult.failed("home_layout", f"folder {missing[0].relative_to(paths.root.parent)} missing",
+                                      "run `tbot init --force` or recreate the folder")
+        return CheckResult.passed("home_layout", f"{len(paths.folders())} folders present")
+
+    def key() -> CheckResult:
+        home.require_exists()
+        home.vault.key_bytes()
+        key_path = home.vault.current_dir() / paths.KEY_REL
+        if not is_private(key_path):
+            return CheckResult.failed("vault_key", f"{home.vault.rel(key_path)}: readable by group or others",
+                                      f"chmod 600 {home.vault.rel(key_path)}")
+        return CheckResult.passed("vault_key", f"generation {home.vault.current_generation()} key valid, mode 0600")
+
+    def config() -> CheckResult:
+        settings = home.settings
+        return CheckResult.passed("config", f"{len(settings.to_env())} keys valid; BROKER={settings.broker}, ENVIRONMENT={settings.environment}")
+
+    def identity() -> CheckResult:
+        ident = home.identity
+        return CheckResult.passed("identity", f"{ident.BOT_IDENTITY} ({ident.JURISDICTION_CODE}, {ident.BROKER_CODE})")
+
+    def audit_chain() -> CheckResult:
+        if not paths.audit_db.exists():
+            return CheckResult.failed("audit_log", "db/audit.db missing", "run `tbot init --force`")
+        with home.audit(readonly=True) as audit:
+            rows = audit.verify()
+        return CheckResult.passed("audit_log", f"hash chain intact ({rows} rows)")
+
+    def control_folder() -> CheckResult:
+        folder = paths.control_dir
+        if not folder.is_dir():
+            return CheckResult.failed("control_flags", "control/ missing", "run `tbot init --force`")
+        probe = folder / ".probe"
+        try:
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            raise TbotError(f"control/: not writable ({exc.strerror})") from None
+        return CheckResult.passed("control_flags", "control folder writable")
+
+    return [FunctionCheck("home_layout", layout), FunctionCheck("vault_key", key), FunctionCheck("config", config),
+            FunctionCheck("identity", identity), FunctionCheck("audit_log", audit_chain),
+            FunctionCheck("control_flags", control_folder)]

@@ -1,0 +1,293 @@
+"""The one place that knows where things live in a bot home.
+
+Every other module asks this one for a path, so the layout can change in one
+file and a test can prove nobody builds a path by hand.  Nothing here touches
+the disk except :func:`ensure_layout`, which creates folders with safe modes.
+
+Layout of ``TBOT_HOME`` (default ``./tbot_home``)::
+
+    .env_bot                         plaintext config (development only)
+    vault/current -> gen-000001      symlink switched atomically by key rotation
+    vault/gen-NNNNNN/keys/fernet.key the Fernet key of that generation (0600)
+    vault/gen-NNNNNN/config/.env_bot.enc
+    vault/gen-NNNNNN/config/bot_identity.json.enc
+    vault/gen-NNNNNN/secrets/NAME.json.enc
+    vault/gen-NNNNNN/generation.json version metadata (no key material)
+    vault/used_keys.json             fingerprints of every key ever used
+    backups/                         timestamped encrypted backups
+    control/control_NAME.flag        operator control flags
+    control/quarantine/              garbled or unknown flags, never acted on
+    db/audit.db, db/ledger.db, db/core.db
+    run/state.json, run/core.lock    live state for the console; the core's lock
+    output/{BOT_IDENTITY}/logs/      operational logs (verdicts, errors, system)
+    output/{BOT_IDENTITY}/backtest/  backtest outputs
+    data/market/                     OHLCV + VIX data (sample data ships here)
+    data/cache/                      caches such as fundamentals_{date}.json
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date
+from pathlib import Path
+
+HOME_ENV = "TBOT_HOME"
+DEFAULT_HOME = "tbot_home"
+
+_IDENTITY_RE = re.compile(r"^[A-Z0-9][A-Z0-9_]{1,63}$")
+_SECRET_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_FLAG_NAME_RE = re.compile(r"^[a-z][a-z_]{0,31}$")
+
+FOLDER_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def home_backup(root: Path, stamp: str) -> Path:
+    """Where ``tbot init --force`` moves the home it replaces (a sibling folder)."""
+    return root.with_name(f"{root.name}.backup-{stamp}")
+
+
+def home(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The bot home: an explicit argument wins, then ``TBOT_HOME``, then ``./tbot_home``."""
+    raw = explicit if explicit is not None else os.environ.get(HOME_ENV) or DEFAULT_HOME
+    return Path(raw).expanduser().absolute()
+
+
+class HomePaths:
+    """Paths of one bot home. Cheap to build; holds no open files."""
+
+    __slots__ = ("root",)
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self.root = home(root)
+
+    def __repr__(self) -> str:
+        return f"HomePaths({str(self.root)!r})"
+
+    # -- configuration -------------------------------------------------------
+    @property
+    def plaintext_env(self) -> Path:
+        return self.root / ".env_bot"
+
+    @property
+    def test_env(self) -> Path:
+        return self.root / ".env_bot.test"
+
+    # -- the encrypted vault (one generation is current) ---------------------
+    @property
+    def vault_dir(self) -> Path:
+        return self.root / "vault"
+
+    @property
+    def current_link(self) -> Path:
+        return self.vault_dir / "current"
+
+    def generation_dir(self, number: int) -> Path:
+        return self.vault_dir / f"gen-{number:06d}"
+
+    def generation_staging_dir(self, number: int) -> Path:
+        return self.vault_dir / f"gen-{number:06d}.staging"
+
+    @property
+    def current_link_staging(self) -> Path:
+        return self.vault_dir / "current.staging"
+
+    @property
+    def used_keys_file(self) -> Path:
+        return self.vault_dir / "used_keys.json"
+
+    @property
+    def vault_lock_file(self) -> Path:
+        return self.vault_dir / "vault.lock"
+
+    # Relative names inside a generation folder; the vault module joins them.
+    KEY_REL = Path("keys") / "fernet.key"
+    CONFIG_REL = Path("config") / ".env_bot.enc"
+    IDENTITY_REL = Path("config") / "bot_identity.json.enc"
+    SECRETS_REL = Path("secrets")
+    LEDGER_FILES_REL = Path("ledger")
+    GENERATION_META_REL = Path("generation.json")
+
+    @property
+    def key_file(self) -> Path:
+        return self.current_link / self.KEY_REL
+
+    @property
+    def encrypted_config(self) -> Path:
+        return self.current_link / self.CONFIG_REL
+
+    @property
+    def identity_file(self) -> Path:
+        return self.current_link / self.IDENTITY_REL
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.current_link / self.SECRETS_REL
+
+    def secret_file(self, name: str) -> Path:
+        return self.current_link / self.secret_rel(name)
+
+    @classmethod
+    def secret_rel(cls, name: str) -> Path:
+        if not _SECRET_NAME_RE.match(name):
+            raise ValueError(f"secret name {name!r}: expected lowercase letters, digits and _")
+        return cls.SECRETS_REL / f"{name}.json.enc"
+
+    @property
+    def generation_meta(self) -> Path:
+        return self.current_link / self.GENERATION_META_REL
+
+    # -- backups ---------------------------------------------------------------
+    @property
+    def backups_dir(self) -> Path:
+        return self.root / "backups"
+
+    def backup_path(self, label: str, stamp: str) -> Path:
+        return self.backups_dir / f"{label}-{stamp}"
+
+    # -- control flags ---------------------------------------------------------
+    @property
+    def control_dir(self) -> Path:
+        return self.root / "control"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.control_dir / "quarantine"
+
+    def flag_file(self, name: str) -> Path:
+        if not _FLAG_NAME_RE.match(name):
+            raise ValueError(f"flag name {name!r}: expected lowercase letters and _")
+        return self.control_dir / f"control_{name}.flag"
+
+    # -- databases -------------------------------------------------------------
+    @property
+    def db_dir(self) -> Path:
+        return self.root / "db"
+
+    @property
+    def audit_db(self) -> Path:
+        return self.db_dir / "audit.db"
+
+    @property
+    def ledger_db(self) -> Path:
+        return self.db_dir / "ledger.db"
+
+    @property
+    def core_db(self) -> Path:
+        """Engine state that must survive a restart: kill switch, paper account."""
+        return self.db_dir / "core.db"
+
+    # -- live runtime files ------------------------------------------------------
+    @property
+    def run_dir(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def state_file(self) -> Path:
+        return self.run_dir / "state.json"
+
+    @property
+    def core_lock(self) -> Path:
+        return self.run_dir / "core.lock"
+
+    @property
+    def session_file(self) -> Path:
+        """Per-session engine memory (ticker blocklist) that survives a restart."""
+        return self.run_dir / "session.json"
+
+    # -- operational output ---------------------------------------------------------
+    def output_dir(self, identity: str) -> Path:
+        if not _IDENTITY_RE.match(identity):
+            raise ValueError(f"BOT_IDENTITY {identity!r}: expected A-Z, 0-9 and _ (2-64 chars)")
+        return self.root / "output" / identity
+
+    def logs_dir(self, identity: str) -> Path:
+        return self.output_dir(identity) / "logs"
+
+    def log_file(self, identity: str, name: str) -> Path:
+        return self.logs_dir(identity) / name
+
+    def system_log(self, identity: str, fmt: str = "JSON") -> Path:
+        return self.log_file(identity, "system.log" if fmt.upper() == "JSON" else "system.csv")
+
+    def unresolved_orders_log(self, identity: str) -> Path:
+        return self.log_file(identity, "unresolved_orders.log")
+
+    def strategy_log(self, identity: str) -> Path:
+        return self.log_file(identity, "strategy_verdicts.jsonl")
+
+    def tuning_summary(self, identity: str) -> Path:
+        return self.log_file(identity, "tuning_summary.json")
+
+    def backtest_dir(self, identity: str) -> Path:
+        return self.output_dir(identity) / "backtest"
+
+    # -- data -----------------------------------------------------------------------
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def market_data_dir(self) -> Path:
+        return self.data_dir / "market"
+
+    @property
+    def sample_ohlcv(self) -> Path:
+        return self.market_data_dir / "sample_ohlcv.csv"
+
+    @property
+    def sample_vix(self) -> Path:
+        return self.market_data_dir / "sample_vix.csv"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    def fundamentals_cache(self, day: date) -> Path:
+        return self.cache_dir / f"fundamentals_{day.isoformat()}.json"
+
+    # -- layout -------------------------------------------------------------------
+    def folders(self) -> list[Path]:
+        """Folders every home must have (the vault's generations are made by the vault)."""
+        return [
+            self.root,
+            self.vault_dir,
+            self.backups_dir,
+            self.control_dir,
+            self.quarantine_dir,
+            self.db_dir,
+            self.run_dir,
+            self.data_dir,
+            self.market_data_dir,
+            self.cache_dir,
+        ]
+
+    def ensure_layout(self, identity: str | None = None) -> None:
+        extra = [self.root / "output", self.output_dir(identity), self.logs_dir(identity), self.backtest_dir(identity)] if identity else []
+        for folder in [*self.folders(), *extra]:
+            folder.mkdir(parents=True, exist_ok=True)
+            os.chmod(folder, FOLDER_MODE)
+
+
+# -- package resources (read-only files shipped with the code) -----------------------
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+
+
+def package_sample_data(name: str) -> Path:
+    return PACKAGE_DIR / "sample_data" / name
+
+
+def package_resource(*parts: str) -> Path:
+    return PACKAGE_DIR.joinpath(*parts)
+
+
+def stylesheet() -> Path:
+    """The console's stylesheet lives at the project root (``tbot.tcss``)."""
+    return PROJECT_DIR / "tbot.tcss"
+
+
+def temp_sibling(path: Path, tag: str) -> Path:
+    """A temporary name next to ``path`` on the same filesystem, for write-then-rename."""
+    return path.with_name(f".{path.name}.{tag}.tmp")

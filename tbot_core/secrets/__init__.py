@@ -1,0 +1,1 @@
+"""Keys, encrypted artifacts, the secret store and atomic key rotation."""

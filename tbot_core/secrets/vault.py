@@ -1,0 +1,183 @@
+"""The encrypted vault: one Fernet key and every artifact it protects, as a generation.
+
+A generation is a folder ``vault/gen-NNNNNN`` holding its own key and every
+encrypted artifact (config, identity, secrets).  ``vault/current`` is a
+symlink to the generation in use, so switching key and ciphertexts together is
+a single atomic rename of that link.  Key rotation (``rotation.py``) builds the
+next generation beside the current one and switches the link.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Iterator
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from tbot_core.errors import SecurityError
+from tbot_core.fsutil import atomic_write_bytes, fsync_dir, write_bytes_durable
+from tbot_core.paths import FILE_MODE, FOLDER_MODE, HomePaths
+from tbot_core.timeutil import iso_z
+
+
+def fingerprint(key: bytes) -> str:
+    """A stable, non-reversible name for a key (never the key itself)."""
+    return hashlib.sha256(b"tbot-key-fp:" + key.strip()).hexdigest()[:24]
+
+
+class Vault:
+    """Read and write encrypted artifacts of the current generation."""
+
+    def __init__(self, paths: HomePaths) -> None:
+        self.paths = paths
+        self._fernet: Fernet | None = None
+
+    # -- generations -------------------------------------------------------------
+    def exists(self) -> bool:
+        return self.paths.current_link.exists()
+
+    def current_generation(self) -> int:
+        link = self.paths.current_link
+        if not link.is_symlink():
+            raise SecurityError(f"{self.rel(link)}: missing; the home has no current key generation",
+                                hint="run `tbot init` (or restore vault/ from backups/)")
+        target = os.readlink(link)
+        try:
+            return int(Path(target).name.removeprefix("gen-"))
+        except ValueError:
+            raise SecurityError(f"{self.rel(link)}: points at {Path(target).name!r}, expected gen-NNNNNN") from None
+
+    def current_dir(self) -> Path:
+        return self.paths.generation_dir(self.current_generation())
+
+    def rel(self, path: Path) -> str:
+        """A path relative to the home, for messages (never absolute home names in audit rows)."""
+        try:
+            return str(path.relative_to(self.paths.root))
+        except ValueError:
+            return path.name
+
+    # -- key -------------------------------------------------------------------------
+    def key_bytes(self, generation_dir: Path | None = None) -> bytes:
+        key_path = (generation_dir or self.current_dir()) / HomePaths.KEY_REL
+        try:
+            key = key_path.read_bytes().strip()
+        except FileNotFoundError:
+            raise SecurityError(f"{self.rel(key_path)}: key file missing", hint="restore the key from backups/ or re-run `tbot init --force`") from None
+        except PermissionError:
+            raise SecurityError(f"{self.rel(key_path)}: key file not readable by this user") from None
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            raise SecurityError(f"{self.rel(key_path)}: not a valid Fernet key (corrupted or truncated)",
+                                hint="restore the key from backups/; the encrypted files need the matching key") from None
+        return key
+
+    def fernet(self) -> Fernet:
+        if self._fernet is None:
+            self._fernet = Fernet(self.key_bytes())
+        return self._fernet
+
+    def forget_key(self) -> None:
+        """Drop the cached key (after a rotation switched generations)."""
+        self._fernet = None
+
+    # -- artifacts ---------------------------------------------------------------------
+    def read(self, rel: Path) -> bytes:
+        path = self.paths.current_link / rel
+        try:
+            token = path.read_bytes()
+        except FileNotFoundError:
+            raise SecurityError(f"{self.rel(path)}: file missing", hint="restore it from backups/ or re-run `tbot init --force`") from None
+        return self.decrypt(token, path)
+
+    def decrypt(self, token: bytes, path: Path, fernet: Fernet | None = None) -> bytes:
+        try:
+            return (fernet or self.fernet()).decrypt(token)
+        except InvalidToken:
+            raise SecurityError(f"{self.rel(path)}: does not decrypt with the current key (tampered, truncated or wrong key)",
+                                hint="restore the file and its key from backups/") from None
+
+    def write(self, rel: Path, plaintext: bytes) -> None:
+        """Encrypt into the current generation, replacing the file atomically."""
+        path = self.paths.current_link / rel
+        path.parent.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
+        atomic_write_bytes(path, self.fernet().encrypt(plaintext))
+
+    def delete(self, rel: Path) -> None:
+        path = self.paths.current_link / rel
+        path.unlink()
+        fsync_dir(path.parent)
+
+    def artifacts(self, generation_dir: Path | None = None) -> Iterator[Path]:
+        """Relative paths of every encrypted artifact in a generation."""
+        root = generation_dir or self.current_dir()
+        for path in sorted(root.rglob("*.enc")):
+            yield path.relative_to(root)
+
+    # -- creation ------------------------------------------------------------------------
+    def create(self, artifacts: dict[Path, bytes], *, initiator: str = "operator") -> int:
+        """Make generation 1 with a fresh key and the given plaintext artifacts."""
+        vault = self.paths.vault_dir
+        vault.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
+        os.chmod(vault, FOLDER_MODE)
+        key = Fernet.generate_key()
+        gen_dir = self.paths.generation_dir(1)
+        write_generation(gen_dir, key, {rel: Fernet(key).encrypt(data) for rel, data in artifacts.items()},
+                         number=1, initiator=initiator)
+        record_used_key(self.paths, key)
+        link = self.paths.current_link
+        tmp_link = self.paths.current_link_staging
+        tmp_link.unlink(missing_ok=True)
+        os.symlink(gen_dir.name, tmp_link)
+        os.replace(tmp_link, link)
+        fsync_dir(vault)
+        self.forget_key()
+        return 1
+
+
+def write_generation(gen_dir: Path, key: bytes, tokens: dict[Path, bytes], *, number: int, initiator: str,
+                     extra_meta: dict[str, object] | None = None) -> None:
+    """Write a complete generation folder (key, ciphertexts, metadata), every file fsynced."""
+    gen_dir.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=False)
+    folders = {gen_dir / HomePaths.KEY_REL.parent, gen_dir / HomePaths.SECRETS_REL, gen_dir / HomePaths.CONFIG_REL.parent}
+    folders.update((gen_dir / rel).parent for rel in tokens)
+    for folder in sorted(folders):
+        folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+    write_bytes_durable(gen_dir / HomePaths.KEY_REL, key + b"\n", mode=FILE_MODE)
+    for rel, token in tokens.items():
+        write_bytes_durable(gen_dir / rel, token, mode=FILE_MODE)
+    meta = {
+        "generation": number,
+        "key_fingerprint": fingerprint(key),
+        "created_utc": iso_z(),
+        "initiator": initiator,
+        "artifacts": sorted(str(rel) for rel in tokens),
+        **(extra_meta or {}),
+    }
+    write_bytes_durable(gen_dir / HomePaths.GENERATION_META_REL, json.dumps(meta, indent=2).encode(), mode=FILE_MODE)
+    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+        fsync_dir(folder)
+    fsync_dir(gen_dir)
+
+
+def used_key_fingerprints(paths: HomePaths) -> set[str]:
+    try:
+        return set(json.loads(paths.used_keys_file.read_text())["fingerprints"])
+    except FileNotFoundError:
+        return set()
+    except (ValueError, KeyError, TypeError):
+        raise SecurityError(f"{paths.used_keys_file.name}: garbled key registry; expected JSON with 'fingerprints'") from None
+
+
+def record_used_key(paths: HomePaths, key: bytes) -> None:
+    """Add a key's fingerprint to the registry; refuse a key that was ever used before."""
+    known = used_key_fingerprints(paths)
+    fp = fingerprint(key)
+    if fp in known:
+        raise SecurityError("refusing to reuse a key that this home has used before")
+    known.add(fp)
+    atomic_write_bytes(paths.used_keys_file, json.dumps({"fingerprints": sorted(known)}, indent=1).encode())

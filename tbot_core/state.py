@@ -1,0 +1,103 @@
+"""``state.json``: the core's live picture, the console's only view of it.
+
+The core replaces the file atomically (write, then rename) at a bounded rate;
+the console reads it and classifies what it finds as ok, missing, stale or
+garbled so it can show a banner instead of crashing.  Money travels as decimal
+strings so nothing is rounded through a float.  The schema is documented in
+``docs/state.md``; bump ``SCHEMA_VERSION`` on an incompatible change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tbot_core.emergency import EMERGENCY_MATRIX
+from tbot_core.fsutil import atomic_write_text
+from tbot_core.sanitize import sanitize
+from tbot_core.timeutil import iso_z, parse_iso_z, utc_now
+
+SCHEMA_VERSION = 1
+MODES = ("starting", "running", "stopped", "halted", "suspended", "defense")
+REQUIRED_KEYS = ("schema", "written_utc", "mode", "core")
+
+
+def empty_matrix() -> list[dict[str, Any]]:
+    return [{"key": r.key, "event": r.event, "detection": r.detection, "scope": r.scope, "response": r.response,
+             "reboot": r.reboot, "state": "armed", "last_utc": None, "cause": None} for r in EMERGENCY_MATRIX]
+
+
+class StateWriter:
+    """Writes ``state.json`` no more often than ``min_interval_s`` unless forced."""
+
+    def __init__(self, path: Path, *, min_interval_s: float = 0.25) -> None:
+        self.path = path
+        self.min_interval_s = min_interval_s
+        self._last = 0.0
+        self.writes = 0
+
+    def write(self, state: dict[str, Any], *, force: bool = False) -> bool:
+        now = time.monotonic()
+        if not force and now - self._last < self.min_interval_s:
+            return False
+        payload = {**state, "schema": SCHEMA_VERSION, "written_utc": iso_z()}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # durable=False: state.json is a view, rebuilt every tick; rename keeps it whole.
+        atomic_write_text(self.path, json.dumps(sanitize(payload), separators=(",", ":")), durable=False)
+        self._last = now
+        self.writes += 1
+        return True
+
+
+@dataclass(frozen=True)
+class StateRead:
+    status: str  # ok | missing | stale | garbled
+    state: dict[str, Any] | None
+    problem: str = ""
+    age_seconds: float | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.state is not None
+
+
+def read_state(path: Path, *, stale_after_s: float = 5.0) -> StateRead:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return StateRead("missing", None, "state.json not found: core not running")
+    except OSError as exc:
+        return StateRead("garbled", None, f"state.json unreadable ({exc.strerror})")
+    try:
+        state = json.loads(raw)
+    except ValueError:
+        return StateRead("garbled", None, "state.json is not valid JSON")
+    if not isinstance(state, dict) or any(k not in state for k in REQUIRED_KEYS):
+        return StateRead("garbled", None, "state.json lacks schema/written_utc/mode/core")
+    if state.get("schema") != SCHEMA_VERSION:
+        return StateRead("garbled", None, f"state.json schema {state.get('schema')!r}, expected {SCHEMA_VERSION}")
+    try:
+        written = parse_iso_z(str(state["written_utc"]))
+    except ValueError:
+        return StateRead("garbled", None, "state.json written_utc is not a UTC time")
+    age = (utc_now() - written).total_seconds()
+    pid = state.get("core", {}).get("pid") if isinstance(state.get("core"), dict) else None
+    if state.get("mode") != "stopped" and isinstance(pid, int) and not pid_alive(pid):
+        return StateRead("stale", state, f"core process {pid} is not running", age)
+    if age > stale_after_s and state.get("mode") != "stopped":
+        return StateRead("stale", state, f"state.json is {age:.0f}s old", age)
+    return StateRead("ok", state, "", age)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

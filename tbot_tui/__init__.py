@@ -1,0 +1,1 @@
+"""TradeBot operator console (Textual). Reads state.json and the audit log; writes control flags only."""
