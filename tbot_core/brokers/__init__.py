@@ -1,0 +1,1 @@
+"""Broker adapters: paper (default), Alpaca, Interactive Brokers. One interface in ``base.py``."""

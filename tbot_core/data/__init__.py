@@ -1,0 +1,1 @@
+"""Market and reference data sources: replay (default), Alpaca, IBKR, Finnhub."""
