@@ -160,7 +160,7 @@ def read_flags(paths: HomePaths, audit: AuditLog | None = None) -> tuple[list[Co
 def _quarantine(paths: HomePaths, entry: Path) -> None:
     paths.quarantine_dir.mkdir(parents=True, exist_ok=True)
     try:
-        os.replace(entry, paths.quarantine_dir / f"{entry.name}.{stamp()}")
+        os.replace(entry, paths.quarantine_file(entry.name, stamp()))
     except FileNotFoundError:
         pass
 

@@ -46,7 +46,7 @@ def home_checks(home: BotHome) -> list[SelfCheck]:
         folder = paths.control_dir
         if not folder.is_dir():
             return CheckResult.failed("control_flags", "control/ missing", "run `tbot init --force`")
-        probe = folder / ".probe"
+        probe = paths.control_probe
         try:
             probe.write_text("")
             probe.unlink()

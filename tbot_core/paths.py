@@ -146,6 +146,14 @@ class HomePaths:
     def backup_path(self, label: str, stamp: str) -> Path:
         return self.backups_dir / f"{label}-{stamp}"
 
+    def vault_backup(self, generation: int, stamp: str) -> Path:
+        """An old generation, tarred and encrypted with the key of the generation after it."""
+        return self.backups_dir / f"vault-gen-{generation:06d}-{stamp}.tar.enc"
+
+    def vault_backups(self) -> list[Path]:
+        """Every vault backup, oldest generation first."""
+        return sorted(self.backups_dir.glob("vault-gen-*.tar.enc"))
+
     # -- control flags ---------------------------------------------------------
     @property
     def control_dir(self) -> Path:
@@ -154,6 +162,13 @@ class HomePaths:
     @property
     def quarantine_dir(self) -> Path:
         return self.control_dir / "quarantine"
+
+    def quarantine_file(self, name: str, stamp: str) -> Path:
+        return self.quarantine_dir / f"{name}.{stamp}"
+
+    @property
+    def control_probe(self) -> Path:
+        return self.control_dir / ".probe"
 
     def flag_file(self, name: str) -> Path:
         if not _FLAG_NAME_RE.match(name):
@@ -214,6 +229,10 @@ class HomePaths:
     def unresolved_orders_log(self, identity: str) -> Path:
         return self.log_file(identity, "unresolved_orders.log")
 
+    def core_output_log(self, identity: str) -> Path:
+        """stdout/stderr of a detached core (anything not already in the system log)."""
+        return self.log_file(identity, "core.out")
+
     def strategy_log(self, identity: str) -> Path:
         return self.log_file(identity, "strategy_verdicts.jsonl")
 
@@ -222,6 +241,13 @@ class HomePaths:
 
     def backtest_dir(self, identity: str) -> Path:
         return self.output_dir(identity) / "backtest"
+
+    def backtest_daily_summary(self, identity: str) -> Path:
+        """The latest backtest's per-day equity (the console plots it)."""
+        return self.backtest_dir(identity) / "daily_summary_backtest.json"
+
+    def backtest_trade_history(self, identity: str) -> Path:
+        return self.backtest_dir(identity) / "trade_history_backtest.csv"
 
     # -- data -----------------------------------------------------------------------
     @property

@@ -48,7 +48,7 @@ def start_detached_core(home_root: str) -> int:
     identity = home.identity.BOT_IDENTITY
     logs = home.paths.logs_dir(identity)
     logs.mkdir(parents=True, exist_ok=True)
-    with open(logs / "core.out", "ab") as out:
+    with open(home.paths.core_output_log(identity), "ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "tbot_core", "--home", home_root], stdin=subprocess.DEVNULL,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
     deadline = time.monotonic() + CORE_START_WAIT_S

@@ -1,0 +1,79 @@
+"""The real `tbot` CLI in a subprocess: init, self-check, config, audit, control — one-line errors, no tracebacks."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from tests.conftest import run_tbot
+
+
+def _assert_one_line_error(result, *needles):
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [l for l in result.stderr.splitlines() if l.strip()]
+    assert lines, "expected an error line on stderr"
+    for needle in needles:
+        assert needle in result.stderr, result.stderr
+
+
+def test_init_then_self_check_passes(tmp_path):
+    home = tmp_path / "X"
+    assert run_tbot("init", "--home", str(home)).returncode == 0
+    result = run_tbot("self-check", "--home", str(home))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "FAIL" not in result.stdout and "vault_key" in result.stdout
+
+
+def test_self_check_fails_in_one_line_when_the_key_is_corrupted(tmp_path):
+    home = tmp_path / "X"
+    run_tbot("init", "--home", str(home))
+    key = home / "vault" / "current" / "keys" / "fernet.key"
+    key.write_bytes(b"not-a-fernet-key\n")
+    result = run_tbot("self-check", "--home", str(home))
+    _assert_one_line_error(result, "fernet.key", "hint:")
+
+
+def test_self_check_fails_in_one_line_when_the_config_is_deleted(tmp_path):
+    home = tmp_path / "X"
+    run_tbot("init", "--home", str(home))
+    (home / "vault" / "current" / "config" / ".env_bot.enc").unlink()
+    result = run_tbot("self-check", "--home", str(home))
+    _assert_one_line_error(result, ".env_bot.enc", "missing")
+
+
+def test_self_check_on_a_missing_home_says_run_init(tmp_path):
+    result = run_tbot("self-check", "--home", str(tmp_path / "nothing"))
+    _assert_one_line_error(result, "tbot init")
+
+
+def test_config_set_validates_encrypts_and_audits(home_paths):
+    ok = run_tbot("config", "set", "MAX_PE_RATIO", "42", home=home_paths.root)
+    assert ok.returncode == 0, ok.stderr
+    assert "MAX_PE_RATIO" in run_tbot("config", "show", home=home_paths.root).stdout
+    assert b"MAX_PE_RATIO=42" not in (home_paths.root / "vault" / "current" / "config" / ".env_bot.enc").read_bytes()
+    tail = run_tbot("audit", "tail", "--category", "config", home=home_paths.root).stdout
+    assert "config_changed" in tail and "MAX_PE_RATIO" in tail
+    bad = run_tbot("config", "set", "MAX_PE_RATIO", "lots", home=home_paths.root)
+    _assert_one_line_error(bad, "MAX_PE_RATIO", "expected a decimal number")
+    typo = run_tbot("config", "set", "MAX_PE_RATO", "3", home=home_paths.root)
+    _assert_one_line_error(typo, "did you mean MAX_PE_RATIO")
+
+
+def test_audit_verify_catches_an_edit_made_with_plain_sqlite(home_paths):
+    assert run_tbot("audit", "verify", home=home_paths.root).returncode == 0
+    conn = sqlite3.connect(home_paths.audit_db)
+    conn.execute("DROP TRIGGER audit_log_no_update")
+    conn.execute("UPDATE audit_log SET actor='ui' WHERE seq=1")
+    conn.commit()
+    conn.close()
+    result = run_tbot("audit", "verify", home=home_paths.root)
+    assert result.returncode == 1 and "seq 1" in result.stdout
+
+
+def test_control_commands_write_flags_and_status_reports_them(home_paths):
+    assert run_tbot("control", "stop", home=home_paths.root).returncode == 0
+    assert home_paths.flag_file("stop").exists()
+    no_reason = run_tbot("control", "kill", home=home_paths.root)
+    _assert_one_line_error(no_reason, "needs a reason")
+    status = run_tbot("control", "status", "--json", home=home_paths.root)
+    assert '"control_stop.flag"' in status.stdout and '"not running"' in status.stdout
