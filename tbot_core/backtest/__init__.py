@@ -1,0 +1,1 @@
+"""Backtesting: the live strategies and filters over CSV history; no broker, ledger or database."""

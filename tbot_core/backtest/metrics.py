@@ -1,0 +1,95 @@
+"""Backtest metrics, with formulas an operator can check by hand.
+
+- daily returns: the equity at each UTC day's last bar, ``r_d = E_d / E_{d-1} - 1``
+  (the first day against the starting cash);
+- Sharpe (annualized): ``mean(r_d) / std(r_d, ddof=1) * sqrt(252)``, risk-free
+  rate 0 — the definition empyrical uses, which the tests check against;
+- max drawdown: the most negative ``E_t / max_{s<=t} E_s - 1`` over every bar
+  (intraday lows included), starting from the starting cash;
+- total return: ``final equity / starting cash - 1``;
+- win rate, average PnL and average duration over closed trades.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+
+from tbot_core.backtest.data import SymbolBars
+from tbot_core.backtest.portfolio import SimulationResult, Trade
+
+TRADING_DAYS = 252
+
+
+@dataclass(frozen=True)
+class DailySeries:
+    dates: list[str]
+    equity: np.ndarray
+    returns: np.ndarray
+    drawdown: np.ndarray
+
+
+def daily_series(result: SimulationResult, starting_cash: float) -> DailySeries:
+    days = result.timeline.astype("datetime64[D]")
+    last_of_day = np.r_[days[1:] != days[:-1], True]
+    equity = result.equity[last_of_day]
+    previous = np.r_[starting_cash, equity[:-1]]
+    returns = equity / previous - 1.0
+    peak = np.maximum.accumulate(np.r_[starting_cash, equity])[1:]
+    return DailySeries([str(d) for d in days[last_of_day]], equity, returns, equity / peak - 1.0)
+
+
+def sharpe_annualized(returns: np.ndarray) -> float | None:
+    if len(returns) < 2:
+        return None
+    std = float(np.std(returns, ddof=1))
+    if std == 0 or not math.isfinite(std):
+        return None
+    return float(np.mean(returns)) / std * math.sqrt(TRADING_DAYS)
+
+
+def max_drawdown(equity: np.ndarray, starting_cash: float) -> float:
+    curve = np.r_[starting_cash, equity]
+    return float(np.min(curve / np.maximum.accumulate(curve) - 1.0))
+
+
+def trade_seconds(bars: dict[str, SymbolBars], trade: Trade) -> float | None:
+    if trade.exit_bar is None:
+        return None
+    ts = bars[trade.symbol].ts
+    return float((ts[trade.exit_bar] - ts[trade.entry_bar]) / np.timedelta64(1, "s"))
+
+
+def compute(result: SimulationResult, bars: dict[str, SymbolBars], starting_cash: Decimal,
+            blocks: dict[str, int]) -> dict[str, object]:
+    closed = [t for t in result.trades if t.status == "closed"]
+    wins = sum(1 for t in closed if t.pnl > 0)
+    durations = [trade_seconds(bars, t) for t in closed]
+    daily = daily_series(result, float(starting_cash))
+    sharpe = sharpe_annualized(daily.returns)
+    avg_pnl = (sum((t.pnl for t in closed), Decimal(0)) / len(closed)).quantize(Decimal("0.01")) if closed else None
+    return {
+        "final_equity": str(result.final_equity.quantize(Decimal("0.01"))),
+        "total_return": _fmt((result.final_equity / starting_cash) - 1),
+        "trades": len(result.trades),
+        "closed_trades": len(closed),
+        "win_rate": _fmt(Decimal(wins) / len(closed)) if closed else None,
+        "avg_trade_pnl": str(avg_pnl) if avg_pnl is not None else None,
+        "avg_trade_duration_bars": float(np.mean([t.exit_bar - t.entry_bar for t in closed])) if closed else None,
+        "avg_trade_duration_seconds": float(np.mean(durations)) if durations else None,
+        "max_drawdown": f"{max_drawdown(result.equity, float(starting_cash)):.6f}",
+        "sharpe_annualized": f"{sharpe:.6f}" if sharpe is not None else None,
+        "blocks_per_filter": dict(sorted(blocks.items())),
+        "ignored_signals": result.ignored_signals,
+        "unfilled_signals": result.unfilled_signals,
+        "skipped_insufficient_cash": result.skipped_no_cash,
+        "days": len(daily.dates),
+    }
+
+
+def _fmt(value: Decimal) -> str:
+    return f"{value:.6f}"
+
