@@ -20,8 +20,16 @@ CheckFactory = Callable[[BotHome], list[SelfCheck]]
 
 def _factories() -> list[tuple[str, CheckFactory]]:
     # Imported here so a broken optional module fails its own check, not the CLI.
+    from tbot_core.ledger.checks import ledger_checks
+    from tbot_core.enhancements.registry import build_check_checks, enhancement_checks
+    from tbot_core.safety.security_bot import security_checks
+
     return [
         ("home", home_checks),
+        ("security_bot", security_checks),  # vault first: everything after reads keys or secrets
+        ("build_check", build_check_checks),
+        ("ledger", ledger_checks),
+        ("enhancements", enhancement_checks),
     ]
 
 

@@ -101,6 +101,15 @@ class Settings:
     paper_commission_per_share: Decimal = _key(Decimal("0.005"), t.decimal(0, 10), "Paper commission per share")
     paper_commission_min: Decimal = _key(Decimal("1.00"), t.decimal(0, 100), "Paper minimum commission per order")
     replay_speed: Decimal = _key(Decimal("20"), t.decimal(0, 1000000), "Replay bars per second; 0 = as fast as possible")
+    notify_webhook_timeout_seconds: Decimal = _key(Decimal("5"), t.decimal("0.1", 120), "Webhook/SMTP alert timeout")
+    engine_orders_kept: int = _key(50, t.integer(1, 1000), "Recent orders kept in state.json")
+
+    # -- test-only fault injection (never set these in production) -----------------------------
+    test_scripted_signal_every: int = _key(0, t.integer(0, 1000000), "TEST ONLY: emit a buy/sell signal on every Nth bar (strategy mid); 0 = off")
+    test_engine_fault_at_bar: int = _key(0, t.integer(0, 100000000), "TEST ONLY: the engine raises a LogicError each time it processes bar N; 0 = off")
+    test_paper_outage_after_bars: int = _key(0, t.integer(0, 100000000), "TEST ONLY: the paper broker stops answering after N bars; 0 = off")
+    test_paper_outage_seconds: Decimal = _key(Decimal("0"), t.decimal(0, 3600), "TEST ONLY: how long the paper broker outage lasts")
+    test_replay_stall_after_bars: int = _key(0, t.integer(0, 100000000), "TEST ONLY: the replay feed stops delivering after N bars; 0 = off")
 
     # -- broker endpoints (credentials live in secrets, never here) ---------------------------
     alpaca_paper: bool = _key(True, t.boolean, "Use Alpaca's paper endpoint")
@@ -110,6 +119,17 @@ class Settings:
     ibkr_port: int = _key(7497, t.integer(1, 65535), "TWS / IB Gateway port (7497 paper TWS)")
     ibkr_client_id: int = _key(1, t.integer(0, 999999), "IB API client id")
     ibkr_connect_timeout_seconds: Decimal = _key(Decimal("5"), t.decimal("0.1", 120), "Connect timeout")
+    ibkr_request_timeout_seconds: Decimal = _key(Decimal("10"), t.decimal("0.1", 600), "Longest wait for one IB API answer")
+    alpaca_request_timeout_seconds: Decimal = _key(Decimal("10"), t.decimal("0.1", 600), "Longest wait for one Alpaca HTTP answer")
+    alpaca_data_feed: str = _key("iex", t.choice("iex", "sip"), "Alpaca stock data feed (sip needs a paid plan)")
+    live_bar_poll_seconds: Decimal = _key(Decimal("5"), t.decimal("0.05", 600), "How often a live feed asks for new 1-minute bars")
+
+    # -- backtest fill model (signal on bar t's close, fill at bar t+1's open) ---------------
+    backtest_starting_cash: Decimal = _key(Decimal("100000.00"), t.decimal("0.01"), "Backtest starting equity")
+    backtest_position_fraction: Decimal = _key(Decimal("1"), t.decimal("0.0001", 1), "Share of equity each entry may use")
+    backtest_commission_per_share: Decimal = _key(Decimal("0.005"), t.decimal(0, 10), "Backtest commission per share")
+    backtest_commission_pct: Decimal = _key(Decimal("0"), t.decimal(0, "0.1"), "Backtest commission as a fraction of notional")
+    backtest_slippage_bps: Decimal = _key(Decimal("2"), t.decimal(0, 1000), "Backtest slippage in basis points, against the trader")
 
     # -- console-facing runtime ----------------------------------------------------------------
     state_write_interval_ms: int = _key(250, t.integer(20, 60000), "Minimum gap between state.json writes")

@@ -14,6 +14,7 @@ from tbot_core.audit import AuditLog
 from tbot_core.config import default_env_text
 from tbot_core.errors import TbotError
 from tbot_core.identity import Identity
+from tbot_core.ledger.schema import create_schema
 from tbot_core.paths import FOLDER_MODE, HomePaths, home_backup, package_sample_data
 from tbot_core.secrets.vault import Vault
 from tbot_core.timeutil import stamp
@@ -23,7 +24,7 @@ SAMPLE_FILES = ("sample_ohlcv.csv", "sample_vix.csv")
 
 def _database_initialisers() -> list:
     """Callables ``(HomePaths) -> None`` that create each database's schema."""
-    return [lambda p: AuditLog(p.audit_db).close()]
+    return [lambda p: AuditLog(p.audit_db).close(), lambda p: create_schema(p.ledger_db)]
 
 
 def init_home(root: str | os.PathLike[str] | None, *, force: bool = False, identity: str = "TBOT_PAPER_01",

@@ -233,14 +233,22 @@ class HomePaths:
         """stdout/stderr of a detached core (anything not already in the system log)."""
         return self.log_file(identity, "core.out")
 
-    def strategy_log(self, identity: str) -> Path:
-        return self.log_file(identity, "strategy_verdicts.jsonl")
+    def strategy_log(self, identity: str, fmt: str = "JSON") -> Path:
+        """Gate verdicts, one per line, in the configured LOG_FORMAT (JSON lines or CSV)."""
+        return self.log_file(identity, "strategy_verdicts.jsonl" if fmt.upper() == "JSON" else "strategy_verdicts.csv")
 
     def tuning_summary(self, identity: str) -> Path:
         return self.log_file(identity, "tuning_summary.json")
 
     def backtest_dir(self, identity: str) -> Path:
         return self.output_dir(identity) / "backtest"
+
+    def backtest_file(self, identity: str, name: str) -> Path:
+        """One of the backtest outputs (names in tbot_core/backtest/outputs.py)."""
+        return self.backtest_dir(identity) / name
+
+    def backtest_plot(self, identity: str) -> Path:
+        return self.backtest_dir(identity) / "equity_drawdown.png"
 
     def backtest_daily_summary(self, identity: str) -> Path:
         """The latest backtest's per-day equity (the console plots it)."""

@@ -68,14 +68,16 @@ def run_backtest(bars: dict[str, SymbolBars], strategy_name: str, settings: Sett
             progress(f"[{number}/{len(bars)}] {symbol}: {len(series):,} bars")
         signals = strategy.fresh().simulate(series.frame(), symbol=symbol)
         n_signals += len(signals)
-        bar_of = series.index_of
+        passed = []
         for signal in signals:
             if signal_filter is not None:
                 verdict = signal_filter.decide(signal)
                 if not verdict.allow:
                     blocks[verdict.module] = blocks.get(verdict.module, 0) + 1
                     continue
-            orders.append(Order(symbol, bar_of(signal.ts), signal.side, signal.strategy))
+            passed.append(signal)
+        for signal, bar in zip(passed, series.indices_of([s.ts for s in passed])):
+            orders.append(Order(symbol, bar, signal.side, signal.strategy))
     result = simulate(bars, orders, model)
     metrics = compute(result, bars, model.starting_cash, blocks)
     return BacktestResult(result, metrics, blocks, n_signals, total, time.perf_counter() - started)
@@ -107,11 +109,12 @@ def run_cli(args: argparse.Namespace) -> int:
     bars = read_bars_csv(data_file, start=start, end=end)
     if vix_file is not None:
         bars = attach_vix(bars, vix_file)
-    from tbot_core.backtest.filtering import build_filter  # the gate loads only when filters run
+    signal_filter = None
+    if not args.no_filters:
+        from tbot_core.backtest.filtering import build_filter  # the gate loads only when filters run
 
-    signal_filter = build_filter(settings, paths=paths, identity=identity,
-                                 only=None if args.filters is None else [m.strip() for m in args.filters.split(",") if m.strip()],
-                                 disabled=args.no_filters)
+        only = None if args.filters is None else [m.strip() for m in args.filters.split(",") if m.strip()]
+        signal_filter = build_filter(settings, paths=paths, identity=identity, only=only)
     say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     result = run_backtest(bars, args.strategy, settings, signal_filter=signal_filter, progress=say)
     model = FillModel.from_settings(settings)

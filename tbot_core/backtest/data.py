@@ -8,7 +8,7 @@ worse than no backtest.  Naive timestamps are read as UTC (all times are UTC).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -42,13 +42,15 @@ class SymbolBars:
     def __len__(self) -> int:
         return len(self.ts)
 
-    def index_of(self, moment: datetime) -> int:
-        """The bar at or before ``moment`` (the bar whose close produced a signal)."""
-        key = np.datetime64(moment.astimezone(UTC).replace(tzinfo=None), "ns")
-        i = int(np.searchsorted(self.ts, key, side="right")) - 1
-        if i < 0:
-            raise LogicError(f"{self.symbol}: signal at {moment.isoformat()} precedes the first bar")
-        return i
+    def indices_of(self, moments: list[datetime]) -> list[int]:
+        """For each time, the bar at or before it (the bar whose close produced a signal)."""
+        if not moments:
+            return []
+        keys = pd.DatetimeIndex(moments).tz_convert("UTC").tz_localize(None).to_numpy(dtype="datetime64[ns]")
+        found = np.searchsorted(self.ts, keys, side="right") - 1
+        if (found < 0).any():
+            raise LogicError(f"{self.symbol}: a signal precedes the first bar")
+        return found.tolist()
 
     def frame(self) -> pd.DataFrame:
         """The frame shape strategies' ``simulate()`` takes."""

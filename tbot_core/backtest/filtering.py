@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from tbot_core.config import Settings
-from tbot_core.enhancements.registry import ENHANCEMENTS
+from tbot_core.enhancements.registry import MODULES
 from tbot_core.errors import ConfigError
 from tbot_core.gate import Gate
 from tbot_core.identity import Identity
@@ -50,7 +50,7 @@ class GateFilter:
 
 
 def toggled_settings(settings: Settings, only: list[str]) -> Settings:
-    filters = {cls.name: cls for cls in ENHANCEMENTS if cls.is_filter}
+    filters = {cls.name: cls for cls in MODULES if cls.is_filter}
     unknown = [name for name in only if name not in filters]
     if unknown:
         raise ConfigError(f"--filters: unknown module {unknown[0]!r}; expected some of {', '.join(sorted(filters))}")
@@ -58,10 +58,7 @@ def toggled_settings(settings: Settings, only: list[str]) -> Settings:
     return settings.with_values(overrides)
 
 
-def build_filter(settings: Settings, *, paths: HomePaths, identity: Identity, only: list[str] | None,
-                 disabled: bool) -> SignalFilter | None:
-    if disabled:
-        return None
+def build_filter(settings: Settings, *, paths: HomePaths, identity: Identity, only: list[str] | None) -> SignalFilter:
     effective = toggled_settings(settings, only) if only is not None else settings
     gate = Gate.offline(effective, identity, paths)
     modules = [status["module"] for status in gate.enhancement_status() if status.get("enabled")]

@@ -7,7 +7,9 @@ import argparse
 from tbot_core.cli.common import add_home_option, open_home, table
 from tbot_core.config import KNOWN_KEYS, is_secret_key, key_doc, parse_dotenv, render_env, settings_from_text, suggest
 from tbot_core.errors import ConfigError
+from tbot_core.paths import HomePaths
 from tbot_core.sanitize import register_secret
+from tbot_core.secrets.rotation import rotate
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,7 +49,7 @@ def apply_config_change(home, key: str, value: str, *, actor: str = "operator") 
     current[key] = value
     text = render_env(current)
     settings_from_text(text, source=f"config set {key}")
-    home.save_settings_text(text)
+    rotate(home, initiator="system" if actor == "system" else "operator", changes={HomePaths.CONFIG_REL: text.encode("utf-8")})
     secret = is_secret_key(key)
     shown_old, shown_new = ("***", "***") if secret else (old, value)
     with home.audit() as audit:

@@ -35,11 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_core(args: argparse.Namespace) -> int:
-    from tbot_core.runtime.supervisor import Supervisor
+    from tbot_core.runtime.supervisor import run_core
 
     home = open_home(args)
     home.require_exists()
-    return Supervisor(home).run()
+    return run_core(home)
 
 
 def start_detached_core(home_root: str) -> int:

@@ -14,11 +14,11 @@ import traceback
 from typing import Sequence
 
 from tbot_core import __version__
-from tbot_core.cli import cmd_audit, cmd_config, cmd_control, cmd_home, cmd_run
+from tbot_core.cli import cmd_audit, cmd_backtest, cmd_config, cmd_control, cmd_home, cmd_ledger, cmd_run, cmd_secrets
 from tbot_core.errors import TbotError
 from tbot_core.sanitize import scrub
 
-COMMAND_MODULES = [cmd_home, cmd_run, cmd_config, cmd_audit, cmd_control]
+COMMAND_MODULES = [cmd_home, cmd_run, cmd_config, cmd_audit, cmd_control, cmd_ledger, cmd_secrets, cmd_backtest]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,9 +1,14 @@
 """The supervisor: the one long-lived core process for a bot identity.
 
-It holds the core lock, runs the startup pipeline (every registered
-self-check; any failure blocks launch), then loops: act on control flags,
-acknowledge each in the audit log, and publish ``state.json``.  It runs with
-no terminal and logs to files; SIGTERM and SIGINT mean an orderly stop.
+It holds the core lock, runs the startup pipeline (security bot, then
+build_check, then every registered self-check; any failure blocks launch with
+UTC, module and hint), then launches the engine worker and the watchdog and
+loops: act on control flags (acknowledging each in the audit log), watch its
+workers, apply the restart policy of the emergency matrix, publish
+``state.json``.  Nothing else ends a worker: escalations arrive as flags.  If
+a worker ignores a stop for ``SUPERVISOR_STOP_GRACE_SECONDS`` the supervisor
+audits that and ends its own process (the workers are its threads).  It runs
+with no terminal and logs to files; SIGTERM and SIGINT mean an orderly stop.
 """
 
 from __future__ import annotations
@@ -11,124 +16,236 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from typing import Any
 
 from tbot_core import __version__
 from tbot_core.check_registry import registered_checks
 from tbot_core.control import ControlFlag, acknowledge, read_flags
+from tbot_core.core_store import CoreStore
 from tbot_core.errors import TbotError
 from tbot_core.home import BotHome
+from tbot_core.runtime.context import CoreContext, LockedAudit, Matrix
 from tbot_core.runtime.lock import CoreLock
-from tbot_core.selfcheck import CheckResult, all_ok, run_checks
+from tbot_core.runtime.restart import RestartPolicy
+from tbot_core.runtime.snapshot import build_state
+from tbot_core.runtime.workers import Workers
+from tbot_core.safety.notifier_bot import Notifier, secret_store_loader
+from tbot_core.selfcheck import CheckResult, run_checks
 from tbot_core.state import StateWriter, empty_matrix
 from tbot_core.syslog import SystemLog
 from tbot_core.timeutil import iso_z
 
-POLL_SECONDS = 0.1
+POLL_SECONDS = 0.05
+EXIT_OK, EXIT_BLOCKED, EXIT_GAVE_UP, EXIT_UNRESPONSIVE = 0, 3, 4, 5
+STARTUP_ORDER = ("security", "build_check")
 
 
-class Supervisor:
+def startup_order(check: Any) -> int:
+    name = str(getattr(check, "name", ""))
+    return next((i for i, prefix in enumerate(STARTUP_ORDER) if name.startswith(prefix)), len(STARTUP_ORDER))
+
+
+class Supervisor(Workers):
     def __init__(self, home: BotHome) -> None:
         self.home = home
         self.paths = home.paths
         self.settings = home.settings
         self.identity = home.identity
         self.stop_requested = threading.Event()
-        self.mode = "starting"
         self.started_utc = iso_z()
         self.checks: list[CheckResult] = []
-        self.matrix = empty_matrix()
         self.paths.ensure_layout(self.identity.BOT_IDENTITY)
         self.log = SystemLog(self.paths.system_log(self.identity.BOT_IDENTITY, self.settings.log_format), self.settings.log_format)
         self.state = StateWriter(self.paths.state_file, min_interval_s=self.settings.state_write_interval_ms / 1000)
+        self.restart = RestartPolicy(self.settings.restart_max_attempts, float(self.settings.restart_backoff_seconds))
+        self.ctx: CoreContext | None = None
+        self.exit_code = EXIT_OK
+        self._restart_at: float | None = None
+        self._restart_key = ""
+        self._launched = False
+        self._init_workers()
 
     # -- lifecycle ----------------------------------------------------------------------
     def run(self) -> int:
-        with CoreLock(self.paths.core_lock, self.identity.BOT_IDENTITY), self.home.audit() as audit:
-            self.audit = audit
+        with CoreLock(self.paths.core_lock, self.identity.BOT_IDENTITY), self.home.audit() as audit_log:
+            audit = LockedAudit(audit_log)
+            self.ctx = CoreContext(self.paths, self.settings, self.identity, self.log, audit, Matrix())
             self._install_signals()
             audit.append("supervisor", "core_starting", {"pid": os.getpid(), "version": __version__})
-            self.checks = run_checks(registered_checks(self.home))
-            if not all_ok(self.checks):
+            try:
+                self.store = CoreStore(self.paths.core_db)
+            except TbotError as exc:
+                self.checks = [CheckResult.failed("core_store", exc.one_line(), "restore db/core.db from a backup or move it aside")]
+                self.notifier = Notifier(secret_store_loader(self.home), self.log, bot_identity=self.identity.BOT_IDENTITY)
                 return self._block_launch()
-            self.mode = "running"
-            audit.append("supervisor", "core_started", {"pid": os.getpid(), "checks": len(self.checks)})
-            self.log.info("supervisor", "core started", pid=os.getpid())
-            while not self.stop_requested.is_set():
-                self._handle_flags()
-                self.publish()
-                self.stop_requested.wait(POLL_SECONDS)
-            self.mode = "stopped"
-            self.publish(force=True)
-            audit.append("supervisor", "core_stopped", {"pid": os.getpid()})
-            self.log.info("supervisor", "core stopped")
-        return 0
+            try:
+                self.build_parts()
+                checks = sorted([*registered_checks(self.home), *self.own_checks()], key=startup_order)
+                self.checks = run_checks(checks)
+                if not all(r.ok for r in self.checks):
+                    return self._block_launch()
+                self.launch()
+                self._loop()
+            finally:
+                self.shutdown_workers()
+                self.publish(force=True)
+                audit.append("supervisor", "core_stopped", {"pid": os.getpid(), "exit_code": self.exit_code})
+                self.log.info("supervisor", "core stopped", exit_code=self.exit_code)
+                self.store.close()
+        return self.exit_code
+
+    def _loop(self) -> None:
+        while not self.stop_requested.is_set():
+            self._handle_flags()
+            self._watch_engine()
+            self.publish()
+            self.stop_requested.wait(POLL_SECONDS)
+
+    def launch(self) -> None:
+        self._launched = True
+        self.start_watchdog()
+        self.start_engine()
+        self.ctx.audit.append("supervisor", "core_started", {"pid": os.getpid(), "checks": len(self.checks)})
+        self.log.info("supervisor", "core started", pid=os.getpid())
+        if self.settings.defense_mode_active:
+            self._set_defense(True, "DEFENSE_MODE_ACTIVE=true in the config")
 
     def _block_launch(self) -> int:
-        self.mode = "stopped"
         for result in self.checks:
             if not result.ok:
-                self.audit.append("startup", "launch_blocked", result.to_dict(), severity="critical")
+                key = "decrypt_fail" if result.module.startswith("security") else "schema_fail"
+                self.ctx.matrix.trigger(key, result.one_line())
+                self.ctx.audit.append("startup", "launch_blocked", {**result.to_dict(), "matrix_row": key}, severity="critical")
                 self.log.error("startup", result.one_line())
+                print(f"launch blocked: {result.one_line()}", flush=True)
+        self.notifier.notify("launch_blocked", "; ".join(r.one_line() for r in self.checks if not r.ok)[:300])
+        self.exit_code = EXIT_BLOCKED
         self.publish(force=True)
-        return 3
+        return self.exit_code
 
     def _install_signals(self) -> None:
         def on_signal(signum: int, _frame: Any) -> None:
+            self._stop_cause = f"signal {signal.Signals(signum).name}"
             self.stop_requested.set()
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
 
+    # -- engine supervision and restart policy --------------------------------------------
+    def _watch_engine(self) -> None:
+        if self._restart_at is not None and time.monotonic() >= self._restart_at:
+            self._restart_at = None
+            self.ctx.audit.append("supervisor", "engine_restarted", {"matrix_row": self._restart_key,
+                                                                     "attempt": self.restart.attempts}, severity="warning")
+            self.ctx.matrix.clear(self._restart_key, f"engine restarted (attempt {self.restart.attempts})")
+            self.start_engine()
+            self.watchdog.rearm_feed()
+
+    def controlled_stop(self, matrix_key: str, cause: str) -> None:
+        """Stop the engine for a matrix event; restart it if the row allows, else end the core."""
+        self.ctx.matrix.trigger(matrix_key, cause)
+        self.stop_engine(cause)
+        self.ctx.audit.append("supervisor", "controlled_stop", {"matrix_row": matrix_key, "cause": cause}, severity="critical")
+        self.notifier.notify(f"{matrix_key}_controlled_stop", cause, scope="All")
+        if self.restart.allows(matrix_key):
+            delay = self.restart.next_delay()
+            self._restart_key = matrix_key
+            self._restart_at = time.monotonic() + delay
+            self.ctx.audit.append("supervisor", "engine_restart_scheduled", {"matrix_row": matrix_key, "delay_s": delay,
+                                                                             "attempt": self.restart.attempts})
+        else:
+            self.ctx.audit.append("supervisor", "engine_not_restarted",
+                                  {"matrix_row": matrix_key, "attempts": self.restart.attempts,
+                                   "reason": "no reboot for this event" if not self.restart.allows(matrix_key) else ""},
+                                  severity="critical")
+            self.exit_code = EXIT_GAVE_UP
+            self.stop_requested.set()
+
     # -- control flags ----------------------------------------------------------------------
     def _handle_flags(self) -> None:
-        flags, _bad = read_flags(self.paths, self.audit)
+        flags, _bad = read_flags(self.paths, self.ctx.audit.log)
         for flag in flags:
             self.handle_flag(flag)
 
     def handle_flag(self, flag: ControlFlag) -> None:
         outcome = "done"
+        key, _, cause = flag.reason.partition(": ")
+        if flag.flag == "stop" and flag.source == "system" and key in {"logic_error", "feed_down"}:
+            acknowledge(self.paths, self.ctx.audit.log, flag, "controlled stop")
+            self.controlled_stop(key, cause or flag.reason)
+            return
         if flag.flag == "stop":
+            self.ctx.matrix.trigger("manual_shutdown", f"stop flag from {flag.operator.user}: {flag.reason or 'no reason'}")
+            self._stop_cause = "stop flag"
             self.stop_requested.set()
             outcome = "stopping"
         elif flag.flag == "start":
-            outcome = "already running" if self.mode == "running" else "resumed"
-            if self.mode in {"stopped", "suspended", "defense"}:
-                self.mode = "running"
-            elif self.mode == "halted":
+            if self.kill.triggered:
                 outcome = "refused: kill switch is triggered; reset it first"
+            elif self.engine_alive():
+                outcome = "already running"
+            else:
+                self._restart_at = None
+                self.start_engine()
+                outcome = "engine started"
         elif flag.flag == "kill":
-            self.mode = "halted"
+            self.kill.trigger(f"operator kill by {flag.operator.user}: {flag.reason}", actor="operator")
+            outcome = "halted"
         elif flag.flag == "reset":
-            if self.mode == "halted":
-                self.mode = "running"
-        elif flag.flag == "defense_on":
-            self.mode = "defense" if self.mode == "running" else self.mode
-        elif flag.flag == "defense_off":
-            self.mode = "running" if self.mode == "defense" else self.mode
-        acknowledge(self.paths, self.audit, flag, outcome)
+            outcome = "kill switch re-armed" if self.kill.reset(flag.reason, flag.operator.user) else "not halted; nothing to reset"
+        elif flag.flag in {"defense_on", "defense_off"}:
+            self._set_defense(flag.flag == "defense_on", f"{flag.flag} flag from {flag.operator.user}")
+        acknowledge(self.paths, self.ctx.audit.log, flag, outcome)
+
+    def _set_defense(self, on: bool, cause: str) -> None:
+        self.control.defense = on
+        (self.ctx.matrix.trigger if on else self.ctx.matrix.clear)("defense_mode", cause)
+        self.ctx.audit.append("risk", "defense_mode_on" if on else "defense_mode_off",
+                              {"cause": cause, "factor": str(self.settings.defense_mode_factor)}, severity="warning")
 
     # -- state ------------------------------------------------------------------------------
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode,
-            "core": {"pid": os.getpid(), "started_utc": self.started_utc, "heartbeat_utc": iso_z(), "version": __version__},
-            "identity": {"bot_identity": self.identity.BOT_IDENTITY, "jurisdiction": self.identity.JURISDICTION_CODE,
-                         "broker": self.settings.broker, "paper": self.settings.broker == "paper",
-                         "environment": self.settings.environment},
-            "self_check": [r.to_dict() for r in self.checks],
-            "emergency_matrix": self.matrix,
-            "verdicts": [],
-            "positions": [],
-        }
+    def mode(self) -> str:
+        if not self._launched or self.stop_requested.is_set() and not self.engine_alive():
+            return "stopped" if self._launched or self.checks else "starting"
+        if self.kill is not None and self.kill.triggered:
+            return "halted"
+        if self.control.suspended:
+            return "suspended"
+        if not self.engine_alive() and self._restart_at is None and self.engine_finished() != "feed_ended":
+            return "stopped"
+        return "defense" if self.control.defense else "running"
 
     def publish(self, *, force: bool = False) -> None:
-        self.state.write(self.snapshot(), force=force)
+        if self.ctx is None:
+            return
+        self.state.write(build_state(self), force=force)
 
 
-def main(home_root: str | None = None) -> int:
+def blocked_before_launch(home: BotHome, exc: TbotError) -> int:
+    """The config or identity cannot even be read: audit it, publish a stopped state, exit."""
+    key = "decrypt_fail"
     try:
-        return Supervisor(BotHome(home_root)).run()
+        with home.audit() as audit:
+            audit.append("startup", "launch_blocked", {"module": "security_bot", "detail": exc.one_line(), "matrix_row": key},
+                         severity="critical")
+    except TbotError:
+        pass
+    matrix = empty_matrix()
+    for row in matrix:
+        if row["key"] == key:
+            row.update(state="triggered", last_utc=iso_z(), cause=exc.one_line())
+    StateWriter(home.paths.state_file).write({"mode": "stopped", "core": {"pid": os.getpid(), "started_utc": iso_z(),
+                                              "heartbeat_utc": iso_z(), "version": __version__},
+                                              "emergency_matrix": matrix}, force=True)
+    print(f"launch blocked: {exc.one_line()}", flush=True)
+    return EXIT_BLOCKED
+
+
+def run_core(home: BotHome) -> int:
+    try:
+        home.settings
+        home.identity
     except TbotError as exc:
-        print(f"error: {exc.one_line()}", flush=True)
-        return exc.exit_code
+        return blocked_before_launch(home, exc)
+    return Supervisor(home).run()

@@ -5,6 +5,11 @@ encrypted artifact (config, identity, secrets).  ``vault/current`` is a
 symlink to the generation in use, so switching key and ciphertexts together is
 a single atomic rename of that link.  Key rotation (``rotation.py``) builds the
 next generation beside the current one and switches the link.
+
+Reads resolve the link once and take the key and the ciphertext from that same
+generation folder, so a read racing a rotation sees one complete generation;
+if the rotation removed the old folder mid-read, the read retries on the new
+one.  Writes never edit a generation in place: they go through rotation.
 """
 
 from __future__ import annotations
@@ -20,7 +25,10 @@ from cryptography.fernet import Fernet, InvalidToken
 from tbot_core.errors import SecurityError
 from tbot_core.fsutil import atomic_write_bytes, fsync_dir, write_bytes_durable
 from tbot_core.paths import FILE_MODE, FOLDER_MODE, HomePaths
+from tbot_core.secrets.crashpoints import crash_point
 from tbot_core.timeutil import iso_z
+
+_READ_ATTEMPTS = 3
 
 
 def fingerprint(key: bytes) -> str:
@@ -29,11 +37,11 @@ def fingerprint(key: bytes) -> str:
 
 
 class Vault:
-    """Read and write encrypted artifacts of the current generation."""
+    """Read encrypted artifacts of the current generation; change them through rotation."""
 
     def __init__(self, paths: HomePaths) -> None:
         self.paths = paths
-        self._fernet: Fernet | None = None
+        self._fernets: dict[int, Fernet] = {}
 
     # -- generations -------------------------------------------------------------
     def exists(self) -> bool:
@@ -77,22 +85,55 @@ class Vault:
         return key
 
     def fernet(self) -> Fernet:
-        if self._fernet is None:
-            self._fernet = Fernet(self.key_bytes())
-        return self._fernet
+        """The key of the generation that is current right now."""
+        return self._fernet_for(self.current_generation())
+
+    def _fernet_for(self, number: int) -> Fernet:
+        cached = self._fernets.get(number)
+        if cached is None:
+            cached = Fernet(self.key_bytes(self.paths.generation_dir(number)))
+            self._fernets = {number: cached}
+        return cached
 
     def forget_key(self) -> None:
-        """Drop the cached key (after a rotation switched generations)."""
-        self._fernet = None
+        """Drop cached keys (after a rotation, or when a home was replaced under us)."""
+        self._fernets = {}
 
     # -- artifacts ---------------------------------------------------------------------
     def read(self, rel: Path) -> bytes:
-        path = self.paths.current_link / rel
+        """Decrypt one artifact, key and ciphertext taken from the same generation."""
+        shown = self.paths.current_link / rel
+        for _ in range(_READ_ATTEMPTS):
+            number = self.current_generation()
+            path = self.paths.generation_dir(number) / rel
+            try:
+                token = path.read_bytes()
+                fernet = self._fernet_for(number)
+            except (FileNotFoundError, SecurityError):
+                if self.current_generation() != number:
+                    continue  # a rotation switched generations while we read: read the new one
+                if not path.exists():
+                    raise SecurityError(f"{self.rel(shown)}: file missing",
+                                        hint="restore it from backups/ or re-run `tbot init --force`") from None
+                raise
+            try:
+                return fernet.decrypt(token)
+            except InvalidToken:
+                self.forget_key()  # the cached key may belong to a home that was replaced under us
+                self.verify_key(number)
+                return self.decrypt(token, shown, self._fernet_for(number))
+        raise SecurityError(f"{self.rel(shown)}: the vault kept changing while reading", hint="retry")
+
+    def verify_key(self, number: int) -> None:
+        """Name the key, not the artifact, when the key is not the one this generation was made with."""
+        gen_dir = self.paths.generation_dir(number)
         try:
-            token = path.read_bytes()
-        except FileNotFoundError:
-            raise SecurityError(f"{self.rel(path)}: file missing", hint="restore it from backups/ or re-run `tbot init --force`") from None
-        return self.decrypt(token, path)
+            recorded = read_generation_meta(gen_dir).get("key_fingerprint")
+        except SecurityError:
+            return
+        if recorded != fingerprint(self.key_bytes(gen_dir)):
+            raise SecurityError(f"{self.rel(gen_dir / HomePaths.KEY_REL)}: not the key this generation was encrypted with "
+                                "(its fingerprint differs from generation.json)", hint="restore the key from backups/")
 
     def decrypt(self, token: bytes, path: Path, fernet: Fernet | None = None) -> bytes:
         try:
@@ -101,16 +142,17 @@ class Vault:
             raise SecurityError(f"{self.rel(path)}: does not decrypt with the current key (tampered, truncated or wrong key)",
                                 hint="restore the file and its key from backups/") from None
 
-    def write(self, rel: Path, plaintext: bytes) -> None:
-        """Encrypt into the current generation, replacing the file atomically."""
-        path = self.paths.current_link / rel
-        path.parent.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
-        atomic_write_bytes(path, self.fernet().encrypt(plaintext))
+    def write(self, rel: Path, plaintext: bytes, *, initiator: str = "system") -> int:
+        """Replace one artifact: a full key rotation (new generation), never an in-place edit."""
+        from tbot_core.secrets.rotation import rotate_vault  # rotation builds on this module
 
-    def delete(self, rel: Path) -> None:
-        path = self.paths.current_link / rel
-        path.unlink()
-        fsync_dir(path.parent)
+        return rotate_vault(self.paths, initiator=initiator, changes={rel: plaintext})
+
+    def delete(self, rel: Path, *, initiator: str = "system") -> int:
+        """Remove one artifact through a rotation (the old generation is kept as a backup)."""
+        from tbot_core.secrets.rotation import rotate_vault
+
+        return rotate_vault(self.paths, initiator=initiator, changes={rel: None})
 
     def artifacts(self, generation_dir: Path | None = None) -> Iterator[Path]:
         """Relative paths of every encrypted artifact in a generation."""
@@ -129,14 +171,19 @@ class Vault:
         write_generation(gen_dir, key, {rel: Fernet(key).encrypt(data) for rel, data in artifacts.items()},
                          number=1, initiator=initiator)
         record_used_key(self.paths, key)
-        link = self.paths.current_link
-        tmp_link = self.paths.current_link_staging
-        tmp_link.unlink(missing_ok=True)
-        os.symlink(gen_dir.name, tmp_link)
-        os.replace(tmp_link, link)
-        fsync_dir(vault)
+        switch_current(self.paths, gen_dir)
         self.forget_key()
         return 1
+
+
+def switch_current(paths: HomePaths, gen_dir: Path) -> None:
+    """Point ``vault/current`` at ``gen_dir`` with one atomic rename of a fresh symlink."""
+    tmp_link = paths.current_link_staging
+    tmp_link.unlink(missing_ok=True)
+    os.symlink(gen_dir.name, tmp_link)
+    crash_point("link_staged")
+    os.replace(tmp_link, paths.current_link)
+    fsync_dir(paths.vault_dir)
 
 
 def write_generation(gen_dir: Path, key: bytes, tokens: dict[Path, bytes], *, number: int, initiator: str,
@@ -148,8 +195,10 @@ def write_generation(gen_dir: Path, key: bytes, tokens: dict[Path, bytes], *, nu
     for folder in sorted(folders):
         folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
     write_bytes_durable(gen_dir / HomePaths.KEY_REL, key + b"\n", mode=FILE_MODE)
+    crash_point("key_written")
     for rel, token in tokens.items():
         write_bytes_durable(gen_dir / rel, token, mode=FILE_MODE)
+        crash_point("artifact_written")
     meta = {
         "generation": number,
         "key_fingerprint": fingerprint(key),
@@ -159,9 +208,23 @@ def write_generation(gen_dir: Path, key: bytes, tokens: dict[Path, bytes], *, nu
         **(extra_meta or {}),
     }
     write_bytes_durable(gen_dir / HomePaths.GENERATION_META_REL, json.dumps(meta, indent=2).encode(), mode=FILE_MODE)
+    crash_point("meta_written")
     for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
         fsync_dir(folder)
     fsync_dir(gen_dir)
+
+
+def read_generation_meta(gen_dir: Path) -> dict[str, object]:
+    meta_path = gen_dir / HomePaths.GENERATION_META_REL
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SecurityError(f"vault/{gen_dir.name}/{HomePaths.GENERATION_META_REL}: missing") from None
+    except (ValueError, UnicodeDecodeError):
+        raise SecurityError(f"vault/{gen_dir.name}/{HomePaths.GENERATION_META_REL}: not valid JSON") from None
+    if not isinstance(meta, dict):
+        raise SecurityError(f"vault/{gen_dir.name}/{HomePaths.GENERATION_META_REL}: expected a JSON object")
+    return meta
 
 
 def used_key_fingerprints(paths: HomePaths) -> set[str]:
@@ -170,7 +233,7 @@ def used_key_fingerprints(paths: HomePaths) -> set[str]:
     except FileNotFoundError:
         return set()
     except (ValueError, KeyError, TypeError):
-        raise SecurityError(f"{paths.used_keys_file.name}: garbled key registry; expected JSON with 'fingerprints'") from None
+        raise SecurityError(f"vault/{paths.used_keys_file.name}: garbled key registry; expected JSON with 'fingerprints'") from None
 
 
 def record_used_key(paths: HomePaths, key: bytes) -> None:
@@ -178,6 +241,6 @@ def record_used_key(paths: HomePaths, key: bytes) -> None:
     known = used_key_fingerprints(paths)
     fp = fingerprint(key)
     if fp in known:
-        raise SecurityError("refusing to reuse a key that this home has used before")
+        raise SecurityError("refusing to reuse a key that this home has used before (found in vault/used_keys.json)")
     known.add(fp)
     atomic_write_bytes(paths.used_keys_file, json.dumps({"fingerprints": sorted(known)}, indent=1).encode())

@@ -1,0 +1,78 @@
+"""What the Alpaca trading and data adapters share: credentials and client tuning.
+
+alpaca-py's ``RESTClient`` retries 429/504 three times with a 3 s sleep and
+sends requests with no timeout at all.  Both would fight the error handler
+(its backoff would multiply the SDK's, and a silent server would hang the
+engine), so every client built here has its retry loop switched off and a
+per-request timeout on its ``requests`` session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from requests.adapters import HTTPAdapter
+
+from tbot_core.errors import ConfigError
+from tbot_core.sanitize import register_secret
+
+if TYPE_CHECKING:
+    from tbot_core.home import BotHome
+
+SECRET_NAME = "broker_alpaca"
+
+
+@dataclass(frozen=True)
+class AlpacaCredentials:
+    api_key: str
+    secret_key: str
+
+    def __repr__(self) -> str:  # never print a key, even in a debugger
+        return "AlpacaCredentials(***)"
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> "AlpacaCredentials":
+        api_key, secret_key = values.get("api_key"), values.get("secret_key")
+        if not isinstance(api_key, str) or not api_key or not isinstance(secret_key, str) or not secret_key:
+            raise ConfigError(f"secret {SECRET_NAME}: expected non-empty text fields api_key and secret_key",
+                              hint=f"store them with `tbot secrets set {SECRET_NAME}`")
+        register_secret(api_key)
+        register_secret(secret_key)
+        return cls(api_key, secret_key)
+
+    @classmethod
+    def from_home(cls, home: "BotHome") -> "AlpacaCredentials":
+        from tbot_core.secrets.store import SecretStore
+
+        return cls.from_mapping(SecretStore(home).get(SECRET_NAME))
+
+
+class _TimeoutAdapter(HTTPAdapter):
+    """A transport adapter that gives every request a timeout unless one is set."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(max_retries=0)
+        self._timeout = timeout
+
+    def send(self, request, **kwargs):  # type: ignore[no-untyped-def]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self._timeout
+        return super().send(request, **kwargs)
+
+
+def tune_client(client: Any, timeout: float) -> Any:
+    """Switch off the SDK's own retries and bound every request by ``timeout`` seconds."""
+    # RESTClient ignores retry_attempts=0 in its constructor (it treats 0 as "unset"),
+    # so the attributes its retry loop reads are set directly.
+    client._retry = 0
+    client._retry_codes = []
+    adapter = _TimeoutAdapter(timeout)
+    client._session.mount("http://", adapter)
+    client._session.mount("https://", adapter)
+    return client
+
+
+def url_or_none(override: str) -> str | None:
+    """An empty override means the SDK's default endpoint."""
+    return override.rstrip("/") or None

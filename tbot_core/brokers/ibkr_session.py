@@ -1,0 +1,130 @@
+"""One ib_async connection, driven from its own event loop so the engine never blocks on it.
+
+The engine calls the broker synchronously; ib_async is asyncio through and
+through and must only be touched from the loop that owns it.  So each
+session runs a private loop in a daemon thread, connects with
+``connectAsync`` inside that loop, and runs every request there under
+``asyncio.wait_for``.  The calling thread waits on the result with a hard
+bound as well, so a gateway that accepts the socket and then says nothing
+costs at most the configured timeout, never a hang.  Failures leave as
+``tbot_core.errors`` classes; an unreachable gateway is a ``BrokerUnreachable``
+heartbeat failure for the watchdog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ib_async import IB
+
+from tbot_core.brokers.errors import from_transport, ib_errors
+from tbot_core.errors import ConfigError
+from tbot_core.sanitize import register_secret
+
+if TYPE_CHECKING:
+    from tbot_core.config import Settings
+    from tbot_core.home import BotHome
+
+SECRET_NAME = "broker_ibkr"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class IbkrEndpoint:
+    host: str
+    port: int
+    client_id: int
+    account: str
+    connect_timeout: float
+    request_timeout: float
+
+    @classmethod
+    def from_home(cls, home: "BotHome", settings: "Settings", *, client_id_offset: int = 0) -> "IbkrEndpoint":
+        """Config gives the defaults; the ``broker_ibkr`` secret may override host, port and client id."""
+        from tbot_core.secrets.store import SecretStore
+
+        return cls.from_secret(SecretStore(home).get(SECRET_NAME), settings, client_id_offset=client_id_offset)
+
+    @classmethod
+    def from_secret(cls, secret: dict[str, Any], settings: "Settings", *, client_id_offset: int = 0) -> "IbkrEndpoint":
+        account = secret.get("account")
+        if not isinstance(account, str) or not account:
+            raise ConfigError(f"secret {SECRET_NAME}: expected a non-empty text field account",
+                              hint=f"store it with `tbot secrets set {SECRET_NAME}`")
+        register_secret(account)
+        try:
+            port = int(secret.get("port") or settings.ibkr_port)
+            client_id = int(secret.get("client_id") if secret.get("client_id") is not None else settings.ibkr_client_id)
+        except (TypeError, ValueError):
+            raise ConfigError(f"secret {SECRET_NAME}: port and client_id must be whole numbers") from None
+        if not 0 < port < 65536:
+            raise ConfigError(f"secret {SECRET_NAME}: port {port} is outside 1-65535")
+        return cls(host=str(secret.get("host") or settings.ibkr_host), port=port, client_id=client_id + client_id_offset,
+                   account=account, connect_timeout=float(settings.ibkr_connect_timeout_seconds),
+                   request_timeout=float(settings.ibkr_request_timeout_seconds))
+
+
+class IbkrSession:
+    """A connected-on-demand ``IB`` living on a private event loop."""
+
+    def __init__(self, endpoint: IbkrEndpoint, *, service: str = "ibkr") -> None:
+        self.endpoint = endpoint
+        self.service = service
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name=f"{service}-loop", daemon=True)
+        self._thread.start()
+        self._connect_lock = asyncio.Lock()
+        self.ib: IB = self._submit(self._make_ib()).result()
+
+    @staticmethod
+    async def _make_ib() -> IB:
+        return IB()  # built on the loop thread: its events bind to this loop
+
+    def _submit(self, coro: Awaitable[T]) -> "concurrent.futures.Future[T]":
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)  # type: ignore[arg-type]
+
+    async def _ensure_connected(self) -> None:
+        async with self._connect_lock:
+            if self.ib.isConnected():
+                return
+            ep = self.endpoint
+            with ib_errors(self.service, f"connect {ep.host}:{ep.port}", timeout=ep.connect_timeout):
+                await asyncio.wait_for(self.ib.connectAsync(ep.host, ep.port, clientId=ep.client_id,
+                                                            timeout=ep.connect_timeout, account=ep.account),
+                                       ep.connect_timeout)
+
+    def call(self, what: str, request: Callable[[IB], Awaitable[T]], *, timeout: float | None = None) -> T:
+        """Connect if needed, then run ``request(ib)`` on the loop; bounded by connect + request timeouts."""
+        limit = timeout if timeout is not None else self.endpoint.request_timeout
+
+        async def guarded() -> T:
+            await self._ensure_connected()
+            with ib_errors(self.service, what, timeout=limit):
+                return await asyncio.wait_for(request(self.ib), limit)
+
+        future = self._submit(guarded())
+        try:
+            return future.result(self.endpoint.connect_timeout + limit + 1.0)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise from_transport(TimeoutError(), service=self.service, what=what, timeout=limit) from None
+
+    def heartbeat(self) -> None:
+        self.call("current time", lambda ib: ib.reqCurrentTimeAsync())
+
+    def close(self) -> None:
+        """Disconnect and stop the loop thread (safe to call twice)."""
+        if self._loop.is_closed():
+            return
+        self._submit(self._disconnect()).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        self._loop.close()
+
+    async def _disconnect(self) -> None:
+        self.ib.disconnect()

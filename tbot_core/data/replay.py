@@ -1,0 +1,135 @@
+"""The replay feed: the home's OHLCV + VIX files, bar by bar, at ``REPLAY_SPEED`` bars/s.
+
+Both files are streamed, never loaded whole, so memory stays flat from 100k to
+millions of bars; VIX is read alongside the bars (both are in time order).
+``start_after`` skips bars older than the engine's cursor (kept in ``core.db``),
+so a restart continues instead of replaying the day; the bars of the cursor's
+own timestamp are delivered again (order ids make that harmless).
+A malformed line is a ``ConfigError`` naming the file and line (fail closed).
+
+``TEST_REPLAY_STALL_AFTER_BARS`` makes the feed stop delivering after N bars
+(heartbeat fails, ``bars()`` blocks until closed) for the market-data-down
+scenario test; it is off by default.
+"""
+
+from __future__ import annotations
+
+import csv
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+from tbot_core.config import Settings
+from tbot_core.data.base import Bar, Feed
+from tbot_core.errors import ConfigError, NetworkError
+
+OHLCV_FIELDS = ("timestamp_utc", "symbol", "open", "high", "low", "close", "volume")
+VIX_FIELDS = ("timestamp_utc", "vix")
+
+
+def _parse_ts(text: str, where: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{where}: timestamp_utc: expected ISO 8601 UTC like 2026-01-05T14:30:00Z") from None
+    if moment.tzinfo is None:
+        raise ConfigError(f"{where}: timestamp_utc: expected a UTC time ending in Z")
+    return moment
+
+
+class ReplayFeed(Feed):
+    def __init__(self, ohlcv: Path, vix: Path, settings: Settings, *, start_after: str | None = None) -> None:
+        self.ohlcv = ohlcv
+        self.vix_path = vix
+        self.speed = float(settings.replay_speed)
+        self.stall_after = settings.test_replay_stall_after_bars
+        self.start_after = start_after
+        self.delivered = 0
+        self.ended = False
+        self.stalled = False
+        self._closed = threading.Event()
+        self._vix_rows: Iterator[list[str]] | None = None
+        self._vix_next: tuple[datetime, float] | None = None
+        self._vix_now: float | None = None
+        self.last_bar_ts: str | None = None
+
+    def close(self) -> None:
+        self._closed.set()
+
+    def heartbeat(self) -> None:
+        if self.stalled:
+            raise NetworkError(f"replay feed: no bar since bar {self.delivered} (TEST_REPLAY_STALL_AFTER_BARS)")
+        if not self.ohlcv.exists():
+            raise NetworkError(f"replay feed: {self.ohlcv.name} is missing")
+
+    def bars(self) -> Iterator[Bar]:
+        for name in (self.ohlcv, self.vix_path):
+            if not name.exists():
+                raise ConfigError(f"data/market/{name.name}: not found", hint="run `tbot init --force` or copy the data back")
+        started = time.monotonic()
+        last_text, last_ts = "", None
+        with open(self.ohlcv, newline="", encoding="utf-8") as handle:
+            rows = csv.reader(handle)
+            header = next(rows, None)
+            if header is None or tuple(h.strip() for h in header) != OHLCV_FIELDS:
+                raise ConfigError(f"{self.ohlcv.name}:1: expected header {','.join(OHLCV_FIELDS)}")
+            for line, row in enumerate(rows, start=2):
+                if self._closed.is_set():
+                    return
+                if len(row) != 7:
+                    raise ConfigError(f"{self.ohlcv.name}:{line}: expected 7 fields, got {len(row)}")
+                text = row[0]
+                if self.start_after is not None and text < self.start_after:
+                    continue
+                if text != last_text:
+                    if last_text and text < last_text:
+                        raise ConfigError(f"{self.ohlcv.name}:{line}: timestamp_utc goes back in time")
+                    last_ts, last_text = _parse_ts(text, f"{self.ohlcv.name}:{line}"), text
+                try:
+                    bar = Bar(last_ts, row[1], float(row[2]), float(row[3]), float(row[4]), float(row[5]), float(row[6]))
+                except ValueError:
+                    raise ConfigError(f"{self.ohlcv.name}:{line}: open/high/low/close/volume: expected numbers") from None
+                if self.stall_after and self.delivered >= self.stall_after:
+                    self.stalled = True
+                    self._closed.wait()
+                    return
+                if self.speed > 0:
+                    due = started + self.delivered / self.speed
+                    delay = due - time.monotonic()
+                    if delay > 0 and self._closed.wait(delay):
+                        return
+                self.delivered += 1
+                self.last_bar_ts = text
+                yield bar
+        self.ended = True
+
+    def vix(self, ts: datetime) -> float | None:
+        """The latest VIX at or before ``ts``; queries must not go back in time (bars do not)."""
+        if self._vix_rows is None:
+            self._vix_rows = self._open_vix()
+            self._advance_vix()
+        while self._vix_next is not None and self._vix_next[0] <= ts:
+            self._vix_now = self._vix_next[1]
+            self._advance_vix()
+        return self._vix_now
+
+    def _open_vix(self) -> Iterator[list[str]]:
+        with open(self.vix_path, newline="", encoding="utf-8") as handle:
+            rows = csv.reader(handle)
+            header = next(rows, None)
+            if header is None or tuple(h.strip() for h in header) != VIX_FIELDS:
+                raise ConfigError(f"{self.vix_path.name}:1: expected header {','.join(VIX_FIELDS)}")
+            yield from rows
+
+    def _advance_vix(self) -> None:
+        assert self._vix_rows is not None
+        row = next(self._vix_rows, None)
+        if row is None:
+            self._vix_next = None
+            return
+        try:
+            self._vix_next = (_parse_ts(row[0], self.vix_path.name), float(row[1]))
+        except (ValueError, IndexError):
+            raise ConfigError(f"{self.vix_path.name}: row {row[:2]!r}: expected timestamp_utc,vix") from None

@@ -1,0 +1,1 @@
+"""The nine enhancement modules of the seed, their base class and their registry."""

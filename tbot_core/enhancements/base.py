@@ -1,0 +1,135 @@
+"""The one base class every enhancement module derives from, and the verdict it produces.
+
+A module answers ``Outcome(allow, reason, context)``; the gate times it and
+turns it into a ``Verdict``.  A module that cannot decide (missing or bad
+data) blocks and says why: fail closed.  A module that *raises* is a bug: the
+gate audit-logs it and carries on with core logic unless the module is fatal.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, NamedTuple
+
+from tbot_core.config import Settings
+from tbot_core.identity import Identity
+from tbot_core.paths import HomePaths
+from tbot_core.selfcheck import CheckResult
+from tbot_core.signals import IndicatorSnapshot, MarketContext, Signal
+from tbot_core.timeutil import iso_z, utc_now
+
+if TYPE_CHECKING:
+    from tbot_core.audit import AuditLog
+
+# Indicator state older than this (relative to the signal) is stale.
+MAX_SNAPSHOT_AGE = timedelta(minutes=5)
+
+
+class Outcome(NamedTuple):
+    allow: bool
+    reason: str
+    context: Mapping[str, Any]
+
+
+def allow(reason: str, **context: Any) -> Outcome:
+    return Outcome(True, reason, context)
+
+
+def block(reason: str, **context: Any) -> Outcome:
+    return Outcome(False, reason, context)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    module: str
+    allow: bool
+    reason: str
+    context: Mapping[str, Any]
+    latency_us: float
+
+    def to_record(self, signal: Signal) -> dict[str, Any]:
+        """The strategy-log / state.json ``verdicts`` row for this verdict on ``signal``."""
+        return {"ts_utc": iso_z(signal.ts), "strategy": signal.strategy, "symbol": signal.symbol, "side": signal.side,
+                "module": self.module, "allow": self.allow, "reason": self.reason,
+                "context": plain(self.context), "latency_us": round(self.latency_us, 1)}
+
+
+def plain(value: Any) -> Any:
+    """A JSON-safe copy: Decimal as string, times as UTC ``Z``, non-finite floats as null."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, datetime):
+        return iso_z(value)
+    if isinstance(value, (Decimal, date)):
+        return str(value)
+    if isinstance(value, IndicatorSnapshot):
+        return plain(value.as_dict())
+    return str(value)
+
+
+@dataclass
+class EnhancementEnv:
+    """What modules are built from: config, identity, where files live, which broker."""
+
+    settings: Settings
+    identity: Identity
+    paths: HomePaths
+    broker_code: str
+    audit: "AuditLog | None" = None
+    fundamentals: Any = None
+    clock: Callable[[], datetime] = field(default=utc_now)
+    # False in a backtest: modules keep their memory in-process and write no file.
+    persist: bool = True
+
+
+class Enhancement:
+    name: ClassVar[str]
+    fatal: ClassVar[bool] = False
+    # Settings attribute that switches the module on; None means always on.
+    toggle: ClassVar[str | None] = None
+    # False for modules the gate does not ask about each signal (startup check, tracker).
+    is_filter: ClassVar[bool] = True
+
+    def __init__(self, env: EnhancementEnv) -> None:
+        self.env = env
+        self.settings = env.settings
+
+    @property
+    def enabled(self) -> bool:
+        return True if self.toggle is None else bool(getattr(self.settings, self.toggle))
+
+    def evaluate(self, signal: Signal, market: MarketContext) -> Outcome:
+        raise NotImplementedError(f"{self.name} is not a per-signal filter")
+
+    def self_check(self) -> CheckResult:
+        if not self.enabled:
+            return CheckResult.passed(self.name, f"disabled ({self.toggle.upper() if self.toggle else ''}=false)")
+        return self.check_ready()
+
+    def check_ready(self) -> CheckResult:
+        return CheckResult.passed(self.name, "ready")
+
+
+def snapshot_for(signal: Signal, market: MarketContext, need_bars: int) -> tuple[IndicatorSnapshot | None, str]:
+    """The indicator state a filter may judge ``signal`` by, or None and why not."""
+    snap = market.indicators.get(signal.symbol) or signal.context.get("indicators")
+    if not isinstance(snap, IndicatorSnapshot):
+        return None, f"no indicator state for {signal.symbol}"
+    if snap.bars < need_bars:
+        return None, f"{signal.symbol}: only {snap.bars} sound bars, need {need_bars}"
+    if signal.ts - snap.ts > MAX_SNAPSHOT_AGE:
+        return None, f"{signal.symbol}: indicator state from {iso_z(snap.ts)} is stale for a signal at {iso_z(signal.ts)}"
+    return snap, ""
+
+
+def finite_positive(*values: float) -> bool:
+    return all(isinstance(v, (int, float)) and math.isfinite(v) and v > 0 for v in values)

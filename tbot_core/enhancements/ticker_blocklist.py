@@ -1,0 +1,81 @@
+"""``ticker_blocklist``: no ticker trades twice in one session (always on).
+
+The set lives in memory and in ``run/session.json`` (rewritten atomically on
+each addition), so an engine restart within the same New York trading day
+remembers it.  If that file cannot be read, no ticker can be proven unused:
+every signal that day is blocked until the operator repairs or removes it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from tbot_core.enhancements.base import Enhancement, Outcome, allow, block
+from tbot_core.fsutil import atomic_write_text
+from tbot_core.market_calendar import market_day
+from tbot_core.selfcheck import CheckResult
+from tbot_core.signals import MarketContext, Signal
+from tbot_core.timeutil import iso_z
+
+_KEY = "ticker_blocklist"
+
+
+class TickerBlocklist(Enhancement):
+    name = "ticker_blocklist"
+
+    def __init__(self, env) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(env)
+        self._day: date | None = None
+        self._used: dict[str, dict[str, str]] = {}
+        self._unreadable = ""
+        self._load()
+
+    def _load(self) -> None:
+        path = self.env.paths.session_file
+        if not self.env.persist or not path.exists():
+            return
+        try:
+            section = json.loads(path.read_text(encoding="utf-8")).get(_KEY, {})
+            self._day = date.fromisoformat(section["day"]) if section else None
+            self._used = {str(k): dict(v) for k, v in section.get("tickers", {}).items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            self._unreadable = f"run/session.json unreadable ({type(exc).__name__}): cannot prove any ticker unused this session"
+            self._day = market_day(self.env.clock())
+
+    def evaluate(self, signal: Signal, market: MarketContext) -> Outcome:
+        day = market_day(signal.ts)
+        if day != self._day:
+            self._day, self._used, self._unreadable = day, {}, ""
+        if self._unreadable:
+            return block(self._unreadable)
+        first = self._used.get(signal.symbol)
+        if first is not None:
+            return block(f"{signal.symbol} already used this session ({first['strategy']} {first['side']} at {first['ts_utc']})",
+                         first=first)
+        return allow(f"{signal.symbol} not yet used this session")
+
+    def mark(self, signal: Signal) -> None:
+        """Record that ``signal``'s ticker is used for its session (called when the gate allows it)."""
+        self._used[signal.symbol] = {"strategy": signal.strategy, "side": signal.side, "ts_utc": iso_z(signal.ts)}
+        if self.env.persist:
+            self._save()
+
+    def _save(self) -> None:
+        path = self.env.paths.session_file
+        try:
+            existing = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+            if not isinstance(existing, dict):
+                existing = {}
+        except (OSError, ValueError):
+            existing = {}
+        existing[_KEY] = {"day": self._day.isoformat() if self._day else None, "tickers": self._used}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(existing, sort_keys=True, indent=1))
+
+    def check_ready(self) -> CheckResult:
+        if self._unreadable:
+            return CheckResult.failed(self.name, self._unreadable, "inspect run/session.json; delete it only if no trade was made today")
+        if not self.env.paths.run_dir.is_dir():
+            return CheckResult.failed(self.name, "run/ folder missing", "run `tbot init --force`")
+        return CheckResult.passed(self.name, f"{len(self._used)} ticker(s) used in the current session")

@@ -1,0 +1,91 @@
+"""``tuning_tracker``: per-strategy win rate, PnL, drawdown and blocks by filter.
+
+The gate reports every decision, the engine reports every closed trade; the
+summary is written (atomically) to ``output/{BOT_IDENTITY}/logs/tuning_summary.json``
+for the console and for later tuning.  It judges no signal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from tbot_core.enhancements.base import Enhancement
+from tbot_core.fsutil import atomic_write_text
+from tbot_core.selfcheck import CheckResult
+from tbot_core.timeutil import iso_z
+
+
+@dataclass
+class StrategyStats:
+    signals: int = 0
+    allowed: int = 0
+    blocks: Counter = field(default_factory=Counter)
+    trades: int = 0
+    wins: int = 0
+    pnl: Decimal = Decimal("0")
+    peak: Decimal = Decimal("0")
+    max_drawdown: Decimal = Decimal("0")
+
+    def as_dict(self) -> dict[str, Any]:
+        win_rate = f"{Decimal(self.wins) / Decimal(self.trades):.4f}" if self.trades else None
+        return {"signals": self.signals, "allowed": self.allowed, "trades": self.trades, "win_rate": win_rate,
+                "pnl": str(self.pnl), "max_drawdown": str(self.max_drawdown), "blocks": dict(self.blocks)}
+
+
+class TuningTracker(Enhancement):
+    name = "tuning_tracker"
+    toggle = "tuning_tracker_enabled"
+    is_filter = False
+
+    def __init__(self, env) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(env)
+        self.stats: dict[str, StrategyStats] = {}
+        self._dirty = False
+
+    def _for(self, strategy: str) -> StrategyStats:
+        stats = self.stats.get(strategy)
+        if stats is None:
+            stats = self.stats[strategy] = StrategyStats()
+        return stats
+
+    def observe(self, strategy: str, allowed: bool, blocked_by: str | None) -> None:
+        stats = self._for(strategy)
+        stats.signals += 1
+        if allowed:
+            stats.allowed += 1
+        elif blocked_by:
+            stats.blocks[blocked_by] += 1
+        self._dirty = True
+
+    def record_trade(self, strategy: str, pnl: Decimal) -> None:
+        """One closed round trip's realised PnL (account currency)."""
+        stats = self._for(strategy)
+        stats.trades += 1
+        stats.wins += pnl > 0
+        stats.pnl += pnl
+        stats.peak = max(stats.peak, stats.pnl)
+        stats.max_drawdown = max(stats.max_drawdown, stats.peak - stats.pnl)
+        self._dirty = True
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """state.json ``tuning`` shape: ``{strategy: {trades, win_rate, pnl, max_drawdown, blocks, ...}}``."""
+        return {name: stats.as_dict() for name, stats in sorted(self.stats.items())}
+
+    def flush(self) -> None:
+        if not (self._dirty and self.enabled and self.env.persist):
+            return
+        path = self.env.paths.tuning_summary(self.env.identity.BOT_IDENTITY)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps({"written_utc": iso_z(self.env.clock()), "strategies": self.summary()}, indent=1),
+                          durable=False)
+        self._dirty = False
+
+    def check_ready(self) -> CheckResult:
+        folder = self.env.paths.logs_dir(self.env.identity.BOT_IDENTITY)
+        if not folder.is_dir():
+            return CheckResult.failed(self.name, f"{folder.relative_to(self.env.paths.root)}/ missing", "run `tbot init --force`")
+        return CheckResult.passed(self.name, "summary goes to logs/tuning_summary.json")

@@ -1,0 +1,244 @@
+"""The one write path: a batch is one transaction, sealed, telemetered and audited.
+
+``Ledger.run(meta, build)`` takes the write lock (BEGIN IMMEDIATE), answers a
+repeat of a committed ``batch_id``/``sync_run_id`` without writing, lets
+``build`` fill a :class:`Draft` from the database state it sees under that
+lock, validates the rows in code, inserts them, writes the seal row last (whose
+triggers re-check balance and the leg count) and COMMITs once.  Any failure —
+validation, constraint, I/O, even a bug in ``build`` — ROLLs BACK, then a
+``rolled_back`` telemetry row and an audit event are written on their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import apsw
+
+from tbot_core.audit import AuditLog
+from tbot_core.errors import TbotError
+from tbot_core.ledger.conn import open_ledger
+from tbot_core.ledger.failures import LedgerBatchError, classify
+from tbot_core.ledger.validate import validate_rows
+from tbot_core.timeutil import iso_z
+
+BATCH_KINDS = ("sync", "posting", "coa", "hook", "override", "reversal")
+CALLERS = ("system", "ui")
+AUDIT_CATEGORY = "ledger_batch"
+
+_INSERT_GROUPS = "INSERT INTO groups VALUES (?,?,?,?,?,?,?,?,?,?)"
+_INSERT_LEGS = "INSERT INTO legs (group_id, account_code, debit_cents, credit_cents) VALUES (?,?,?,?)"
+_INSERT_LOTS = "INSERT INTO lots VALUES (?,?,?,?,?,?)"
+_INSERT_RELIEFS = "INSERT INTO lot_reliefs (lot_id, group_id, qty, cost_cents) VALUES (?,?,?,?)"
+_INSERT_ACCOUNTS = "INSERT INTO accounts VALUES (?,?,?,?)"
+_INSERT_MAPPINGS = "INSERT INTO coa_mapping (role, account_code, batch_id) VALUES (?,?,?)"
+
+
+@dataclass(frozen=True)
+class BatchMeta:
+    batch_id: str
+    kind: str
+    caller: str = "system"
+    reason: str = ""
+    sync_run_id: str | None = None
+    broker_code: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in BATCH_KINDS:
+            raise ValueError(f"batch kind {self.kind!r}: expected one of {', '.join(BATCH_KINDS)}")
+        if self.caller not in CALLERS:
+            raise TbotError(f"caller {self.caller!r}: expected system or ui")
+        if not self.batch_id or len(self.batch_id) > 200:
+            raise TbotError("batch_id: expected 1-200 characters")
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    batch_id: str
+    sync_run_id: str | None
+    commit_state: str
+    row_count: int
+    group_count: int
+    group_ids: tuple[int, ...]  # empty for a repeat
+    skipped_known: int
+    already_committed: bool
+    started_utc: str
+    completed_utc: str
+
+
+def signed_legs(pairs: Iterable[tuple[str, int]]) -> list[tuple[str, int, int]]:
+    """Legs from ``(account, signed cents)`` pairs: positive debits, negative credits, zero dropped."""
+    legs = []
+    for account, cents in pairs:
+        if cents > 0:
+            legs.append((account, cents, 0))
+        elif cents < 0:
+            legs.append((account, 0, -cents))
+    return legs
+
+
+class Draft:
+    """The rows of one batch, built under the write lock; nothing is written until ``run`` validates it."""
+
+    def __init__(self, conn: apsw.Connection, meta: BatchMeta) -> None:
+        self.conn = conn
+        self.meta = meta
+        top = conn.execute("SELECT (SELECT coalesce(max(group_id), 0) FROM groups), (SELECT coalesce(max(lot_id), 0) FROM lots)").fetchone()
+        self._next_group, self._next_lot = top[0] + 1, top[1] + 1
+        self.groups: list[tuple] = []
+        self.legs: list[tuple] = []
+        self.lots: list[tuple] = []
+        self.reliefs: list[tuple] = []
+        self.accounts: list[tuple] = []
+        self.mappings: list[tuple] = []
+        self.skipped_known = 0
+
+    def peek_group_id(self) -> int:
+        """The id the next ``add_group`` will use (a sell needs it to relieve lots before its legs exist)."""
+        return self._next_group
+
+    def add_group(self, kind: str, effective_utc: str, memo: str, legs: Iterable[tuple[str, int, int]], *, symbol: str = "",
+                  broker_code: str | None = None, fitid: str | None = None, content_hash: str | None = None,
+                  reverses: int | None = None) -> int:
+        gid = self._next_group
+        self._next_group += 1
+        self.groups.append((gid, self.meta.batch_id, kind, effective_utc, memo, symbol, broker_code, fitid, content_hash, reverses))
+        self.legs.extend([(gid, account, debit, credit) for account, debit, credit in legs])
+        return gid
+
+    def add_leg_to(self, group_id: int, account: str, debit: int, credit: int) -> None:
+        """A raw leg by group id (lets tests prove an orphan leg is refused)."""
+        self.legs.append((group_id, account, debit, credit))
+
+    def open_lot(self, group_id: int, broker_code: str, symbol: str, qty: str, cost_cents: int) -> int:
+        lot_id = self._next_lot
+        self._next_lot += 1
+        self.lots.append((lot_id, group_id, broker_code, symbol, qty, cost_cents))
+        return lot_id
+
+    def relieve_lot(self, lot_id: int, group_id: int, qty: str, cost_cents: int) -> None:
+        self.reliefs.append((lot_id, group_id, qty, cost_cents))
+
+    def add_account(self, code: str, name: str, kind: str) -> None:
+        self.accounts.append((code, name, kind, self.meta.batch_id))
+
+    def map_role(self, role: str, account_code: str) -> None:
+        self.mappings.append((role, account_code, self.meta.batch_id))
+
+    def account_codes(self) -> set[str]:
+        codes = {row[0] for row in self.conn.execute("SELECT code FROM accounts")}
+        codes.update(row[0] for row in self.accounts)
+        return codes
+
+
+class Ledger:
+    """A writer on one ledger database. ``audit`` receives one ``ledger_batch`` event per outcome."""
+
+    def __init__(self, path: Path, *, audit: AuditLog | None = None, vfs: str | None = None) -> None:
+        self.path = path
+        self.audit = audit
+        self.conn = open_ledger(path, vfs=vfs)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "Ledger":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def run(self, meta: BatchMeta, build: Callable[[Draft], None]) -> BatchOutcome:
+        conn = self.conn
+        started = iso_z()
+        draft: Draft | None = None
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            repeat = self._committed(meta)
+            if repeat is not None:
+                conn.execute("ROLLBACK")
+                outcome = BatchOutcome(meta.batch_id, meta.sync_run_id, "committed", repeat[0], repeat[2], (), repeat[1], True,
+                                       started, iso_z())
+                self._audit("batch_repeat", meta, {"row_count": 0, "note": "already committed; nothing added"})
+                return outcome
+            draft = Draft(conn, meta)
+            build(draft)
+            validate_rows(draft.groups, draft.legs, draft.account_codes())
+            self._insert(draft)
+            completed = iso_z()
+            conn.execute("INSERT INTO batches VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                         (meta.batch_id, meta.sync_run_id, meta.broker_code, meta.kind, meta.caller, meta.reason, started,
+                          completed, len(draft.legs), draft.skipped_known, "committed"))
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            self._rollback()
+            attempted = len(draft.legs) if draft is not None else 0
+            category, constraint, detail = classify(exc)
+            self._record_failure(meta, started, attempted, category, constraint, detail)
+            if not isinstance(exc, Exception) or category == "internal":
+                raise
+            if isinstance(exc, LedgerBatchError):
+                exc.batch_id = meta.batch_id
+                raise
+            error = LedgerBatchError(f"ledger batch {meta.batch_id} rolled back: {detail}", category=category, constraint=constraint)
+            error.batch_id = meta.batch_id
+            raise error from None
+        outcome = BatchOutcome(meta.batch_id, meta.sync_run_id, "committed", len(draft.legs), len(draft.groups),
+                               tuple(g[0] for g in draft.groups),
+                               draft.skipped_known, False, started, completed)
+        self._audit("batch_committed", meta, {"row_count": outcome.row_count, "groups": len(draft.groups),
+                                              "skipped_known": draft.skipped_known, "started_utc": started,
+                                              "completed_utc": completed, "commit_state": "committed"})
+        return outcome
+
+    # -- internals ------------------------------------------------------------------------
+    def _committed(self, meta: BatchMeta) -> tuple[int, int, int] | None:
+        """(row_count, skipped_known, group_count) of an already committed batch with this id or sync_run_id."""
+        row = self.conn.execute("SELECT row_count, skipped_known, batch_id, broker_code FROM batches WHERE batch_id = ? OR "
+                                "(sync_run_id IS NOT NULL AND sync_run_id = ?)", (meta.batch_id, meta.sync_run_id)).fetchone()
+        if row is None:
+            return None
+        if meta.sync_run_id is not None and row[3] != meta.broker_code:
+            raise LedgerBatchError(f"sync_run_id {meta.sync_run_id} was already used for broker {row[3]}",
+                                   category="validation", constraint="sync_run_id_broker")
+        (groups,) = self.conn.execute("SELECT count(*) FROM groups WHERE batch_id = ?", (row[2],)).fetchone()
+        return row[0], row[1], groups
+
+    def _insert(self, draft: Draft) -> None:
+        conn = self.conn
+        for sql, rows in ((_INSERT_ACCOUNTS, draft.accounts), (_INSERT_GROUPS, draft.groups), (_INSERT_LEGS, draft.legs),
+                          (_INSERT_LOTS, draft.lots), (_INSERT_RELIEFS, draft.reliefs), (_INSERT_MAPPINGS, draft.mappings)):
+            if rows:
+                conn.executemany(sql, rows)
+
+    def _rollback(self) -> None:
+        try:
+            if not self.conn.get_autocommit():
+                self.conn.execute("ROLLBACK")
+        except apsw.Error:
+            pass  # SQLite already rolled back (an I/O fault can do that); the failure row below says so
+
+    def _record_failure(self, meta: BatchMeta, started: str, attempted: int, category: str, constraint: str, detail: str) -> None:
+        completed = iso_z()
+        written = True
+        try:
+            self.conn.execute("INSERT INTO failed_batches (batch_id, sync_run_id, broker_code, kind, caller, reason, started_utc, "
+                              "completed_utc, row_count, commit_state, error_category, error_detail) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                              (meta.batch_id, meta.sync_run_id, meta.broker_code, meta.kind, meta.caller, meta.reason, started,
+                               completed, attempted, "rolled_back", category, f"{constraint}: {detail}"[:500]))
+        except apsw.Error:
+            written = False
+            self._rollback()
+        self._audit("batch_rolled_back", meta, {"row_count": attempted, "commit_state": "rolled_back", "category": category,
+                                                "constraint": constraint, "detail": detail[:300], "started_utc": started,
+                                                "completed_utc": completed, "telemetry_row_written": written},
+                    severity="error")
+
+    def _audit(self, event: str, meta: BatchMeta, extra: dict, *, severity: str = "info") -> None:
+        if self.audit is None:
+            return
+        context = {"batch_id": meta.batch_id, "sync_run_id": meta.sync_run_id, "broker_code": meta.broker_code,
+                   "kind": meta.kind, "caller": meta.caller, "reason": meta.reason, **extra}
+        self.audit.append(AUDIT_CATEGORY, event, context, severity=severity, actor=meta.caller)

@@ -1,0 +1,72 @@
+"""What every part of a running core shares: settings, paths, logs, audit, matrix.
+
+The engine, the watchdog and the supervisor run as threads of one process.
+SQLite transactions on one connection must not interleave, so the audit log
+is wrapped with a lock; the emergency matrix is a small locked table of row
+states that the supervisor publishes in ``state.json``.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from tbot_core.audit import AuditLog
+from tbot_core.config import Settings
+from tbot_core.emergency import matrix_row
+from tbot_core.identity import Identity
+from tbot_core.paths import HomePaths
+from tbot_core.state import empty_matrix
+from tbot_core.syslog import SystemLog
+from tbot_core.timeutil import iso_z
+
+
+class LockedAudit:
+    """An ``AuditLog`` safe to call from several threads of one process."""
+
+    def __init__(self, log: AuditLog) -> None:
+        self.log = log
+        self._lock = threading.Lock()
+
+    def append(self, category: str, event: str, context: dict[str, Any] | None = None, *,
+               severity: str = "info", actor: str = "system") -> int:
+        with self._lock:
+            return self.log.append(category, event, context, severity=severity, actor=actor)
+
+
+class Matrix:
+    """Live state of each Emergency Event Matrix row: armed, triggered or cleared."""
+
+    def __init__(self) -> None:
+        self._rows = {row["key"]: row for row in empty_matrix()}
+        self._lock = threading.Lock()
+
+    def trigger(self, key: str, cause: str) -> None:
+        self._set(key, "triggered", cause)
+
+    def clear(self, key: str, cause: str) -> None:
+        self._set(key, "cleared", cause)
+
+    def state(self, key: str) -> str:
+        with self._lock:
+            return self._rows[key]["state"]
+
+    def rows(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(row) for row in self._rows.values()]
+
+    def _set(self, key: str, state: str, cause: str) -> None:
+        matrix_row(key)  # unknown keys are a programming error
+        with self._lock:
+            self._rows[key].update(state=state, last_utc=iso_z(), cause=cause[:300])
+
+
+@dataclass
+class CoreContext:
+    paths: HomePaths
+    settings: Settings
+    identity: Identity
+    syslog: SystemLog
+    audit: LockedAudit
+    matrix: Matrix

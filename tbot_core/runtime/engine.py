@@ -1,0 +1,204 @@
+"""The engine loop: feed -> strategies -> gate -> risk -> kill switch -> broker -> ledger -> PnL.
+
+Runs on its own thread under the supervisor.  Per bar it marks prices,
+computes daily PnL in integer cents (equity now minus equity at the first bar
+of the UTC day) and lets the kill switch judge it, then runs the strategies
+and pushes each signal through the gate, the risk bot and the kill switch
+before the broker sees it.  Client order ids are derived from the signal, so a
+bar processed twice (after a crash) never trades twice.  A bar that raises is
+retried with backoff; if it keeps failing, the error handler escalates with a
+``stop`` flag and the loop ends — the supervisor decides what happens next.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from tbot_core.brokers.base import Broker, OrderRequest
+from tbot_core.core_store import CoreStore
+from tbot_core.data.base import Bar, Feed
+from tbot_core.errors import LogicError
+from tbot_core.runtime.context import CoreContext
+from tbot_core.runtime.ledger_poster import LedgerPoster
+from tbot_core.runtime.portfolio import Portfolio
+from tbot_core.safety.error_handler import ErrorHandler, classify
+from tbot_core.safety.kill_switch import KillSwitch
+from tbot_core.safety.risk_bot import RiskBot
+from tbot_core.signals import MarketContext
+from tbot_core.timeutil import iso_z
+
+CURSOR_FLUSH_BARS = 500
+CURSOR_FLUSH_SECONDS = 0.5
+
+
+@dataclass
+class EngineControl:
+    """Switches the supervisor flips while the engine runs."""
+
+    stop: threading.Event = field(default_factory=threading.Event)
+    suspended: bool = False
+    defense: bool = False
+
+
+class Engine:
+    def __init__(self, ctx: CoreContext, *, store: CoreStore, broker: Broker, feed: Feed, strategies: list[Any],
+                 gate: Any, risk: RiskBot, kill_switch: KillSwitch, errors: ErrorHandler, control: EngineControl) -> None:
+        self.ctx = ctx
+        self.store, self.broker, self.feed = store, broker, feed
+        self.strategies, self.gate, self.risk = strategies, gate, risk
+        self.kill, self.errors, self.control = kill_switch, errors, control
+        self.ledger = LedgerPoster(ctx, store, broker.code)
+        self.portfolio = Portfolio(broker)
+        self.verdicts: deque[dict[str, Any]] = deque(maxlen=ctx.settings.state_verdicts_kept)
+        self.orders: deque[dict[str, Any]] = deque(maxlen=ctx.settings.engine_orders_kept)
+        self.pnl_history: deque[dict[str, str]] = deque(maxlen=120)
+        self.bars = store.cursor()[1]
+        self.finished = ""  # "" while running; then feed_ended | stopped | escalated
+        self._day = ""
+        self.sod_cents: int | None = None
+        self.day_limit_cents: int | None = None
+        self._ts_obj: object = None
+        self._ts_text = ""
+        self._last_flush = time.monotonic()
+        self._unflushed = 0
+        self._fault_bar = ctx.settings.test_engine_fault_at_bar
+
+    # -- loop ------------------------------------------------------------------------------------
+    def run(self) -> None:
+        self.ledger.post_pending()
+        try:
+            for bar in self.feed.bars():
+                if self.control.stop.is_set():
+                    self.finished = "stopped"
+                    break
+                if not self._process_with_retry(bar):
+                    self.finished = "escalated"
+                    break
+            else:
+                self.finished = "stopped" if self.control.stop.is_set() else "feed_ended"
+        except Exception as exc:  # noqa: BLE001 - the feed itself failed: critical, escalate
+            self.errors.record(exc, context={"where": "feed"})
+            self.errors.escalate("stop", "logic_error", f"feed failed: {classify(exc)}: {exc}")
+            self.finished = "escalated"
+        finally:
+            self._flush_cursor(force=True)
+
+    def _process_with_retry(self, bar: Bar) -> bool:
+        attempt = 0
+        while True:
+            try:
+                self.process_bar(bar)
+                return True
+            except Exception as exc:  # noqa: BLE001 - classified, retried, then escalated
+                entry = self.errors.record(exc, context={"bar_utc": self._ts_text, "symbol": bar.symbol, "attempt": attempt})
+                if attempt >= self.ctx.settings.api_retry_limit or self.control.stop.is_set():
+                    self.errors.escalate("stop", "logic_error", f"{entry['error_type']} on bar {self._ts_text} "
+                                                                f"{bar.symbol} after {attempt} retries: {exc}")
+                    return False
+                attempt += 1
+                self.control.stop.wait(float(self.ctx.settings.api_retry_base_seconds) * 2 ** (attempt - 1))
+
+    def process_bar(self, bar: Bar) -> None:
+        if bar.ts is not self._ts_obj:
+            self._ts_obj, self._ts_text = bar.ts, iso_z(bar.ts)
+        if self._fault_bar and self.bars + 1 == self._fault_bar:
+            raise LogicError(f"injected fault at bar {self._fault_bar} (TEST_ENGINE_FAULT_AT_BAR)")
+        close_cents = int(round(bar.close * 100))
+        on_bar = getattr(self.broker, "on_bar", None)
+        if on_bar is not None and not self.control.suspended:
+            if on_bar(bar, close_cents, self._ts_text):
+                self._after_fills()
+        self.portfolio.marks[bar.symbol] = close_cents
+        self._check_pnl()
+        vix = self.feed.vix(bar.ts)
+        for strategy in self.strategies:
+            for signal in strategy.on_bar(bar, vix):
+                self._handle_signal(signal, vix)
+        self.bars += 1
+        self._unflushed += 1
+        if self._unflushed >= CURSOR_FLUSH_BARS or time.monotonic() - self._last_flush > CURSOR_FLUSH_SECONDS:
+            self._flush_cursor()
+
+    # -- PnL and the kill switch ------------------------------------------------------------------
+    def _check_pnl(self) -> None:
+        day = self._ts_text[:10]
+        equity, problem = self.portfolio.equity_cents()
+        if day != self._day:
+            self._day = day
+            stored = self.store.day_start_equity(day)
+            if stored is None and equity is not None:
+                self.store.set_day_start_equity(day, Decimal(equity) / 100)
+                stored = self.store.day_start_equity(day)
+            self.sod_cents = None if stored is None else int(stored * 100)
+            self.day_limit_cents = None if self.sod_cents is None else self.kill.limit_cents(self.sod_cents)
+        pnl = None if equity is None or self.sod_cents is None else equity - self.sod_cents
+        if pnl is None and not problem:
+            problem = "no start-of-day equity"
+        self.kill.evaluate(pnl, self.day_limit_cents, self._ts_text, problem)
+        if pnl is not None and (not self.pnl_history or self.pnl_history[-1]["t"][:16] != self._ts_text[:16]):
+            self.pnl_history.append({"t": self._ts_text, "pnl": str(Decimal(pnl) / 100)})
+
+    # -- one signal through gate -> risk -> kill switch -> broker ----------------------------------
+    def _handle_signal(self, signal: Any, vix: float | None) -> None:
+        decision = self.gate.decide(signal, MarketContext.from_signal(signal, vix=vix))
+        for verdict in getattr(decision, "verdicts", []) or []:
+            self.verdicts.appendleft(verdict.to_record(signal))
+        if not decision.allow:
+            if not getattr(decision, "verdicts", None):
+                self._verdict(signal, "gate", False, decision.reason)
+            return
+        if self.kill.triggered:
+            self._verdict(signal, "kill_switch", False, f"halted: {self.kill.state().cause}")
+            return
+        if self.control.suspended:
+            self._verdict(signal, "watchdog_bot", False, "broker suspended: no orders until it answers again")
+            return
+        risk = self.risk.check(strategy=signal.strategy, symbol=signal.symbol, side=signal.side, price=signal.price,
+                               equity=self.portfolio.equity(), holdings=self.portfolio.holdings(), defense=self.control.defense)
+        self._verdict(signal, "risk_bot", risk.allow, risk.reason)
+        if not risk.allow:
+            self.ctx.matrix.trigger("validation_fail", f"{signal.strategy} {signal.side} {signal.symbol}: {risk.reason}")
+            self.ctx.audit.append("risk", "trade_blocked", {"strategy": signal.strategy, "symbol": signal.symbol,
+                                                            "side": signal.side, "reason": risk.reason, "bar_utc": self._ts_text})
+            return
+        self._submit(signal, risk.qty)
+
+    def _submit(self, signal: Any, qty: int) -> None:
+        client_id = f"{signal.strategy}-{signal.symbol}-{signal.side}-{self._ts_text}"
+        request = OrderRequest(client_id, signal.symbol, signal.side, Decimal(qty), signal.strategy)
+        try:
+            order = self.errors.retry(lambda: self.broker.submit_order(request), what=f"submit {client_id}",
+                                      strategy=signal.strategy, context={"symbol": signal.symbol})
+        except Exception as exc:  # noqa: BLE001 - logged as an unresolved order; logic errors escalate upstream
+            self.errors.record(exc, strategy=signal.strategy, order=True,
+                               context={"client_order_id": client_id, "symbol": signal.symbol, "side": signal.side, "qty": qty})
+            if classify(exc) == "LogicError":
+                raise
+            return
+        self.orders.appendleft({"order_id": order.order_id, "symbol": order.symbol, "side": order.side, "qty": str(order.qty),
+                                "status": order.status, "submitted_utc": iso_z(order.submitted_utc), "strategy": order.strategy,
+                                "bar_utc": self._ts_text})
+        if order.status in {"filled", "partially_filled"}:
+            self._after_fills()
+
+    def _after_fills(self) -> None:
+        self.portfolio.refresh()
+        self._flush_cursor(force=True)
+        self.ledger.post_pending()
+
+    def _verdict(self, signal: Any, module: str, allow: bool, reason: str) -> None:
+        self.verdicts.appendleft({"ts_utc": self._ts_text, "strategy": signal.strategy, "symbol": signal.symbol,
+                                  "side": signal.side, "module": module, "allow": allow, "reason": reason, "latency_us": 0})
+
+    def _flush_cursor(self, force: bool = False) -> None:
+        if not self._ts_text or (not force and not self._unflushed):
+            return
+        with self.store.transaction() as conn:
+            self.store.save_cursor(conn, self._ts_text, self.bars, dict(self.portfolio.marks))
+        self._unflushed = 0
+        self._last_flush = time.monotonic()

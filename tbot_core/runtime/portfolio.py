@@ -1,0 +1,60 @@
+"""The engine's view of the account between broker calls: cash, positions, marks.
+
+Refreshed from the broker after every fill and at start; marked to the latest
+bar in between, so PnL costs no broker call per bar.  Equity is integer cents;
+``None`` with a reason when a held symbol has no price (the kill switch then
+fails closed).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tbot_core.brokers.base import Broker
+from tbot_core.core_store import from_cents, to_cents
+from tbot_core.safety.risk_bot import Holding
+
+
+class Portfolio:
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+        self.marks: dict[str, int] = dict(getattr(broker, "marks", dict)())
+        self.cash_cents = 0
+        self.positions: dict[str, tuple[int, int, str]] = {}  # symbol -> (qty, avg_cents, strategy)
+        self.refresh()
+
+    def refresh(self) -> None:
+        account = self.broker.account()
+        strategies = getattr(self.broker, "position_strategies", dict)()
+        self.cash_cents = to_cents(account.cash)
+        self.positions = {}
+        for pos in self.broker.positions():
+            self.positions[pos.symbol] = (int(pos.qty), to_cents(pos.avg_price), strategies.get(pos.symbol, ""))
+            if pos.symbol not in self.marks and pos.market_price is not None:
+                self.marks[pos.symbol] = to_cents(pos.market_price)
+
+    def equity_cents(self) -> tuple[int | None, str]:
+        total = self.cash_cents
+        for symbol, (qty, _avg, _strategy) in self.positions.items():
+            mark = self.marks.get(symbol)
+            if mark is None:
+                return None, f"no price for held {symbol}"
+            total += qty * mark
+        return total, ""
+
+    def equity(self) -> Decimal:
+        cents, _ = self.equity_cents()
+        return Decimal(0) if cents is None else from_cents(cents)
+
+    def holdings(self) -> dict[str, Holding]:
+        return {sym: Holding(qty, from_cents(qty * self.marks.get(sym, avg)), strategy)
+                for sym, (qty, avg, strategy) in self.positions.items()}
+
+    def snapshot(self) -> list[dict[str, str]]:
+        rows = []
+        for sym, (qty, avg, strategy) in sorted(self.positions.items()):
+            mark = self.marks.get(sym, avg)
+            rows.append({"symbol": sym, "qty": str(qty), "avg_price": str(from_cents(avg)), "last_price": str(from_cents(mark)),
+                         "market_value": str(from_cents(qty * mark)), "unrealized_pnl": str(from_cents(qty * (mark - avg))),
+                         "strategy": strategy})
+        return rows

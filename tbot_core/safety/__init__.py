@@ -1,0 +1,1 @@
+"""Core safety systems: kill switch, watchdog, risk bot, security bot, error handler, notifier."""

@@ -1,0 +1,112 @@
+"""The kill switch: ``DAILY_LOSS_LIMIT`` on realized + unrealized PnL since the UTC day start.
+
+PnL is equity now minus the equity recorded at the first bar of the UTC day,
+so realized and unrealized moves (and fees) all count.  A breach cancels open
+orders, refuses every new order, writes an immutable audit event and alerts.
+The state is stored in ``core.db`` so a restart stays halted; only an operator
+reset flag (with a reason, audited) re-arms it.  If PnL cannot be computed
+(no start-of-day equity, a position without a price) the switch trips: a
+safety check that cannot decide blocks.
+"""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+from typing import Any, Callable
+
+from tbot_core.config import Settings
+from tbot_core.core_store import CoreStore, KillState, from_cents
+from tbot_core.runtime.context import CoreContext
+from tbot_core.safety.notifier_bot import Notifier
+from tbot_core.selfcheck import CheckResult
+from tbot_core.timeutil import iso_z
+
+
+class KillSwitch:
+    name = "kill_switch"
+
+    def __init__(self, store: CoreStore, ctx: CoreContext, notifier: Notifier,
+                 cancel_orders: Callable[[], int] | None = None) -> None:
+        self.store = store
+        self.ctx = ctx
+        self.settings: Settings = ctx.settings
+        self.notifier = notifier
+        self.cancel_orders = cancel_orders
+        self._lock = threading.Lock()
+        self._state = store.kill_state()
+        self.last_pnl: Decimal | None = None
+        self.last_limit: Decimal | None = None
+
+    @property
+    def triggered(self) -> bool:
+        return self._state.triggered
+
+    def state(self) -> KillState:
+        return self._state
+
+    def limit_cents(self, start_of_day_equity_cents: int) -> int:
+        limit = self.settings.daily_loss_limit.amount(from_cents(start_of_day_equity_cents))
+        return int(limit * 100)
+
+    def evaluate(self, pnl_cents: int | None, limit_cents: int | None, bar_utc: str, problem: str = "") -> bool:
+        """Check one PnL reading; trips on a breach or when PnL is unknown. Returns True when halted."""
+        if pnl_cents is not None:
+            self.last_pnl = from_cents(pnl_cents)
+        if limit_cents is not None:
+            self.last_limit = from_cents(limit_cents)
+        if self._state.triggered:
+            return True
+        if pnl_cents is None or limit_cents is None:
+            self.trigger(f"cannot compute daily PnL: {problem or 'unknown'} (fail closed)", bar_utc=bar_utc)
+        elif -pnl_cents > limit_cents:
+            self.trigger(f"daily PnL {from_cents(pnl_cents)} breached DAILY_LOSS_LIMIT {self.settings.daily_loss_limit} "
+                         f"(limit {from_cents(limit_cents)})", bar_utc=bar_utc)
+        return self._state.triggered
+
+    def trigger(self, cause: str, *, bar_utc: str | None = None, actor: str = "system", **detail: Any) -> None:
+        with self._lock:
+            if self._state.triggered:
+                return
+            self.store.set_kill_state("triggered", iso_z(), cause, bar_utc)
+            self._state = self.store.kill_state()
+        cancelled = self._cancel_all()
+        context = {"cause": cause, "bar_utc": bar_utc, "limit": str(self.settings.daily_loss_limit),
+                   "daily_pnl": str(self.last_pnl) if self.last_pnl is not None else None,
+                   "orders_cancelled": cancelled, **detail}
+        self.ctx.audit.append("kill_switch", "kill_switch_triggered", context, severity="critical", actor=actor)
+        self.ctx.syslog.error("kill_switch", f"HALT: {cause}", **context)
+        self.ctx.matrix.trigger("daily_loss", cause)
+        self.notifier.notify("kill_switch_triggered", cause, scope="Broker", bar_utc=bar_utc)
+
+    def reset(self, reason: str, operator: str) -> bool:
+        with self._lock:
+            if not self._state.triggered:
+                return False
+            previous = self._state
+            self.store.set_kill_state("armed", None, None, None)
+            self._state = self.store.kill_state()
+        self.ctx.audit.append("kill_switch", "kill_switch_reset",
+                              {"reason": reason, "operator": operator, "was_cause": previous.cause,
+                               "was_since_utc": previous.since_utc}, severity="warning", actor="operator")
+        self.ctx.matrix.clear("daily_loss", f"reset by {operator}: {reason}")
+        return True
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"state": self._state.state, "since_utc": self._state.since_utc, "cause": self._state.cause,
+                "limit": None if self.last_limit is None else str(self.last_limit),
+                "daily_pnl": None if self.last_pnl is None else str(self.last_pnl)}
+
+    def self_check(self) -> CheckResult:
+        state = self.store.kill_state()
+        detail = f"state {state.state}" + (f" since {state.since_utc}: {state.cause}" if state.triggered else "")
+        return CheckResult.passed(self.name, f"{detail}; limit {self.settings.daily_loss_limit}")
+
+    def _cancel_all(self) -> int:
+        if self.cancel_orders is None:
+            return 0
+        try:
+            return self.cancel_orders()
+        except Exception as exc:  # noqa: BLE001 - the halt stands even if cancelling fails
+            self.ctx.syslog.error("kill_switch", f"cancel open orders failed: {type(exc).__name__}: {exc}")
+            return -1

@@ -1,0 +1,124 @@
+"""The watchdog: broker and feed heartbeats, launched and supervised only by the supervisor.
+
+Every ``WATCHDOG_INTERVAL_SECONDS`` it probes ``broker.heartbeat()`` and
+``feed.heartbeat()`` and tracks the age of the last success.  Broker age over
+``WATCHDOG_BROKER_TIMEOUT_SECONDS``: the broker is suspended (no orders) and
+probing continues; the first good probe resumes it.  Feed age over
+``WATCHDOG_FEED_TIMEOUT_SECONDS``: market data is down and the supervisor is
+asked for a controlled stop.  The watchdog only reports through callbacks: it
+never stops anything itself.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable, Protocol
+
+from tbot_core.config import Settings
+from tbot_core.selfcheck import CheckResult
+
+
+class Probe(Protocol):
+    def heartbeat(self) -> None: ...
+
+
+class _Beat:
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+        self.last_ok = time.monotonic()
+        self.state = "ok"
+        self.cause = ""
+
+    def age(self) -> float:
+        return max(0.0, time.monotonic() - self.last_ok)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"age_seconds": round(self.age(), 3), "threshold_seconds": self.threshold, "state": self.state}
+
+
+class Watchdog:
+    name = "watchdog_bot"
+
+    def __init__(self, settings: Settings, *, broker: Callable[[], Probe | None], feed: Callable[[], Probe | None],
+                 on_broker_down: Callable[[str], None], on_broker_up: Callable[[str], None],
+                 on_feed_down: Callable[[str], None]) -> None:
+        self.interval = float(settings.watchdog_interval_seconds)
+        self.broker_beat = _Beat(float(settings.watchdog_broker_timeout_seconds))
+        self.feed_beat = _Beat(float(settings.watchdog_feed_timeout_seconds))
+        self._broker, self._feed = broker, feed
+        self.on_broker_down, self.on_broker_up, self.on_feed_down = on_broker_down, on_broker_up, on_feed_down
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="watchdog", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(max(2.0, self.interval * 3))
+
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def rearm_feed(self) -> None:
+        """A restarted engine has a new feed: start its clock afresh."""
+        self.feed_beat = _Beat(self.feed_beat.threshold)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"broker": self.broker_beat.snapshot(), "feed": self.feed_beat.snapshot()}
+
+    def probe_once(self) -> None:
+        self._probe_broker()
+        self._probe_feed()
+
+    def self_check(self) -> CheckResult:
+        if self.interval >= min(self.broker_beat.threshold, self.feed_beat.threshold):
+            return CheckResult.failed(self.name, f"WATCHDOG_INTERVAL_SECONDS {self.interval} is not below the heartbeat timeouts",
+                                      "lower WATCHDOG_INTERVAL_SECONDS or raise the timeouts")
+        return CheckResult.passed(self.name, f"probe every {self.interval}s; broker timeout {self.broker_beat.threshold}s, "
+                                             f"feed timeout {self.feed_beat.threshold}s")
+
+    # -- internals ----------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.probe_once()
+
+    def _probe_broker(self) -> None:
+        beat, broker = self.broker_beat, self._broker()
+        if broker is None:
+            return
+        try:
+            broker.heartbeat()
+        except Exception as exc:  # noqa: BLE001 - any failure is a missed heartbeat
+            beat.cause = f"{type(exc).__name__}: {exc}"
+            if beat.state != "suspended" and beat.age() > beat.threshold:
+                beat.state = "suspended"
+                self.on_broker_down(f"no broker heartbeat for {beat.age():.1f}s ({beat.cause})")
+            elif beat.state != "suspended":
+                beat.state = "stale"
+            return
+        beat.last_ok = time.monotonic()
+        if beat.state == "suspended":
+            self.on_broker_up("broker heartbeat answered again")
+        beat.state = "ok"
+
+    def _probe_feed(self) -> None:
+        beat, feed = self.feed_beat, self._feed()
+        if feed is None or beat.state == "down":
+            return
+        try:
+            feed.heartbeat()
+        except Exception as exc:  # noqa: BLE001 - any failure is a missed heartbeat
+            beat.cause = f"{type(exc).__name__}: {exc}"
+            if beat.age() > beat.threshold:
+                beat.state = "down"
+                self.on_feed_down(f"no market data for {beat.age():.1f}s ({beat.cause})")
+            else:
+                beat.state = "stale"
+            return
+        beat.last_ok = time.monotonic()
+        beat.state = "ok"

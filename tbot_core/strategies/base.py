@@ -1,0 +1,114 @@
+"""The strategy base: one bar-by-bar implementation serves live trading and ``simulate()``.
+
+``simulate`` turns a one-symbol OHLCV frame into ``Bar`` objects and feeds a
+fresh copy of the strategy through the very same ``on_bar``; there is no
+vectorised second copy of any rule to drift out of step.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from tbot_core.config import Settings
+from tbot_core.data.base import Bar
+from tbot_core.errors import ConfigError
+from tbot_core.market_calendar import Session, session_for
+from tbot_core.signals import Side, Signal
+from tbot_core.strategies.market_state import SymbolIndicators
+
+FRAME_COLUMNS = ("ts", "open", "high", "low", "close", "volume")
+
+
+@dataclass
+class SymbolState:
+    """What a strategy remembers about one symbol (reset per session where it says so)."""
+
+    indicators: SymbolIndicators
+    session_day: date | None = None
+    memo: dict[str, Any] = field(default_factory=dict)
+
+
+class Strategy(abc.ABC):
+    name: ClassVar[str]
+    # Gate modules that apply to this strategy's signals (config decides whether each is on).
+    enhancements: ClassVar[tuple[str, ...]] = ()
+    # Intraday strategies only act inside an NYSE session; a reference strategy may not.
+    uses_session: ClassVar[bool] = True
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self._states: dict[str, SymbolState] = {}
+
+    def fresh(self) -> "Strategy":
+        """A new instance with the same parameters and no memory."""
+        return type(self)(self.settings)
+
+    # -- live form ---------------------------------------------------------------------
+    def on_bar(self, bar: Bar, vix: float | None = None) -> list[Signal]:
+        state = self._states.get(bar.symbol)
+        if state is None:
+            state = self._states[bar.symbol] = SymbolState(SymbolIndicators(self.settings))
+        session = session_for(bar.ts) if self.uses_session else None
+        if session is not None and session.day != state.session_day:
+            state.session_day = session.day
+            state.memo.clear()
+            state.indicators.new_session()
+        if not state.indicators.update(bar):
+            return []
+        if self.uses_session and (session is None or not session.contains(bar.ts)):
+            return []
+        return self.decide(bar, vix, state, session)
+
+    @abc.abstractmethod
+    def decide(self, bar: Bar, vix: float | None, state: SymbolState, session: Session | None) -> list[Signal]:
+        """Signals for this (sound, in-session) bar; the indicators already include it."""
+
+    def signal(self, bar: Bar, side: Side, reason: str, state: SymbolState, vix: float | None, **extra: Any) -> Signal:
+        context = {"indicators": state.indicators.snapshot(), "vix": vix, **extra}
+        return Signal(ts=bar.ts, strategy=self.name, symbol=bar.symbol, side=side, price=Decimal(repr(float(bar.close))),
+                      reason=reason, context=context)
+
+    # -- backtest form -------------------------------------------------------------------
+    def simulate(self, frame: pd.DataFrame, symbol: str | None = None) -> list[Signal]:
+        """Signals for one symbol's history (columns ts, open, high, low, close, volume [, vix])."""
+        symbol, stamps, cols, vix = self.frame_inputs(frame, symbol)
+        runner = self.fresh()
+        signals: list[Signal] = []
+        lists = [col.tolist() for col in cols]
+        for i, ts in enumerate(stamps.dt.to_pydatetime()):
+            bar = Bar(ts, symbol, lists[0][i], lists[1][i], lists[2][i], lists[3][i], lists[4][i])
+            level = None if vix is None or math.isnan(vix[i]) else float(vix[i])
+            signals.extend(runner.on_bar(bar, level))
+        return signals
+
+    def frame_inputs(self, frame: pd.DataFrame, symbol: str | None) -> tuple[str, pd.Series, list, np.ndarray | None]:
+        """Validated (symbol, UTC times, [open, high, low, close, volume] arrays, vix or None) of a frame."""
+        missing = [c for c in FRAME_COLUMNS if c not in frame.columns]
+        if missing:
+            raise ConfigError(f"simulate({self.name}): frame column {missing[0]!r} missing; expected {', '.join(FRAME_COLUMNS)}")
+        symbol = symbol or _frame_symbol(frame)
+        try:
+            stamps = pd.to_datetime(frame["ts"], utc=True)
+        except (ValueError, TypeError):
+            raise ConfigError(f"simulate({self.name}): column 'ts': expected UTC timestamps") from None
+        if not stamps.is_monotonic_increasing:
+            raise ConfigError(f"simulate({self.name}): column 'ts': expected times in increasing order")
+        vix = frame["vix"].to_numpy(dtype=float) if "vix" in frame.columns else None
+        return symbol, stamps, [frame[c].to_numpy(dtype=float) for c in FRAME_COLUMNS[1:]], vix
+
+
+def _frame_symbol(frame: pd.DataFrame) -> str:
+    if "symbol" in frame.columns and len(frame):
+        values = frame["symbol"].unique()
+        if len(values) != 1:
+            raise ConfigError("simulate: frame holds several symbols; expected one symbol per frame")
+        return str(values[0])
+    return str(frame.attrs.get("symbol", "SIM"))

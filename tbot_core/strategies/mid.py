@@ -1,0 +1,40 @@
+"""``mid``: mid-session mean reversion.
+
+Between the opening range and the close window, a close stretched more than
+``STRETCH_ATR`` average true ranges from its 20-bar mean is faded.  Whether
+the trend is too strong (ADX filter) or the stretch reaches the Bollinger
+band (confluence) is for the gate's filters to judge, not this rule.
+"""
+
+from __future__ import annotations
+
+import math
+
+from tbot_core.data.base import Bar
+from tbot_core.market_calendar import Session
+from tbot_core.signals import Signal
+from tbot_core.strategies.base import Strategy, SymbolState
+
+STRETCH_ATR = 1.5
+
+
+class MidSessionReversion(Strategy):
+    name = "mid"
+    enhancements = ("adx_filter", "bollinger_confluence", "finnhub_fundamental_guard", "black_scholes_filter")
+
+    def decide(self, bar: Bar, vix: float | None, state: SymbolState, session: Session | None) -> list[Signal]:
+        assert session is not None
+        snap = state.indicators.snapshot()
+        assert snap is not None
+        if math.isnan(snap.bb_middle) or math.isnan(snap.atr) or snap.atr <= 0:
+            return []
+        stretch = (bar.close - snap.bb_middle) / snap.atr
+        zone = 1 if stretch >= STRETCH_ATR else -1 if stretch <= -STRETCH_ATR else 0
+        previous, state.memo["zone"] = state.memo.get("zone", 0), zone
+        in_window = (session.minutes_since_open(bar.ts) >= self.settings.strat_open_range_minutes
+                     and session.minutes_to_close(bar.ts) > self.settings.strat_close_window_minutes)
+        if zone == 0 or zone == previous or not in_window:
+            return []
+        side = "sell" if zone > 0 else "buy"
+        reason = f"close stretched {stretch:+.2f} ATR from its {self.settings.bollinger_period}-bar mean"
+        return [self.signal(bar, side, reason, state, vix, stretch_atr=round(stretch, 4))]

@@ -1,0 +1,44 @@
+"""Tuning stats per strategy and each enhancement's allow/block counts."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Static
+
+from tbot_core.state import StateRead
+from tbot_tui.screens.base import ConsoleScreen
+from tbot_tui.view import money, rows, section, text
+
+
+class TuningScreen(ConsoleScreen):
+    def compose_body(self) -> ComposeResult:
+        yield Static("Tuning stats (per strategy)", classes="screen-title")
+        yield DataTable(id="tuning-table", cursor_type="row", classes="half-table")
+        yield Static("Enhancements", classes="screen-title")
+        yield DataTable(id="enhancement-table", cursor_type="row", classes="half-table")
+
+    def on_mount(self) -> None:
+        self.query_one("#tuning-table", DataTable).add_columns("strategy", "trades", "win rate", "PnL", "max DD", "blocks")
+        self.query_one("#enhancement-table", DataTable).add_columns(
+            "module", "enabled", "fatal", "status", "allowed", "blocked", "last reason")
+        self.watch(self.app, "state_read", self._on_state, init=True)
+
+    def _on_state(self, read: StateRead | None) -> None:
+        state = read.state if read else None
+        tuning = self.query_one("#tuning-table", DataTable)
+        tuning.clear()
+        for name, stats in sorted(section(state, "tuning").items()):
+            if not isinstance(stats, dict):
+                continue
+            blocks = stats.get("blocks") if isinstance(stats.get("blocks"), dict) else {}
+            tuning.add_row(name, text(stats.get("trades")), text(stats.get("win_rate")), money(stats.get("pnl")),
+                           money(stats.get("max_drawdown")), ", ".join(f"{m} {n}" for m, n in sorted(blocks.items())) or "—")
+        if not tuning.row_count:
+            tuning.add_row("—", "no tuning stats yet", "", "", "", "")
+        enh = self.query_one("#enhancement-table", DataTable)
+        enh.clear()
+        for e in rows(state, "enhancements"):
+            enh.add_row(text(e.get("module")), text(e.get("enabled")), text(e.get("fatal")), text(e.get("status")),
+                        text(e.get("allowed")), text(e.get("blocked")), text(e.get("last_reason")))
+        if not enh.row_count:
+            enh.add_row("—", "no enhancement stats published", "", "", "", "", "")

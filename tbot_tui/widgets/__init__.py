@@ -1,0 +1,1 @@
+"""Console widgets, one per file; each watches the app's reactive data it shows."""

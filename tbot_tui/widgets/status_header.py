@@ -1,0 +1,45 @@
+"""The top line: who this bot is, where it trades, and whether the core is there."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from tbot_core.state import StateRead
+from tbot_tui.view import DASH, section
+
+CONNECTION_LABELS = {"ok": "core ok", "missing": "CORE DOWN", "stale": "CORE STALE", "garbled": "STATE GARBLED"}
+
+
+class ConsoleHeader(Static):
+    """Identity, broker, mode, paper/live, the UTC clock and the core connection state."""
+
+    now_text: reactive[str] = reactive("")
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "state_read", self._show, init=True)
+        self.set_interval(1.0, self._tick)
+        self._tick()
+
+    def _tick(self) -> None:
+        self.now_text = self.app.clock().strftime("%Y-%m-%d %H:%M:%SZ")
+
+    def watch_now_text(self) -> None:
+        self._show(self.app.state_read)
+
+    def _show(self, read: StateRead | None) -> None:
+        state = read.state if read else None
+        ident = section(state, "identity")
+        status = read.status if read else "missing"
+        paper = ident.get("paper")
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(f" {ident.get('bot_identity') or DASH} ", style="bold")
+        line.append(f"│ {ident.get('broker') or DASH} ")
+        line.append("PAPER" if paper else ("LIVE" if paper is False else DASH), style="bold" if paper is False else "")
+        line.append(f" │ {(state or {}).get('mode', DASH) if status == 'ok' else 'unknown'} ")
+        line.append(f"│ {self.now_text} │ ")
+        line.append(CONNECTION_LABELS.get(status, status), style="bold" if status != "ok" else "")
+        self.set_class(status != "ok", "-down")
+        self.set_class(paper is False, "-live")
+        self.update(line)

@@ -1,0 +1,66 @@
+"""The engine pipeline after the gate: kill switch under load, risk blocks, restart resumes the paper account."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tests.tbot_core.runtime.core_harness import make_home
+from tests.tbot_core.runtime.engine_kit import build_engine
+
+
+def _crash_after(n: int, low: float):
+    return lambda i: 100.0 if i < n else low
+
+
+def test_kill_switch_under_load_no_order_after_breach_tick_and_still_halted_after_restart(tmp_path):
+    paths = make_home(tmp_path, {}, bars=10_000, symbols=("SPY", "AAPL", "MSFT", "NVDA"), price=_crash_after(6000, 70.0))
+    engine, store, kill, _ = build_engine(paths.root, 7, DAILY_LOSS_LIMIT="500")
+    engine.run()
+    assert engine.bars == 10_000
+    state = kill.state()
+    assert state.triggered and "DAILY_LOSS_LIMIT" in state.cause
+    breach_bar = state.bar_utc
+    orders_before = store.query("SELECT count(*) FROM paper_orders WHERE submitted_utc < ?", (state.since_utc,))[0][0]
+    after = store.query("SELECT count(*) FROM paper_orders WHERE submitted_utc >= ? OR bar_utc > ?",
+                        (state.since_utc, breach_bar))[0][0]
+    assert orders_before > 10 and after == 0
+    assert any(v["module"] == "kill_switch" and not v["allow"] for v in engine.verdicts)
+    store.close()
+    # restart: a fresh engine on the same core.db stays halted and places nothing
+    engine2, store2, kill2, ctx2 = build_engine(paths.root, 7, DAILY_LOSS_LIMIT="500")
+    assert kill2.triggered
+    engine2.run()
+    assert store2.query("SELECT count(*) FROM paper_orders WHERE submitted_utc >= ?", (state.since_utc,))[0][0] == 0
+    assert kill2.reset("reviewed", "ops") and not kill2.triggered
+    assert ctx2.matrix.state("daily_loss") == "cleared"
+
+
+def test_unknown_pnl_trips_the_kill_switch_fail_closed(tmp_path):
+    paths = make_home(tmp_path, {}, bars=10)
+    engine, store, kill, _ = build_engine(paths.root, 1000)
+    assert kill.evaluate(None, 100, "2026-01-05T14:30:00Z", "no price for held SPY") is True
+    assert "fail closed" in kill.state().cause
+
+
+def test_risk_block_is_logged_audited_and_marks_validation_fail(tmp_path):
+    paths = make_home(tmp_path, {}, bars=400, symbols=("SPY", "ZZZZ"))
+    engine, store, kill, ctx = build_engine(paths.root, 3)
+    engine.run()
+    blocked = [v for v in engine.verdicts if v["module"] == "risk_bot" and not v["allow"]]
+    assert any("not in SYMBOLS" in v["reason"] for v in blocked)
+    assert ctx.matrix.state("validation_fail") == "triggered"
+    assert store.query("SELECT count(*) FROM paper_orders WHERE symbol = 'ZZZZ'")[0][0] == 0
+
+
+def test_restart_resumes_cash_and_positions_from_core_db(tmp_path):
+    paths = make_home(tmp_path, {}, bars=151, symbols=("SPY",))
+    engine, store, _, _ = build_engine(paths.root, 50)
+    engine.run()
+    cash, positions = engine.portfolio.cash_cents, dict(engine.portfolio.positions)
+    assert positions  # every=50 over 151 bars: buy at 50, sell at 100, buy at 150
+    store.close()
+    engine2, store2, _, _ = build_engine(paths.root, 50)
+    assert engine2.portfolio.cash_cents == cash and engine2.portfolio.positions == positions
+    fills = store2.query("SELECT side, qty, price_cents, fee_cents FROM paper_fills")
+    spent = sum((q * p + f) if s == "buy" else -(q * p - f) for s, q, p, f in fills)
+    assert Decimal(100_000_00 - spent) == Decimal(cash)

@@ -1,0 +1,108 @@
+"""The gate: blocklist first, then the strategy's enabled modules; never an exception out of decide()."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from tbot_core.audit import AuditLog
+from tbot_core.config import Settings
+from tbot_core.enhancements.adx_filter import AdxFilter
+from tbot_core.enhancements.build_check import BuildCheck
+from tbot_core.gate import Gate
+from tbot_core.signals import MarketContext
+
+from tests.tbot_core.enhancements.helpers import IDENTITY, signal, snap
+
+
+@pytest.fixture
+def gate(home_paths):
+    audit = AuditLog(home_paths.audit_db)
+    yield Gate(Settings(), IDENTITY, home_paths, audit=audit, broker_code="paper")
+    audit.close()
+
+
+def _log(home_paths) -> list[dict]:
+    return [json.loads(line) for line in home_paths.strategy_log("TBOT_PAPER_01").read_text().splitlines()]
+
+
+def test_an_allowed_mid_signal_passes_blocklist_adx_and_bollinger_and_is_logged(gate, home_paths):
+    decision = gate.decide(signal(), MarketContext({"AAPL": snap(close=97.0)}))
+    assert decision.allow
+    assert [v.module for v in decision.verdicts] == ["ticker_blocklist", "adx_filter", "bollinger_confluence", "black_scholes_filter"]
+    gate.flush()
+    rows = _log(home_paths)
+    assert {r["module"] for r in rows} == {"ticker_blocklist", "adx_filter", "bollinger_confluence", "black_scholes_filter"}
+    assert set(rows[0]) == {"ts_utc", "strategy", "symbol", "side", "module", "allow", "reason", "context", "latency_us"}
+    assert rows[0]["ts_utc"].endswith("Z")
+
+
+def test_the_same_ticker_is_refused_a_second_time_in_the_session(gate):
+    market = MarketContext({"AAPL": snap(close=97.0)})
+    assert gate.decide(signal(), market).allow
+    second = gate.decide(signal(), market)
+    assert not second.allow and second.reason.startswith("ticker_blocklist: AAPL already used")
+
+
+def test_the_first_blocking_module_gives_the_reason(gate):
+    decision = gate.decide(signal(), MarketContext({"AAPL": snap(adx=40.0, close=97.0)}))
+    assert not decision.allow and decision.reason.startswith("adx_filter: ADX 40.0 > 25")
+    assert gate.decide(signal("close", symbol="MSFT"), MarketContext(vix=12.0)).reason.startswith("vix_gatekeeper")
+
+
+@pytest.mark.parametrize("bad, why", [
+    (signal(price="0"), "positive finite"), (signal(price="-3"), "positive finite"), (signal(price="NaN"), "positive finite"),
+    (signal(side="hold"), "expected buy or sell"), (signal(strategy="nope"), "unknown strategy"),
+])
+def test_unusable_signals_are_blocked_with_a_reason(gate, bad, why):
+    decision = gate.decide(bad, MarketContext())
+    assert not decision.allow and why in decision.reason and decision.verdicts[0].module == "signal"
+
+
+def test_missing_market_data_blocks_instead_of_raising(gate):
+    decision = gate.decide(signal(), MarketContext())
+    assert not decision.allow and "no indicator state" in decision.reason
+
+
+def test_a_module_that_raises_is_audited_and_the_trade_proceeds_on_core_logic(gate, home_paths, monkeypatch):
+    def boom(self, sig, market):
+        raise RuntimeError("disk on fire")
+    monkeypatch.setattr(AdxFilter, "evaluate", boom)
+    decision = gate.decide(signal(), MarketContext({"AAPL": snap(close=97.0)}))
+    assert decision.allow and "proceeding on core logic" in decision.verdicts[1].reason
+    with AuditLog(home_paths.audit_db, readonly=True) as audit:
+        row = audit.tail(1, category="enhancement")[0]
+    assert row.event == "module_error" and "disk on fire" in row.context
+    status = {r["module"]: r for r in gate.enhancement_status()}
+    assert status["adx_filter"]["status"] == "error"
+
+
+def test_a_fatal_module_that_raises_blocks(gate, monkeypatch):
+    monkeypatch.setattr(AdxFilter, "fatal", True)
+    monkeypatch.setattr(AdxFilter, "evaluate", lambda self, s, m: 1 / 0)
+    decision = gate.decide(signal(), MarketContext({"AAPL": snap(close=97.0)}))
+    assert not decision.allow and "fatal module" in decision.reason
+
+
+def test_enhancement_status_has_the_state_json_shape(gate):
+    gate.decide(signal(), MarketContext({"AAPL": snap(close=97.0)}))
+    rows = gate.enhancement_status()
+    assert [r["module"] for r in rows][0] == "adx_filter" and len(rows) == 9
+    assert all(set(r) == {"module", "enabled", "fatal", "status", "allowed", "blocked", "last_reason"} for r in rows)
+    by = {r["module"]: r for r in rows}
+    assert by["finnhub_fundamental_guard"]["status"] == "disabled" and by["adx_filter"]["allowed"] == 1
+    assert by[BuildCheck.name]["fatal"] is True
+
+
+def test_csv_log_format_writes_a_csv_strategy_log(home_paths):
+    settings = Settings().with_values({"LOG_FORMAT": "CSV"})
+    gate = Gate(settings, IDENTITY, home_paths, audit=None, broker_code="paper")
+    gate.decide(signal(), MarketContext({"AAPL": snap(close=97.0)}))
+    gate.record_trade("mid", Decimal("12.5"))
+    gate.flush()
+    lines = home_paths.strategy_log("TBOT_PAPER_01", "CSV").read_text().splitlines()
+    assert lines[0].startswith("ts_utc,strategy,symbol,side,module,allow") and len(lines) == 5
+    summary = json.loads(home_paths.tuning_summary("TBOT_PAPER_01").read_text())
+    assert summary["strategies"]["mid"]["pnl"] == "12.5"

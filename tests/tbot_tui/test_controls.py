@@ -1,0 +1,143 @@
+"""Each control key writes the right flag (via tbot_core.control), dialogs confirm or cancel, acks show."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tbot_core.audit import AuditLog
+from tbot_core.control import acknowledge, read_flags
+from tbot_core.paths import HomePaths
+
+from .conftest import frozen_console, settle
+from .console_homes import build_console_home
+
+
+@pytest.fixture
+def home(tmp_path) -> HomePaths:
+    return build_console_home(tmp_path / "home", "normal")
+
+
+def flag_payload(paths: HomePaths, flag: str) -> dict | None:
+    path = paths.flag_file(flag)
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+async def wait_for(pilot, condition, tries: int = 150) -> bool:
+    for _ in range(tries):
+        if condition():
+            return True
+        await pilot.pause(0.02)
+    return condition()
+
+
+@pytest.mark.parametrize(("key", "flag"), [("s", "start"), ("x", "stop"), ("d", "defense_on"), ("D", "defense_off")])
+async def test_control_key_writes_its_flag_with_ui_source_and_operator(home: HomePaths, key: str, flag: str) -> None:
+    app = frozen_console(home.root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press(key)
+        assert await wait_for(pilot, lambda: flag_payload(home, flag) is not None)
+        payload = flag_payload(home, flag)
+        assert payload["source"] == "ui" and payload["operator"]["user"]
+        assert [p.name for p in home.control_dir.glob("*.flag")] == [f"control_{flag}.flag"]
+        assert f"{flag} requested" in app.ack_text
+
+
+async def test_kill_needs_confirmation_enter_writes_flag_with_reason(home: HomePaths) -> None:
+    app = frozen_console(home.root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("k")
+        await pilot.pause()
+        assert flag_payload(home, "kill") is None, "no flag before confirming"
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: flag_payload(home, "kill") is not None)
+        assert flag_payload(home, "kill")["reason"] == "operator kill from console"
+
+
+async def test_kill_escape_cancels_and_writes_nothing(home: HomePaths) -> None:
+    app = frozen_console(home.root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("k", "escape")
+        await pilot.pause(0.1)
+        assert flag_payload(home, "kill") is None
+        assert "kill cancelled" in app.ack_text
+
+
+async def test_kill_with_empty_reason_is_refused_in_the_dialog(home: HomePaths) -> None:
+    app = frozen_console(home.root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("k", "ctrl+u")  # clear the suggested reason
+        app.screen.query_one("#kill-reason").value = ""
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert flag_payload(home, "kill") is None
+        assert "reason is required" in str(app.screen.query_one("#kill-error").render())
+
+
+async def test_reset_refuses_wrong_word_then_accepts_RESET_and_reason(home: HomePaths) -> None:
+    app = frozen_console(home.root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("R", *"reset", "enter", *"checked fills", "enter")
+        await pilot.pause(0.1)
+        assert flag_payload(home, "reset") is None, "lower-case word must not reset"
+        assert "type RESET" in str(app.screen.query_one("#reset-error").render())
+        app.screen.query_one("#reset-word").value = ""
+        app.screen.query_one("#reset-word").focus()
+        await pilot.press(*"RESET", "enter", "enter")
+        assert await wait_for(pilot, lambda: flag_payload(home, "reset") is not None)
+        assert flag_payload(home, "reset")["reason"] == "checked fills"
+
+
+async def test_reset_without_reason_is_refused(home: HomePaths) -> None:
+    app = frozen_console(home.root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("R", *"RESET", "enter", "enter")
+        await pilot.pause(0.1)
+        assert flag_payload(home, "reset") is None
+        assert "reason is required" in str(app.screen.query_one("#reset-error").render())
+
+
+async def test_core_acknowledgement_from_audit_log_is_shown(home: HomePaths) -> None:
+    """The core's real acknowledge() writes the audit row; the console matches it to its own request."""
+    app = frozen_console(home.root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("x")
+        assert await wait_for(pilot, lambda: flag_payload(home, "stop") is not None)
+        with AuditLog(home.audit_db) as audit:
+            flags, _ = read_flags(home, audit)
+            acknowledge(home, audit, flags[0], "stopping")
+        assert await wait_for(pilot, lambda: "stop acknowledged by core: stopping" in app.ack_text)
+        assert "requested elsewhere" not in app.ack_text
+        assert not home.flag_file("stop").exists()
+
+
+async def test_command_palette_runs_a_control(home: HomePaths) -> None:
+    app = frozen_console(home.root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"Stop the core")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: flag_payload(home, "stop") is not None)
+
+
+async def test_help_lists_every_app_binding(home: HomePaths) -> None:
+    app = frozen_console(home.root)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause(0.1)
+        table = app.screen.query_one("#help-table")
+        keys = {str(table.get_row_at(i)[0]) for i in range(table.row_count)}
+        expected = {b.key_display or b.key for b in app.BINDINGS} | {"/", "ctrl+p"}
+        assert expected <= keys
