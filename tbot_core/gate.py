@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from tbot_core.audit import AuditLog
 
 SIGNAL_CHECK = "signal"
+EXIT_SIDE = "sell"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,11 @@ class Gate:
         if problem is not None:
             verdict = Verdict(SIGNAL_CHECK, False, problem, {}, 0.0)
             return self._finish(signal, (verdict,), verdict)
+        if signal.side == EXIT_SIDE:
+            # Long only: a sell closes a position. Entry filters and the ticker blocklist
+            # must never trap an open position; risk and the kill switch still apply after the gate.
+            verdict = Verdict(SIGNAL_CHECK, True, "exit: entry filters do not apply to closing a position", {}, 0.0)
+            return self._finish(signal, (verdict,), None)
         verdicts: list[Verdict] = []
         for module in chain:  # type: ignore[union-attr]
             verdict = self._run(module, signal, market)
@@ -127,7 +133,8 @@ class Gate:
 
     def _finish(self, signal: Signal, verdicts: tuple[Verdict, ...], blocker: Verdict | None) -> GateDecision:
         if blocker is None:
-            self.blocklist.mark(signal)
+            if signal.side != EXIT_SIDE:
+                self.blocklist.mark(signal)
             reason = f"allowed by {len(verdicts)} check(s)"
         else:
             reason = f"{blocker.module}: {blocker.reason}"

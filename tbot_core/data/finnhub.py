@@ -109,8 +109,8 @@ class FinnhubFundamentals:
             payload = self._connect().company_basic_financials(symbol, "all")
         except finnhub.FinnhubAPIException as exc:
             if exc.status_code in (401, 403):
-                raise SecurityError(f"Finnhub refused the screener_api key (HTTP {exc.status_code})",
-                                    hint="check the key with `tbot secrets set screener_api`") from None
+                raise ConfigError(f"Finnhub refused the screener_api key (HTTP {exc.status_code})",
+                                  hint="check the key with `tbot secrets set screener_api`") from None
             if exc.status_code == 429 or exc.status_code >= 500:
                 raise NetworkError(f"Finnhub /stock/metric {symbol}: HTTP {exc.status_code}") from None
             raise ConfigError(f"Finnhub /stock/metric {symbol}: HTTP {exc.status_code}") from None

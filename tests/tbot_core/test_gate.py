@@ -106,3 +106,12 @@ def test_csv_log_format_writes_a_csv_strategy_log(home_paths):
     assert lines[0].startswith("ts_utc,strategy,symbol,side,module,allow") and len(lines) == 5
     summary = json.loads(home_paths.tuning_summary("TBOT_PAPER_01").read_text())
     assert summary["strategies"]["mid"]["pnl"] == "12.5"
+
+
+
+def test_an_exit_is_never_blocked_by_entry_filters_or_the_blocklist(gate):
+    """Long only: a sell closes a position, so neither the blocklist nor a filter may trap it."""
+    assert gate.decide(signal(), MarketContext({"AAPL": snap(close=97.0)})).allow
+    exit_ = gate.decide(signal(side="sell"), MarketContext())  # no indicator state: an entry would block
+    assert exit_.allow and exit_.verdicts[0].reason.startswith("exit")
+    assert not gate.decide(signal(), MarketContext({"AAPL": snap(close=97.0)})).allow, "the exit must not free the ticker"

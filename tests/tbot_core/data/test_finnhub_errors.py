@@ -12,7 +12,7 @@ import pytest
 
 from tbot_core.config import Settings
 from tbot_core.data.finnhub import FinnhubFundamentals
-from tbot_core.errors import NetworkError, SecurityError
+from tbot_core.errors import ConfigError, NetworkError
 from tbot_core.paths import HomePaths
 
 KEY = "fhtestkey-never-printed-0001"
@@ -74,7 +74,7 @@ def test_metrics_arrive_with_market_cap_in_usd_and_are_cached_for_the_day(finnhu
 
 def test_refused_key_is_a_security_error_without_the_key(finnhub_server: _Finnhub, home_paths: HomePaths) -> None:
     finnhub_server.queue.append((401, {"error": "Invalid API key"}))
-    with pytest.raises(SecurityError, match="HTTP 401") as caught:
+    with pytest.raises(ConfigError, match="HTTP 401") as caught:
         _source(finnhub_server, home_paths).lookup("AAPL")
     assert KEY not in caught.value.one_line()
 
