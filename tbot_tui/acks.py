@@ -1,4 +1,9 @@
-"""Matching control flags the console wrote with the core's acknowledgements."""
+"""Matching control flags the console wrote with the core's acknowledgements.
+
+The first read of the audit log is history: acknowledgements in it were for
+flags requested before this console started, so they are not news and must not
+raise a notification (only a nonce this console wrote can still match there).
+"""
 
 from __future__ import annotations
 
@@ -27,7 +32,8 @@ class AckTracker:
     def waiting_for(self) -> list[str]:
         return list(self._pending.values())
 
-    def scan(self, rows: list[AuditRow]) -> list[Acknowledgement]:
+    def scan(self, rows: list[AuditRow], *, history: bool = False) -> list[Acknowledgement]:
+        """Acks in ``rows``; with ``history`` only those of flags this console wrote (matched by nonce)."""
         found = []
         for row in rows:
             match = _ACK_EVENT.match(row.event) if row.category == "control" else None
@@ -35,5 +41,6 @@ class AckTracker:
                 continue
             context = row.context_dict()
             mine = self._pending.pop(str(context.get("nonce")), None) is not None
-            found.append(Acknowledgement(match.group(1), str(context.get("outcome", "done")), row.seq, row.ts_utc, mine))
+            if mine or not history:
+                found.append(Acknowledgement(match.group(1), str(context.get("outcome", "done")), row.seq, row.ts_utc, mine))
         return found

@@ -84,6 +84,7 @@ class TradeBotConsole(App[None]):
         self.audit_ring: deque[AuditRow] = deque(maxlen=AUDIT_RING)
         self.audit_polls = 0
         self.acks = AckTracker()
+        self._history_read = False
         self.on_audit_shown: Callable[[int], None] | None = None  # the benchmark's probe
         self._wake = threading.Event()
         self._query_source = AuditSource(self.paths)
@@ -132,10 +133,12 @@ class TradeBotConsole(App[None]):
     def on_audit_polled(self, message: AuditPolled) -> None:
         self.audit_polls += 1
         self.audit_problem = message.problem
+        history = not self._history_read  # the first good read holds rows committed before we started
+        self._history_read = self._history_read or not message.problem
         if not message.rows:
             return
         self.audit_ring.extend(message.rows)
-        for ack in self.acks.scan(message.rows):
+        for ack in self.acks.scan(message.rows, history=history):
             self.post_message(FlagAcknowledged(ack))
         self.audit_seq = message.rows[-1].seq
 
@@ -169,10 +172,12 @@ class TradeBotConsole(App[None]):
         self.ack_text = (f"{record.flag} requested {record.requested_utc[11:19]}Z by {record.operator.describe()} — {waiting}")
 
     def on_flag_acknowledged(self, message: FlagAcknowledged) -> None:
+        """Every new ack goes to the ack line; only the answer to this console's own request pops up."""
         ack = message.ack
         by = "" if ack.mine else ", requested elsewhere"
         self.ack_text = f"{ack.flag} acknowledged by core: {ack.outcome} (audit #{ack.seq} {ack.ts_utc[11:19]}Z{by})"
-        self.notify(self.ack_text, title="core acknowledged", timeout=4)
+        if ack.mine:
+            self.notify(self.ack_text, title="core acknowledged", timeout=4)
 
     def action_kill(self) -> None:
         self.push_screen(KillConfirmScreen(), self._kill_answer)

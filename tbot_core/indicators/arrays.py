@@ -9,6 +9,7 @@ reference price so a million-bar history does not accumulate rounding drift.
 
 from __future__ import annotations
 
+import bottleneck as bn
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 from scipy.signal import lfilter
@@ -16,6 +17,8 @@ from scipy.signal import lfilter
 # TA-Lib treats |x| < 1e-8 as zero when dividing by smoothed sums (TA_IS_ZERO).
 TA_EPSILON = 1e-8
 _BLOCK = 4096
+# Bars per lfilter step in _first_order; more shortens the serial chain but adds vectorised passes.
+_STRIDE = 4
 
 
 def _as_float(values: object, name: str) -> np.ndarray:
@@ -37,8 +40,39 @@ def _nan_like(n: int) -> np.ndarray:
 
 def _wilder_sum(values: np.ndarray, period: int, start_sum: float) -> np.ndarray:
     """``S_t = S_{t-1} * (1 - 1/period) + x_t`` seeded with ``start_sum``."""
-    k = 1.0 - 1.0 / period
-    return lfilter([1.0], [1.0, -k], values, zi=[start_sum * k])[0]
+    out = np.empty(values.size)
+    _first_order(values, 1.0 - 1.0 / period, start_sum, 1.0, out)
+    return out
+
+
+def _first_order(x: np.ndarray, k: float, y0: float, gain: float, out: np.ndarray) -> None:
+    """``out[t] = k*out[t-1] + gain*x[t]`` from ``out[-1] = y0``, the recursion in lfilter.
+
+    lfilter is bound by one dependent multiply-add per sample, so it steps
+    ``_STRIDE`` bars at a time (factor ``k**_STRIDE`` on each block's
+    k-weighted sum) and the bars in between are filled in column by column,
+    vectorised.  All weights are powers of k <= 1: no cancellation.
+    """
+    blocks = x.size // _STRIDE
+    body = blocks * _STRIDE
+    if blocks:
+        xs, ys = x[:body].reshape(blocks, _STRIDE), out[:body].reshape(blocks, _STRIDE)
+        weighted = xs[:, 0] * k
+        for r in range(1, _STRIDE - 1):
+            weighted += xs[:, r]
+            weighted *= k
+        weighted += xs[:, -1]
+        ends = ys[:, -1]
+        ends[:] = lfilter([gain], [1.0, -(k**_STRIDE)], weighted, zi=[y0 * k**_STRIDE])[0]
+        np.multiply(ends[:-1], k, out=ys[1:, 0])
+        ys[0, 0] = y0 * k
+        for r in range(_STRIDE - 1):
+            if r:
+                np.multiply(ys[:, r - 1], k, out=ys[:, r])
+            ys[:, r] += xs[:, r] * gain if gain != 1.0 else xs[:, r]
+        y0 = float(ends[-1])
+    if body < x.size:
+        out[body:] = lfilter([gain], [1.0, -k], x[body:], zi=[y0 * k])[0]
 
 
 def _window_sums(x: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -74,22 +108,49 @@ def sma(close: object, period: int = 20) -> np.ndarray:
 
 
 def bollinger(close: object, period: int = 20, num_std: float = 2.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(upper, middle, lower): SMA +- ``num_std`` population standard deviations."""
+    """(upper, middle, lower): SMA +- ``num_std`` population standard deviations.
+
+    Bottleneck's moving mean/std run in C but carry running sums over their
+    whole input; restarting them every ``_BLOCK`` windows on prices centred
+    at the block's first price keeps the error at TA-Lib's level instead of
+    growing with the history's length.
+    """
     x = _as_float(close, "close")
     period = _check_period(period)
-    upper, middle, lower = _nan_like(x.size), _nan_like(x.size), _nan_like(x.size)
-    if x.size >= period:
-        ref, s1, s2 = _window_sums(x, period)
-        mean_c = s1 / period
-        var = s2 / period - mean_c * mean_c
-        np.maximum(var, 0.0, out=var)
-        width = np.sqrt(var)
-        width *= num_std
-        mid = mean_c + ref
-        middle[period - 1 :] = mid
-        upper[period - 1 :] = mid + width
-        lower[period - 1 :] = mid - width
+    n = x.size
+    if n < period:
+        return _nan_like(n), _nan_like(n), _nan_like(n)
+    middle, lower = np.empty(n), np.empty(n)
+    middle[: period - 1] = lower[: period - 1] = np.nan
+    for first, ref, centred in _centred_blocks(x, period):
+        rows, windows = centred.shape[0], centred.shape[1] - period + 1
+        dest = slice(first + period - 1, first + period - 1 + rows * windows)
+        np.add(bn.move_mean(centred, period, axis=1)[:, period - 1 :], ref,
+               out=middle[dest].reshape(rows, windows))
+        np.multiply(bn.move_std(centred, period, axis=1, ddof=0)[:, period - 1 :], num_std,
+                    out=lower[dest].reshape(rows, windows))
+    upper = np.add(middle, lower)
+    np.subtract(middle, lower, out=lower)
     return upper, middle, lower
+
+
+def _centred_blocks(x: np.ndarray, period: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """(first window's start, per-row reference, rows of prices minus it): ``_BLOCK`` windows a row.
+
+    Rows overlap by ``period - 1`` prices; the last, shorter row holds the
+    windows left over.  A non-finite reference is replaced by 0 so a bad price
+    only blanks the windows that contain it.
+    """
+    outputs = x.size - period + 1
+    full, rest = divmod(outputs, _BLOCK)
+    parts = []
+    for first, rows, windows in ((0, full, _BLOCK), (full * _BLOCK, 1, rest)):
+        if rows and windows:
+            prices = as_strided(x[first:], shape=(rows, windows + period - 1), strides=(_BLOCK * 8, 8), writeable=False)
+            ref = prices[:, :1].copy()
+            ref[~np.isfinite(ref)] = 0.0
+            parts.append((first, ref, np.subtract(prices, ref)))
+    return parts
 
 
 def ema(close: object, period: int = 20) -> np.ndarray:
@@ -135,35 +196,50 @@ def adx(high: object, low: object, close: object, period: int = 14) -> np.ndarra
 
     The directional index only needs the smoothed +DM/-DM ratio (true range
     cancels), so the fast path smooths two series.  Where TA-Lib's zero guards
-    would apply (flat prices, no directional movement) the exact bar-by-bar
-    form decides instead, so both forms always agree.
+    would apply (flat prices, no directional movement) or the input holds NaN,
+    the exact bar-by-bar form decides instead, so both forms always agree.
+    At a million bars the cost is memory passes and fresh pages, not
+    arithmetic, so two buffers are reused for every intermediate series.
     """
     h, lo, c = _as_float(high, "high"), _as_float(low, "low"), _as_float(close, "close")
     _same_length(h, lo, c)
     period = _check_period(period)
     n = c.size
-    out = _nan_like(n)
     if n < 2 * period:
-        return out
-    up = h[1:] - h[:-1]
-    down = lo[:-1] - lo[1:]
-    plus = np.where((up > 0) & (up > down), up, 0.0)
-    minus = np.where((down > 0) & (down > up), down, 0.0)
-    seeds = (plus[: period - 1].sum(), minus[: period - 1].sum())
-    s_plus = _wilder_sum(plus[period - 1 :], period, seeds[0])
-    s_minus = _wilder_sum(minus[period - 1 :], period, seeds[1])
-    total = s_plus + s_minus
-    if not (total >= 1e-6).all():
+        return _nan_like(n)
+    plus_buf, minus_buf = _directional_movement(h, lo)
+    plus, minus = plus_buf[1:], minus_buf[1:]  # bar i's movement at i - 1
+    s_plus = _wilder_sum(plus[period - 1 :], period, plus[: period - 1].sum())
+    s_minus = _wilder_sum(minus[period - 1 :], period, minus[: period - 1].sum())
+    total = np.add(s_plus, s_minus, out=plus_buf[period:])
+    if not total.min() >= 1e-6:  # also false for NaN
         return _adx_exact(h, lo, c, period)
-    dx = np.abs(s_plus - s_minus)
-    dx /= total
-    dx *= 100.0
-    first = dx[:period].mean()
-    out[2 * period - 1] = first
-    if n > 2 * period:
-        k = 1.0 - 1.0 / period
-        out[2 * period :] = lfilter([1.0 / period], [1.0, -k], dx[period:], zi=[first * k])[0]
+    # DX / 100 of bar i + period, at i; the 100/period scale rides on the smoothing's gain.
+    ratio = np.subtract(s_plus, s_minus, out=minus_buf[period:])
+    np.abs(ratio, out=ratio)
+    ratio /= total
+    out = np.empty(n)
+    out[: 2 * period - 1] = np.nan
+    out[2 * period - 1] = first = ratio[:period].sum() * (100.0 / period)
+    _first_order(ratio[period:], 1.0 - 1.0 / period, first, 100.0 / period, out[2 * period :])
     return out
+
+
+def _directional_movement(h: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(+DM, -DM) of bar i at index i (index 0 unused), masked by multiplying:
+    a random-signed condition makes ``np.where`` branch-mispredict at every bar."""
+    plus_buf, minus_buf = np.empty(h.size), np.empty(h.size)
+    up = np.subtract(h[1:], h[:-1], out=plus_buf[1:])
+    down = np.subtract(lo[:-1], lo[1:], out=minus_buf[1:])
+    up_wins = np.greater(up, down)
+    down_wins = np.greater(down, up)
+    positive = np.greater(up, 0.0)
+    up_wins &= positive
+    np.greater(down, 0.0, out=positive)
+    down_wins &= positive
+    up *= up_wins
+    down *= down_wins
+    return plus_buf, minus_buf
 
 
 def _adx_exact(h: np.ndarray, lo: np.ndarray, c: np.ndarray, period: int) -> np.ndarray:

@@ -86,8 +86,12 @@ class Activity:
         """ISO 8601 with ``Z`` (the offset is known to be zero; isoformat is much cheaper than strftime)."""
         return self.timestamp_utc.isoformat(timespec="microseconds")[:26] + "Z"
 
-    def content_hash(self) -> str:
-        """Same for the same activity however its numbers are spelled; changes if any field changes."""
+    def content_hash(self, time_text: str | None = None) -> str:
+        """Same for the same activity however its numbers are spelled; changes if any field changes.
+
+        ``time_text`` lets a caller that already formatted ``time_text()`` pass it in (it is the
+        costliest field to format); it must be exactly that value.
+        """
         text = "\x1f".join((self.type, self.symbol, self.side, canonical(self.qty), canonical(self.price),
-                            canonical(self.amount), canonical(self.fee), self.time_text()))
+                            canonical(self.amount), canonical(self.fee), time_text or self.time_text()))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]

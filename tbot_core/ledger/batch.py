@@ -108,6 +108,20 @@ class Draft:
         self.legs.extend([(gid, account, debit, credit) for account, debit, credit in legs])
         return gid
 
+    def add_signed_group(self, kind: str, effective_utc: str, memo: str, pairs: Iterable[tuple[str, int]], symbol: str,
+                         broker_code: str | None, fitid: str | None, content_hash: str | None) -> int:
+        """``add_group`` with legs given as ``signed_legs`` pairs, built in place (the broker sync's hot path)."""
+        gid = self._next_group
+        self._next_group += 1
+        self.groups.append((gid, self.meta.batch_id, kind, effective_utc, memo, symbol, broker_code, fitid, content_hash, None))
+        append = self.legs.append
+        for account, cents in pairs:
+            if cents > 0:
+                append((gid, account, cents, 0))
+            elif cents < 0:
+                append((gid, account, 0, -cents))
+        return gid
+
     def add_leg_to(self, group_id: int, account: str, debit: int, credit: int) -> None:
         """A raw leg by group id (lets tests prove an orphan leg is refused)."""
         self.legs.append((group_id, account, debit, credit))

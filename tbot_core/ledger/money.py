@@ -6,12 +6,24 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 _CENT = Decimal(1)
 _HUNDRED = Decimal(100)
+_EXACT_CENTS = 10**18  # far inside the 28-digit context: below it ``amount * 100`` and quantize are exact
+_PLAIN_DIGITS = 28  # str() of a Decimal this short has at most the context's digits, so normalize() cannot round
 
 
 def to_cents(amount: Decimal) -> int:
-    """Round half-even to whole cents (brokers quote sub-cent fees and fractional fills)."""
+    """Round half-even to whole cents (brokers quote sub-cent fees and fractional fills).
+
+    Whole-cent amounts (the usual case) take an integer fast path: ``n/d`` with
+    ``d`` dividing 100 is exactly ``n * (100 // d)`` cents, the very value the
+    quantize below returns for them; everything else goes through quantize.
+    """
     if not isinstance(amount, Decimal) or not amount.is_finite():
         raise ValueError(f"expected a finite Decimal, got {type(amount).__name__}")
+    numerator, denominator = amount.as_integer_ratio()
+    if 100 % denominator == 0:
+        cents = numerator * (100 // denominator)
+        if -_EXACT_CENTS < cents < _EXACT_CENTS:
+            return cents
     return int((amount * _HUNDRED).quantize(_CENT, rounding=ROUND_HALF_EVEN))
 
 
@@ -24,9 +36,19 @@ def fmt_cents(cents: int) -> str:
 
 
 def canonical(value: Decimal) -> str:
-    """One spelling per number (``1.50`` and ``1.5`` are the same content)."""
+    """One spelling per number (``1.50`` and ``1.5`` are the same content).
+
+    Content hashes stored in the ledger depend on this text, so it must never
+    change.  Fast path: a short ``str()`` without exponent is already plain
+    notation, and dropping trailing fractional zeros is exactly what
+    ``normalize()`` + ``format(.., "f")`` produce; anything else takes that slow
+    path (tests compare the two on random values).
+    """
     if value == 0:
         return "0"
+    text = str(value)
+    if len(text) <= _PLAIN_DIGITS and "E" not in text and "e" not in text:
+        return text.rstrip("0").rstrip(".") if "." in text else text
     return format(value.normalize(), "f")
 
 

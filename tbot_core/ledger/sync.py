@@ -11,6 +11,7 @@ time order so FIFO lots are relieved in the order trades happened.
 from __future__ import annotations
 
 import re
+from operator import attrgetter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -18,7 +19,7 @@ from typing import Sequence
 from tbot_core.audit import AuditLog
 from tbot_core.errors import TbotError
 from tbot_core.ledger.activity import Activity
-from tbot_core.ledger.batch import BatchMeta, Draft, Ledger, signed_legs
+from tbot_core.ledger.batch import BatchMeta, Draft, Ledger
 from tbot_core.ledger.coa import current_mapping, default_coa
 from tbot_core.ledger.failures import LedgerBatchError, validation
 from tbot_core.ledger.fifo import LotBook
@@ -50,7 +51,7 @@ def ingest_activities(ledger_db: Path, broker_code: str, activities: Sequence[Ac
         raise TbotError("sync_run_id: expected 1-128 printable characters")
     meta = BatchMeta(f"sync:{sync_run_id}", "sync", caller, f"broker sync {broker} ({len(activities)} activities)",
                      sync_run_id=sync_run_id, broker_code=broker)
-    ordered = sorted(activities, key=lambda act: act.timestamp_utc)
+    ordered = sorted(activities, key=attrgetter("timestamp_utc"))
     with Ledger(ledger_db, audit=audit, vfs=vfs) as ledger:
         outcome = ledger.run(meta, lambda draft: _build(draft, broker, ordered))
     return SyncResult(sync_run_id, meta.batch_id, outcome.commit_state, outcome.group_count, outcome.skipped_known,
@@ -73,9 +74,10 @@ def _build(draft: Draft, broker: str, activities: list[Activity]) -> None:
     if missing:
         raise validation("coa_role_missing", f"role {missing[0]} has no account; run `tbot ledger check`")
     known = _known_hashes(draft, broker, list({act.fitid for act in activities}))
-    book = LotBook(draft, broker)
+    post = _Poster(draft, LotBook(draft, broker), roles, broker)
     for act in activities:
-        digest = act.content_hash()
+        when = act.time_text()
+        digest = act.content_hash(when)
         prior = known.get(act.fitid)
         if prior is not None:
             if prior != digest:
@@ -84,32 +86,39 @@ def _build(draft: Draft, broker: str, activities: list[Activity]) -> None:
             draft.skipped_known += 1
             continue
         known[act.fitid] = digest
-        _post(draft, book, roles, broker, act, digest)
+        post(act, when, digest)
 
 
-def _post(draft: Draft, book: LotBook, roles: dict[str, str], broker: str, act: Activity, digest: str) -> None:
-    fee = to_cents(act.fee)
-    when = act.time_text()
-    if act.type == "FILL":
-        gross = to_cents(act.amount)
-        if act.side == "buy":
-            pairs = [(roles["securities"], -gross), (roles["fees"], fee), (roles["cash"], gross - fee)]
-            gid = draft.add_group("FILL", when, f"buy {act.qty} {act.symbol} @ {act.price}", signed_legs(pairs),
-                                  symbol=act.symbol, broker_code=broker, fitid=act.fitid, content_hash=digest)
-            book.buy(gid, act.symbol, act.qty, -gross)
+class _Poster:
+    """Maps one activity to its balanced group (and FIFO lots); the accounts are resolved once per run."""
+
+    def __init__(self, draft: Draft, book: LotBook, roles: dict[str, str], broker: str) -> None:
+        self.draft, self.book, self.roles, self.broker = draft, book, roles, broker
+        self.cash, self.fees, self.securities = roles["cash"], roles["fees"], roles["securities"]
+        self.gain, self.loss = roles["realized_gain"], roles["realized_loss"]
+
+    def __call__(self, act: Activity, when: str, digest: str) -> None:
+        draft, broker = self.draft, self.broker
+        fee = to_cents(act.fee)
+        if act.type == "FILL":
+            gross = to_cents(act.amount)
+            if act.side == "buy":
+                pairs = ((self.securities, -gross), (self.fees, fee), (self.cash, gross - fee))
+                gid = draft.add_signed_group("FILL", when, f"buy {act.qty} {act.symbol} @ {act.price}", pairs, act.symbol,
+                                             broker, act.fitid, digest)
+                self.book.buy(gid, act.symbol, act.qty, -gross)
+                return
+            cost = self.book.sell(draft.peek_group_id(), act.symbol, act.qty, act.fitid)
+            gain = gross - cost
+            pairs = ((self.cash, gross - fee), (self.fees, fee), (self.securities, -cost),
+                     (self.gain, -gain) if gain > 0 else (self.loss, -gain))
+            draft.add_signed_group("FILL", when, f"sell {act.qty} {act.symbol} @ {act.price}", pairs, act.symbol, broker,
+                                   act.fitid, digest)
             return
-        gid = draft.peek_group_id()
-        cost = book.sell(gid, act.symbol, act.qty, act.fitid)
-        gain = gross - cost
-        pairs = [(roles["cash"], gross - fee), (roles["fees"], fee), (roles["securities"], -cost),
-                 (roles["realized_gain"], -gain) if gain > 0 else (roles["realized_loss"], -gain)]
-        draft.add_group("FILL", when, f"sell {act.qty} {act.symbol} @ {act.price}", signed_legs(pairs),
-                        symbol=act.symbol, broker_code=broker, fitid=act.fitid, content_hash=digest)
-        return
-    amount = to_cents(act.amount)
-    if act.type == "FEE":
-        pairs = [(roles["cash"], amount - fee), (roles["fees"], fee - amount)]
-    else:
-        pairs = [(roles["cash"], amount - fee), (roles["fees"], fee), (roles[_INCOME_ROLE[act.type]], -amount)]
-    draft.add_group(act.type, when, f"{act.type.lower()} {act.symbol}".strip(), signed_legs(pairs), symbol=act.symbol,
-                    broker_code=broker, fitid=act.fitid, content_hash=digest)
+        amount = to_cents(act.amount)
+        if act.type == "FEE":
+            pairs = ((self.cash, amount - fee), (self.fees, fee - amount))
+        else:
+            pairs = ((self.cash, amount - fee), (self.fees, fee), (self.roles[_INCOME_ROLE[act.type]], -amount))
+        draft.add_signed_group(act.type, when, f"{act.type.lower()} {act.symbol}".strip(), pairs, act.symbol, broker,
+                               act.fitid, digest)

@@ -2,7 +2,9 @@
 
 ``simulate`` turns a one-symbol OHLCV frame into ``Bar`` objects and feeds a
 fresh copy of the strategy through the very same ``on_bar``; there is no
-vectorised second copy of any rule to drift out of step.
+vectorised second copy of any rule to drift out of step.  Indicators live in a
+``MarketState``: strategies built together share one (each bar folded once),
+a strategy built alone owns one; ``on_bar`` is the same code either way.
 """
 
 from __future__ import annotations
@@ -20,16 +22,19 @@ import pandas as pd
 from tbot_core.config import Settings
 from tbot_core.data.base import Bar
 from tbot_core.errors import ConfigError
-from tbot_core.market_calendar import Session, session_for
+from tbot_core.market_calendar import Session
 from tbot_core.signals import Side, Signal
-from tbot_core.strategies.market_state import SymbolIndicators
+from tbot_core.strategies.market_state import MarketState, SymbolIndicators
 
 FRAME_COLUMNS = ("ts", "open", "high", "low", "close", "volume")
 
 
 @dataclass
 class SymbolState:
-    """What a strategy remembers about one symbol (reset per session where it says so)."""
+    """What a strategy remembers about one symbol (``memo`` reset per session where it says so).
+
+    ``indicators`` is the symbol's entry of the (possibly shared) ``MarketState``: read it, never update it.
+    """
 
     indicators: SymbolIndicators
     session_day: date | None = None
@@ -43,25 +48,26 @@ class Strategy(abc.ABC):
     # Intraday strategies only act inside an NYSE session; a reference strategy may not.
     uses_session: ClassVar[bool] = True
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, market: MarketState | None = None) -> None:
         self.settings = settings or Settings()
+        self.market = market if market is not None else MarketState(self.settings)
         self._states: dict[str, SymbolState] = {}
 
     def fresh(self) -> "Strategy":
-        """A new instance with the same parameters and no memory."""
+        """A new instance with the same parameters, its own market state and no memory."""
         return type(self)(self.settings)
 
     # -- live form ---------------------------------------------------------------------
     def on_bar(self, bar: Bar, vix: float | None = None) -> list[Signal]:
+        view = self.market.advance(bar)
         state = self._states.get(bar.symbol)
         if state is None:
-            state = self._states[bar.symbol] = SymbolState(SymbolIndicators(self.settings))
-        session = session_for(bar.ts) if self.uses_session else None
+            state = self._states[bar.symbol] = SymbolState(view.indicators)
+        session = view.session if self.uses_session else None
         if session is not None and session.day != state.session_day:
             state.session_day = session.day
             state.memo.clear()
-            state.indicators.new_session()
-        if not state.indicators.update(bar):
+        if not view.sound:
             return []
         if self.uses_session and (session is None or not session.contains(bar.ts)):
             return []

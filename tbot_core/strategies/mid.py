@@ -24,11 +24,11 @@ class MidSessionReversion(Strategy):
 
     def decide(self, bar: Bar, vix: float | None, state: SymbolState, session: Session | None) -> list[Signal]:
         assert session is not None
-        snap = state.indicators.snapshot()
-        assert snap is not None
-        if math.isnan(snap.bb_middle) or math.isnan(snap.atr) or snap.atr <= 0:
+        # Read the two values directly: building a full snapshot on every bar is waste (signals carry one).
+        middle, atr = state.indicators.bollinger.value[1], state.indicators.atr.value
+        if math.isnan(middle) or math.isnan(atr) or atr <= 0:
             return []
-        stretch = (bar.close - snap.bb_middle) / snap.atr
+        stretch = (bar.close - middle) / atr
         zone = 1 if stretch >= STRETCH_ATR else -1 if stretch <= -STRETCH_ATR else 0
         previous, state.memo["zone"] = state.memo.get("zone", 0), zone
         in_window = (session.minutes_since_open(bar.ts) >= self.settings.strat_open_range_minutes

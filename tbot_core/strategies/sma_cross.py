@@ -25,6 +25,7 @@ from tbot_core.indicators import IncrementalSMA, sma
 from tbot_core.market_calendar import Session
 from tbot_core.signals import Signal
 from tbot_core.strategies.base import Strategy, SymbolState
+from tbot_core.strategies.market_state import MarketState
 
 
 def crossings(fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
@@ -45,10 +46,11 @@ class SmaCross(Strategy):
     name = "sma_cross"
     uses_session = False
 
-    def __init__(self, settings: Settings | None = None, fast: int = 10, slow: int = 20) -> None:
+    def __init__(self, settings: Settings | None = None, fast: int = 10, slow: int = 20,
+                 market: MarketState | None = None) -> None:
         if not 1 <= fast < slow:
             raise ValueError(f"sma_cross: expected 1 <= fast < slow, got fast={fast}, slow={slow}")
-        super().__init__(settings)
+        super().__init__(settings, market)
         self.fast, self.slow = fast, slow
 
     def fresh(self) -> "SmaCross":

@@ -19,7 +19,7 @@ class ConsoleScreen(Screen[None]):
         yield CoreBanner(classes="core-banner")
         yield AckLine(classes="ack-line")
         yield from self.compose_body()
-        yield Footer()
+        yield Footer(compact=True)
 
     def compose_body(self) -> ComposeResult:
         raise NotImplementedError

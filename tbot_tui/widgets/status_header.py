@@ -35,8 +35,9 @@ class ConsoleHeader(Static):
         paper = ident.get("paper")
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(f" {ident.get('bot_identity') or DASH} ", style="bold")
-        line.append(f"│ {ident.get('broker') or DASH} ")
-        line.append("PAPER" if paper else ("LIVE" if paper is False else DASH), style="bold" if paper is False else "")
+        line.append(f"│ broker {ident.get('broker') or DASH} · ")
+        line.append("PAPER" if paper else ("LIVE" if paper is False else "paper/live unknown"),
+                    style="bold" if paper is False else "")
         line.append(f" │ {(state or {}).get('mode', DASH) if status == 'ok' else 'unknown'} ")
         line.append(f"│ {self.now_text} │ ")
         line.append(CONNECTION_LABELS.get(status, status), style="bold" if status != "ok" else "")

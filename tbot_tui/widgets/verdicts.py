@@ -14,8 +14,26 @@ from tbot_tui.view import hhmmss, rows, text
 from tbot_tui.widgets.select_options import grow_options
 
 OUTCOMES = [("allow", "allow"), ("block", "block")]
-# What an operator reads first goes left: at 80 columns the time and strategy scroll off.
-COLUMNS = (("outcome", 5), ("symbol", 6), ("module", 14), ("reason", 28), ("strategy", 8), ("time", 8))
+# What an operator reads first goes left; the reason takes whatever width is left.
+FIXED_COLUMNS = (("time", 8), ("verdict", 7), ("symbol", 6))
+STRATEGY_WIDTH = 8
+MODULE_MIN, REASON_MIN = 14, 12
+CELL_PADDING = 2  # DataTable's default cell padding, one column each side
+
+
+def column_widths(width: int, longest_module: int, longest_reason: int) -> list[tuple[str, int]]:
+    """Columns for a table ``width`` cells wide: time, verdict, symbol and module always (the module
+    yields width to the reason down to MODULE_MIN); the reason fills the rest; strategy only when
+    the whole reason fits beside it (it matters least)."""
+    columns = list(FIXED_COLUMNS)
+    rest = width - sum(w + CELL_PADDING for _label, w in columns)
+    module = max(MODULE_MIN, min(longest_module, rest - longest_reason - 2 * CELL_PADDING))
+    columns.append(("module", module))
+    rest -= module + CELL_PADDING
+    with_strategy = rest - (STRATEGY_WIDTH + CELL_PADDING)
+    if with_strategy - CELL_PADDING >= longest_reason:
+        return [*columns, ("reason", with_strategy - CELL_PADDING), ("strategy", STRATEGY_WIDTH)]
+    return [*columns, ("reason", max(REASON_MIN, rest - CELL_PADDING))]
 
 
 def verdict_matches(verdict: dict[str, Any], module: str | None, outcome: str | None) -> bool:
@@ -45,10 +63,10 @@ class VerdictPanel(Vertical):
         yield Static("no verdicts yet", id="verdict-empty")
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for label, width in COLUMNS:
-            table.add_column(label, width=width)
         self.watch(self.app, "state_read", self._on_state, init=True)
+
+    def on_resize(self) -> None:
+        self._render_rows()
 
     def _on_state(self, read: StateRead | None) -> None:
         self._verdicts = rows(read.state if read else None, "verdicts")
@@ -67,17 +85,25 @@ class VerdictPanel(Vertical):
     def _render_rows(self) -> None:
         module, outcome = self._filter("#verdict-module"), self._filter("#verdict-outcome")
         shown = [v for v in self._verdicts if verdict_matches(v, module, outcome)]
-        key = (module, outcome, len(shown), tuple((v.get("ts_utc"), v.get("symbol"), v.get("module")) for v in shown[:3]))
+        table = self.query_one(DataTable)
+        columns = column_widths(table.size.width - table.styles.scrollbar_size_vertical,
+                                max((len(text(v.get("module"))) for v in self._verdicts), default=0),
+                                max((len(text(v.get("reason"))) for v in self._verdicts), default=0))
+        key = (module, outcome, len(shown), tuple(columns),
+               tuple((v.get("ts_utc"), v.get("symbol"), v.get("module")) for v in shown[:3]))
         if key == self._shown_key:
             return
         self._shown_key = key
-        table = self.query_one(DataTable)
-        table.clear()
+        table.clear(columns=True)
+        for label, width in columns:
+            table.add_column(label, width=width, key=label)
         for v in shown:
             allowed = bool(v.get("allow"))
-            outcome_cell = Text("ALLOW", style="green") if allowed else Text("BLOCK", style="bold red")
-            table.add_row(outcome_cell, text(v.get("symbol")), text(v.get("module")), text(v.get("reason")),
-                          text(v.get("strategy")), hhmmss(v.get("ts_utc")))
+            cells = {"time": hhmmss(v.get("ts_utc")),
+                     "verdict": Text("ALLOW", style="green") if allowed else Text("BLOCK", style="bold red"),
+                     "symbol": text(v.get("symbol")), "module": text(v.get("module")),
+                     "reason": text(v.get("reason")), "strategy": text(v.get("strategy"))}
+            table.add_row(*(cells[label] for label, _width in columns))
         empty = self.query_one("#verdict-empty", Static)
         empty.display = not shown
         empty.update("no verdicts yet" if not self._verdicts else "no verdict matches the filter")

@@ -39,10 +39,10 @@ async def test_verdict_outcome_filter_shows_only_blocks(home: HomePaths) -> None
     app = frozen_console(home.root)
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(pilot)
-        assert set(verdict_cells(app, 0)) == {"ALLOW", "BLOCK"}
+        assert set(verdict_cells(app, 1)) == {"ALLOW", "BLOCK"}
         app.screen.query_one("#verdict-outcome", Select).value = "block"
         await pilot.pause(0.05)
-        assert verdict_cells(app, 0) and set(verdict_cells(app, 0)) == {"BLOCK"}
+        assert verdict_cells(app, 1) and set(verdict_cells(app, 1)) == {"BLOCK"}
 
 
 async def test_verdict_module_filter_by_keyboard(home: HomePaths) -> None:
@@ -56,7 +56,7 @@ async def test_verdict_module_filter_by_keyboard(home: HomePaths) -> None:
         await pilot.press("enter", "down", "enter")
         await pilot.pause(0.05)
         assert select.value == "adx_filter"  # options are sorted; index 0 is the "all" prompt
-        assert set(verdict_cells(app, 2)) == {"adx_filter"}
+        assert set(verdict_cells(app, 3)) == {"adx_filter"}
 
 
 async def test_audit_search_narrows_the_tail(home: HomePaths) -> None:
