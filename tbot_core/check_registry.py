@@ -22,6 +22,7 @@ def _factories() -> list[tuple[str, CheckFactory]]:
     # Imported here so a broken optional module fails its own check, not the CLI.
     from tbot_core.ledger.checks import ledger_checks
     from tbot_core.enhancements.registry import build_check_checks, enhancement_checks
+    from tbot_core.safety.checks import safety_checks
     from tbot_core.safety.security_bot import security_checks
 
     return [
@@ -30,6 +31,7 @@ def _factories() -> list[tuple[str, CheckFactory]]:
         ("build_check", build_check_checks),
         ("ledger", ledger_checks),
         ("enhancements", enhancement_checks),
+        ("safety", safety_checks),  # kill_switch, watchdog_bot, risk_bot, error_handler, notifier_bot
     ]
 
 

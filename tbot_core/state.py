@@ -41,6 +41,10 @@ class StateWriter:
         self._last = 0.0
         self.writes = 0
 
+    def due(self) -> bool:
+        """Whether an unforced ``write`` would write now (so callers can skip building the state)."""
+        return time.monotonic() - self._last >= self.min_interval_s
+
     def write(self, state: dict[str, Any], *, force: bool = False) -> bool:
         now = time.monotonic()
         if not force and now - self._last < self.min_interval_s:

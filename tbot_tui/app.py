@@ -61,7 +61,9 @@ class TradeBotConsole(App[None]):
              "positions": PositionsScreen, "config": ConfigScreen, "backtest": BacktestScreen}
     BINDINGS = [
         Binding("question_mark", "help", "Help", key_display="?", tooltip="This list of every key"),
-        *(Binding(key, f"flag('{flag}')", label, tooltip=long) for key, flag, label, long in CONTROLS),
+        # defense off stays out of the footer (room at 80 columns); help and the palette list it
+        *(Binding(key, f"flag('{flag}')", label, tooltip=long, show=flag != "defense_off")
+          for key, flag, label, long in CONTROLS),
         Binding("k", "kill", "Kill", tooltip="Kill switch: halt all trading (asks to confirm, needs a reason)"),
         Binding("R", "reset", "Reset", tooltip="Reset the kill switch (type RESET and give a reason)"),
         *(Binding(key, f"show('{mode}')", label, show=False, tooltip=f"Show the {label} screen")
@@ -203,6 +205,7 @@ class TradeBotConsole(App[None]):
 
     def action_help(self) -> None:
         groups = [("everywhere", list(self.BINDINGS)), ("main screen", list(MainScreen.BINDINGS)),
+                  ("main screen, narrow", [Binding("left,right", "previous_tab", "On the panel tab bar: previous / next panel")]),
                   ("everywhere", [Binding("ctrl+p", "command_palette", "Command palette: every control and screen"),
                                   Binding("tab", "focus_next", "Next panel / field (shift+tab: back)")]),
                   ("dialogs", [Binding("enter", "confirm", "Confirm the dialog"), Binding("escape", "cancel", "Cancel the dialog")])]

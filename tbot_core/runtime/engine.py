@@ -62,8 +62,13 @@ class Engine:
         self._day = ""
         self.sod_cents: int | None = None
         self.day_limit_cents: int | None = None
+        # Work that depends only on the bar's time (text form, VIX, UTC day, PnL-history minute) is
+        # done once per timestamp: the feed's bars of one minute share one datetime object.
         self._ts_obj: object = None
         self._ts_text = ""
+        self._vix: float | None = None
+        self._pnl_minute_due = False
+        self._broker_on_bar = getattr(broker, "on_bar", None)
         self._last_flush = time.monotonic()
         self._unflushed = 0
         self._fault_bar = ctx.settings.test_engine_fault_at_bar
@@ -105,17 +110,17 @@ class Engine:
 
     def process_bar(self, bar: Bar) -> None:
         if bar.ts is not self._ts_obj:
-            self._ts_obj, self._ts_text = bar.ts, iso_z(bar.ts)
+            self._new_timestamp(bar)
         if self._fault_bar and self.bars + 1 == self._fault_bar:
             raise LogicError(f"injected fault at bar {self._fault_bar} (TEST_ENGINE_FAULT_AT_BAR)")
         close_cents = int(round(bar.close * 100))
-        on_bar = getattr(self.broker, "on_bar", None)
+        on_bar = self._broker_on_bar
         if on_bar is not None and not self.control.suspended:
             if on_bar(bar, close_cents, self._ts_text):
                 self._after_fills()
         self.portfolio.marks[bar.symbol] = close_cents
         self._check_pnl()
-        vix = self.feed.vix(bar.ts)
+        vix = self._vix
         for strategy in self.strategies:
             for signal in strategy.on_bar(bar, vix):
                 self._handle_signal(signal, vix)
@@ -124,24 +129,36 @@ class Engine:
         if self._unflushed >= CURSOR_FLUSH_BARS or time.monotonic() - self._last_flush > CURSOR_FLUSH_SECONDS:
             self._flush_cursor()
 
+    def _new_timestamp(self, bar: Bar) -> None:
+        previous = self._ts_text
+        self._ts_obj, self._ts_text = bar.ts, iso_z(bar.ts)
+        self._vix = self.feed.vix(bar.ts)
+        if previous[:16] != self._ts_text[:16]:
+            self._pnl_minute_due = True
+
     # -- PnL and the kill switch ------------------------------------------------------------------
     def _check_pnl(self) -> None:
-        day = self._ts_text[:10]
+        """Every bar: PnL from the latest marks, judged by the kill switch (no bar is skipped)."""
         equity, problem = self.portfolio.equity_cents()
+        day = self._ts_text[:10]
         if day != self._day:
-            self._day = day
-            stored = self.store.day_start_equity(day)
-            if stored is None and equity is not None:
-                self.store.set_day_start_equity(day, Decimal(equity) / 100)
-                stored = self.store.day_start_equity(day)
-            self.sod_cents = None if stored is None else int(stored * 100)
-            self.day_limit_cents = None if self.sod_cents is None else self.kill.limit_cents(self.sod_cents)
+            self._start_day(day, equity)
         pnl = None if equity is None or self.sod_cents is None else equity - self.sod_cents
         if pnl is None and not problem:
             problem = "no start-of-day equity"
         self.kill.evaluate(pnl, self.day_limit_cents, self._ts_text, problem)
-        if pnl is not None and (not self.pnl_history or self.pnl_history[-1]["t"][:16] != self._ts_text[:16]):
+        if pnl is not None and self._pnl_minute_due:
+            self._pnl_minute_due = False
             self.pnl_history.append({"t": self._ts_text, "pnl": str(Decimal(pnl) / 100)})
+
+    def _start_day(self, day: str, equity: int | None) -> None:
+        self._day = day
+        stored = self.store.day_start_equity(day)
+        if stored is None and equity is not None:
+            self.store.set_day_start_equity(day, Decimal(equity) / 100)
+            stored = self.store.day_start_equity(day)
+        self.sod_cents = None if stored is None else int(stored * 100)
+        self.day_limit_cents = None if self.sod_cents is None else self.kill.limit_cents(self.sod_cents)
 
     # -- one signal through gate -> risk -> kill switch -> broker ----------------------------------
     def _handle_signal(self, signal: Any, vix: float | None) -> None:

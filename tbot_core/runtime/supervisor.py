@@ -81,7 +81,7 @@ class Supervisor(Workers):
                 return self._block_launch()
             try:
                 self.build_parts()
-                checks = sorted([*registered_checks(self.home), *self.own_checks()], key=startup_order)
+                checks = sorted(registered_checks(self.home), key=startup_order)
                 self.checks = run_checks(checks)
                 if not all(r.ok for r in self.checks):
                     return self._block_launch()
@@ -217,7 +217,8 @@ class Supervisor(Workers):
         return "defense" if self.control.defense else "running"
 
     def publish(self, *, force: bool = False) -> None:
-        if self.ctx is None:
+        """Write ``state.json``; the state is built only when a write is due (not on every poll)."""
+        if self.ctx is None or not (force or self.state.due()):
             return
         self.state.write(build_state(self), force=force)
 

@@ -50,9 +50,6 @@ class Workers:
         if self.kill.triggered:
             self.ctx.matrix.trigger("daily_loss", f"still halted since {self.kill.state().since_utc}: {self.kill.state().cause}")
 
-    def own_checks(self) -> list[Any]:
-        return [self.kill, self.watchdog, self.risk, self.errors, self.notifier]
-
     def start_watchdog(self) -> None:
         self.watchdog.start()
 

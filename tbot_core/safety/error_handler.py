@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
+from tbot_core.config import Settings
 from tbot_core.control import Operator, write_flag
 from tbot_core.errors import BrokerError, ConfigError, LogicError, NetworkError, SecurityError
 from tbot_core.runtime.context import CoreContext
@@ -67,8 +68,9 @@ class ErrorHandler:
         self.counts[entry["error_type"]] = self.counts.get(entry["error_type"], 0) + 1
         if order:
             self._append(entry)
+        # The system log carries the same structured entry (its own timestamp_utc column, the rest in context).
         self.ctx.syslog.error("error_handler", f"{entry['error_type']}: {entry['exception_repr']}",
-                              strategy=strategy, broker=self.broker_code, error_code=entry["error_code"], **(context or {}))
+                              **{name: entry[name] for name in FIELDS[1:]})
         return entry
 
     def retry(self, func: Callable[[], T], *, what: str, strategy: str = "", context: dict[str, Any] | None = None) -> T:
@@ -98,14 +100,7 @@ class ErrorHandler:
         self.ctx.syslog.error("error_handler", f"escalated: wrote control_{flag}.flag ({reason})")
 
     def self_check(self) -> CheckResult:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8"):
-                pass
-        except OSError as exc:
-            return CheckResult.failed(self.name, f"{self.path.name}: not writable ({exc.strerror})",
-                                      "check the permissions of output/<BOT_IDENTITY>/logs/")
-        return CheckResult.passed(self.name, f"{self.path.name} writable ({self.fmt}); retry limit {self.ctx.settings.api_retry_limit}")
+        return unresolved_log_result(self.path, self.ctx.settings)
 
     def _append(self, entry: dict[str, Any]) -> None:
         if self.fmt == "JSON":
@@ -121,3 +116,15 @@ class ErrorHandler:
                 if new and self.fmt == "CSV":
                     handle.write(",".join(FIELDS) + "\n")
                 handle.write(line)
+
+
+def unresolved_log_result(path: Path, settings: Settings) -> CheckResult:
+    """The error handler's self-check: its unresolved-orders log can be appended to."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        return CheckResult.failed(ErrorHandler.name, f"{path.name}: not writable ({exc.strerror})",
+                                  "check the permissions of output/<BOT_IDENTITY>/logs/")
+    return CheckResult.passed(ErrorHandler.name, f"{path.name} writable ({settings.log_format}); retry limit {settings.api_retry_limit}")

@@ -35,8 +35,17 @@ class KillSwitch:
         self.cancel_orders = cancel_orders
         self._lock = threading.Lock()
         self._state = store.kill_state()
-        self.last_pnl: Decimal | None = None
-        self.last_limit: Decimal | None = None
+        # Kept in cents: ``evaluate`` runs on every bar, the Decimal views only when someone reads them.
+        self.last_pnl_cents: int | None = None
+        self.last_limit_cents: int | None = None
+
+    @property
+    def last_pnl(self) -> Decimal | None:
+        return None if self.last_pnl_cents is None else from_cents(self.last_pnl_cents)
+
+    @property
+    def last_limit(self) -> Decimal | None:
+        return None if self.last_limit_cents is None else from_cents(self.last_limit_cents)
 
     @property
     def triggered(self) -> bool:
@@ -52,9 +61,9 @@ class KillSwitch:
     def evaluate(self, pnl_cents: int | None, limit_cents: int | None, bar_utc: str, problem: str = "") -> bool:
         """Check one PnL reading; trips on a breach or when PnL is unknown. Returns True when halted."""
         if pnl_cents is not None:
-            self.last_pnl = from_cents(pnl_cents)
+            self.last_pnl_cents = pnl_cents
         if limit_cents is not None:
-            self.last_limit = from_cents(limit_cents)
+            self.last_limit_cents = limit_cents
         if self._state.triggered:
             return True
         if pnl_cents is None or limit_cents is None:
@@ -98,9 +107,7 @@ class KillSwitch:
                 "daily_pnl": None if self.last_pnl is None else str(self.last_pnl)}
 
     def self_check(self) -> CheckResult:
-        state = self.store.kill_state()
-        detail = f"state {state.state}" + (f" since {state.since_utc}: {state.cause}" if state.triggered else "")
-        return CheckResult.passed(self.name, f"{detail}; limit {self.settings.daily_loss_limit}")
+        return kill_switch_result(self.store.kill_state(), self.settings)
 
     def _cancel_all(self) -> int:
         if self.cancel_orders is None:
@@ -110,3 +117,9 @@ class KillSwitch:
         except Exception as exc:  # noqa: BLE001 - the halt stands even if cancelling fails
             self.ctx.syslog.error("kill_switch", f"cancel open orders failed: {type(exc).__name__}: {exc}")
             return -1
+
+
+def kill_switch_result(state: KillState, settings: Settings) -> CheckResult:
+    """The kill switch's self-check verdict on a stored state (a halted switch still lets the core start halted)."""
+    detail = f"state {state.state}" + (f" since {state.since_utc}: {state.cause}" if state.triggered else "")
+    return CheckResult.passed(KillSwitch.name, f"{detail}; limit {settings.daily_loss_limit}")

@@ -40,6 +40,7 @@ class PanelPane(TabPane):
 
 
 class MainScreen(ConsoleScreen):
+    AUTO_FOCUS = "#verdict-table"
     BINDINGS = [
         Binding("slash", "search", "Search", key_display="/", tooltip="Search the audit log (Tab leaves the box)"),
         Binding("left_square_bracket", "panel(-1)", "Prev panel", key_display="[", group=PANEL_KEYS,
@@ -74,6 +75,23 @@ class MainScreen(ConsoleScreen):
         for pane in self.query(PanelPane):
             pane.display = not tabs or pane.id == active
         self.refresh_bindings()
+        self.call_after_refresh(self._keep_focus_visible)
+
+    def _keep_focus_visible(self) -> None:
+        """Focus must never sit on a hidden widget (the tab bar in the grid, a pane behind another tab):
+        keys would act on something the operator cannot see."""
+        focused = self.focused
+        if focused is not None and all(w.display for w in (focused, *focused.ancestors_with_self)
+                                       if w is not self.app and w is not self):
+            return
+        self._focus_active_pane()
+
+    def _focus_active_pane(self) -> None:
+        pane = self.query_one(TabbedContent).active_pane
+        for widget in self.focus_chain:
+            if pane is not None and pane in widget.ancestors:
+                widget.focus()
+                return
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "panel":
@@ -84,6 +102,7 @@ class MainScreen(ConsoleScreen):
         tabbed = self.query_one(TabbedContent)
         ids = [pane_id for pane_id, _title in PANES]
         tabbed.active = ids[(ids.index(tabbed.active) + step) % len(ids)] if tabbed.active in ids else ids[0]
+        self.call_after_refresh(self._focus_active_pane)
 
     def action_search(self) -> None:
         if self.has_class("-tabs"):

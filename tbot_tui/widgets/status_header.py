@@ -9,6 +9,7 @@ from textual.widgets import Static
 from tbot_core.state import StateRead
 from tbot_tui.view import DASH, section
 
+FULL_DATE_MIN_WIDTH = 100  # narrower, the clock drops the date so the connection state stays visible
 CONNECTION_LABELS = {"ok": "core ok", "missing": "CORE DOWN", "stale": "CORE STALE", "garbled": "STATE GARBLED"}
 
 
@@ -25,6 +26,9 @@ class ConsoleHeader(Static):
     def _tick(self) -> None:
         self.now_text = self.app.clock().strftime("%Y-%m-%d %H:%M:%SZ")
 
+    def on_resize(self) -> None:
+        self._show(self.app.state_read)
+
     def watch_now_text(self) -> None:
         self._show(self.app.state_read)
 
@@ -39,7 +43,8 @@ class ConsoleHeader(Static):
         line.append("PAPER" if paper else ("LIVE" if paper is False else "paper/live unknown"),
                     style="bold" if paper is False else "")
         line.append(f" │ {(state or {}).get('mode', DASH) if status == 'ok' else 'unknown'} ")
-        line.append(f"│ {self.now_text} │ ")
+        clock = self.now_text if self.size.width >= FULL_DATE_MIN_WIDTH else self.now_text[11:]
+        line.append(f"│ {clock} │ ")
         line.append(CONNECTION_LABELS.get(status, status), style="bold" if status != "ok" else "")
         self.set_class(status != "ok", "-down")
         self.set_class(paper is False, "-live")

@@ -14,7 +14,7 @@ from tbot_tui.screens.reset_confirm import reset_problem
 from tbot_tui.view import money, used_fraction
 from tbot_tui.widgets.audit_tail import row_matches
 from tbot_tui.widgets.column_plot import resample
-from tbot_tui.widgets.verdicts import verdict_matches
+from tbot_tui.widgets.verdicts import column_widths, verdict_matches
 
 
 def _row(seq: int, category: str, event: str, context: dict, severity: str = "info") -> AuditRow:
@@ -84,3 +84,20 @@ def test_verdict_filter_by_module_and_outcome() -> None:
 def test_resample_keeps_the_last_value_of_each_bucket() -> None:
     assert resample([1, 2, 3, 4, 5, 6], 3) == [2, 4, 6]
     assert resample([1, 2], 10) == [1, 2]
+
+
+def test_ack_tracker_history_reports_only_nonces_this_console_wrote() -> None:
+    tracker = AckTracker()
+    tracker.expect(ControlFlag("stop", "2026-03-02T15:00:00Z", Operator("op"), "", "a" * 32, "ui"))
+    rows = [_row(1, "control", "flag_defense_on_acknowledged", {"nonce": "b" * 32}),
+            _row(2, "control", "flag_stop_acknowledged", {"nonce": "a" * 32, "outcome": "stopping"})]
+    assert [(a.flag, a.mine) for a in tracker.scan(rows, history=True)] == [("stop", True)]
+
+
+def test_verdict_columns_keep_time_verdict_symbol_module_and_fill_the_rest_with_reason() -> None:
+    narrow = dict(column_widths(79, longest_module=25, longest_reason=32))
+    assert list(narrow) == ["time", "verdict", "symbol", "module", "reason"]
+    assert narrow["time"] == 8 and narrow["verdict"] >= len("verdict")
+    assert sum(w + 2 for w in narrow.values()) == 79, "no cell wasted, no horizontal scroll"
+    wide = dict(column_widths(140, longest_module=25, longest_reason=32))
+    assert wide["module"] == 25 and wide["reason"] >= 32 and "strategy" in wide

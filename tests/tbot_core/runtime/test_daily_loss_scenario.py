@@ -14,9 +14,11 @@ def test_daily_loss_breach_halts_broker_audits_and_notifies(tmp_path):
     controller, inbox = start_smtp()
     server, hooks = start_webhook()
     try:
-        env = {"SYMBOLS": ",".join(SYMBOLS), "TEST_SCRIPTED_SIGNAL_EVERY": "2", "ADX_FILTER_ENABLED": "false",
+        env = {"SYMBOLS": ",".join(SYMBOLS), "TEST_SCRIPTED_SIGNAL_EVERY": "21", "ADX_FILTER_ENABLED": "false",
                "BOLLINGER_CONFLUENCE_ENABLED": "false", "MAX_OPEN_POSITIONS": "100", "ALLOC_MID": "1.0",
                "ALLOC_OPEN": "0", "ALLOC_CLOSE": "0", "DAILY_LOSS_LIMIT": "300"}
+        # Every 21st bar: each symbol is bought once, then sold only ~20 minutes later (after the drop at
+        # bar 300), so positions are held through it (a second buy of a ticker in one session is blocked).
         paths = make_home(tmp_path, env, bars=600, symbols=SYMBOLS, price=lambda i: 100.0 if i < 300 else 80.0)
         store = SecretStore(BotHome(str(paths.root)))
         store.set("notifier_smtp", {"host": "127.0.0.1", "port": str(smtp_port(controller)), "username": "bot",
