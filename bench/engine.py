@@ -5,7 +5,8 @@ risk -> kill switch -> paper broker (core.db) -> ledger.  Peers measured in the 
 the same file: a bare ``csv.reader`` pass (the floor any replay must pay) and the replay
 feed alone (parsing into ``Bar`` objects, no pipeline), so engine/feed is the pipeline's cost.
 Speed runs are untraced; peak memory comes from a separate run of each size under
-``tracemalloc`` (which slows Python several-fold, so its timings are not reported).
+``tracemalloc`` (which slows Python several-fold, so its timings are not reported), traced
+from the pipeline's construction to the end of its run.
 One-time start-up work (loading the exchange calendar, as the core does at startup) happens
 before the clock starts; everything per tick is inside it.
 Targets: >= 20,000 ticks/s; traced peak memory growth < 10% from 100k to 1M ticks.
@@ -76,6 +77,8 @@ def run(ticks: int, *, traced: bool) -> tuple[float, float, float, float]:
         feed_bars = sum(1 for _ in ReplayFeed(paths.sample_ohlcv, paths.sample_vix, s, start_after=None).bars())
         feed_rate = feed_bars / (time.perf_counter() - start)
         session_for(datetime.fromtimestamp(BASE_UTC, UTC))  # start-up: load the exchange calendar
+        if traced:  # the pipeline's whole life: construction (gate, strategies, stores) and the run
+            tracemalloc.start()
         log = SystemLog(paths.system_log(ident.BOT_IDENTITY), "JSON")
         ctx = CoreContext(paths, s, ident, log, LockedAudit(AuditLog(paths.audit_db)), Matrix())
         store = CoreStore(paths.core_db)
@@ -85,8 +88,6 @@ def run(ticks: int, *, traced: bool) -> tuple[float, float, float, float]:
         engine = Engine(ctx, store=store, broker=broker, feed=ReplayFeed(paths.sample_ohlcv, paths.sample_vix, s, start_after=None),
                         strategies=build_strategies(s), gate=build_gate(ctx, "PAPER"), risk=RiskBot(s), kill_switch=kill,
                         errors=ErrorHandler(ctx, broker_code="PAPER"), control=EngineControl())
-        if traced:
-            tracemalloc.start()
         start = time.perf_counter()
         engine.run()
         elapsed = time.perf_counter() - start
@@ -115,9 +116,10 @@ def main() -> None:
     for n in sizes:
         peak = run(n, traced=True)[1]
         peaks.append(peak)
-        print(f"{n:>9,} ticks: traced peak {peak:.1f} MiB (separate tracemalloc run)")
+        print(f"{n:>9,} ticks: traced peak {peak:.2f} MiB (separate tracemalloc run)")
     if len(peaks) > 1:
-        print(f"peak memory growth {sizes[0]:,} -> {sizes[-1]:,}: {100 * (peaks[-1] / peaks[0] - 1):+.1f}% (target < 10%)")
+        print(f"peak memory growth {sizes[0]:,} -> {sizes[-1]:,}: {100 * (peaks[-1] / peaks[0] - 1):+.1f}% "
+              f"({1024 * (peaks[-1] - peaks[0]):+.0f} KiB; target < 10%)")
 
 
 if __name__ == "__main__":

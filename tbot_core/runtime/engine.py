@@ -34,6 +34,8 @@ from tbot_core.timeutil import iso_z
 
 CURSOR_FLUSH_BARS = 500
 CURSOR_FLUSH_SECONDS = 0.5
+# The gate buffers its strategy log and tuning summary; the engine writes them on this beat and at the end.
+GATE_FLUSH_SECONDS = 1.0
 
 
 @dataclass
@@ -69,7 +71,7 @@ class Engine:
         self._vix: float | None = None
         self._pnl_minute_due = False
         self._broker_on_bar = getattr(broker, "on_bar", None)
-        self._last_flush = time.monotonic()
+        self._last_flush = self._last_gate_flush = time.monotonic()
         self._unflushed = 0
         self._fault_bar = ctx.settings.test_engine_fault_at_bar
 
@@ -92,6 +94,7 @@ class Engine:
             self.finished = "escalated"
         finally:
             self._flush_cursor(force=True)
+            self._flush_gate()
 
     def _process_with_retry(self, bar: Bar) -> bool:
         attempt = 0
@@ -130,11 +133,12 @@ class Engine:
             self._flush_cursor()
 
     def _new_timestamp(self, bar: Bar) -> None:
-        previous = self._ts_text
-        self._ts_obj, self._ts_text = bar.ts, iso_z(bar.ts)
-        self._vix = self.feed.vix(bar.ts)
-        if previous[:16] != self._ts_text[:16]:
+        # The VIX read may raise (bad file): the timestamp is only marked done once it succeeded,
+        # so a retried bar reads it again instead of trading on the previous minute's value.
+        text, vix = iso_z(bar.ts), self.feed.vix(bar.ts)
+        if self._ts_text[:16] != text[:16]:
             self._pnl_minute_due = True
+        self._ts_obj, self._ts_text, self._vix = bar.ts, text, vix
 
     # -- PnL and the kill switch ------------------------------------------------------------------
     def _check_pnl(self) -> None:
@@ -219,3 +223,16 @@ class Engine:
             self.store.save_cursor(conn, self._ts_text, self.bars, dict(self.portfolio.marks))
         self._unflushed = 0
         self._last_flush = time.monotonic()
+        if self._last_flush - self._last_gate_flush >= GATE_FLUSH_SECONDS:
+            self._flush_gate()
+
+    def _flush_gate(self) -> None:
+        """Write the gate's buffered strategy log; a failure there is logged, never stops trading."""
+        self._last_gate_flush = time.monotonic()
+        flush = getattr(self.gate, "flush", None)
+        if flush is None:
+            return
+        try:
+            flush()
+        except Exception as exc:  # noqa: BLE001 - an operational log, not a safety function
+            self.errors.record(exc, context={"where": "strategy log flush"})

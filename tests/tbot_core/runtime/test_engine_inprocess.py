@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
+from tbot_core.runtime.pipeline_parts import build_gate
 from tests.tbot_core.runtime.core_harness import make_home
 from tests.tbot_core.runtime.engine_kit import build_engine
 
@@ -64,3 +66,16 @@ def test_restart_resumes_cash_and_positions_from_core_db(tmp_path):
     fills = store2.query("SELECT side, qty, price_cents, fee_cents FROM paper_fills")
     spent = sum((q * p + f) if s == "buy" else -(q * p - f) for s, q, p, f in fills)
     assert Decimal(100_000_00 - spent) == Decimal(cash)
+
+
+def test_the_engine_writes_the_gates_buffered_strategy_log_by_the_end_of_a_run(tmp_path):
+    """The gate only buffers verdicts; the engine must flush them (on its beat and when the run ends)."""
+    paths = make_home(tmp_path, {}, bars=200)
+    engine, store, _, ctx = build_engine(paths.root, 10)
+    engine.gate = build_gate(ctx, "PAPER")
+    engine.run()
+    store.close()
+    lines = paths.strategy_log(ctx.identity.BOT_IDENTITY, "JSON").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert len(records) >= 20  # 20 scripted signals, at least one verdict each
+    assert {r["strategy"] for r in records} == {"mid"}
