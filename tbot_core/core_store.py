@@ -29,6 +29,7 @@ SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS paper_account (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     cash_cents INTEGER NOT NULL,
+    opening_cash_cents INTEGER NOT NULL CHECK (opening_cash_cents > 0),
     opened_utc TEXT NOT NULL
 ) STRICT;
 CREATE TABLE IF NOT EXISTS paper_positions (

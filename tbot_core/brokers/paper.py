@@ -42,8 +42,9 @@ class PaperBroker(Broker):
         self._bar_utc: dict[str, str] = {}
         self._open_limits: dict[str, tuple] = {}
         with store.transaction() as conn:
-            conn.execute("INSERT OR IGNORE INTO paper_account (id, cash_cents, opened_utc) VALUES (1, ?, ?)",
-                         (to_cents(settings.paper_starting_cash), iso_z()))
+            opening = to_cents(settings.paper_starting_cash)
+            conn.execute("INSERT OR IGNORE INTO paper_account (id, cash_cents, opening_cash_cents, opened_utc) VALUES (1, ?, ?, ?)",
+                         (opening, opening, iso_z()))
         for row in store.query("SELECT order_id, client_order_id, symbol, side, qty, limit_cents, strategy, bar_utc "
                                "FROM paper_orders WHERE status = 'accepted'"):
             self._open_limits[row[0]] = row
@@ -192,6 +193,13 @@ class PaperBroker(Broker):
         conn.execute("INSERT INTO paper_fills (fitid, order_id, symbol, side, qty, price_cents, fee_cents, timestamp_utc, "
                      "strategy) VALUES (?,?,?,?,?,?,?,?,?)",
                      (fitid, order_id, symbol, side, qty, price_cents, fee_cents, bar_utc, strategy))
+
+    def opening_deposit(self) -> tuple[str, int, str]:
+        """(fitid, cents, UTC time) of the cash the paper account was opened with: its first ledger entry."""
+        row = self.store.one("SELECT opening_cash_cents, opened_utc FROM paper_account WHERE id = 1")
+        if row is None:
+            raise BrokerError("paper account missing from core.db")
+        return f"PAPER-OPENING-{row[1]}", int(row[0]), str(row[1])
 
     def _cash_cents(self) -> int:
         row = self.store.one("SELECT cash_cents FROM paper_account WHERE id = 1")

@@ -36,6 +36,8 @@ CURSOR_FLUSH_BARS = 500
 CURSOR_FLUSH_SECONDS = 0.5
 # The gate buffers its strategy log and tuning summary; the engine writes them on this beat and at the end.
 GATE_FLUSH_SECONDS = 1.0
+# A real broker fills orders after we submit them: its activities are read back into the ledger on this beat.
+BROKER_LEDGER_SYNC_SECONDS = 30.0
 
 
 @dataclass
@@ -54,12 +56,13 @@ class Engine:
         self.store, self.broker, self.feed = store, broker, feed
         self.strategies, self.gate, self.risk = strategies, gate, risk
         self.kill, self.errors, self.control = kill_switch, errors, control
-        self.ledger = LedgerPoster(ctx, store, broker.code)
+        self.ledger = LedgerPoster(ctx, store, broker)
         self.portfolio = Portfolio(broker)
         self.verdicts: deque[dict[str, Any]] = deque(maxlen=ctx.settings.state_verdicts_kept)
         self.orders: deque[dict[str, Any]] = deque(maxlen=ctx.settings.engine_orders_kept)
         self.pnl_history: deque[dict[str, str]] = deque(maxlen=120)
         self.bars = store.cursor()[1]
+        self.flat_sells = 0
         self.finished = ""  # "" while running; then feed_ended | stopped | escalated
         self._day = ""
         self.sod_cents: int | None = None
@@ -71,7 +74,8 @@ class Engine:
         self._vix: float | None = None
         self._pnl_minute_due = False
         self._broker_on_bar = getattr(broker, "on_bar", None)
-        self._last_flush = self._last_gate_flush = time.monotonic()
+        self._last_flush = self._last_gate_flush = self._last_ledger_sync = time.monotonic()
+        self._paper = hasattr(broker, "opening_deposit")
         self._unflushed = 0
         self._fault_bar = ctx.settings.test_engine_fault_at_bar
 
@@ -95,6 +99,8 @@ class Engine:
         finally:
             self._flush_cursor(force=True)
             self._flush_gate()
+            if not self._paper:
+                self.ledger.post_pending()
 
     def _process_with_retry(self, bar: Bar) -> bool:
         attempt = 0
@@ -166,6 +172,9 @@ class Engine:
 
     # -- one signal through gate -> risk -> kill switch -> broker ----------------------------------
     def _handle_signal(self, signal: Any, vix: float | None) -> None:
+        if signal.side == "sell" and signal.symbol not in self.portfolio.positions:
+            self.flat_sells += 1  # long only: nothing to close, so no trade to judge
+            return
         decision = self.gate.decide(signal, MarketContext.from_signal(signal, vix=vix))
         for verdict in getattr(decision, "verdicts", []) or []:
             self.verdicts.appendleft(verdict.to_record(signal))
@@ -225,6 +234,9 @@ class Engine:
         self._last_flush = time.monotonic()
         if self._last_flush - self._last_gate_flush >= GATE_FLUSH_SECONDS:
             self._flush_gate()
+        if not self._paper and self._last_flush - self._last_ledger_sync >= BROKER_LEDGER_SYNC_SECONDS:
+            self._last_ledger_sync = self._last_flush
+            self.ledger.post_pending()
 
     def _flush_gate(self) -> None:
         """Write the gate's buffered strategy log; a failure there is logged, never stops trading."""

@@ -1,56 +1,100 @@
 """Engine fills -> the ledger, only through ``tbot_core.ledger.sync.ingest_activities``.
 
 Each fill is posted with the broker's fitid, so the ledger's UNIQUE
-(broker_code, fitid) makes a repeat harmless; the paper store marks fills as
-posted afterwards.  A fill that could not be posted (ledger missing or
-failing) stays pending and is retried at the next fill and at every start.
+(broker_code, fitid) makes a repeat harmless.
+
+- Paper: fills come from core.db and are marked posted afterwards; the cash the
+  account was opened with is booked first, as an owner TRANSFER, so the books
+  start from the same balance as the account.  A fill that could not be posted
+  stays pending and is retried at the next fill and at every start.
+- A real broker: its activities are read back through the adapter's
+  ``fetch_activities`` (the same mapping as ``tbot ledger sync --from-broker``,
+  so the two never disagree on a fitid's content), from a few days back at
+  start and from the newest booked one after that; known fitids are skipped.
 """
 
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
+from tbot_core.brokers.base import Broker
 from tbot_core.core_store import CoreStore, from_cents
 from tbot_core.runtime.context import CoreContext
-from tbot_core.timeutil import parse_iso_z
+from tbot_core.timeutil import parse_iso_z, utc_now
+
+BROKER_LOOKBACK = timedelta(days=3)
 
 
 class LedgerPoster:
-    def __init__(self, ctx: CoreContext, store: CoreStore, broker_code: str) -> None:
+    def __init__(self, ctx: CoreContext, store: CoreStore, broker: Broker) -> None:
         self.ctx = ctx
         self.store = store
-        self.broker_code = broker_code
+        self.broker = broker
+        self.broker_code = broker.code
         self.posted = 0
         self.pending = 0
         self.last_problem = ""
+        self._since: datetime = utc_now() - BROKER_LOOKBACK
 
     def post_pending(self) -> int:
-        rows = self.store.unposted_fills()
-        self.pending = len(rows)
-        if not rows:
-            return 0
         try:
             from tbot_core.ledger.activity import Activity
             from tbot_core.ledger.sync import ingest_activities
         except ImportError as exc:
-            self._problem(f"ledger modules not importable ({exc.name}); {len(rows)} fills wait in core.db")
+            self._problem(f"ledger modules not importable ({exc.name}); fills wait")
             return 0
-        run_id = "engine-" + hashlib.sha256("|".join(r[0] for r in rows).encode()).hexdigest()[:24]
+        opening = getattr(self.broker, "opening_deposit", None)
+        if opening is None:
+            return self._post_broker_activities(ingest_activities)
+        rows = self.store.unposted_fills()
+        self.pending = len(rows)
+        if not rows and self.posted:
+            return 0
         try:
-            activities = [self._activity(Activity, row) for row in rows]
-            ingest_activities(self.ctx.paths.ledger_db, self.broker_code, activities, sync_run_id=run_id,
-                              caller="system", audit=self.ctx.audit)
+            activities = [self._opening(Activity, *opening())] + [self._activity(Activity, row) for row in rows]
+            self._ingest(ingest_activities, activities)
         except Exception as exc:  # noqa: BLE001 - fills stay pending; retried next time
             self._problem(f"ledger ingest failed: {type(exc).__name__}: {exc}")
             return 0
         self.store.mark_posted([r[0] for r in rows])
-        self.posted += len(rows)
+        self.posted += len(rows) or (0 if self.posted else 1)
         self.pending = 0
         self.last_problem = ""
         return len(rows)
 
-    def _activity(self, activity_cls, row: tuple):  # type: ignore[no-untyped-def]
+    def _post_broker_activities(self, ingest_activities: Any) -> int:
+        fetch = getattr(self.broker, "fetch_activities", None)
+        if fetch is None:
+            self._problem(f"broker {self.broker_code} cannot list its activities; run `tbot ledger sync --from-broker`")
+            return 0
+        try:
+            activities = fetch(self._since)
+            if activities:
+                self._ingest(ingest_activities, activities)
+                self._since = max(a.timestamp_utc for a in activities)
+        except Exception as exc:  # noqa: BLE001 - the next call retries from the same point
+            self._problem(f"broker activity sync failed: {type(exc).__name__}: {exc}")
+            return 0
+        self.posted += len(activities)
+        self.last_problem = ""
+        return len(activities)
+
+    def _ingest(self, ingest_activities: Any, activities: list) -> None:
+        run_id = "engine-" + hashlib.sha256("|".join(a.fitid for a in activities).encode()).hexdigest()[:24]
+        ingest_activities(self.ctx.paths.ledger_db, self.broker_code, activities, sync_run_id=run_id,
+                          caller="system", audit=self.ctx.audit)
+
+    @staticmethod
+    def _opening(activity_cls, fitid: str, cents: int, opened_utc: str):  # type: ignore[no-untyped-def]
+        amount = from_cents(cents)
+        return activity_cls(fitid=fitid, type="TRANSFER", symbol="", side="", qty=Decimal(0), price=Decimal(0),
+                            amount=amount, fee=Decimal(0), timestamp_utc=parse_iso_z(opened_utc))
+
+    @staticmethod
+    def _activity(activity_cls, row: tuple):  # type: ignore[no-untyped-def]
         fitid, _order_id, symbol, side, qty, price_cents, fee_cents, ts, _strategy = row
         price, fee = from_cents(price_cents), from_cents(fee_cents)
         gross = price * Decimal(qty)

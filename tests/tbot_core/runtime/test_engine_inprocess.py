@@ -79,3 +79,26 @@ def test_the_engine_writes_the_gates_buffered_strategy_log_by_the_end_of_a_run(t
     records = [json.loads(line) for line in lines]
     assert len(records) >= 20  # 20 scripted signals, at least one verdict each
     assert {r["strategy"] for r in records} == {"mid"}
+
+
+class SellsOnly:
+    """A strategy that only ever says sell: with no position held there is nothing to close."""
+
+    name = "mid"
+
+    def on_bar(self, bar, vix):  # noqa: ANN001
+        from tbot_core.signals import Signal
+
+        return [Signal(bar.ts, "mid", bar.symbol, "sell", Decimal(repr(bar.close)), "test exit")]
+
+
+def test_a_sell_with_no_position_is_no_trade_no_verdict_and_no_validation_failure(tmp_path):
+    """Long only: a sell closes a position; with none held it is dropped before the gate."""
+    paths = make_home(tmp_path, {}, bars=40, symbols=("SPY",))
+    engine, store, _, ctx = build_engine(paths.root, 1000)
+    engine.strategies = [SellsOnly()]
+    engine.run()
+    assert engine.flat_sells == 40
+    assert list(engine.verdicts) == []
+    assert ctx.matrix.state("validation_fail") == "armed"
+    assert store.query("SELECT count(*) FROM paper_orders")[0][0] == 0

@@ -44,4 +44,8 @@ def test_sigkill_mid_run_then_restart_keeps_books_consistent(tmp_path):
     rows = ledger.execute("SELECT fitid FROM groups WHERE fitid IS NOT NULL").fetchall()
     fitids = [r[0] for r in rows]
     assert len(fitids) == len(set(fitids))  # no duplicate ledger rows
-    assert set(fitids) == {f[0] for f in fills}  # every fill booked exactly once
+    opening = [f for f in fitids if f.startswith("PAPER-OPENING-")]
+    assert len(opening) == 1  # the account's opening cash, booked once as an owner transfer
+    assert set(fitids) - set(opening) == {f[0] for f in fills}  # every fill booked exactly once
+    ledger_cash = ledger.execute("SELECT sum(debit_cents) - sum(credit_cents) FROM legs WHERE account_code = '1000'").fetchone()[0]
+    assert ledger_cash == cash  # the books' cash at broker is the paper account's cash, to the cent
