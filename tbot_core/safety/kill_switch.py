@@ -77,8 +77,10 @@ class KillSwitch:
         with self._lock:
             if self._state.triggered:
                 return
-            self.store.set_kill_state("triggered", iso_z(), cause, bar_utc)
-            self._state = self.store.kill_state()
+            since = iso_z()
+            # Halt in memory first: if persisting the state fails, this process still refuses every order.
+            self._state = KillState("triggered", since, cause, bar_utc)
+            self.store.set_kill_state("triggered", since, cause, bar_utc)
         cancelled = self._cancel_all()
         context = {"cause": cause, "bar_utc": bar_utc, "limit": str(self.settings.daily_loss_limit),
                    "daily_pnl": str(self.last_pnl) if self.last_pnl is not None else None,

@@ -102,3 +102,16 @@ def test_a_sell_with_no_position_is_no_trade_no_verdict_and_no_validation_failur
     assert list(engine.verdicts) == []
     assert ctx.matrix.state("validation_fail") == "armed"
     assert store.query("SELECT count(*) FROM paper_orders")[0][0] == 0
+
+
+def test_a_kill_switch_whose_database_write_fails_still_halts(tmp_path):
+    """Fail closed: the breach halts this process even when core.db refuses the write."""
+    import apsw
+    import pytest
+
+    paths = make_home(tmp_path, {}, bars=10, symbols=("SPY",))
+    _engine, store, kill, _ = build_engine(paths.root, 1000)
+    store.close()  # every later write to core.db raises
+    with pytest.raises(apsw.Error):
+        kill.evaluate(-10_000_00, 100_00, "2026-01-05T14:31:00.000000Z")
+    assert kill.triggered
