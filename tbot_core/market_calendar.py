@@ -55,7 +55,9 @@ def market_day(ts: datetime) -> date:
     return ts.astimezone(NEW_YORK).date()
 
 
-@lru_cache(maxsize=4096)
+# Time moves forward (live and in replays), so a few recent days are all that is ever reused;
+# a small bound keeps a long run's memory flat.
+@lru_cache(maxsize=32)
 def session_on(day: date) -> Session | None:
     """The NYSE session on ``day``; None on weekends, holidays or outside the calendar's range."""
     cal = _calendar()
