@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from tbot_core.cli.common import add_home_option, open_home, table
-from tbot_core.config import KNOWN_KEYS, is_secret_key, key_doc, parse_dotenv, render_env, settings_from_text, suggest
+from tbot_core.config import KNOWN_KEYS, Settings, is_secret_key, key_doc, parse_dotenv, render_env, settings_from_text, suggest
 from tbot_core.errors import ConfigError
 from tbot_core.paths import HomePaths
 from tbot_core.sanitize import register_secret
@@ -44,12 +44,20 @@ def apply_config_change(home, key: str, value: str, *, actor: str = "operator") 
         raise ConfigError(f"unknown key {key}{suggest(key)}")
     if is_secret_key(key):
         register_secret(value)
-    current = parse_dotenv(home.encrypted_settings_text(), source=".env_bot.enc")
-    old = current.get(key, "(default)")
-    current[key] = value
-    text = render_env(current)
-    settings_from_text(text, source=f"config set {key}")
-    rotate(home, initiator="system" if actor == "system" else "operator", changes={HomePaths.CONFIG_REL: text.encode("utf-8")})
+    seen: dict[str, str] = {}
+
+    def updated(plaintext: bytes | None) -> bytes:
+        """Runs under the vault lock: the change applies to the config as it is at that moment."""
+        current = parse_dotenv((plaintext or b"").decode("utf-8"), source=".env_bot.enc")
+        seen["old"] = current.get(key, "(default)")
+        current[key] = value
+        text = render_env(current)
+        settings_from_text(text, source=f"config set {key}")
+        return text.encode("utf-8")
+
+    Settings().with_values({key: value})  # refuse a malformed value before taking the vault lock
+    rotate(home, initiator="system" if actor == "system" else "operator", changes={HomePaths.CONFIG_REL: updated})
+    old = seen["old"]
     secret = is_secret_key(key)
     shown_old, shown_new = ("***", "***") if secret else (old, value)
     with home.audit() as audit:

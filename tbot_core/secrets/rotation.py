@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Callable
 
 from cryptography.fernet import Fernet
 
@@ -40,7 +41,10 @@ INITIATORS = ("operator", "system")
 _GENERATION_NAME = re.compile(r"^gen-(\d{6})(\.staging)?$")
 _PROTECTED = {HomePaths.KEY_REL, HomePaths.GENERATION_META_REL}
 
-Changes = dict[Path, "bytes | None"]
+# A change is new plaintext, None to delete, or a function of the current plaintext (None when
+# absent) applied under the vault lock — so a read-modify-write (``tbot config set``) never loses
+# a concurrent update.
+Changes = dict[Path, "bytes | None | Callable[[bytes | None], bytes]"]
 
 
 def rotate(home, *, initiator: str, changes: Changes | None = None, new_key: bytes | None = None) -> int:  # type: ignore[no-untyped-def]
@@ -71,6 +75,10 @@ def rotate_vault(paths: HomePaths, *, initiator: str, changes: Changes | None = 
         old_dir = paths.generation_dir(old_number)
         plaintexts = _decrypt_all(vault, old_number)
         for rel, data in changes.items():
+            if callable(data):
+                data = data(plaintexts.get(rel))
+                if not isinstance(data, bytes):
+                    raise ConfigError(f"rotation change {rel}: the update function returned {type(data).__name__}, not bytes")
             if data is None:
                 if rel not in plaintexts:
                     raise SecurityError(f"{vault.rel(paths.current_link / rel)}: cannot delete, no such file")
@@ -146,8 +154,8 @@ def _checked_changes(changes: Changes) -> Changes:
         rel = Path(rel)
         if rel.is_absolute() or ".." in rel.parts or not rel.name.endswith(".enc") or rel in _PROTECTED:
             raise ConfigError(f"rotation change {rel}: expected a relative path to an .enc artifact inside a generation")
-        if data is not None and not isinstance(data, bytes):
-            raise ConfigError(f"rotation change {rel}: expected bytes or None, got {type(data).__name__}")
+        if data is not None and not isinstance(data, bytes) and not callable(data):
+            raise ConfigError(f"rotation change {rel}: expected bytes, None or a function, got {type(data).__name__}")
         checked[rel] = data
     return checked
 

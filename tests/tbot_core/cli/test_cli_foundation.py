@@ -77,3 +77,20 @@ def test_control_commands_write_flags_and_status_reports_them(home_paths):
     _assert_one_line_error(no_reason, "needs a reason")
     status = run_tbot("control", "status", "--json", home=home_paths.root)
     assert '"control_stop.flag"' in status.stdout and '"not running"' in status.stdout
+
+
+def test_concurrent_config_sets_from_two_processes_both_land(home_paths):
+    """The read-modify-write of `config set` happens under the vault lock: no update is lost."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    env = {**__import__("os").environ, "TBOT_HOME": str(home_paths.root)}
+    procs = [subprocess.Popen([sys.executable, "-m", "tbot_core.cli.main", "config", "set", key, value], cwd=str(REPO),
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for key, value in (("MAX_PE_RATIO", "41"), ("MAX_DEBT_EQUITY", "1.5"))]
+    assert all(p.wait(timeout=60) == 0 for p in procs)
+    shown = run_tbot("config", "show", home=home_paths.root).stdout
+    assert any(line.split()[:2] == ["MAX_PE_RATIO", "41"] for line in shown.splitlines())
+    assert any(line.split()[:2] == ["MAX_DEBT_EQUITY", "1.5"] for line in shown.splitlines())

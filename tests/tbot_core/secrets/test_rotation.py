@@ -100,7 +100,7 @@ def test_a_tampered_artifact_stops_rotation_before_anything_is_written(bot_home)
 @pytest.mark.parametrize(("changes", "message"), [
     ({HomePaths.KEY_REL: b"x"}, "expected a relative path to an .enc artifact"),
     ({HomePaths.SECRETS_REL / ".." / ".." / "x.enc": b"x"}, "expected a relative path"),
-    ({HomePaths.CONFIG_REL: "text"}, "expected bytes or None"),
+    ({HomePaths.CONFIG_REL: "text"}, "expected bytes, None or a function"),
 ])
 def test_malformed_changes_are_refused(bot_home, changes, message):
     with pytest.raises(ConfigError, match=message):
