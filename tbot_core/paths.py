@@ -243,6 +243,13 @@ class HomePaths:
     def backtest_dir(self, identity: str) -> Path:
         return self.output_dir(identity) / "backtest"
 
+    def output_identities(self) -> list[str]:
+        """BOT_IDENTITY names that have an output folder in this home (valid names only)."""
+        folder = self.root / "output"
+        if not folder.is_dir():
+            return []
+        return sorted(p.name for p in folder.iterdir() if p.is_dir() and _IDENTITY_RE.match(p.name))
+
     def backtest_file(self, identity: str, name: str) -> Path:
         """One of the backtest outputs (names in tbot_core/backtest/outputs.py)."""
         return self.backtest_dir(identity) / name

@@ -20,6 +20,7 @@ def build_state(sup: Any) -> dict[str, Any]:
         "self_check": [r.to_dict() for r in sup.checks],
         "emergency_matrix": sup.ctx.matrix.rows() if sup.ctx else [],
         "defense_mode": {"active": sup.control.defense, "factor": str(settings.defense_mode_factor)},
+        "config": settings.redacted(),
     }
     if sup.kill is not None:
         state["kill_switch"] = sup.kill.snapshot()

@@ -7,11 +7,18 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 
 from tbot_core.errors import TbotError
-from tbot_core.home import BotHome
+from tbot_core.paths import HomePaths
 from tbot_tui.backtest_data import BacktestSeries, load_backtest
 from tbot_tui.screens.base import ConsoleScreen
 from tbot_tui.view import section
 from tbot_tui.widgets.column_plot import ColumnPlot
+
+
+def latest_backtest_identity(paths: HomePaths) -> str | None:
+    """Without a core's state.json, the identity whose backtest summary is the newest (no vault access)."""
+    found = [(paths.backtest_daily_summary(name).stat().st_mtime, name) for name in paths.output_identities()
+             if paths.backtest_daily_summary(name).exists()]
+    return max(found)[1] if found else None
 
 
 class BacktestScreen(ConsoleScreen):
@@ -33,8 +40,9 @@ class BacktestScreen(ConsoleScreen):
         read = self.app.state_read
         identity = section(read.state if read else None, "identity").get("bot_identity")
         try:
-            identity = identity or BotHome(str(self.app.paths.root)).identity.BOT_IDENTITY
-            series = load_backtest(self.app.paths, str(identity))
+            identity = identity or latest_backtest_identity(self.app.paths)
+            series = load_backtest(self.app.paths, str(identity)) if identity else BacktestSeries(
+                problem="no backtest yet (run `tbot backtest` to make one)")
         except (TbotError, ValueError) as exc:
             series = BacktestSeries(problem=exc.one_line() if isinstance(exc, TbotError) else str(exc))
         self.app.call_from_thread(self._show, series)

@@ -1,23 +1,21 @@
-"""The configuration, read-only, secrets redacted; a vault that cannot be read is one line."""
+"""The configuration, read-only, secrets redacted, as the core publishes it in state.json.
+
+The console never opens the vault: it shows the ``config`` section of
+``state.json`` (what ``tbot config show`` prints).  Without a core there is
+nothing to show but the command that prints it.
+"""
 
 from __future__ import annotations
 
-from textual import work
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
 from tbot_core.config import key_doc
-from tbot_core.errors import TbotError
-from tbot_core.home import BotHome
+from tbot_core.state import StateRead
 from tbot_tui.screens.base import ConsoleScreen
+from tbot_tui.view import section
 
-
-def load_redacted(root: str) -> tuple[dict[str, str], str]:
-    """The redacted settings, or the one-line reason they cannot be shown."""
-    try:
-        return BotHome(root).settings.redacted(), ""
-    except TbotError as exc:
-        return {}, exc.one_line()
+NOT_PUBLISHED = "not published: no core has written state.json for this home (`tbot config show` prints it)"
 
 
 class ConfigScreen(ConsoleScreen):
@@ -26,28 +24,25 @@ class ConfigScreen(ConsoleScreen):
         yield Static("", id="config-error", classes="error-line")
         yield DataTable(id="config-table", cursor_type="row", classes="body-table")
 
+    _shown: dict | None = None
+
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns("key", "value", "meaning")
-        self.query_one("#config-error").display = False
-        self.load()
+        self.watch(self.app, "state_read", self._on_state, init=True)
 
-    def on_screen_resume(self) -> None:
-        self.load()
-
-    @work(thread=True, exclusive=True, group="config")
-    def load(self) -> None:
-        values, problem = load_redacted(str(self.app.paths.root))
-        self.app.call_from_thread(self._show, values, problem)
-
-    def _show(self, values: dict[str, str], problem: str) -> None:
+    def _on_state(self, read: StateRead | None) -> None:
+        values = section(read.state if read else None, "config")
+        if values == self._shown:  # redraw only on a change, so the cursor and scroll stay put
+            return
+        self._shown = values
         error = self.query_one("#config-error", Static)
-        error.display = bool(problem)
-        error.update(f"cannot read the configuration: {problem}")
+        error.display = not values
+        error.update(f"configuration {NOT_PUBLISHED}")
         table = self.query_one(DataTable)
         table.clear()
         for key, value in values.items():
             try:
-                doc = key_doc(key)
+                doc = key_doc(str(key))
             except KeyError:
                 doc = ""
-            table.add_row(key, value, doc)
+            table.add_row(str(key), str(value), doc)

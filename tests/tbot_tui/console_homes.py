@@ -6,6 +6,7 @@ valid) with its clock pinned, which makes every snapshot byte-identical.
 
 from __future__ import annotations
 
+import json
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 
 import tbot_core.audit
 from tbot_core.audit import AuditEvent, AuditLog
+from tbot_core.config import Settings
 from tbot_core.home_init import init_home
 from tbot_core.paths import HomePaths
 
@@ -48,7 +50,9 @@ def build_console_home(root: Path, scenario: str) -> HomePaths:
     """A paper home showing ``scenario``: state.json from tests/fixtures/console and a pinned-clock audit db."""
     with pinned_audit_clock():
         paths, _ = init_home(root)
-    shutil.copyfile(FIXTURES / f"state_{scenario}.json", paths.state_file)
+    state = json.loads((FIXTURES / f"state_{scenario}.json").read_text())
+    state["config"] = Settings().redacted()  # the core publishes its redacted config (docs/state.md)
+    paths.state_file.write_text(json.dumps(state))
     if scenario == "normal":
         shutil.copyfile(FIXTURES / "daily_summary_backtest.json", paths.backtest_daily_summary(IDENTITY))
     write_pinned_audit(paths, [*_BASE_EVENTS, *_SCENARIO_EVENTS[scenario]])

@@ -135,3 +135,27 @@ async def test_locked_audit_db_shows_banner_then_recovers(home: HomePaths) -> No
         holder.execute("ROLLBACK")
         holder.close()
         assert await wait_for(pilot, lambda: app.audit_problem == "" and app.audit_seq > 0, tries=300)
+
+
+async def test_config_screen_shows_the_published_config_and_never_opens_the_vault(home: HomePaths) -> None:
+    """The console reads state.json only: with the vault's key gone it still shows the core's redacted config."""
+    (home.root / "vault" / "current" / "keys" / "fernet.key").write_bytes(b"garbage")
+    app = frozen_console(home.root)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await pilot.press("5")
+        await settle(pilot)
+        table = app.screen.query_one("#config-table", DataTable)
+        keys = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+        assert "DAILY_LOSS_LIMIT" in keys and "BROKER" in keys
+
+
+async def test_config_screen_without_a_core_says_how_to_see_the_config(home: HomePaths) -> None:
+    home.state_file.unlink()
+    app = frozen_console(home.root)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await pilot.press("5")
+        await settle(pilot)
+        assert app.screen.query_one("#config-table", DataTable).row_count == 0
+        assert "tbot config show" in str(app.screen.query_one("#config-error").render())
