@@ -10,8 +10,10 @@ written: no secret ever reaches this table.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -20,6 +22,7 @@ import apsw
 
 from tbot_core.db import connect
 from tbot_core.errors import IntegrityError, TbotError
+from tbot_core.paths import audit_anchor
 from tbot_core.sanitize import sanitize
 from tbot_core.timeutil import iso_z
 
@@ -95,11 +98,47 @@ def canonical_context(context: dict[str, Any]) -> str:
     return _CANONICAL.encode(sanitize(context))
 
 
+def read_anchor(path: Path) -> tuple[int, str] | None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)  # a writer replaces it under LOCK_EX: never read half of it
+        seq, digest = os.read(fd, 128).decode("ascii").split()
+        return int(seq), digest
+    except (ValueError, UnicodeDecodeError):
+        return None
+    finally:
+        os.close(fd)
+
+
+def advance_anchor(path: Path, seq: int, digest: str) -> None:
+    """Record the newest committed row; only ever forward, serialized across writer processes.
+
+    Written after COMMIT: a crash in between leaves the anchor behind the log,
+    which verify accepts; it is never ahead of what was committed.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        current = os.read(fd, 128).split()
+        if current and int(current[0]) >= seq:
+            return
+        payload = f"{seq} {digest}\n".encode("ascii")
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, payload)
+        os.ftruncate(fd, len(payload))
+    finally:
+        os.close(fd)
+
+
 class AuditLog:
     """Writer and reader of one audit database. Safe to use from several processes."""
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
+        self.anchor = audit_anchor(path)
         self.readonly = readonly
         try:
             self.conn = connect(path, readonly=readonly)
@@ -153,6 +192,7 @@ class AuditLog:
             if not conn.get_autocommit():
                 conn.execute("ROLLBACK")
             raise
+        advance_anchor(self.anchor, seq, prev)
         return [row[0] for row in rows]
 
     # -- reading -----------------------------------------------------------------------
@@ -204,4 +244,21 @@ class AuditLog:
             if digest != row.row_hash:
                 raise IntegrityError(f"audit chain broken at seq {row.seq}: row contents do not match its hash (edited)")
             prev, expected_seq = row.row_hash, expected_seq + 1
-        return expected_seq - 1
+        count = expected_seq - 1
+        self._check_anchor(count)
+        return count
+
+    def _check_anchor(self, count: int) -> None:
+        """The newest committed row a writer recorded must still be there, unchanged."""
+        anchor = read_anchor(self.anchor)
+        if anchor is None:
+            if count:
+                raise IntegrityError(f"audit chain unverifiable: head anchor {self.anchor.name} missing or garbled")
+            return
+        seq, digest = anchor
+        if seq > count:
+            raise IntegrityError(f"audit chain broken at seq {count + 1}: rows {count + 1}..{seq} missing "
+                                 f"(the head anchor records seq {seq})")
+        row = self.conn.execute("SELECT row_hash FROM audit_log WHERE seq = ?", (seq,)).fetchone()
+        if seq and (row is None or row[0] != digest):
+            raise IntegrityError(f"audit chain broken at seq {seq}: does not match the head anchor")

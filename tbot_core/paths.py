@@ -316,6 +316,11 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
 
 
+def audit_anchor(audit_db: Path) -> Path:
+    """The audit log's head anchor, beside its database (so a truncated tail is detectable)."""
+    return audit_db.with_name(audit_db.name + ".head")
+
+
 def package_sample_data(name: str) -> Path:
     return PACKAGE_DIR / "sample_data" / name
 

@@ -111,3 +111,31 @@ def test_tail_filters_by_category_severity_and_search(log):
     assert [r.event for r in log.tail(10, category="control")] == ["flag_stop_acknowledged"]
     assert [r.category for r in log.tail(10, severity="critical")] == ["kill_switch"]
     assert [r.category for r in log.tail(10, search="alice")] == ["control"]
+
+
+def test_verify_catches_deletion_of_the_newest_rows(tmp_path):
+    """The head anchor beside the database records the newest committed row: a cut tail is found."""
+    path = tmp_path / "audit.db"
+    with AuditLog(path) as audit:
+        audit.append_many([AuditEvent("c", f"e{i}", {}) for i in range(10)])
+    _tamper(path, "DELETE FROM audit_log WHERE seq >= 9")
+    with AuditLog(path, readonly=True) as audit, pytest.raises(IntegrityError, match="rows 9..10 missing"):
+        audit.verify()
+
+
+def test_verify_refuses_a_log_whose_anchor_was_removed(tmp_path):
+    path = tmp_path / "audit.db"
+    with AuditLog(path) as audit:
+        audit.append("c", "e")
+        audit.anchor.unlink()
+        with pytest.raises(IntegrityError, match="anchor .* missing"):
+            audit.verify()
+
+
+def test_the_anchor_only_moves_forward(tmp_path):
+    from tbot_core.audit import advance_anchor, read_anchor
+
+    anchor = tmp_path / "audit.db.head"
+    advance_anchor(anchor, 5, "a" * 64)
+    advance_anchor(anchor, 3, "b" * 64)  # a slower writer finishing late must not pull it back
+    assert read_anchor(anchor) == (5, "a" * 64)
