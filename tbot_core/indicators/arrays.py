@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bottleneck as bn
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from scipy.signal import lfilter
 
 # TA-Lib treats |x| < 1e-8 as zero when dividing by smoothed sums (TA_IS_ZERO).
@@ -20,6 +20,8 @@ TA_EPSILON = 1e-8
 _BLOCK = 4096
 # Windows per restart of bottleneck's moving std (its error grows with the run length).
 _STD_BLOCK = 512
+# Below this spread relative to the price level, both forms compute the deviation exactly.
+EXACT_STD_BELOW = 1e-4
 # Bars per lfilter step in _first_order (>= 2); more shortens the serial chain but adds vectorised passes.
 _STRIDE = 4
 
@@ -133,10 +135,26 @@ def bollinger(close: object, period: int = 20, num_std: float = 2.0) -> tuple[np
             blocks = as_strided(x[first:], shape=(rows, windows + period - 1), strides=(_STD_BLOCK * 8, 8), writeable=False)
             width = bn.move_std(blocks, period, axis=1, ddof=0)[:, period - 1 :]
             start = first + period - 1
-            np.multiply(width, num_std, out=lower[start : start + rows * windows].reshape(rows, windows))
+            lower[start : start + rows * windows].reshape(rows, windows)[...] = width
+    _exact_small_std(x, period, middle, lower)
+    lower[period - 1 :] *= num_std
     upper = np.add(middle, lower)
     np.subtract(middle, lower, out=lower)
     return upper, middle, lower
+
+
+def _exact_small_std(x: np.ndarray, period: int, middle: np.ndarray, std: np.ndarray) -> None:
+    """Recompute, two-pass, the windows whose spread is tiny next to the price.
+
+    There the moving sums cancel (a flat window right after a jump leaves a
+    1e-6 residue); the incremental form switches to the exact formula at the
+    same threshold, so both forms agree.  Rare on real prices, so cheap.
+    """
+    tail = slice(period - 1, None)
+    small = np.flatnonzero(std[tail] < EXACT_STD_BELOW * np.abs(middle[tail]))
+    if small.size:
+        windows = sliding_window_view(x, period)[small]
+        std[tail][small] = windows.std(axis=1)
 
 
 def ema(close: object, period: int = 20) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections import deque
 
-from tbot_core.indicators.arrays import TA_EPSILON
+from tbot_core.indicators.arrays import EXACT_STD_BELOW, TA_EPSILON
 
 NAN = math.nan
 # Rolling sums are recomputed from the window this often so drift cannot build up.
@@ -68,7 +68,13 @@ class RollingStats:
         if not self.ready:
             return NAN
         m = self._s1 / self.period
-        return math.sqrt(max(self._s2 / self.period - m * m, 0.0))
+        var = self._s2 / self.period - m * m
+        if var < (EXACT_STD_BELOW * (self._ref + m)) ** 2:
+            # Running sums cancel badly when the spread is tiny next to the price (a flat
+            # window after a jump): recompute exactly, as the array form does.
+            mean = math.fsum(self._window) / self.period
+            var = math.fsum((v - mean) ** 2 for v in self._window) / self.period
+        return math.sqrt(max(var, 0.0))
 
 
 class IncrementalSMA:
