@@ -250,10 +250,6 @@ class HomePaths:
             return []
         return sorted(p.name for p in folder.iterdir() if p.is_dir() and _IDENTITY_RE.match(p.name))
 
-    def backtest_file(self, identity: str, name: str) -> Path:
-        """One of the backtest outputs (names in tbot_core/backtest/outputs.py)."""
-        return self.backtest_dir(identity) / name
-
     def backtest_plot(self, identity: str) -> Path:
         return self.backtest_dir(identity) / "equity_drawdown.png"
 
@@ -261,8 +257,11 @@ class HomePaths:
         """The latest backtest's per-day equity (the console plots it)."""
         return self.backtest_dir(identity) / "daily_summary_backtest.json"
 
-    def backtest_trade_history(self, identity: str) -> Path:
+    def backtest_trades_csv(self, identity: str) -> Path:
         return self.backtest_dir(identity) / "trade_history_backtest.csv"
+
+    def backtest_trades_json(self, identity: str) -> Path:
+        return self.backtest_dir(identity) / "trade_history_backtest.json"
 
     # -- data -----------------------------------------------------------------------
     @property

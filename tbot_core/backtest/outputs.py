@@ -24,9 +24,6 @@ from tbot_core.paths import HomePaths
 TRADE_COLUMNS = ("trade_id", "strategy", "symbol", "side", "entry_signal_utc", "entry_utc", "entry_bar", "entry_price",
                  "qty", "exit_signal_utc", "exit_utc", "exit_bar", "exit_price", "commission", "pnl", "return_pct",
                  "duration_bars", "duration_seconds", "status")
-TRADES_CSV = "trade_history_backtest.csv"
-TRADES_JSON = "trade_history_backtest.json"
-DAILY_JSON = "daily_summary_backtest.json"
 
 
 def _utc(ts: np.datetime64 | None) -> str:
@@ -79,10 +76,10 @@ def write_outputs(paths: HomePaths, identity: str, *, rows: list[dict[str, Any]]
     folder = paths.backtest_dir(identity)
     folder.mkdir(parents=True, exist_ok=True)
     files = {
-        TRADES_CSV: render_trades_csv(rows),
-        TRADES_JSON: json.dumps({"columns": list(TRADE_COLUMNS), "trades": rows}, indent=1),
-        DAILY_JSON: json.dumps({"run": run, "metrics": metrics, "days": days}, indent=1),
+        paths.backtest_trades_csv(identity): render_trades_csv(rows),
+        paths.backtest_trades_json(identity): json.dumps({"columns": list(TRADE_COLUMNS), "trades": rows}, indent=1),
+        paths.backtest_daily_summary(identity): json.dumps({"run": run, "metrics": metrics, "days": days}, indent=1),
     }
-    for name, text in files.items():
-        atomic_write_text(paths.backtest_file(identity, name), text, mode=0o644)
+    for path, text in files.items():
+        atomic_write_text(path, text, mode=0o644)
     return folder

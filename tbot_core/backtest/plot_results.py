@@ -17,7 +17,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from tbot_core.backtest.outputs import DAILY_JSON, TRADES_JSON  # noqa: E402
 from tbot_core.backtest.sources import resolve_identity  # noqa: E402
 from tbot_core.errors import TbotError  # noqa: E402
 from tbot_core.paths import HomePaths  # noqa: E402
@@ -25,13 +24,14 @@ from tbot_core.paths import HomePaths  # noqa: E402
 
 def plot_folder(paths: HomePaths, identity: str) -> str:
     try:
-        summary = json.loads(paths.backtest_file(identity, DAILY_JSON).read_text())
-        trades = json.loads(paths.backtest_file(identity, TRADES_JSON).read_text())["trades"]
+        summary_file = paths.backtest_daily_summary(identity)
+        summary = json.loads(summary_file.read_text())
+        trades = json.loads(paths.backtest_trades_json(identity).read_text())["trades"]
     except FileNotFoundError:
         raise TbotError("no backtest outputs to plot", hint="run `tbot backtest ...` first") from None
     days = pd.DataFrame(summary["days"])
     if days.empty:
-        raise TbotError(f"{DAILY_JSON}: no days to plot")
+        raise TbotError(f"{summary_file.name}: no days to plot")
     dates = pd.to_datetime(days["date"])
     equity = days["equity"].astype(float)
     drawdown = days["drawdown"].astype(float) * 100

@@ -23,10 +23,15 @@ def make_broker(home: BotHome, settings: Settings, *, store: CoreStore | None = 
         from tbot_core.brokers.paper import PaperBroker
 
         return PaperBroker(store or CoreStore(home.paths.core_db), settings)
-    module_name, func_name = ADAPTERS[settings.broker]
+    return load_adapter(ADAPTERS, home, settings, "adapter")
+
+
+def load_adapter(table: dict[str, tuple[str, str]], home: BotHome, settings: Settings, what: str):  # type: ignore[no-untyped-def]
+    """Import ``table[BROKER]``'s module by name and call its factory with (home, settings)."""
+    module_name, func_name = table[settings.broker]
     try:
         module = importlib.import_module(module_name)
     except ImportError:
-        raise ConfigError(f"BROKER={settings.broker}: adapter module {module_name} is not installed",
+        raise ConfigError(f"BROKER={settings.broker}: {what} module {module_name} is not installed",
                           hint="use BROKER=paper, or install the adapter") from None
     return getattr(module, func_name)(home, settings)

@@ -3,11 +3,9 @@ for paper trading; a broker's live feed adapter, imported lazily by name."""
 
 from __future__ import annotations
 
-import importlib
-
+from tbot_core.brokers.factory import load_adapter
 from tbot_core.config import Settings
 from tbot_core.data.base import Feed
-from tbot_core.errors import ConfigError
 from tbot_core.home import BotHome
 
 LIVE_FEEDS = {
@@ -21,10 +19,4 @@ def make_feed(home: BotHome, settings: Settings, *, start_after: str | None = No
         from tbot_core.data.replay import ReplayFeed
 
         return ReplayFeed(home.paths.sample_ohlcv, home.paths.sample_vix, settings, start_after=start_after)
-    module_name, func_name = LIVE_FEEDS[settings.broker]
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        raise ConfigError(f"BROKER={settings.broker}: feed module {module_name} is not installed",
-                          hint="use BROKER=paper, or install the adapter") from None
-    return getattr(module, func_name)(home, settings)
+    return load_adapter(LIVE_FEEDS, home, settings, "feed")

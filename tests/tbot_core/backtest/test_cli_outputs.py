@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 
-from tbot_core.backtest.outputs import DAILY_JSON, TRADE_COLUMNS, TRADES_CSV, TRADES_JSON
+from tbot_core.backtest.outputs import TRADE_COLUMNS
 from tests.conftest import run_tbot
 
 
@@ -15,12 +15,13 @@ def test_backtest_writes_trades_daily_summary_and_plot(home_paths):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1].endswith("bars/s)")
     folder = home_paths.backtest_dir("TBOT_PAPER_01")
-    with open(folder / TRADES_CSV, newline="") as handle:
+    assert home_paths.backtest_daily_summary("TBOT_PAPER_01").parent == folder
+    with open(home_paths.backtest_trades_csv("TBOT_PAPER_01"), newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert rows and tuple(rows[0]) == TRADE_COLUMNS
-    as_json = json.loads((folder / TRADES_JSON).read_text())
+    as_json = json.loads(home_paths.backtest_trades_json("TBOT_PAPER_01").read_text())
     assert as_json["trades"][0]["trade_id"] == 1 and len(as_json["trades"]) == len(rows)
-    summary = json.loads((folder / DAILY_JSON).read_text())
+    summary = json.loads(home_paths.backtest_daily_summary("TBOT_PAPER_01").read_text())
     assert summary["run"]["strategy"] == "sma_cross" and summary["run"]["symbols"] == ["AAPL", "MSFT", "NVDA", "SPY"]
     assert [d["date"] for d in summary["days"]] == ["2026-01-05", "2026-01-06", "2026-07-07"]
     for key in ("win_rate", "max_drawdown", "avg_trade_duration_seconds", "avg_trade_pnl", "sharpe_annualized",
