@@ -15,6 +15,7 @@ Layout of ``TBOT_HOME`` (default ``./tbot_home``)::
     vault/gen-NNNNNN/generation.json version metadata (no key material)
     vault/used_keys.json             fingerprints of every key ever used
     backups/                         timestamped encrypted backups
+    backups/ledger-before-migrate-STAMP.db  db/ledger.db as it was before a schema migration
     control/control_NAME.flag        operator control flags
     control/quarantine/              garbled or unknown flags, never acted on
     db/audit.db, db/ledger.db, db/core.db
@@ -145,6 +146,10 @@ class HomePaths:
 
     def backup_path(self, label: str, stamp: str) -> Path:
         return self.backups_dir / f"{label}-{stamp}"
+
+    def ledger_backup(self, stamp: str) -> Path:
+        """The ledger as it was before ``tbot ledger migrate`` changed it (plain SQLite, like db/ledger.db)."""
+        return self.backups_dir / f"ledger-before-migrate-{stamp}.db"
 
     def vault_backup(self, generation: int, stamp: str) -> Path:
         """An old generation, tarred and encrypted with the key of the generation after it."""

@@ -1,4 +1,4 @@
-"""``tbot ledger``: sync, check, balance, batches, coa, hook, override, reverse.
+"""``tbot ledger``: sync, check, balance, batches, coa, hook, override, reverse, migrate.
 
 Every write goes through ``tbot_core.ledger`` (one atomic batch each, audited
 as actor ``ui``).  ``sync`` reads its activities through
@@ -23,9 +23,12 @@ from tbot_core.ledger.checks import ledger_findings, trial_balance
 from tbot_core.ledger.coa import ACCOUNT_KINDS, add_account, current_mapping, default_coa, remap
 from tbot_core.ledger.conn import open_ledger
 from tbot_core.ledger.hooks import HOOKS, manual_override, run_hook
+from tbot_core.ledger.migrate import migrate_ledger
 from tbot_core.ledger.money import fmt_cents, parse_decimal
 from tbot_core.ledger.posting import reverse_group
 from tbot_core.ledger.sync import ingest_activities
+from tbot_core.runtime.lock import core_running
+from tbot_core.timeutil import stamp
 
 CLI_CALLER = "ui"
 
@@ -77,6 +80,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     reverse = _action(inner, "reverse", "post the reversing entry of a group (the only correction)", cmd_reverse)
     reverse.add_argument("group_id", type=int)
     reverse.add_argument("--reason", required=True)
+
+    _action(inner, "migrate", "upgrade db/ledger.db to this code's schema version (backup first, one transaction)", cmd_migrate)
 
 
 def _action(inner: argparse._SubParsersAction, name: str, text: str, handler) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
@@ -218,3 +223,15 @@ def cmd_override(args: argparse.Namespace) -> int:
 
 def cmd_reverse(args: argparse.Namespace) -> int:
     return _write(args, f"reverse group {args.group_id}", lambda l: reverse_group(l, args.group_id, reason=args.reason, caller=CLI_CALLER))
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Backup, then rebuild in one transaction (tbot_core/ledger/migrate.py); a refusal is one ``error:`` line."""
+    home = _home(args)
+    if core_running(home.paths.core_lock):  # a core of the old code would keep writing old-shape rows
+        raise TbotError("tbot ledger migrate: the core is running; stop it first", hint="tbot control stop")
+    with home.audit() as audit:
+        result = migrate_ledger(home.paths.ledger_db, home.paths.ledger_backup(stamp()), audit=audit, actor=CLI_CALLER)
+    for line in result.lines():
+        print(line)
+    return 0

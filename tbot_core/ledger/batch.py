@@ -21,15 +21,18 @@ from tbot_core.audit import AuditLog
 from tbot_core.errors import TbotError
 from tbot_core.ledger.conn import open_ledger
 from tbot_core.ledger.failures import LedgerBatchError, classify
-from tbot_core.ledger.validate import validate_rows
+from tbot_core.ledger.validate import check_batch, check_group, check_signed_group
 from tbot_core.timeutil import iso_z
 
 BATCH_KINDS = ("sync", "posting", "coa", "hook", "override", "reversal")
 CALLERS = ("system", "ui")
 AUDIT_CATEGORY = "ledger_batch"
 
-_INSERT_GROUPS = "INSERT INTO groups VALUES (?,?,?,?,?,?,?,?,?,?)"
-_INSERT_LEGS = "INSERT INTO legs (group_id, account_code, debit_cents, credit_cents) VALUES (?,?,?,?)"
+# group_count is only known once the draft is complete; it is the same for every group of the batch,
+# so it is written into the statement as an integer literal rather than repeated in every row.
+_INSERT_GROUPS = ("INSERT INTO groups (group_id, batch_id, kind, effective_utc, memo, symbol, broker_code, fitid, content_hash, "
+                  "reverses_group_id, group_no, leg_count, group_count) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,{group_count:d})")
+_INSERT_LEGS = "INSERT INTO legs (group_id, leg_no, account_code, debit_cents, credit_cents, leg_count) VALUES (?,?,?,?,?,?)"
 _INSERT_LOTS = "INSERT INTO lots VALUES (?,?,?,?,?,?)"
 _INSERT_RELIEFS = "INSERT INTO lot_reliefs (lot_id, group_id, qty, cost_cents) VALUES (?,?,?,?)"
 _INSERT_ACCOUNTS = "INSERT INTO accounts VALUES (?,?,?,?)"
@@ -80,15 +83,22 @@ def signed_legs(pairs: Iterable[tuple[str, int]]) -> list[tuple[str, int, int]]:
 
 
 class Draft:
-    """The rows of one batch, built under the write lock; nothing is written until ``run`` validates it."""
+    """The rows of one batch, built under the write lock; nothing is written until ``run`` has them all.
+
+    Each group is validated as it is added (``check_group``) and gets its slot
+    numbers: ``group_no`` within the batch and ``leg_no``/``leg_count`` for its
+    legs, which the schema uses to refuse any later addition.
+    """
 
     def __init__(self, conn: apsw.Connection, meta: BatchMeta) -> None:
         self.conn = conn
         self.meta = meta
         top = conn.execute("SELECT (SELECT coalesce(max(group_id), 0) FROM groups), (SELECT coalesce(max(lot_id), 0) FROM lots)").fetchone()
         self._next_group, self._next_lot = top[0] + 1, top[1] + 1
+        self._accounts: set[str] | None = None
         self.groups: list[tuple] = []
         self.legs: list[tuple] = []
+        self.stray_legs: list[tuple] = []
         self.lots: list[tuple] = []
         self.reliefs: list[tuple] = []
         self.accounts: list[tuple] = []
@@ -102,29 +112,35 @@ class Draft:
     def add_group(self, kind: str, effective_utc: str, memo: str, legs: Iterable[tuple[str, int, int]], *, symbol: str = "",
                   broker_code: str | None = None, fitid: str | None = None, content_hash: str | None = None,
                   reverses: int | None = None) -> int:
+        """Validate and draft one group; ``legs`` are ``(account_code, debit_cents, credit_cents)``."""
+        legs = legs if isinstance(legs, (list, tuple)) else list(legs)
         gid = self._next_group
+        check_group(gid, fitid, legs, self.account_codes())
         self._next_group += 1
-        self.groups.append((gid, self.meta.batch_id, kind, effective_utc, memo, symbol, broker_code, fitid, content_hash, reverses))
-        self.legs.extend([(gid, account, debit, credit) for account, debit, credit in legs])
+        count = len(legs)
+        self.groups.append((gid, self.meta.batch_id, kind, effective_utc, memo, symbol, broker_code, fitid, content_hash, reverses,
+                            len(self.groups) + 1, count))
+        self.legs.extend([(gid, no, account, debit, credit, count) for no, (account, debit, credit) in enumerate(legs, 1)])
         return gid
 
     def add_signed_group(self, kind: str, effective_utc: str, memo: str, pairs: Iterable[tuple[str, int]], symbol: str,
                          broker_code: str | None, fitid: str | None, content_hash: str | None) -> int:
-        """``add_group`` with legs given as ``signed_legs`` pairs, built in place (the broker sync's hot path)."""
+        """``add_group`` with legs given as ``(account, signed cents)`` pairs: positive debits, negative credits,
+        zero dropped.  The broker sync's hot path, so it builds the leg rows in one pass without the keywords."""
+        live = [pair for pair in pairs if pair[1]]
         gid = self._next_group
-        self._next_group += 1
-        self.groups.append((gid, self.meta.batch_id, kind, effective_utc, memo, symbol, broker_code, fitid, content_hash, None))
-        append = self.legs.append
-        for account, cents in pairs:
-            if cents > 0:
-                append((gid, account, cents, 0))
-            elif cents < 0:
-                append((gid, account, 0, -cents))
+        check_signed_group(gid, fitid, live, self.account_codes())
+        self._next_group = gid + 1
+        count = len(live)
+        self.groups.append((gid, self.meta.batch_id, kind, effective_utc, memo, symbol, broker_code, fitid, content_hash, None,
+                            len(self.groups) + 1, count))
+        self.legs.extend([(gid, no, account, cents, 0, count) if cents > 0 else (gid, no, account, 0, -cents, count)
+                          for no, (account, cents) in enumerate(live, 1)])
         return gid
 
     def add_leg_to(self, group_id: int, account: str, debit: int, credit: int) -> None:
-        """A raw leg by group id (lets tests prove an orphan leg is refused)."""
-        self.legs.append((group_id, account, debit, credit))
+        """A raw leg by group id, outside any group (lets tests prove an orphan leg is refused)."""
+        self.stray_legs.append((group_id, account, debit, credit))
 
     def open_lot(self, group_id: int, broker_code: str, symbol: str, qty: str, cost_cents: int) -> int:
         lot_id = self._next_lot
@@ -137,14 +153,18 @@ class Draft:
 
     def add_account(self, code: str, name: str, kind: str) -> None:
         self.accounts.append((code, name, kind, self.meta.batch_id))
+        if self._accounts is not None:
+            self._accounts.add(code)
 
     def map_role(self, role: str, account_code: str) -> None:
         self.mappings.append((role, account_code, self.meta.batch_id))
 
     def account_codes(self) -> set[str]:
-        codes = {row[0] for row in self.conn.execute("SELECT code FROM accounts")}
-        codes.update(row[0] for row in self.accounts)
-        return codes
+        """Accounts a leg may use: the chart as this transaction sees it plus accounts drafted in this batch."""
+        if self._accounts is None:
+            self._accounts = {row[0] for row in self.conn.execute("SELECT code FROM accounts")}
+            self._accounts.update(row[0] for row in self.accounts)
+        return self._accounts
 
 
 class Ledger:
@@ -179,12 +199,12 @@ class Ledger:
                 return outcome
             draft = Draft(conn, meta)
             build(draft)
-            validate_rows(draft.groups, draft.legs, draft.account_codes())
+            check_batch(draft.groups, draft.stray_legs)
             self._insert(draft)
             completed = iso_z()
-            conn.execute("INSERT INTO batches VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            conn.execute("INSERT INTO batches VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                          (meta.batch_id, meta.sync_run_id, meta.broker_code, meta.kind, meta.caller, meta.reason, started,
-                          completed, len(draft.legs), draft.skipped_known, "committed"))
+                          completed, len(draft.legs), draft.skipped_known, "committed", len(draft.groups)))
             conn.execute("COMMIT")
         except BaseException as exc:
             self._rollback()
@@ -210,19 +230,19 @@ class Ledger:
     # -- internals ------------------------------------------------------------------------
     def _committed(self, meta: BatchMeta) -> tuple[int, int, int] | None:
         """(row_count, skipped_known, group_count) of an already committed batch with this id or sync_run_id."""
-        row = self.conn.execute("SELECT row_count, skipped_known, batch_id, broker_code FROM batches WHERE batch_id = ? OR "
+        row = self.conn.execute("SELECT row_count, skipped_known, group_count, broker_code FROM batches WHERE batch_id = ? OR "
                                 "(sync_run_id IS NOT NULL AND sync_run_id = ?)", (meta.batch_id, meta.sync_run_id)).fetchone()
         if row is None:
             return None
         if meta.sync_run_id is not None and row[3] != meta.broker_code:
             raise LedgerBatchError(f"sync_run_id {meta.sync_run_id} was already used for broker {row[3]}",
                                    category="validation", constraint="sync_run_id_broker")
-        (groups,) = self.conn.execute("SELECT count(*) FROM groups WHERE batch_id = ?", (row[2],)).fetchone()
-        return row[0], row[1], groups
+        return row[0], row[1], row[2]
 
     def _insert(self, draft: Draft) -> None:
         conn = self.conn
-        for sql, rows in ((_INSERT_ACCOUNTS, draft.accounts), (_INSERT_GROUPS, draft.groups), (_INSERT_LEGS, draft.legs),
+        groups_sql = _INSERT_GROUPS.format(group_count=len(draft.groups))
+        for sql, rows in ((_INSERT_ACCOUNTS, draft.accounts), (groups_sql, draft.groups), (_INSERT_LEGS, draft.legs),
                           (_INSERT_LOTS, draft.lots), (_INSERT_RELIEFS, draft.reliefs), (_INSERT_MAPPINGS, draft.mappings)):
             if rows:
                 conn.executemany(sql, rows)

@@ -18,7 +18,7 @@ from tbot_core.ledger.conn import open_ledger
 from tbot_core.ledger.schema import schema_problems
 from tbot_core.selfcheck import CheckResult, FunctionCheck, SelfCheck
 
-REMEDY = "restore db/ledger.db from a backup, or run `tbot init --force` on a fresh home"
+REMEDY = "if the schema version is older, run `tbot ledger migrate`; otherwise restore db/ledger.db from a backup, or run `tbot init --force` on a fresh home"
 
 
 @dataclass(frozen=True)
@@ -43,18 +43,21 @@ def _foreign_keys(conn: apsw.Connection) -> Finding:
 
 
 def _balanced(conn: apsw.Connection) -> Finding:
-    row = _first(conn, "SELECT g.group_id, count(l.leg_id), total(l.debit_cents), total(l.credit_cents) FROM groups g "
-                       "LEFT JOIN legs l ON l.group_id = g.group_id GROUP BY g.group_id "
-                       "HAVING count(l.leg_id) < 2 OR total(l.debit_cents) <> total(l.credit_cents) LIMIT 1")
+    row = _first(conn, "SELECT g.group_id, count(l.leg_no), g.leg_count, coalesce(sum(l.debit_cents), 0), coalesce(sum(l.credit_cents), 0) "
+                       "FROM groups g LEFT JOIN legs l ON l.group_id = g.group_id GROUP BY g.group_id "
+                       "HAVING count(l.leg_no) < 2 OR count(l.leg_no) <> g.leg_count OR sum(l.debit_cents) IS NOT sum(l.credit_cents) LIMIT 1")
     if row is None:
-        return Finding("groups_balanced", True, "every group balances")
-    return Finding("groups_balanced", False, f"group {row[0]} has {row[1]} legs, debits {int(row[2])} != credits {int(row[3])} or too few legs")
+        return Finding("groups_balanced", True, "every group balances and holds all its legs")
+    gid, legs, declared, debit, credit = row
+    if legs != declared or legs < 2:
+        return Finding("groups_balanced", False, f"group {gid} holds {legs} legs but declares {declared}")
+    return Finding("groups_balanced", False, f"group {gid}: debits {debit} != credits {credit} (cents)")
 
 
 def _orphans(conn: apsw.Connection) -> Finding:
-    leg = _first(conn, "SELECT l.leg_id, l.group_id FROM legs l LEFT JOIN groups g ON g.group_id = l.group_id WHERE g.group_id IS NULL LIMIT 1")
+    leg = _first(conn, "SELECT l.leg_no, l.group_id FROM legs l LEFT JOIN groups g ON g.group_id = l.group_id WHERE g.group_id IS NULL LIMIT 1")
     if leg:
-        return Finding("no_orphans", False, f"leg {leg[0]} points at missing group {leg[1]}")
+        return Finding("no_orphans", False, f"leg {leg[0]} of group {leg[1]} points at a missing group")
     group = _first(conn, "SELECT g.group_id, g.batch_id FROM groups g LEFT JOIN batches b ON b.batch_id = g.batch_id WHERE b.batch_id IS NULL LIMIT 1")
     if group:
         return Finding("no_orphans", False, f"group {group[0]} belongs to batch {group[1]}, which was never committed")
@@ -66,6 +69,10 @@ def _telemetry(conn: apsw.Connection) -> Finding:
                        "WHERE g.batch_id = b.batch_id) AS legs FROM batches b WHERE b.row_count <> legs LIMIT 1")
     if row:
         return Finding("batch_telemetry", False, f"batch {row[0]} records {row[1]} rows but holds {row[2]} legs")
+    row = _first(conn, "SELECT b.batch_id, b.group_count, (SELECT count(*) FROM groups g WHERE g.batch_id = b.batch_id) AS n "
+                       "FROM batches b WHERE b.group_count <> n LIMIT 1")
+    if row:
+        return Finding("batch_telemetry", False, f"batch {row[0]} records {row[1]} groups but holds {row[2]}")
     bad = _first(conn, "SELECT batch_id FROM batch_telemetry WHERE completed_utc < started_utc LIMIT 1")
     if bad:
         return Finding("batch_telemetry", False, f"batch {bad[0]} completed before it started")

@@ -52,10 +52,11 @@ class LotBook:
     def sell(self, group_id: int, symbol: str, qty: Decimal, fitid: str) -> int:
         """Relieve ``qty`` oldest-first; returns the cost relieved in cents."""
         lots = self._lots(symbol)
-        available = sum((lot[1] for lot in lots), Decimal(0))
-        if qty > available:
-            raise validation("sell_exceeds_lots", f"fitid {fitid}: sell of {canonical(qty)} {symbol} exceeds the "
-                                                  f"{canonical(available)} held (short positions are not booked)")
+        if not lots or qty > lots[0][1]:  # the oldest lot alone does not cover it: count everything held
+            available = sum((lot[1] for lot in lots), Decimal(0))
+            if qty > available:
+                raise validation("sell_exceeds_lots", f"fitid {fitid}: sell of {canonical(qty)} {symbol} exceeds the "
+                                                      f"{canonical(available)} held (short positions are not booked)")
         left, relieved = qty, 0
         while left > 0:
             lot = lots[0]

@@ -44,11 +44,13 @@ def canonical(value: Decimal) -> str:
     ``normalize()`` + ``format(.., "f")`` produce; anything else takes that slow
     path (tests compare the two on random values).
     """
-    if value == 0:
-        return "0"
     text = str(value)
     if len(text) <= _PLAIN_DIGITS and "E" not in text and "e" not in text:
-        return text.rstrip("0").rstrip(".") if "." in text else text
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return "0" if text == "-0" else text  # every spelling of zero ("0.00", "-0.0") ends as "0" or "-0"
+    if value == 0:
+        return "0"
     return format(value.normalize(), "f")
 
 

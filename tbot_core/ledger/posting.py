@@ -61,7 +61,7 @@ def reverse_group(ledger: Ledger, group_id: int, *, reason: str, caller: str = "
         if relieved:
             raise validation("lot_already_sold", f"group {group_id} opened a lot that later sells relieved; reverse those sells first")
         legs = [(account, credit, debit) for account, debit, credit in
-                conn.execute("SELECT account_code, debit_cents, credit_cents FROM legs WHERE group_id = ? ORDER BY leg_id", (group_id,))]
+                conn.execute("SELECT account_code, debit_cents, credit_cents FROM legs WHERE group_id = ? ORDER BY leg_no", (group_id,))]
         draft.add_group("REVERSAL", iso_z(), f"reversal of group {group_id}: {meta.reason}", legs, symbol=row[1],
                         reverses=group_id)
 

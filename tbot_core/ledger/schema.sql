@@ -1,8 +1,18 @@
--- The ledger schema. Every safeguard the seed asks for lives here, not only in
--- Python: UNIQUE broker ids, FOREIGN KEYs from legs to groups and accounts,
+-- The ledger schema (version 2). Every safeguard the seed asks for lives here, not
+-- only in Python: UNIQUE broker ids, FOREIGN KEYs from legs to groups and accounts,
 -- CHECKs on amounts, append-only triggers, and a "seal" row per batch whose
--- triggers refuse the batch unless every group balances and the leg count
--- matches the telemetry.  Money is INTEGER cents; quantities are decimal text.
+-- triggers refuse the batch unless every group balances and the counts match.
+-- Money is INTEGER cents; quantities are decimal text.
+--
+-- Slots instead of per-row triggers: a group declares how many legs it has
+-- (leg_count) and a batch how many groups (group_count).  A leg must take a free
+-- slot 1..leg_count of its group (PRIMARY KEY (group_id, leg_no)) and repeat the
+-- group's leg_count (composite FOREIGN KEY); a group does the same with its
+-- batch (UNIQUE (batch_id, group_no), deferred FOREIGN KEY to the seal).  The
+-- seal proves every slot is filled, so nothing can ever be added to a committed
+-- group or batch: a new row either collides with a taken slot or names a count
+-- its parent does not have.  That is the guarantee per-row "not into a sealed
+-- batch" triggers gave, without a trigger program run for every leg.
 -- Object names are stable: the startup check compares them with this file.
 
 CREATE TABLE IF NOT EXISTS accounts (
@@ -32,7 +42,9 @@ CREATE TABLE IF NOT EXISTS batches (
     completed_utc TEXT NOT NULL CHECK (completed_utc LIKE '____-__-__T__:__:__%Z'),
     row_count     INTEGER NOT NULL CHECK (row_count >= 0),
     skipped_known INTEGER NOT NULL DEFAULT 0 CHECK (skipped_known >= 0),
-    commit_state  TEXT NOT NULL CONSTRAINT batch_committed CHECK (commit_state = 'committed')
+    commit_state  TEXT NOT NULL CONSTRAINT batch_committed CHECK (commit_state = 'committed'),
+    group_count   INTEGER NOT NULL CONSTRAINT batch_group_count CHECK (group_count >= 0),
+    CONSTRAINT batch_group_slots UNIQUE (batch_id, group_count)
 ) STRICT;
 
 -- Attempts that were rolled back; written after the ROLLBACK, in a transaction of their own.
@@ -54,7 +66,7 @@ CREATE TABLE IF NOT EXISTS failed_batches (
 
 CREATE TABLE IF NOT EXISTS groups (
     group_id          INTEGER PRIMARY KEY,
-    batch_id          TEXT NOT NULL REFERENCES batches(batch_id) DEFERRABLE INITIALLY DEFERRED,
+    batch_id          TEXT NOT NULL,
     -- CASE, not IN (...): the same set (a NOT NULL column, BINARY collation either way), but SQLite
     -- builds an ephemeral table for an IN list of this size on every row, which cost a third of an insert.
     kind              TEXT NOT NULL CONSTRAINT group_kind CHECK (CASE kind WHEN 'FILL' THEN 1 WHEN 'FEE' THEN 1
@@ -67,21 +79,31 @@ CREATE TABLE IF NOT EXISTS groups (
     broker_code       TEXT,
     fitid             TEXT,
     content_hash      TEXT,
-    reverses_group_id INTEGER UNIQUE REFERENCES groups(group_id),
+    reverses_group_id INTEGER REFERENCES groups(group_id),
+    group_no          INTEGER NOT NULL CONSTRAINT group_slot_range CHECK (group_no BETWEEN 1 AND group_count),
+    group_count       INTEGER NOT NULL,
+    leg_count         INTEGER NOT NULL CONSTRAINT group_two_legs CHECK (leg_count >= 2),
+    CONSTRAINT group_slot UNIQUE (batch_id, group_no),
+    CONSTRAINT group_leg_slots UNIQUE (group_id, leg_count),
     CONSTRAINT group_broker_fitid_unique UNIQUE (broker_code, fitid),
-    CONSTRAINT group_fitid_pair CHECK ((broker_code IS NULL) = (fitid IS NULL))
+    CONSTRAINT group_fitid_pair CHECK ((broker_code IS NULL) = (fitid IS NULL)),
+    CONSTRAINT group_batch FOREIGN KEY (batch_id, group_count) REFERENCES batches(batch_id, group_count) DEFERRABLE INITIALLY DEFERRED
 ) STRICT;
-CREATE INDEX IF NOT EXISTS groups_by_batch ON groups(batch_id);
+-- A group is reversed at most once; most groups reverse nothing, so the index skips them.
+CREATE UNIQUE INDEX IF NOT EXISTS group_reversed_once ON groups(reverses_group_id) WHERE reverses_group_id IS NOT NULL;
 
+-- Clustered by group (WITHOUT ROWID): the seal and every per-group read walk one key range.
 CREATE TABLE IF NOT EXISTS legs (
-    leg_id       INTEGER PRIMARY KEY,
-    group_id     INTEGER NOT NULL REFERENCES groups(group_id),
+    group_id     INTEGER NOT NULL,
+    leg_no       INTEGER NOT NULL CONSTRAINT leg_slot_range CHECK (leg_no BETWEEN 1 AND leg_count),
     account_code TEXT NOT NULL REFERENCES accounts(code),
     debit_cents  INTEGER NOT NULL CONSTRAINT leg_debit_non_negative CHECK (debit_cents >= 0),
     credit_cents INTEGER NOT NULL CONSTRAINT leg_credit_non_negative CHECK (credit_cents >= 0),
-    CONSTRAINT leg_one_side CHECK ((debit_cents = 0) <> (credit_cents = 0))
-) STRICT;
-CREATE INDEX IF NOT EXISTS legs_by_group ON legs(group_id);
+    leg_count    INTEGER NOT NULL,
+    CONSTRAINT leg_one_side CHECK ((debit_cents = 0) <> (credit_cents = 0)),
+    CONSTRAINT leg_slot PRIMARY KEY (group_id, leg_no),
+    CONSTRAINT leg_group FOREIGN KEY (group_id, leg_count) REFERENCES groups(group_id, leg_count)
+) STRICT, WITHOUT ROWID;
 
 -- FIFO cost lots opened by buys and relieved by sells (same batch as their group).
 CREATE TABLE IF NOT EXISTS lots (
@@ -110,23 +132,17 @@ CREATE VIEW IF NOT EXISTS batch_telemetry AS
     SELECT batch_id, sync_run_id, broker_code, kind, caller, reason, started_utc, completed_utc, row_count,
            commit_state, error_category, error_detail FROM failed_batches;
 
--- The seal: a batch row is refused unless its groups balance and its legs match row_count.
+-- The seal: a batch row is refused unless every group of the batch holds exactly its
+-- leg_count legs and balances, and the batch holds exactly group_count groups and
+-- row_count legs.  sum(), not total(): integer sums are exact.
 CREATE TRIGGER IF NOT EXISTS batch_seal_balanced BEFORE INSERT ON batches
-WHEN EXISTS (SELECT 1 FROM groups g LEFT JOIN legs l ON l.group_id = g.group_id WHERE g.batch_id = NEW.batch_id
-             GROUP BY g.group_id HAVING count(l.leg_id) < 2 OR total(l.debit_cents) <> total(l.credit_cents))
-BEGIN SELECT RAISE(ABORT, 'batch_seal_balanced: a group of this batch is unbalanced or has fewer than two legs'); END;
+WHEN EXISTS (SELECT 1 FROM groups g WHERE g.batch_id = NEW.batch_id AND
+             (SELECT (count(*), sum(l.debit_cents)) IS NOT (g.leg_count, sum(l.credit_cents)) FROM legs l WHERE l.group_id = g.group_id))
+BEGIN SELECT RAISE(ABORT, 'batch_seal_balanced: a group of this batch is unbalanced or misses a leg'); END;
 
 CREATE TRIGGER IF NOT EXISTS batch_seal_row_count BEFORE INSERT ON batches
-WHEN NEW.row_count <> (SELECT count(*) FROM legs l JOIN groups g ON g.group_id = l.group_id WHERE g.batch_id = NEW.batch_id)
-BEGIN SELECT RAISE(ABORT, 'batch_seal_row_count: row_count does not match the legs of the batch'); END;
-
-CREATE TRIGGER IF NOT EXISTS groups_not_into_sealed_batch BEFORE INSERT ON groups
-WHEN EXISTS (SELECT 1 FROM batches WHERE batch_id = NEW.batch_id)
-BEGIN SELECT RAISE(ABORT, 'groups_not_into_sealed_batch: the batch is already committed'); END;
-
-CREATE TRIGGER IF NOT EXISTS legs_not_into_sealed_group BEFORE INSERT ON legs
-WHEN EXISTS (SELECT 1 FROM groups g JOIN batches b ON b.batch_id = g.batch_id WHERE g.group_id = NEW.group_id)
-BEGIN SELECT RAISE(ABORT, 'legs_not_into_sealed_group: the group is already committed'); END;
+WHEN (NEW.group_count, NEW.row_count) IS NOT (SELECT count(*), coalesce(sum(leg_count), 0) FROM groups WHERE batch_id = NEW.batch_id)
+BEGIN SELECT RAISE(ABORT, 'batch_seal_row_count: group_count or row_count does not match the rows of the batch'); END;
 
 -- Append-only: corrections are reversing entries, never edits.
 CREATE TRIGGER IF NOT EXISTS accounts_no_update BEFORE UPDATE ON accounts BEGIN SELECT RAISE(ABORT, 'accounts_no_update: accounts are append-only'); END;

@@ -104,7 +104,7 @@ class _Poster:
             gross = to_cents(act.amount)
             if act.side == "buy":
                 pairs = ((self.securities, -gross), (self.fees, fee), (self.cash, gross - fee))
-                gid = draft.add_signed_group("FILL", when, f"buy {act.qty} {act.symbol} @ {act.price}", pairs, act.symbol,
+                gid = draft.add_signed_group("FILL", when, f"buy {act.qty!s} {act.symbol} @ {act.price!s}", pairs, act.symbol,
                                              broker, act.fitid, digest)
                 self.book.buy(gid, act.symbol, act.qty, -gross)
                 return
@@ -112,7 +112,7 @@ class _Poster:
             gain = gross - cost
             pairs = ((self.cash, gross - fee), (self.fees, fee), (self.securities, -cost),
                      (self.gain, -gain) if gain > 0 else (self.loss, -gain))
-            draft.add_signed_group("FILL", when, f"sell {act.qty} {act.symbol} @ {act.price}", pairs, act.symbol, broker,
+            draft.add_signed_group("FILL", when, f"sell {act.qty!s} {act.symbol} @ {act.price!s}", pairs, act.symbol, broker,
                                    act.fitid, digest)
             return
         amount = to_cents(act.amount)

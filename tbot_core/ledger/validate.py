@@ -1,67 +1,82 @@
 """Balanced-group validation in code, before any row reaches SQLite.
 
-The schema enforces the same rules (CHECKs, foreign keys, the batch seal);
-checking here first gives a message naming the group and rule, and keeps a
-bad batch from costing a write.
+The schema enforces the same rules (CHECKs, foreign keys, slots, the batch
+seal); checking here first gives a message naming the group and rule, and
+keeps a bad batch from costing a write.  A group is checked as it is drafted
+(``check_group``), while its legs are still in hand, so the rules cost no
+second pass over every leg; what spans groups is checked once per batch
+(``check_batch``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import NoReturn
 
 from tbot_core.ledger.failures import validation
 
 
-def _name(group: tuple) -> str:
-    gid, fitid = group[0], group[7]
-    return f"group {gid}" + (f" (fitid {fitid})" if fitid is not None else "")
+def _name(group_id: int, fitid: str | None) -> str:
+    return f"group {group_id}" + (f" (fitid {fitid})" if fitid is not None else "")
 
 
-def validate_rows(groups: list[tuple], legs: list[tuple], accounts: Collection[str]) -> None:
-    """Groups are ``(group_id, batch_id, kind, effective, memo, symbol, broker, fitid, hash, reverses)``;
-    legs are ``(group_id, account_code, debit_cents, credit_cents)``."""
-    totals: dict[int, list[int]] = {}
-    by_id: dict[int, tuple] = {}
+def check_group(group_id: int, fitid: str | None, legs: Sequence[tuple[str, int, int]], accounts: Collection[str]) -> None:
+    """``legs`` are ``(account_code, debit_cents, credit_cents)``: at least two, each one-sided, known and balanced."""
+    debit_total = credit_total = 0
+    for account, debit, credit in legs:
+        # One combined test for the common valid leg; any failure re-runs the rules one by one to name it.
+        if (type(debit) is not int or type(credit) is not int or debit < 0 or credit < 0
+                or (debit == 0) == (credit == 0) or account not in accounts):
+            _refuse_leg(_name(group_id, fitid), account, debit, credit, accounts)
+        debit_total += debit
+        credit_total += credit
+    if len(legs) < 2:
+        raise validation("too_few_legs", f"{_name(group_id, fitid)}: a group needs at least two legs, has {len(legs)}")
+    if debit_total != credit_total:
+        raise validation("unbalanced", f"{_name(group_id, fitid)}: debits {debit_total} != credits {credit_total} (cents)")
+
+
+def check_signed_group(group_id: int, fitid: str | None, pairs: Sequence[tuple[str, int]], accounts: Collection[str]) -> None:
+    """The rules of ``check_group`` for ``(account_code, signed cents)`` pairs with the zero pairs dropped:
+    a positive amount is a debit and a negative one a credit, so one-sidedness holds by construction."""
+    total = 0
+    for account, cents in pairs:
+        if type(cents) is not int or account not in accounts:
+            _refuse_leg(_name(group_id, fitid), account, max(cents, 0), max(-cents, 0), accounts)
+        total += cents
+    if len(pairs) < 2:
+        raise validation("too_few_legs", f"{_name(group_id, fitid)}: a group needs at least two legs, has {len(pairs)}")
+    if total:
+        debit = sum(cents for _, cents in pairs if cents > 0)
+        raise validation("unbalanced", f"{_name(group_id, fitid)}: debits {debit} != credits {debit - total} (cents)")
+
+
+def check_batch(groups: list[tuple], stray_legs: list[tuple]) -> None:
+    """Groups are the drafted rows ``(group_id, batch_id, kind, effective, memo, symbol, broker, fitid, ...)``;
+    ``stray_legs`` are ``(group_id, account_code, debit_cents, credit_cents)`` added outside a group."""
     fitids: set[tuple[str, str]] = set()
     for group in groups:
-        gid = group[0]
-        if gid in by_id:
-            raise validation("duplicate_group", f"group id {gid} appears twice")
-        by_id[gid] = group
-        totals[gid] = [0, 0, 0]
         if group[7] is not None:
             key = (group[6], group[7])
             if key in fitids:
                 raise validation("duplicate_fitid", f"fitid {group[7]} of broker {group[6]} appears twice in the batch")
             fitids.add(key)
-    get = totals.get
-    for gid, account, debit, credit in legs:
-        acc = get(gid)
-        # One combined test for the common valid leg; any failure re-runs the rules one by one to name it.
-        if (acc is None or type(debit) is not int or type(credit) is not int or debit < 0 or credit < 0
-                or (debit == 0) == (credit == 0) or account not in accounts):
-            _refuse_leg(by_id, acc, gid, account, debit, credit, accounts)
-        acc[0] += debit
-        acc[1] += credit
-        acc[2] += 1
-    for gid, (debit, credit, count) in totals.items():
-        if count < 2:
-            raise validation("too_few_legs", f"{_name(by_id[gid])}: a group needs at least two legs, has {count}")
-        if debit != credit:
-            raise validation("unbalanced", f"{_name(by_id[gid])}: debits {debit} != credits {credit} (cents)")
+    if stray_legs:
+        drafted = {group[0]: group for group in groups}
+        gid, account = stray_legs[0][0], stray_legs[0][1]
+        if gid not in drafted:
+            raise validation("orphan_leg", f"a leg on account {account} points at group {gid}, which is not in the batch")
+        raise validation("leg_outside_group", f"{_name(gid, drafted[gid][7])}: a leg on account {account} was added after its "
+                                              "group was drafted (a group's legs are fixed when it is added)")
 
 
-def _refuse_leg(by_id: dict[int, tuple], acc: list[int] | None, gid: int, account: str, debit: object, credit: object,
-                accounts: Collection[str]) -> NoReturn:
-    if acc is None:
-        raise validation("orphan_leg", f"a leg on account {account} points at group {gid}, which is not in the batch")
+def _refuse_leg(name: str, account: str, debit: object, credit: object, accounts: Collection[str]) -> NoReturn:
     if type(debit) is not int or type(credit) is not int:
-        raise validation("amount_type", f"{_name(by_id[gid])}: leg amounts must be integer cents")
+        raise validation("amount_type", f"{name}: leg amounts must be integer cents")
     if debit < 0 or credit < 0:
-        raise validation("negative_amount", f"{_name(by_id[gid])}: a leg on account {account} is negative")
+        raise validation("negative_amount", f"{name}: a leg on account {account} is negative")
     if (debit == 0) == (credit == 0):
-        raise validation("one_side", f"{_name(by_id[gid])}: a leg on account {account} must have exactly one non-zero side")
+        raise validation("one_side", f"{name}: a leg on account {account} must have exactly one non-zero side")
     if account not in accounts:
-        raise validation("unknown_account", f"{_name(by_id[gid])}: account {account!r} is not in the chart of accounts")
-    raise validation("leg", f"{_name(by_id[gid])}: a leg on account {account} was refused")  # unreachable: one rule above failed
+        raise validation("unknown_account", f"{name}: account {account!r} is not in the chart of accounts")
+    raise validation("leg", f"{name}: a leg on account {account} was refused")  # unreachable: one rule above failed

@@ -29,18 +29,23 @@ def db(tmp_path: Path) -> Path:
     return fresh_ledger(tmp_path)
 
 
+_RAW_GROUP = ("INSERT INTO groups (group_id, batch_id, kind, effective_utc, memo, group_no, group_count, leg_count) "
+              "VALUES (?, ?, 'POSTING', ?, 'raw', ?, ?, ?)")
+_RAW_LEG = "INSERT INTO legs (group_id, leg_no, account_code, debit_cents, credit_cents, leg_count) VALUES (?,?,?,?,?,?)"
+_RAW_SEAL = "INSERT INTO batches VALUES (?, NULL, NULL, 'posting', 'system', 'raw', ?, ?, ?, 0, 'committed', ?)"
+
+
 def _raw_batch(conn: apsw.Connection, legs: list[tuple], *, seal_rows: int | None = None) -> None:
-    """Bypass the Python API: write a group, legs and the seal row by hand in one transaction."""
+    """Bypass the Python API: write a group declaring two legs, the legs and the seal row by hand in one transaction."""
     with conn:
-        conn.execute("INSERT INTO groups (group_id, batch_id, kind, effective_utc, memo) VALUES (900, 'raw', 'POSTING', ?, 'raw')", (EFFECTIVE,))
-        conn.executemany("INSERT INTO legs (group_id, account_code, debit_cents, credit_cents) VALUES (?,?,?,?)", legs)
-        conn.execute("INSERT INTO batches VALUES ('raw', NULL, NULL, 'posting', 'system', 'raw', ?, ?, ?, 0, 'committed')",
-                     (EFFECTIVE, EFFECTIVE, len(legs) if seal_rows is None else seal_rows))
+        conn.execute(_RAW_GROUP, (900, "raw", EFFECTIVE, 1, 1, 2))
+        conn.executemany(_RAW_LEG, [(gid, no, account, debit, credit, 2) for no, (gid, account, debit, credit) in enumerate(legs, 1)])
+        conn.execute(_RAW_SEAL, ("raw", EFFECTIVE, EFFECTIVE, len(legs) if seal_rows is None else seal_rows, 1))
 
 
 @pytest.mark.parametrize("legs, seal_rows, constraint", [
     ([(900, "1000", 5, 0), (900, "3000", 0, 4)], None, "batch_seal_balanced"),
-    ([(900, "1000", 5, 0)], None, "batch_seal_balanced"),
+    ([(900, "1000", 5, 0)], 2, "batch_seal_balanced"),  # the seal claims the declared two legs; one is missing
     ([(900, "1000", 5, 0), (900, "3000", 0, 5)], 3, "batch_seal_row_count"),
     ([(900, "1000", 5, 5), (900, "3000", 0, 0)], None, "leg_one_side"),
     ([(900, "1000", -5, 0), (900, "3000", 0, -5)], None, "leg_debit_non_negative"),
@@ -59,8 +64,49 @@ def test_group_without_a_committed_batch_is_refused_at_commit(db: Path) -> None:
     conn = open_ledger(db)
     with pytest.raises(apsw.ConstraintError, match="FOREIGN KEY"):
         with conn:
-            conn.execute("INSERT INTO groups (group_id, batch_id, kind, effective_utc, memo) VALUES (1, 'ghost', 'POSTING', ?, 'x')", (EFFECTIVE,))
+            conn.execute(_RAW_GROUP, (1, "ghost", EFFECTIVE, 1, 1, 2))
     assert conn.execute("SELECT count(*) FROM groups").fetchone()[0] == 0
+
+
+def _committed_group(db: Path) -> tuple[int, str]:
+    with Ledger(db) as ledger:
+        outcome = post_groups(ledger, "sealed", balanced_groups(2, 3))
+    return outcome.group_ids[0], outcome.batch_id
+
+
+@pytest.mark.parametrize("leg_no, leg_count, refused_by", [
+    (1, 3, "UNIQUE constraint failed: legs.group_id, legs.leg_no"),  # every slot of the group is taken
+    (3, 3, "UNIQUE constraint failed: legs.group_id, legs.leg_no"),
+    (4, 3, "leg_slot_range"),  # beyond the group's declared legs
+    (4, 4, "FOREIGN KEY"),  # claims a leg count the group does not have
+    (5, 9, "FOREIGN KEY"),
+])
+def test_a_leg_can_never_be_added_to_a_committed_group(db: Path, leg_no: int, leg_count: int, refused_by: str) -> None:
+    """Posted groups are closed: raw SQL cannot slip an extra leg in, whatever slot or count it claims."""
+    gid, _ = _committed_group(db)
+    conn = open_ledger(db)
+    with pytest.raises(apsw.ConstraintError, match=refused_by):
+        with conn:
+            conn.execute(_RAW_LEG, (gid, leg_no, "1000", 7, 0, leg_count))
+    assert conn.execute("SELECT count(*) FROM legs WHERE group_id = ?", (gid,)).fetchone()[0] == 3
+    assert all(f.ok for f in ledger_findings(db))
+
+
+@pytest.mark.parametrize("group_no, group_count, refused_by", [
+    (1, 2, "UNIQUE constraint failed: groups.batch_id, groups.group_no"),  # every slot of the batch is taken
+    (2, 2, "UNIQUE constraint failed: groups.batch_id, groups.group_no"),
+    (3, 2, "group_slot_range"),
+    (3, 3, "FOREIGN KEY"),  # claims a group count the sealed batch does not have: refused at COMMIT
+])
+def test_a_group_can_never_be_added_to_a_committed_batch(db: Path, group_no: int, group_count: int, refused_by: str) -> None:
+    _, batch_id = _committed_group(db)
+    conn = open_ledger(db)
+    with pytest.raises(apsw.ConstraintError, match=refused_by):
+        with conn:
+            conn.execute(_RAW_GROUP, (5000, batch_id, EFFECTIVE, group_no, group_count, 2))
+            conn.executemany(_RAW_LEG, [(5000, 1, "1000", 7, 0, 2), (5000, 2, "3000", 0, 7, 2)])
+    assert conn.execute("SELECT count(*) FROM groups WHERE batch_id = ?", (batch_id,)).fetchone()[0] == 2
+    assert all(f.ok for f in ledger_findings(db))
 
 
 @pytest.mark.parametrize("sql", ["UPDATE legs SET debit_cents = debit_cents + 1", "DELETE FROM legs", "UPDATE groups SET memo = 'x'",
