@@ -36,7 +36,14 @@ class LockedAudit:
 
 
 class Matrix:
-    """Live state of each Emergency Event Matrix row: armed, triggered or cleared."""
+    """Live state of each Emergency Event Matrix row: armed, triggered or cleared.
+
+    Ordering rule: whoever changes what the core's mode is derived from (kill
+    switch state, suspended, defense) updates the matching row here first.
+    ``build_state`` reads the mode before the matrix, so a state.json that
+    says "halted", "suspended" or "defense" (or "running" again) always shows
+    the row that explains it, never the row as it was a moment before.
+    """
 
     def __init__(self) -> None:
         self._rows = {row["key"]: row for row in empty_matrix()}

@@ -199,8 +199,8 @@ class Supervisor(Workers):
         acknowledge(self.paths, self.ctx.audit.log, flag, outcome)
 
     def _set_defense(self, on: bool, cause: str) -> None:
+        (self.ctx.matrix.trigger if on else self.ctx.matrix.clear)("defense_mode", cause)  # matrix before mode: see Matrix
         self.control.defense = on
-        (self.ctx.matrix.trigger if on else self.ctx.matrix.clear)("defense_mode", cause)
         self.ctx.audit.append("risk", "defense_mode_on" if on else "defense_mode_off",
                               {"cause": cause, "factor": str(self.settings.defense_mode_factor)}, severity="warning")
 

@@ -42,13 +42,14 @@ class Workers:
                                  enabled=s.notify_on_critical, timeout_s=float(s.notify_webhook_timeout_seconds))
         self.broker = make_broker(self.home, s, store=self.store)
         self.errors = ErrorHandler(self.ctx, broker_code=self.broker.code)
-        self.kill = KillSwitch(self.store, self.ctx, self.notifier, cancel_orders=self.broker.cancel_all)
+        kill = KillSwitch(self.store, self.ctx, self.notifier, cancel_orders=self.broker.cancel_all)
+        if kill.triggered:  # before the supervisor can see it: a "halted" state.json must show this row triggered
+            self.ctx.matrix.trigger("daily_loss", f"still halted since {kill.state().since_utc}: {kill.state().cause}")
+        self.kill = kill
         self.risk = RiskBot(s)
         self.gate = build_gate(self.ctx, self.broker.code)
         self.watchdog = Watchdog(s, broker=lambda: self.broker, feed=lambda: self._feed,
                                  on_broker_down=self._broker_down, on_broker_up=self._broker_up, on_feed_down=self._feed_down)
-        if self.kill.triggered:
-            self.ctx.matrix.trigger("daily_loss", f"still halted since {self.kill.state().since_utc}: {self.kill.state().cause}")
 
     def start_watchdog(self) -> None:
         self.watchdog.start()
@@ -106,15 +107,15 @@ class Workers:
 
     # -- watchdog callbacks (watchdog thread) ------------------------------------------------
     def _broker_down(self, cause: str) -> None:
+        self.ctx.matrix.trigger("broker_down", cause)  # matrix before mode: see Matrix
         self.control.suspended = True
-        self.ctx.matrix.trigger("broker_down", cause)
         self.ctx.audit.append("watchdog", "broker_suspended", {"cause": cause, "broker": self.broker.code}, severity="critical")
         self.log.error("watchdog_bot", f"broker suspended: {cause}")
         self.notifier.notify("broker_suspended", cause, scope="Broker")
 
     def _broker_up(self, cause: str) -> None:
+        self.ctx.matrix.clear("broker_down", cause)  # matrix before mode: see Matrix
         self.control.suspended = False
-        self.ctx.matrix.clear("broker_down", cause)
         self.ctx.audit.append("watchdog", "broker_resumed", {"cause": cause, "broker": self.broker.code}, severity="warning")
         self.log.info("watchdog_bot", f"broker resumed: {cause}")
 

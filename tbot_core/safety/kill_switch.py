@@ -78,7 +78,8 @@ class KillSwitch:
             if self._state.triggered:
                 return
             since = iso_z()
-            # Halt in memory first: if persisting the state fails, this process still refuses every order.
+            self.ctx.matrix.trigger("daily_loss", cause)  # matrix before mode: see Matrix
+            # Halt in memory next: if persisting the state fails, this process still refuses every order.
             self._state = KillState("triggered", since, cause, bar_utc)
             self.store.set_kill_state("triggered", since, cause, bar_utc)
         cancelled = self._cancel_all()
@@ -87,7 +88,6 @@ class KillSwitch:
                    "orders_cancelled": cancelled, **detail}
         self.ctx.audit.append("kill_switch", "kill_switch_triggered", context, severity="critical", actor=actor)
         self.ctx.syslog.error("kill_switch", f"HALT: {cause}", **context)
-        self.ctx.matrix.trigger("daily_loss", cause)
         self.notifier.notify("kill_switch_triggered", cause, scope="Broker", bar_utc=bar_utc)
 
     def reset(self, reason: str, operator: str) -> bool:
@@ -95,12 +95,12 @@ class KillSwitch:
             if not self._state.triggered:
                 return False
             previous = self._state
-            self.store.set_kill_state("armed", None, None, None)
+            self.store.set_kill_state("armed", None, None, None)  # persisted first: a failed write leaves it halted
+            self.ctx.matrix.clear("daily_loss", f"reset by {operator}: {reason}")  # matrix before mode: see Matrix
             self._state = self.store.kill_state()
         self.ctx.audit.append("kill_switch", "kill_switch_reset",
                               {"reason": reason, "operator": operator, "was_cause": previous.cause,
                                "was_since_utc": previous.since_utc}, severity="warning", actor="operator")
-        self.ctx.matrix.clear("daily_loss", f"reset by {operator}: {reason}")
         return True
 
     def snapshot(self) -> dict[str, Any]:

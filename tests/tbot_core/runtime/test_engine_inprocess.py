@@ -115,3 +115,24 @@ def test_a_kill_switch_whose_database_write_fails_still_halts(tmp_path):
     with pytest.raises(apsw.Error):
         kill.evaluate(-10_000_00, 100_00, "2026-01-05T14:31:00.000000Z")
     assert kill.triggered
+
+
+def test_the_daily_loss_row_changes_before_the_mode_it_explains(tmp_path):
+    """state.json reads the mode before the matrix: when the kill switch trips, the matrix row must already say
+    triggered; when it is reset, the row must already be cleared while the mode still reads halted."""
+    paths = make_home(tmp_path, {}, bars=10, symbols=("SPY",))
+    _engine, _store, kill, ctx = build_engine(paths.root, 1000)
+    seen: list[tuple[str, bool]] = []
+    record = ctx.matrix._set
+
+    def spy(key: str, state: str, cause: str) -> None:
+        if key == "daily_loss":
+            seen.append((state, kill.triggered))
+        record(key, state, cause)
+
+    ctx.matrix._set = spy
+    kill.evaluate(-10_000_00, 100_00, "2026-01-05T14:31:00.000000Z")
+    assert kill.triggered and ctx.matrix.state("daily_loss") == "triggered"
+    assert kill.reset("checked the fills", "ops")
+    assert not kill.triggered and ctx.matrix.state("daily_loss") == "cleared"
+    assert seen == [("triggered", False), ("cleared", True)]
