@@ -33,20 +33,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tbot_core.audit import AuditLog  # noqa: E402
-from tbot_core.brokers.paper import PaperBroker  # noqa: E402
 from tbot_core.core_store import CoreStore  # noqa: E402
 from tbot_core.data.replay import ReplayFeed  # noqa: E402
 from tbot_core.home import BotHome  # noqa: E402
 from tbot_core.home_init import init_home  # noqa: E402
 from tbot_core.market_calendar import session_for  # noqa: E402
-from tbot_core.runtime.context import CoreContext, LockedAudit, Matrix  # noqa: E402
+from tbot_core.runtime.context import CoreContext, Matrix  # noqa: E402
 from tbot_core.runtime.engine import Engine, EngineControl  # noqa: E402
-from tbot_core.runtime.pipeline_parts import build_gate, build_strategies  # noqa: E402
+from tbot_core.runtime.wiring import Fakes, build_parts  # noqa: E402
 from tbot_core.safety.error_handler import ErrorHandler  # noqa: E402
 from tbot_core.safety.kill_switch import KillSwitch  # noqa: E402
 from tbot_core.safety.notifier_bot import Notifier  # noqa: E402
-from tbot_core.safety.risk_bot import RiskBot  # noqa: E402
 from tbot_core.syslog import SystemLog  # noqa: E402
+from tests.fakes.faults import ScriptedStrategy  # noqa: E402
 
 SYMBOLS = ("SPY", "AAPL", "MSFT", "NVDA")
 
@@ -71,7 +70,7 @@ def run(ticks: int, *, traced: bool) -> tuple[float, float, float, float]:
     """(engine ticks/s, traced peak MiB or 0, csv.reader rows/s, replay feed bars/s) for one size."""
     with tempfile.TemporaryDirectory() as tmp:
         paths, _ = init_home(Path(tmp) / "home")
-        paths.plaintext_env.write_text("REPLAY_SPEED=0\nTEST_SCRIPTED_SIGNAL_EVERY=50\nDAILY_LOSS_LIMIT=50%\n")
+        paths.plaintext_env.write_text("REPLAY_SPEED=0\nDAILY_LOSS_LIMIT=50%\n")
         write_data(paths.root, ticks)
         start = time.perf_counter()
         with open(paths.sample_ohlcv, newline="") as handle:
@@ -86,14 +85,15 @@ def run(ticks: int, *, traced: bool) -> tuple[float, float, float, float]:
         if traced:  # the pipeline's whole life: construction (gate, strategies, stores) and the run
             tracemalloc.start()
         log = SystemLog(paths.system_log(ident.BOT_IDENTITY), "JSON")
-        ctx = CoreContext(paths, s, ident, log, LockedAudit(AuditLog(paths.audit_db)), Matrix())
+        ctx = CoreContext(paths, s, ident, log, AuditLog(paths.audit_db), Matrix())
         store = CoreStore(paths.core_db)
-        broker = PaperBroker(store, s)
-        kill = KillSwitch(store, ctx, Notifier(lambda n: None, log, bot_identity=ident.BOT_IDENTITY, enabled=False),
-                          cancel_orders=broker.cancel_all)
-        engine = Engine(ctx, store=store, broker=broker, feed=ReplayFeed(paths.sample_ohlcv, paths.sample_vix, s, start_after=None),
-                        strategies=build_strategies(s), gate=build_gate(ctx, "PAPER"), risk=RiskBot(s), kill_switch=kill,
-                        errors=ErrorHandler(ctx, broker_code="PAPER"), control=EngineControl())
+        notifier = Notifier(lambda n: None, log, bot_identity=ident.BOT_IDENTITY, enabled=False)
+        # The core's own wiring function; the bench adds a scripted strategy so orders flow on every 50th bar.
+        parts = build_parts(home, ctx, store, notifier, Fakes(strategies=lambda _s: [ScriptedStrategy(50)]))
+        kill = KillSwitch(store, ctx, notifier, cancel_orders=parts.broker.cancel_all)
+        engine = Engine(ctx, store=store, broker=parts.broker, feed=parts.make_feed(None), strategies=parts.make_strategies(),
+                        gate=parts.gate, risk=parts.risk, kill_switch=kill, errors=ErrorHandler(ctx, broker_code="PAPER"),
+                        control=EngineControl())
         start = time.perf_counter()
         engine.run()
         elapsed = time.perf_counter() - start

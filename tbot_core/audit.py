@@ -14,6 +14,7 @@ import fcntl
 import hashlib
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -45,6 +46,8 @@ CREATE TABLE IF NOT EXISTS audit_log (
     prev_hash TEXT NOT NULL CHECK (length(prev_hash) = 64),
     row_hash  TEXT NOT NULL CHECK (length(row_hash) = 64)
 ) STRICT;
+-- The kill switch's start-up check asks for the newest trigger/reset: an index, not a scan of the whole log.
+CREATE INDEX IF NOT EXISTS audit_by_event ON audit_log(category, event, seq);
 CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: UPDATE refused'); END;
 CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
@@ -134,22 +137,38 @@ def advance_anchor(path: Path, seq: int, digest: str) -> None:
 
 
 class AuditLog:
-    """Writer and reader of one audit database. Safe to use from several processes."""
+    """Writer and reader of one audit database: the one append path, safe from any thread and any process.
+
+    Threads of one process share the connection, and an APSW connection must
+    not run two statements or transactions at once, so every use of it holds
+    ``_lock``; other processes are serialized by SQLite's write lock
+    (``BEGIN IMMEDIATE``) and the anchor file's ``flock``.
+    """
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
         self.anchor = audit_anchor(path)
         self.readonly = readonly
+        self._lock = threading.RLock()
         try:
             self.conn = connect(path, readonly=readonly)
             if not readonly:
-                with self.conn:
+                # IMMEDIATE: take the write lock (waiting on the busy timeout) before reading the schema, so a
+                # second process opening the log while others append waits instead of failing a lock upgrade.
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
                     self.conn.execute(SCHEMA)
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    if not self.conn.get_autocommit():
+                        self.conn.execute("ROLLBACK")
+                    raise
         except apsw.Error as exc:
             raise TbotError(f"{path.name}: cannot open audit database ({type(exc).__name__})") from None
 
     def close(self) -> None:
-        self.conn.close()
+        with self._lock:
+            self.conn.close()
 
     def __enter__(self) -> "AuditLog":
         return self
@@ -170,6 +189,10 @@ class AuditLog:
         if bad is not None:
             raise ValueError(f"audit event {bad.event!r}: bad severity {bad.severity!r} or actor {bad.actor!r}")
         contexts = [canonical_context(ev.context) for ev in events]
+        with self._lock:
+            return self._append_locked(events, contexts)
+
+    def _append_locked(self, events: Sequence[AuditEvent], contexts: list[str]) -> list[int]:
         ts = iso_z()
         conn = self.conn
         # BEGIN IMMEDIATE takes the write lock first, so reading the head and
@@ -211,21 +234,33 @@ class AuditLog:
             like = f"%{search}%"
             args.extend([like, like, like])
         sql = f"SELECT * FROM audit_log WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?"
-        rows = [AuditRow(*r) for r in self.conn.execute(sql, (*args, n))]
+        with self._lock:
+            rows = [AuditRow(*r) for r in self.conn.execute(sql, (*args, n))]
         rows.reverse()
         return rows
 
+    def latest(self, category: str, events: Sequence[str]) -> AuditRow | None:
+        """The newest row of ``category`` whose event is one of ``events`` (None if there is none)."""
+        marks = ",".join("?" * len(events))
+        sql = f"SELECT * FROM audit_log WHERE category = ? AND event IN ({marks}) ORDER BY seq DESC LIMIT 1"
+        with self._lock:
+            row = self.conn.execute(sql, (category, *events)).fetchone()
+        return None if row is None else AuditRow(*row)
+
     def count(self) -> int:
-        return int(self.conn.execute("SELECT count(*) FROM audit_log").fetchone()[0])
+        with self._lock:
+            return int(self.conn.execute("SELECT count(*) FROM audit_log").fetchone()[0])
 
     def last_seq(self) -> int:
-        row = self.conn.execute("SELECT max(seq) FROM audit_log").fetchone()
+        with self._lock:
+            row = self.conn.execute("SELECT max(seq) FROM audit_log").fetchone()
         return int(row[0] or 0)
 
     def iter_rows(self, batch: int = 5000) -> Iterable[AuditRow]:
         last = 0
         while True:
-            chunk = self.conn.execute("SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?", (last, batch)).fetchall()
+            with self._lock:
+                chunk = self.conn.execute("SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?", (last, batch)).fetchall()
             if not chunk:
                 return
             for raw in chunk:
@@ -259,6 +294,7 @@ class AuditLog:
         if seq > count:
             raise IntegrityError(f"audit chain broken at seq {count + 1}: rows {count + 1}..{seq} missing "
                                  f"(the head anchor records seq {seq})")
-        row = self.conn.execute("SELECT row_hash FROM audit_log WHERE seq = ?", (seq,)).fetchone()
+        with self._lock:
+            row = self.conn.execute("SELECT row_hash FROM audit_log WHERE seq = ?", (seq,)).fetchone()
         if seq and (row is None or row[0] != digest):
             raise IntegrityError(f"audit chain broken at seq {seq}: does not match the head anchor")

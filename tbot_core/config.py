@@ -92,6 +92,8 @@ class Settings:
     supervisor_stop_grace_seconds: Decimal = _key(Decimal("10"), t.decimal("0.1", 600), "Wait before ending an unresponsive child")
     restart_max_attempts: int = _key(5, t.integer(0, 100), "Restarts allowed for rebootable events")
     restart_backoff_seconds: Decimal = _key(Decimal("1"), t.decimal("0.01", 600), "First restart delay (doubles)")
+    restart_window_seconds: Decimal = _key(Decimal("3600"), t.decimal(1, 604800), "RESTART_MAX_ATTEMPTS counts restarts within this window")
+    worker_stall_seconds: Decimal = _key(Decimal("120"), t.decimal("0.5", 3600), "A worker busy this long without a heartbeat is stalled (restarted once, then a controlled stop)")
     notify_on_critical: bool = _key(True, t.boolean, "Send SMTP/webhook alerts on critical events")
     notify_email_to: str = _key("", t.text(320), "Alert recipient address (SMTP credentials live in the notifier_smtp secret)")
 
@@ -103,13 +105,6 @@ class Settings:
     replay_speed: Decimal = _key(Decimal("20"), t.decimal(0, 1000000), "Replay bars per second; 0 = as fast as possible")
     notify_webhook_timeout_seconds: Decimal = _key(Decimal("5"), t.decimal("0.1", 120), "Webhook/SMTP alert timeout")
     engine_orders_kept: int = _key(50, t.integer(1, 1000), "Recent orders kept in state.json")
-
-    # -- test-only fault injection (never set these in production) -----------------------------
-    test_scripted_signal_every: int = _key(0, t.integer(0, 1000000), "TEST ONLY: emit a buy/sell signal on every Nth bar (strategy mid); 0 = off")
-    test_engine_fault_at_bar: int = _key(0, t.integer(0, 100000000), "TEST ONLY: the engine raises a LogicError each time it processes bar N; 0 = off")
-    test_paper_outage_after_bars: int = _key(0, t.integer(0, 100000000), "TEST ONLY: the paper broker stops answering after N bars; 0 = off")
-    test_paper_outage_seconds: Decimal = _key(Decimal("0"), t.decimal(0, 3600), "TEST ONLY: how long the paper broker outage lasts")
-    test_replay_stall_after_bars: int = _key(0, t.integer(0, 100000000), "TEST ONLY: the replay feed stops delivering after N bars; 0 = off")
 
     # -- broker endpoints (credentials live in secrets, never here) ---------------------------
     alpaca_paper: bool = _key(True, t.boolean, "Use Alpaca's paper endpoint")

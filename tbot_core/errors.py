@@ -3,6 +3,10 @@
 Expected failures (bad input, missing files, wrong keys) are ``TbotError``
 subclasses: the CLI prints their one-line message and exits non-zero, never a
 traceback.  The four classification names come from the seed's error handler.
+
+``code`` carries the remote side's own code when there is one (an HTTP status
+such as ``"429"``, an IB error code such as ``"201"``) so the error handler's
+``error_code`` column says what the broker said, not our class name.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ class TbotError(Exception):
 
     exit_code = 2
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, code: str | int | None = None) -> None:
         super().__init__(message)
         self.hint = hint
+        self.code: str | None = str(code) if code is not None else None
 
     def one_line(self) -> str:
         text = " ".join(str(self).split())

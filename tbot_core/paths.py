@@ -16,7 +16,8 @@ Layout of ``TBOT_HOME`` (default ``./tbot_home``)::
     vault/used_keys.json             fingerprints of every key ever used
     backups/                         timestamped encrypted backups
     backups/ledger-before-migrate-STAMP.db  db/ledger.db as it was before a schema migration
-    control/control_NAME.flag        operator control flags
+    control/control_NAME.STAMP.NONCE.flag  one operator/system request each (a hand-written
+                                     control_NAME.flag is accepted and renamed to this form)
     control/quarantine/              garbled or unknown flags, never acted on
     db/audit.db, db/ledger.db, db/core.db
     run/state.json, run/core.lock    live state for the console; the core's lock
@@ -39,6 +40,10 @@ DEFAULT_HOME = "tbot_home"
 _IDENTITY_RE = re.compile(r"^[A-Z0-9][A-Z0-9_]{1,63}$")
 _SECRET_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _FLAG_NAME_RE = re.compile(r"^[a-z][a-z_]{0,31}$")
+_FLAG_STAMP_RE = re.compile(r"^\d{8}T\d{12}Z$")
+_FLAG_NONCE_RE = re.compile(r"^[0-9a-f]{32}$")
+# control_NAME.flag (legacy, hand-written) or control_NAME.STAMP.NONCE.flag (one file per request)
+FLAG_FILE_RE = re.compile(r"^control_(?P<flag>[a-z][a-z_]{0,31})(?:\.(?P<stamp>\d{8}T\d{12}Z)\.(?P<nonce>[0-9a-f]{32}))?\.flag$")
 
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600
@@ -175,10 +180,24 @@ class HomePaths:
     def control_probe(self) -> Path:
         return self.control_dir / ".probe"
 
+    @property
+    def control_lock(self) -> Path:
+        """Serialises flag writers so the order of requested times is the order files appear in."""
+        return self.control_dir / ".lock"
+
     def flag_file(self, name: str) -> Path:
+        """The plain legacy name an operator may write by hand (``control_stop.flag``)."""
         if not _FLAG_NAME_RE.match(name):
             raise ValueError(f"flag name {name!r}: expected lowercase letters and _")
         return self.control_dir / f"control_{name}.flag"
+
+    def flag_request_file(self, name: str, request_stamp: str, nonce: str) -> Path:
+        """One file per request, so two requests of the same flag never replace each other."""
+        if not _FLAG_NAME_RE.match(name):
+            raise ValueError(f"flag name {name!r}: expected lowercase letters and _")
+        if not _FLAG_STAMP_RE.match(request_stamp) or not _FLAG_NONCE_RE.match(nonce):
+            raise ValueError("flag request: expected a YYYYMMDDTHHMMSSffffffZ stamp and a 32-hex-digit nonce")
+        return self.control_dir / f"control_{name}.{request_stamp}.{nonce}.flag"
 
     # -- databases -------------------------------------------------------------
     @property

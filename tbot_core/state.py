@@ -23,7 +23,7 @@ from tbot_core.sanitize import sanitize
 from tbot_core.timeutil import iso_z, parse_iso_z, utc_now
 
 SCHEMA_VERSION = 1
-MODES = ("starting", "running", "stopped", "halted", "suspended", "defense")
+MODES = ("starting", "running", "stopped", "halted", "suspended", "defense", "blocked")
 REQUIRED_KEYS = ("schema", "written_utc", "mode", "core")
 
 

@@ -11,6 +11,13 @@ the whole retry policy of the adapters:
   ``NetworkError`` for the handler, and flagged ``heartbeat_failure`` so the
   watchdog counts it as a missed heartbeat (broker or feed, per ``matrix_key``).
 
+Every error made here carries ``code``: the HTTP status (``"429"``, ``"403"``)
+or the IB error code (``"201"``, ``"1100"``), which the error handler writes in
+its ``error_code`` column.  IB codes map like HTTP ones: connectivity lost
+(1100, 502, 504, 2110) is a heartbeat failure, pacing (100) is transient,
+duplicate client id (326) is configuration, anything else (201 order rejected,
+202, 200, ...) is the broker refusing the operation.
+
 Messages carry the service, the operation, the status and the broker's own
 error text, scrubbed of every registered secret and cut to one short line.
 """
@@ -34,8 +41,8 @@ class BrokerUnreachable(NetworkError):
 
     heartbeat_failure = True
 
-    def __init__(self, message: str, *, matrix_key: str, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
+    def __init__(self, message: str, *, matrix_key: str, hint: str | None = None, code: str | int | None = None) -> None:
+        super().__init__(message, hint=hint, code=code)
         self.matrix_key = matrix_key  # "broker_down" or "feed_down" (tbot_core.emergency)
 
 
@@ -64,12 +71,38 @@ def from_http_status(status: int | None, body: str, *, service: str, what: str) 
     """The error class for one failed HTTP exchange with a broker or data API."""
     detail = _api_detail(body)
     where = f"{service} {what}: HTTP {status}"
+    code = str(status) if status is not None else None
     if status in (401, 403):
         return ConfigError(f"{where}: credentials refused: {detail}",
-                           hint=f"check the broker secret for {service.split()[0]} and its paper/live endpoint")
+                           hint=f"check the broker secret for {service.split()[0]} and its paper/live endpoint", code=code)
     if status == 429 or (status is not None and status >= 500):
-        return NetworkError(f"{where}: {detail or 'temporary failure'}")
-    return BrokerError(f"{where}: {detail or 'request refused'}")
+        return NetworkError(f"{where}: {detail or 'temporary failure'}", code=code)
+    return BrokerError(f"{where}: {detail or 'request refused'}", code=code)
+
+
+# IB error codes (TWS API "Message Codes") that are not "the broker refused this request".
+IB_CONNECTIVITY_LOST = frozenset({502, 504, 1100, 1300, 2110})
+IB_TRANSIENT = frozenset({100})  # max rate of messages exceeded (pacing), IB's 429
+IB_CONFIG = frozenset({326, 354, 10090})  # client id in use; market-data subscription missing
+IB_INFO = frozenset({1101, 1102, 2104, 2106, 2107, 2108, 2119, 2158})  # connectivity restored, data farm OK
+
+
+def from_ib_error(code: int | str, message: str, *, service: str, what: str) -> TbotError:
+    """The error class for one IB error code (e.g. 201 order rejected -> BrokerError code "201")."""
+    try:
+        number = int(code)
+    except (TypeError, ValueError):
+        number = -1
+    where = f"{service} {what}: IB error {number}"
+    detail = _short(message)
+    if number in IB_CONNECTIVITY_LOST:
+        return BrokerUnreachable(f"{where}: connectivity lost: {detail}; heartbeat failed", matrix_key=_matrix_key(service),
+                                 hint="check the TWS/Gateway connection to IB's servers", code=number)
+    if number in IB_TRANSIENT:
+        return NetworkError(f"{where}: {detail or 'pacing violation'}", code=number)
+    if number in IB_CONFIG:
+        return ConfigError(f"{where}: {detail}", hint="check the IB client id and market-data subscriptions", code=number)
+    return BrokerError(f"{where}: {detail or 'request refused'}", code=number)
 
 
 def from_transport(exc: BaseException, *, service: str, what: str, timeout: float | None = None) -> BrokerUnreachable:
@@ -109,9 +142,13 @@ def alpaca_errors(service: str, what: str, *, timeout: float | None = None) -> I
 @contextlib.contextmanager
 def ib_errors(service: str, what: str, *, timeout: float | None = None) -> Iterator[None]:
     """Run one ib_async exchange; transport failures become heartbeat failures."""
+    from ib_async import RequestError
+
     try:
         yield
     except TbotError:
         raise
+    except RequestError as exc:
+        raise from_ib_error(exc.code, exc.message, service=service, what=what) from None
     except (TimeoutError, ConnectionError, OSError) as exc:
         raise from_transport(exc, service=service, what=what, timeout=timeout) from None

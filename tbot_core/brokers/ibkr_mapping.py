@@ -22,7 +22,8 @@ from ib_async import Fill as IbFill
 from ib_async import Position as IbPosition
 
 from tbot_core.brokers.base import Account, Fill, Order, Position
-from tbot_core.errors import BrokerError
+from tbot_core.brokers.errors import IB_INFO, from_ib_error
+from tbot_core.errors import BrokerError, TbotError
 
 _UNSET_LIMIT = 1e300  # ib_async's UNSET_DOUBLE is sys.float_info.max
 
@@ -74,6 +75,24 @@ def order(trade: Trade) -> Order:
                  side=_side(trade.order.action, "order"), qty=decimal(trade.order.totalQuantity, "order quantity"),
                  status=mapped, submitted_utc=utc(submitted), strategy=strategy, filled_qty=filled,
                  filled_avg_price=decimal(avg, "average fill price") if filled > 0 else None)
+
+
+REFUSED_STATUSES = frozenset({"Inactive", "Cancelled", "ApiCancelled", "ValidationError"})
+
+
+def order_rejection(trade: Trade) -> TbotError | None:
+    """The error for an order IB refused (e.g. 201 -> BrokerError code "201"), from its last coded log entry.
+
+    IB reports a rejection asynchronously: the order goes Inactive/Cancelled and
+    the error code lands in ``trade.log``; ``None`` while the order stands.
+    """
+    if trade.orderStatus.status not in REFUSED_STATUSES:
+        return None
+    for entry in reversed(trade.log):
+        if entry.errorCode and entry.errorCode not in IB_INFO:
+            return from_ib_error(entry.errorCode, entry.message, service="ibkr",
+                                 what=f"order {trade.order.orderId} ({trade.orderStatus.status})")
+    return None
 
 
 def _side(raw: str, what: str) -> str:

@@ -9,6 +9,12 @@ bound as well, so a gateway that accepts the socket and then says nothing
 costs at most the configured timeout, never a hang.  Failures leave as
 ``tbot_core.errors`` classes; an unreachable gateway is a ``BrokerUnreachable``
 heartbeat failure for the watchdog.
+
+IB error codes keep their number: a request IB refuses raises (``RaiseRequestErrors``)
+and leaves as the mapped class with ``code`` set (``brokers.errors.from_ib_error``),
+never as an empty answer.  IB's own connectivity loss (1100: TWS lost IB's servers
+while our socket stays up) is remembered from ``errorEvent`` until 1101/1102 say it
+is back, and fails the heartbeat with code "1100" so the watchdog suspends the broker.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ib_async import IB
 
-from tbot_core.brokers.errors import from_transport, ib_errors
+from tbot_core.brokers.errors import IB_CONNECTIVITY_LOST, from_ib_error, from_transport, ib_errors
 from tbot_core.errors import ConfigError
 from tbot_core.sanitize import register_secret
 
@@ -31,6 +37,7 @@ if TYPE_CHECKING:
     from tbot_core.home import BotHome
 
 SECRET_NAME = "broker_ibkr"
+IB_CONNECTIVITY_RESTORED = frozenset({1101, 1102})
 T = TypeVar("T")
 
 
@@ -79,11 +86,22 @@ class IbkrSession:
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"{service}-loop", daemon=True)
         self._thread.start()
         self._connect_lock = asyncio.Lock()
+        self.connectivity_lost: tuple[int, str] | None = None  # set by IB error 1100 and friends, cleared by 1101/1102
         self.ib: IB = self._submit(self._make_ib()).result()
+        self.ib.errorEvent += self._on_ib_error
 
     @staticmethod
     async def _make_ib() -> IB:
-        return IB()  # built on the loop thread: its events bind to this loop
+        ib = IB()  # built on the loop thread: its events bind to this loop
+        ib.RaiseRequestErrors = True  # a refused request raises with its code instead of answering empty
+        return ib
+
+    def _on_ib_error(self, req_id: int, code: int, message: str, *_rest: Any) -> None:
+        """IB's connection to its own servers: lost (1100, 2110, ...) until restored (1101/1102)."""
+        if code in IB_CONNECTIVITY_LOST and req_id == -1:
+            self.connectivity_lost = (code, message)
+        elif code in IB_CONNECTIVITY_RESTORED:
+            self.connectivity_lost = None
 
     def _submit(self, coro: Awaitable[T]) -> "concurrent.futures.Future[T]":
         return asyncio.run_coroutine_threadsafe(coro, self._loop)  # type: ignore[arg-type]
@@ -97,6 +115,7 @@ class IbkrSession:
                 await asyncio.wait_for(self.ib.connectAsync(ep.host, ep.port, clientId=ep.client_id,
                                                             timeout=ep.connect_timeout, account=ep.account),
                                        ep.connect_timeout)
+            self.connectivity_lost = None  # a fresh connection starts from what the gateway says now
 
     def call(self, what: str, request: Callable[[IB], Awaitable[T]], *, timeout: float | None = None) -> T:
         """Connect if needed, then run ``request(ib)`` on the loop; bounded by connect + request timeouts."""
@@ -115,7 +134,11 @@ class IbkrSession:
             raise from_transport(TimeoutError(), service=self.service, what=what, timeout=limit) from None
 
     def heartbeat(self) -> None:
+        """One answered request, and IB itself connected to its servers (else code 1100 and the like)."""
         self.call("current time", lambda ib: ib.reqCurrentTimeAsync())
+        lost = self.connectivity_lost
+        if lost is not None:
+            raise from_ib_error(lost[0], lost[1], service=self.service, what="current time")
 
     def close(self) -> None:
         """Disconnect and stop the loop thread (safe to call twice)."""

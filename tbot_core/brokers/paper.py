@@ -8,14 +8,10 @@ transaction per fill, so a restart (even after SIGKILL) resumes the same
 cash and positions.  A resubmitted ``client_order_id`` returns the original
 order instead of trading twice, which makes replaying a few bars after a crash
 harmless.
-
-The two ``TEST_PAPER_OUTAGE_*`` settings simulate an API outage for the
-watchdog scenario tests; they are off by default.
 """
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -24,7 +20,7 @@ from tbot_core.brokers.base import Account, Broker, Fill, Order, OrderRequest, P
 from tbot_core.config import Settings
 from tbot_core.core_store import CENT, CoreStore, from_cents, to_cents
 from tbot_core.data.base import Bar
-from tbot_core.errors import BrokerError, NetworkError
+from tbot_core.errors import BrokerError
 from tbot_core.timeutil import iso_z, parse_iso_z
 
 BPS = Decimal(10000)
@@ -36,8 +32,6 @@ class PaperBroker(Broker):
     def __init__(self, store: CoreStore, settings: Settings) -> None:
         self.store = store
         self.settings = settings
-        self._bars_seen = 0
-        self._outage_until: float | None = None
         self._marks: dict[str, int] = store.marks()
         self._bar_utc: dict[str, str] = {}
         self._open_limits: dict[str, tuple] = {}
@@ -52,8 +46,6 @@ class PaperBroker(Broker):
     # -- market data in ---------------------------------------------------------------------
     def on_bar(self, bar: Bar, close_cents: int, bar_utc: str) -> list[Fill]:
         """Mark the symbol and fill any resting limit order the bar traded through."""
-        self._bars_seen += 1
-        self._maybe_start_outage()
         self._marks[bar.symbol] = close_cents
         self._bar_utc[bar.symbol] = bar_utc
         if not self._open_limits:
@@ -74,13 +66,11 @@ class PaperBroker(Broker):
 
     # -- Broker interface -------------------------------------------------------------------------
     def account(self) -> Account:
-        self._check_up()
         cash = self._cash_cents()
         equity = cash + sum(qty * self._marks.get(sym, cost // qty) for sym, qty, cost, _ in self._position_rows())
         return Account(cash=from_cents(cash), equity=from_cents(equity), buying_power=from_cents(cash))
 
     def positions(self) -> list[Position]:
-        self._check_up()
         return [Position(sym, Decimal(qty), from_cents(cost) / qty, from_cents(self._marks[sym]) if sym in self._marks else None)
                 for sym, qty, cost, _ in self._position_rows()]
 
@@ -88,7 +78,6 @@ class PaperBroker(Broker):
         return {sym: strategy for sym, _, _, strategy in self._position_rows()}
 
     def submit_order(self, request: OrderRequest) -> Order:
-        self._check_up()
         existing = self.store.one("SELECT order_id FROM paper_orders WHERE client_order_id = ?", (request.client_order_id,))
         if existing:
             return self.order_status(existing[0])
@@ -119,13 +108,11 @@ class PaperBroker(Broker):
         return self.order_status(order_id)
 
     def cancel_order(self, order_id: str) -> None:
-        self._check_up()
         with self.store.transaction() as conn:
             conn.execute("UPDATE paper_orders SET status = 'canceled' WHERE order_id = ? AND status = 'accepted'", (order_id,))
         self._open_limits.pop(order_id, None)
 
     def open_orders(self) -> list[Order]:
-        self._check_up()
         return [self.order_status(order_id) for order_id in list(self._open_limits)]
 
     def order_status(self, order_id: str) -> Order:
@@ -142,7 +129,6 @@ class PaperBroker(Broker):
         return [fill_from_row(r) for r in rows]
 
     def heartbeat(self) -> None:
-        self._check_up()
         self._cash_cents()
 
     # -- internals ------------------------------------------------------------------------------
@@ -209,17 +195,6 @@ class PaperBroker(Broker):
 
     def _position_rows(self) -> list[tuple]:
         return self.store.query("SELECT symbol, qty, cost_cents, strategy FROM paper_positions ORDER BY symbol")
-
-    def _maybe_start_outage(self) -> None:
-        after = self.settings.test_paper_outage_after_bars
-        if after and self._bars_seen == after and self.settings.test_paper_outage_seconds > 0:
-            self._outage_until = time.monotonic() + float(self.settings.test_paper_outage_seconds)
-
-    def _check_up(self) -> None:
-        if self._outage_until is not None:
-            if time.monotonic() < self._outage_until:
-                raise NetworkError("paper broker: simulated API outage (TEST_PAPER_OUTAGE_SECONDS)")
-            self._outage_until = None
 
 
 def fill_from_row(row: tuple) -> Fill:

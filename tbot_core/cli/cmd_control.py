@@ -6,7 +6,7 @@ import argparse
 import json
 
 from tbot_core.cli.common import add_home_option, open_home, table
-from tbot_core.control import pending, write_flag
+from tbot_core.control import flag_path, pending, write_flag
 from tbot_core.errors import TbotError
 from tbot_core.runtime.lock import holder
 from tbot_core.state import read_state
@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     inner = control.add_subparsers(dest="control_command", metavar="ACTION")
     inner.required = True
     for action, flag in ACTIONS.items():
-        p = inner.add_parser(action, help=f"request {action} (writes control/control_{flag}.flag)")
+        p = inner.add_parser(action, help=f"request {action} (writes control/control_{flag}.STAMP.NONCE.flag)")
         add_home_option(p)
         p.add_argument("--reason", default="", help="why (required for kill and reset)")
         p.set_defaults(handler=cmd_flag, flag=flag)
@@ -35,7 +35,7 @@ def cmd_flag(args: argparse.Namespace) -> int:
     if not home.paths.control_dir.is_dir():
         raise TbotError("control/: not found", hint="run `tbot init` first")
     record = write_flag(home.paths, args.flag, reason=args.reason, source="cli")
-    print(f"wrote control_{record.flag}.flag for {record.operator.describe()} at {record.requested_utc}; "
+    print(f"wrote control/{flag_path(home.paths, record).name} for {record.operator.describe()} at {record.requested_utc}; "
           "the core acknowledges it in the audit log")
     return 0
 
@@ -55,5 +55,6 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
     else:
-        print(table(["field", "value"], [(k, v if v not in (None, "", []) else "-") for k, v in info.items()]))
+        shown = {**info, "pending_flags": ", ".join(info["pending_flags"])}  # every request, in handling order
+        print(table(["field", "value"], [(k, v if v not in (None, "") else "-") for k, v in shown.items()]))
     return 0

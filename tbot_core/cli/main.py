@@ -1,7 +1,9 @@
 """``tbot``: the operator's command line.
 
 Expected failures print one line (``error: ...``) and exit non-zero; nothing
-prints a traceback unless ``TBOT_DEBUG=1``.  Command groups are registered
+prints a traceback unless ``TBOT_DEBUG=1``, and that traceback goes through
+the sanitizer like every other output, because an exception message can carry
+a secret the process loaded.  Command groups are registered
 explicitly below.
 """
 
@@ -45,8 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:  # noqa: BLE001 - never a raw traceback for the operator
-        if os.environ.get("TBOT_DEBUG") == "1":
-            traceback.print_exc()
+        if os.environ.get("TBOT_DEBUG") == "1":  # messages and chained causes appear verbatim: scrub them too
+            print(scrub(traceback.format_exc()), end="", file=sys.stderr)
         print(f"internal error: {type(exc).__name__}: {scrub(str(exc))[:300]} (set TBOT_DEBUG=1 for details)", file=sys.stderr)
         return 70
 

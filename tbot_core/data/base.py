@@ -35,3 +35,6 @@ class Feed(abc.ABC):
 
     def heartbeat(self) -> None:
         """Raise if the feed is not delivering."""
+
+    def close(self) -> None:
+        """Make a blocked ``bars()`` return soon; the engine's stop calls it. Nothing to do by default."""

@@ -6,10 +6,6 @@ millions of bars; VIX is read alongside the bars (both are in time order).
 so a restart continues instead of replaying the day; the bars of the cursor's
 own timestamp are delivered again (order ids make that harmless).
 A malformed line is a ``ConfigError`` naming the file and line (fail closed).
-
-``TEST_REPLAY_STALL_AFTER_BARS`` makes the feed stop delivering after N bars
-(heartbeat fails, ``bars()`` blocks until closed) for the market-data-down
-scenario test; it is off by default.
 """
 
 from __future__ import annotations
@@ -44,11 +40,9 @@ class ReplayFeed(Feed):
         self.ohlcv = ohlcv
         self.vix_path = vix
         self.speed = float(settings.replay_speed)
-        self.stall_after = settings.test_replay_stall_after_bars
         self.start_after = start_after
         self.delivered = 0
         self.ended = False
-        self.stalled = False
         self._closed = threading.Event()
         self._vix_rows: Iterator[list[str]] | None = None
         self._vix_next: tuple[datetime, float] | None = None
@@ -59,8 +53,6 @@ class ReplayFeed(Feed):
         self._closed.set()
 
     def heartbeat(self) -> None:
-        if self.stalled:
-            raise NetworkError(f"replay feed: no bar since bar {self.delivered} (TEST_REPLAY_STALL_AFTER_BARS)")
         if not self.ohlcv.exists():
             raise NetworkError(f"replay feed: {self.ohlcv.name} is missing")
 
@@ -91,10 +83,6 @@ class ReplayFeed(Feed):
                     bar = Bar(last_ts, row[1], float(row[2]), float(row[3]), float(row[4]), float(row[5]), float(row[6]))
                 except ValueError:
                     raise ConfigError(f"{self.ohlcv.name}:{line}: open/high/low/close/volume: expected numbers") from None
-                if self.stall_after and self.delivered >= self.stall_after:
-                    self.stalled = True
-                    self._closed.wait()
-                    return
                 if self.speed > 0:
                     due = started + self.delivered / self.speed
                     delay = due - time.monotonic()

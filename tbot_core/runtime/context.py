@@ -1,9 +1,9 @@
 """What every part of a running core shares: settings, paths, logs, audit, matrix.
 
 The engine, the watchdog and the supervisor run as threads of one process.
-SQLite transactions on one connection must not interleave, so the audit log
-is wrapped with a lock; the emergency matrix is a small locked table of row
-states that the supervisor publishes in ``state.json``.
+The audit log is the one append path and is itself safe from any thread; the
+emergency matrix is a small locked table of row states that the supervisor
+publishes in ``state.json``.
 """
 
 from __future__ import annotations
@@ -20,19 +20,6 @@ from tbot_core.paths import HomePaths
 from tbot_core.state import empty_matrix
 from tbot_core.syslog import SystemLog
 from tbot_core.timeutil import iso_z
-
-
-class LockedAudit:
-    """An ``AuditLog`` safe to call from several threads of one process."""
-
-    def __init__(self, log: AuditLog) -> None:
-        self.log = log
-        self._lock = threading.Lock()
-
-    def append(self, category: str, event: str, context: dict[str, Any] | None = None, *,
-               severity: str = "info", actor: str = "system") -> int:
-        with self._lock:
-            return self.log.append(category, event, context, severity=severity, actor=actor)
 
 
 class Matrix:
@@ -75,5 +62,5 @@ class CoreContext:
     settings: Settings
     identity: Identity
     syslog: SystemLog
-    audit: LockedAudit
+    audit: AuditLog
     matrix: Matrix

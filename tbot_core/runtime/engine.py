@@ -8,6 +8,13 @@ before the broker sees it.  Client order ids are derived from the signal, so a
 bar processed twice (after a crash) never trades twice.  A bar that raises is
 retried with backoff; if it keeps failing, the error handler escalates with a
 ``stop`` flag and the loop ends — the supervisor decides what happens next.
+
+Before the first bar the engine reads the account.  A broker that does not
+answer then is reported to the watchdog (``on_broker_down``), which suspends
+the core and probes with backoff; the engine waits, suspended, until the
+broker answers, so a start or restart during an outage never exits.  Every
+wait (broker down, retry backoff) is cut into short slices that beat the
+engine's heartbeat and stop early on a stop request or a kill-switch halt.
 """
 
 from __future__ import annotations
@@ -17,16 +24,16 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
 
 from tbot_core.brokers.base import Broker, OrderRequest
 from tbot_core.core_store import CoreStore
 from tbot_core.data.base import Bar, Feed
-from tbot_core.errors import LogicError
 from tbot_core.runtime.context import CoreContext
 from tbot_core.runtime.ledger_poster import LedgerPoster
 from tbot_core.runtime.portfolio import Portfolio
 from tbot_core.safety.error_handler import ErrorHandler, classify
+from tbot_core.safety.escalation import Action
 from tbot_core.safety.kill_switch import KillSwitch
 from tbot_core.safety.risk_bot import RiskBot
 from tbot_core.signals import MarketContext
@@ -38,6 +45,12 @@ CURSOR_FLUSH_SECONDS = 0.5
 GATE_FLUSH_SECONDS = 1.0
 # A real broker fills orders after we submit them: its activities are read back into the ledger on this beat.
 BROKER_LEDGER_SYNC_SECONDS = 30.0
+# Longest single sleep inside a wait: the heartbeat, the stop flag and the kill switch are looked at this often.
+WAIT_SLICE_SECONDS = 0.25
+
+
+class EscalatedStop(Exception):
+    """The error policy escalated to a supervised stop: stop processing bars, the supervisor takes over."""
 
 
 @dataclass
@@ -51,11 +64,17 @@ class EngineControl:
 
 class Engine:
     def __init__(self, ctx: CoreContext, *, store: CoreStore, broker: Broker, feed: Feed, strategies: list[Any],
-                 gate: Any, risk: RiskBot, kill_switch: KillSwitch, errors: ErrorHandler, control: EngineControl) -> None:
+                 gate: Any, risk: RiskBot, kill_switch: KillSwitch, errors: ErrorHandler, control: EngineControl,
+                 on_broker_down: Callable[[str], None] | None = None) -> None:
         self.ctx = ctx
         self.store, self.broker, self.feed = store, broker, feed
         self.strategies, self.gate, self.risk = strategies, gate, risk
         self.kill, self.errors, self.control = kill_switch, errors, control
+        self.on_broker_down = on_broker_down
+        # Liveness, read by the supervisor: ``busy_since`` is set while a bar or a wait is in hand (None while
+        # the engine waits on its feed, which the watchdog's feed heartbeat covers); ``beat`` moves on progress.
+        self.beat = time.monotonic()
+        self.busy_since: float | None = None
         self.ledger = LedgerPoster(ctx, store, broker)
         self.portfolio = Portfolio(broker)
         self.verdicts: deque[dict[str, Any]] = deque(maxlen=ctx.settings.state_verdicts_kept)
@@ -77,10 +96,12 @@ class Engine:
         self._last_flush = self._last_gate_flush = self._last_ledger_sync = time.monotonic()
         self._paper = hasattr(broker, "opening_deposit")
         self._unflushed = 0
-        self._fault_bar = ctx.settings.test_engine_fault_at_bar
 
     # -- loop ------------------------------------------------------------------------------------
     def run(self) -> None:
+        if not self._connect():
+            self.finished = "stopped"
+            return
         self.ledger.post_pending()
         try:
             for bar in self.feed.bars():
@@ -92,9 +113,8 @@ class Engine:
                     break
             else:
                 self.finished = "stopped" if self.control.stop.is_set() else "feed_ended"
-        except Exception as exc:  # noqa: BLE001 - the feed itself failed: critical, escalate
-            self.errors.record(exc, context={"where": "feed"})
-            self.errors.escalate("stop", "logic_error", f"feed failed: {classify(exc)}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - the feed itself failed: the policy's "feed" row decides
+            self.errors.handle(exc, where="feed", context={"bar_utc": self._ts_text})
             self.finished = "escalated"
         finally:
             self._flush_cursor(force=True)
@@ -102,26 +122,82 @@ class Engine:
             if not self._paper:
                 self.ledger.post_pending()
 
+    def _connect(self) -> bool:
+        """Read the account before trading; while the broker does not answer, stay suspended and wait for it."""
+        reported = False
+        while not self.control.stop.is_set():
+            self.busy_since = self.beat = time.monotonic()
+            try:
+                self.portfolio.refresh()
+                self.busy_since = None
+                return True
+            except Exception as exc:  # noqa: BLE001 - only an unreachable broker is waited out; the rest escalates
+                if classify(exc) != "NetworkError":
+                    raise
+                if not reported:
+                    reported = True
+                    self.errors.record(exc, context={"where": "engine start: reading the account"})
+                    if self.on_broker_down is not None:
+                        self.on_broker_down(f"broker unreachable at engine start: {exc}")
+                    else:
+                        self.control.suspended = True
+            # The watchdog resumes the broker when a heartbeat answers; until then, wait in slices.
+            while self.control.suspended and not self.control.stop.is_set():
+                self._wait(WAIT_SLICE_SECONDS, halt_ends=False)
+        self.busy_since = None
+        return False
+
     def _process_with_retry(self, bar: Bar) -> bool:
         attempt = 0
-        while True:
-            try:
-                self.process_bar(bar)
-                return True
-            except Exception as exc:  # noqa: BLE001 - classified, retried, then escalated
-                entry = self.errors.record(exc, context={"bar_utc": self._ts_text, "symbol": bar.symbol, "attempt": attempt})
-                if attempt >= self.ctx.settings.api_retry_limit or self.control.stop.is_set():
-                    self.errors.escalate("stop", "logic_error", f"{entry['error_type']} on bar {self._ts_text} "
-                                                                f"{bar.symbol} after {attempt} retries: {exc}")
+        self.busy_since = self.beat = time.monotonic()
+        try:
+            while True:
+                try:
+                    self.process_bar(bar)
+                    return True
+                except EscalatedStop:
                     return False
-                attempt += 1
-                self.control.stop.wait(float(self.ctx.settings.api_retry_base_seconds) * 2 ** (attempt - 1))
+                except Exception as exc:  # noqa: BLE001 - the error policy's "bar" row: retry, then escalate
+                    last = attempt >= self.ctx.settings.api_retry_limit or self.control.stop.is_set()
+                    context = {"bar_utc": self._ts_text, "symbol": bar.symbol, "attempt": attempt}
+                    action = self.errors.handle(exc, where="bar", exhausted=last, context=context)
+                    if action is not Action.RETRY:
+                        return not action.stops_engine  # log / suspend: skip this bar and go on
+                    attempt += 1
+                    cut = self._wait(self.errors.backoff(attempt))
+                    if cut == "halted":
+                        self.errors.escalate("stop", "logic_error", f"{classify(exc)} on bar {self._ts_text} "
+                                                                    f"{bar.symbol}; kill switch halted during the retry wait")
+                    if cut:
+                        return False
+        finally:
+            self.busy_since = None
+            self.beat = time.monotonic()
+
+    def _retry_wait(self, seconds: float) -> bool:
+        """The error handler's wait between order retries: True (give up) on a stop or a halt."""
+        return bool(self._wait(seconds))
+
+    def _wait(self, seconds: float, *, halt_ends: bool = True) -> str:
+        """Sleep up to ``seconds`` in slices: "" when it ran out, "stop" or "halted" when that cut it short."""
+        deadline = time.monotonic() + seconds
+        while True:
+            self.beat = time.monotonic()
+            if self.control.stop.is_set():
+                return "stop"
+            if halt_ends:
+                if self._ts_text:
+                    self._check_pnl()  # the kill switch judges the latest marks during the wait too
+                if self.kill.triggered:
+                    return "halted"
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return ""
+            self.control.stop.wait(min(left, WAIT_SLICE_SECONDS))
 
     def process_bar(self, bar: Bar) -> None:
         if bar.ts is not self._ts_obj:
             self._new_timestamp(bar)
-        if self._fault_bar and self.bars + 1 == self._fault_bar:
-            raise LogicError(f"injected fault at bar {self._fault_bar} (TEST_ENGINE_FAULT_AT_BAR)")
         close_cents = int(round(bar.close * 100))
         on_bar = self._broker_on_bar
         if on_bar is not None and not self.control.suspended:
@@ -201,14 +277,22 @@ class Engine:
     def _submit(self, signal: Any, qty: int) -> None:
         client_id = f"{signal.strategy}-{signal.symbol}-{signal.side}-{self._ts_text}"
         request = OrderRequest(client_id, signal.symbol, signal.side, Decimal(qty), signal.strategy)
+        # An exit, or any order while the symbol is held, is open risk: the policy is stricter there.
+        exposed = signal.side == "sell" or signal.symbol in self.portfolio.positions
+        where = "order_submit_exposed" if exposed else "order_submit"
         try:
-            order = self.errors.retry(lambda: self.broker.submit_order(request), what=f"submit {client_id}",
-                                      strategy=signal.strategy, context={"symbol": signal.symbol})
-        except Exception as exc:  # noqa: BLE001 - logged as an unresolved order; logic errors escalate upstream
-            self.errors.record(exc, strategy=signal.strategy, order=True,
-                               context={"client_order_id": client_id, "symbol": signal.symbol, "side": signal.side, "qty": qty})
-            if classify(exc) == "LogicError":
-                raise
+            order = self.errors.retry(lambda: self.broker.submit_order(request), what=f"submit {client_id}", where=where,
+                                      strategy=signal.strategy, context={"symbol": signal.symbol},
+                                      wait=self._retry_wait, should_abort=lambda: self.control.stop.is_set() or self.kill.triggered)
+        except Exception as exc:  # noqa: BLE001 - an unresolved order: the error policy decides what follows
+            action = self.errors.handle(exc, where=where, strategy=signal.strategy, order=True,
+                                        context={"client_order_id": client_id, "symbol": signal.symbol,
+                                                 "side": signal.side, "qty": qty})
+            if action is Action.KILL_SWITCH:  # halt here and now; the kill flag the handler wrote is then a no-op
+                self.kill.trigger(f"{where}: {classify(exc)} on {signal.side} {signal.symbol} after retries: {exc}",
+                                  bar_utc=self._ts_text)
+            elif action.stops_engine:
+                raise EscalatedStop(str(exc)) from None
             return
         self.orders.appendleft({"order_id": order.order_id, "symbol": order.symbol, "side": order.side, "qty": str(order.qty),
                                 "status": order.status, "submitted_utc": iso_z(order.submitted_utc), "strategy": order.strategy,

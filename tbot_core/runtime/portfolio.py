@@ -1,7 +1,9 @@
 """The engine's view of the account between broker calls: cash, positions, marks.
 
-Refreshed from the broker after every fill and at start; marked to the latest
-bar in between, so PnL costs no broker call per bar.  Equity is integer cents;
+Refreshed from the broker after every fill and when the engine connects (not
+when it is built: a broker that is down at start must suspend the core, not
+crash its construction); marked to the latest bar in between, so PnL costs no
+broker call per bar.  Equity is integer cents;
 ``None`` with a reason when a held symbol has no price (the kill switch then
 fails closed).
 """
@@ -21,7 +23,7 @@ class Portfolio:
         self.marks: dict[str, int] = dict(getattr(broker, "marks", dict)())
         self.cash_cents = 0
         self.positions: dict[str, tuple[int, int, str]] = {}  # symbol -> (qty, avg_cents, strategy)
-        self.refresh()
+        self.refreshed = False  # no account read yet: nothing to show or judge
 
     def refresh(self) -> None:
         account = self.broker.account()
@@ -32,6 +34,7 @@ class Portfolio:
             self.positions[pos.symbol] = (int(pos.qty), to_cents(pos.avg_price), strategies.get(pos.symbol, ""))
             if pos.symbol not in self.marks and pos.market_price is not None:
                 self.marks[pos.symbol] = to_cents(pos.market_price)
+        self.refreshed = True
 
     def equity_cents(self) -> tuple[int | None, str]:
         total = self.cash_cents

@@ -18,16 +18,21 @@ def build_state(sup: Any) -> dict[str, Any]:
         "identity": {"bot_identity": ident.BOT_IDENTITY, "jurisdiction": ident.JURISDICTION_CODE, "broker": settings.broker,
                      "paper": settings.broker == "paper", "environment": settings.environment},
         "self_check": [r.to_dict() for r in sup.checks],
+        "workers": {"restarts": dict(sup.worker_restarts), "restart_window": {"restarts": sup.restart.attempts,
+                                                                              "max": sup.restart.max_attempts,
+                                                                              "window_s": sup.restart.window_s}},
         "emergency_matrix": sup.ctx.matrix.rows() if sup.ctx else [],
         "defense_mode": {"active": sup.control.defense, "factor": str(settings.defense_mode_factor)},
         "config": settings.redacted(),
     }
+    if sup.blocked_reason:
+        state["blocked_reason"] = sup.blocked_reason
     if sup.kill is not None:
         state["kill_switch"] = sup.kill.snapshot()
     if sup.watchdog is not None:
         state["watchdog"] = sup.watchdog.snapshot()
     engine = sup.engine
-    if engine is None:
+    if engine is None or not engine.portfolio.refreshed:  # before the broker answered once there is no account
         return state
     portfolio = engine.portfolio
     equity_cents, _ = portfolio.equity_cents()

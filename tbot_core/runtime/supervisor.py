@@ -15,29 +15,34 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
+import traceback
 from typing import Any
 
 from tbot_core import __version__
+from tbot_core.audit import AuditLog
 from tbot_core.check_registry import registered_checks
 from tbot_core.control import ControlFlag, acknowledge, read_flags
 from tbot_core.core_store import CoreStore
+from tbot_core.emergency import MATRIX_KEYS
 from tbot_core.errors import TbotError
 from tbot_core.home import BotHome
-from tbot_core.runtime.context import CoreContext, LockedAudit, Matrix
+from tbot_core.runtime.context import CoreContext, Matrix
 from tbot_core.runtime.lock import CoreLock
 from tbot_core.runtime.restart import RestartPolicy
 from tbot_core.runtime.snapshot import build_state
+from tbot_core.runtime.wiring import Fakes, PartBuildError, build_notifier
 from tbot_core.runtime.workers import Workers
-from tbot_core.safety.notifier_bot import Notifier, secret_store_loader
+from tbot_core.sanitize import scrub
 from tbot_core.selfcheck import CheckResult, run_checks
 from tbot_core.state import StateWriter, empty_matrix
 from tbot_core.syslog import SystemLog
 from tbot_core.timeutil import iso_z
 
 POLL_SECONDS = 0.05
-EXIT_OK, EXIT_BLOCKED, EXIT_GAVE_UP, EXIT_UNRESPONSIVE = 0, 3, 4, 5
+EXIT_OK, EXIT_BLOCKED, EXIT_GAVE_UP, EXIT_UNRESPONSIVE, EXIT_CRASHED = 0, 3, 4, 5, 6
 STARTUP_ORDER = ("security", "build_check")
 
 
@@ -47,8 +52,9 @@ def startup_order(check: Any) -> int:
 
 
 class Supervisor(Workers):
-    def __init__(self, home: BotHome) -> None:
+    def __init__(self, home: BotHome, fakes: Fakes | None = None) -> None:
         self.home = home
+        self.fakes = fakes
         self.paths = home.paths
         self.settings = home.settings
         self.identity = home.identity
@@ -58,9 +64,12 @@ class Supervisor(Workers):
         self.paths.ensure_layout(self.identity.BOT_IDENTITY)
         self.log = SystemLog(self.paths.system_log(self.identity.BOT_IDENTITY, self.settings.log_format), self.settings.log_format)
         self.state = StateWriter(self.paths.state_file, min_interval_s=self.settings.state_write_interval_ms / 1000)
-        self.restart = RestartPolicy(self.settings.restart_max_attempts, float(self.settings.restart_backoff_seconds))
+        s = self.settings
+        self.restart = RestartPolicy(s.restart_max_attempts, float(s.restart_backoff_seconds), float(s.restart_window_seconds))
         self.ctx: CoreContext | None = None
+        self.store: CoreStore | None = None
         self.exit_code = EXIT_OK
+        self.blocked_reason = ""
         self._restart_at: float | None = None
         self._restart_key = ""
         self._launched = False
@@ -68,36 +77,60 @@ class Supervisor(Workers):
 
     # -- lifecycle ----------------------------------------------------------------------
     def run(self) -> int:
-        with CoreLock(self.paths.core_lock, self.identity.BOT_IDENTITY), self.home.audit() as audit_log:
-            audit = LockedAudit(audit_log)
+        with CoreLock(self.paths.core_lock, self.identity.BOT_IDENTITY), self.home.audit() as audit:
             self.ctx = CoreContext(self.paths, self.settings, self.identity, self.log, audit, Matrix())
             self._install_signals()
             audit.append("supervisor", "core_starting", {"pid": os.getpid(), "version": __version__})
+            self.notifier = build_notifier(self.home, self.log, self.fakes)
             try:
-                self.store = CoreStore(self.paths.core_db)
-            except TbotError as exc:
-                self.checks = [CheckResult.failed("core_store", exc.one_line(), "restore db/core.db from a backup or move it aside")]
-                self.notifier = Notifier(secret_store_loader(self.home), self.log, bot_identity=self.identity.BOT_IDENTITY)
-                return self._block_launch()
-            try:
-                self.build_parts()
-                checks = sorted(registered_checks(self.home), key=startup_order)
-                self.checks = run_checks(checks)
-                if not all(r.ok for r in self.checks):
-                    return self._block_launch()
-                self.launch()
-                self._loop()
+                if self._start():
+                    self._loop()
+            except Exception as exc:  # noqa: BLE001 - a crash is audited as one, never as a clean exit
+                self._crashed(audit, exc)
             finally:
                 self.shutdown_workers()
                 self.publish(force=True)
-                audit.append("supervisor", "core_stopped", {"pid": os.getpid(), "exit_code": self.exit_code})
+                audit.append("supervisor", "core_stopped", {"pid": os.getpid(), "exit_code": self.exit_code},
+                             severity="info" if self.exit_code == EXIT_OK else "critical")
                 self.log.info("supervisor", "core stopped", exit_code=self.exit_code)
-                self.store.close()
+                if self.store is not None:
+                    self.store.close()
         return self.exit_code
+
+    def _start(self) -> bool:
+        """The startup pipeline: every part built and every check run; any failure blocks launch."""
+        try:
+            self.store = CoreStore(self.paths.core_db)
+        except TbotError as exc:
+            self.checks = [CheckResult.failed("core_store", exc.one_line(), "restore db/core.db from a backup or move it aside")]
+            self._block_launch()
+            return False
+        results: list[CheckResult] = []
+        try:
+            self.build_parts()
+        except PartBuildError as exc:
+            results.append(CheckResult.failed(exc.module, exc.detail, exc.hint or ""))
+        results.extend(run_checks(sorted(registered_checks(self.home), key=startup_order)))
+        self.checks = results
+        if not all(r.ok for r in results):
+            self._block_launch()
+            return False
+        self.launch()
+        return True
+
+    def _crashed(self, audit: AuditLog, exc: Exception) -> None:
+        self.exit_code = EXIT_CRASHED
+        detail = f"{type(exc).__name__}: {scrub(str(exc))[:300]}"
+        audit.append("supervisor", "core_crashed", {"error": detail}, severity="critical")
+        self.log.error("supervisor", f"core crashed: {detail}",
+                       traceback=scrub("".join(traceback.format_exception(exc)))[-4000:])
+        print(f"core crashed: {detail} (traceback in the system log)", file=sys.stderr, flush=True)
+        self.notifier.notify("core_crashed", detail, scope="All")
 
     def _loop(self) -> None:
         while not self.stop_requested.is_set():
             self._handle_flags()
+            self.check_workers()
             self._watch_engine()
             self.publish()
             self.stop_requested.wait(POLL_SECONDS)
@@ -112,14 +145,15 @@ class Supervisor(Workers):
             self._set_defense(True, "DEFENSE_MODE_ACTIVE=true in the config")
 
     def _block_launch(self) -> int:
-        for result in self.checks:
-            if not result.ok:
-                key = "decrypt_fail" if result.module.startswith("security") else "schema_fail"
-                self.ctx.matrix.trigger(key, result.one_line())
-                self.ctx.audit.append("startup", "launch_blocked", {**result.to_dict(), "matrix_row": key}, severity="critical")
-                self.log.error("startup", result.one_line())
-                print(f"launch blocked: {result.one_line()}", flush=True)
-        self.notifier.notify("launch_blocked", "; ".join(r.one_line() for r in self.checks if not r.ok)[:300])
+        failed = [r for r in self.checks if not r.ok]
+        for result in failed:
+            key = "decrypt_fail" if result.module.startswith("security") else "schema_fail"
+            self.ctx.matrix.trigger(key, result.one_line())
+            self.ctx.audit.append("startup", "launch_blocked", {**result.to_dict(), "matrix_row": key}, severity="critical")
+            self.log.error("startup", result.one_line())
+            print(f"launch blocked: {result.one_line()}", flush=True)
+        self.blocked_reason = "; ".join(f"{r.module}: {r.detail}" for r in failed)[:500]
+        self.notifier.notify("launch_blocked", "; ".join(r.one_line() for r in failed)[:300])
         self.exit_code = EXIT_BLOCKED
         self.publish(force=True)
         return self.exit_code
@@ -143,36 +177,48 @@ class Supervisor(Workers):
             self.watchdog.rearm_feed()
 
     def controlled_stop(self, matrix_key: str, cause: str) -> None:
-        """Stop the engine for a matrix event; restart it if the row allows, else end the core."""
+        """Stop the engine for a matrix event; restart it if the row and the window's budget allow, else end the core."""
+        refusal = self.restart.refusal(matrix_key)
+        if refusal:
+            self.fatal_stop(matrix_key, cause, refusal=refusal)
+            return
         self.ctx.matrix.trigger(matrix_key, cause)
         self.stop_engine(cause)
-        self.ctx.audit.append("supervisor", "controlled_stop", {"matrix_row": matrix_key, "cause": cause}, severity="critical")
+        self.ctx.audit.append("supervisor", "controlled_stop", {"matrix_row": matrix_key, "cause": cause, "restart": True},
+                              severity="critical")
         self.notifier.notify(f"{matrix_key}_controlled_stop", cause, scope="All")
-        if self.restart.allows(matrix_key):
-            delay = self.restart.next_delay()
-            self._restart_key = matrix_key
-            self._restart_at = time.monotonic() + delay
-            self.ctx.audit.append("supervisor", "engine_restart_scheduled", {"matrix_row": matrix_key, "delay_s": delay,
-                                                                             "attempt": self.restart.attempts})
-        else:
-            self.ctx.audit.append("supervisor", "engine_not_restarted",
-                                  {"matrix_row": matrix_key, "attempts": self.restart.attempts,
-                                   "reason": "no reboot for this event" if not self.restart.allows(matrix_key) else ""},
-                                  severity="critical")
-            self.exit_code = EXIT_GAVE_UP
-            self.stop_requested.set()
+        delay = self.restart.next_delay()
+        self._restart_key = matrix_key
+        self._restart_at = time.monotonic() + delay
+        self.ctx.audit.append("supervisor", "engine_restart_scheduled", {"matrix_row": matrix_key, "delay_s": delay,
+                                                                         "attempt": self.restart.attempts})
+
+    def fatal_stop(self, matrix_key: str, cause: str, *, refusal: str = "no restart after a second worker failure") -> None:
+        """A controlled stop of the whole core: nothing restarts, the exit code says so."""
+        self.ctx.matrix.trigger(matrix_key, cause)
+        self._restart_at = None
+        self.stop_engine(cause)
+        self.ctx.audit.append("supervisor", "controlled_stop", {"matrix_row": matrix_key, "cause": cause, "restart": False},
+                              severity="critical")
+        self.notifier.notify(f"{matrix_key}_controlled_stop", cause, scope="All")
+        self.ctx.audit.append("supervisor", "engine_not_restarted",
+                              {"matrix_row": matrix_key, "attempts": self.restart.attempts, "reason": refusal},
+                              severity="critical")
+        self.exit_code = EXIT_GAVE_UP
+        self._stop_cause = cause
+        self.stop_requested.set()
 
     # -- control flags ----------------------------------------------------------------------
     def _handle_flags(self) -> None:
-        flags, _bad = read_flags(self.paths, self.ctx.audit.log)
+        flags, _bad = read_flags(self.paths, self.ctx.audit)
         for flag in flags:
             self.handle_flag(flag)
 
     def handle_flag(self, flag: ControlFlag) -> None:
         outcome = "done"
         key, _, cause = flag.reason.partition(": ")
-        if flag.flag == "stop" and flag.source == "system" and key in {"logic_error", "feed_down"}:
-            acknowledge(self.paths, self.ctx.audit.log, flag, "controlled stop")
+        if flag.flag == "stop" and flag.source == "system" and key in MATRIX_KEYS:
+            acknowledge(self.paths, self.ctx.audit, flag, "controlled stop")
             self.controlled_stop(key, cause or flag.reason)
             return
         if flag.flag == "stop":
@@ -189,6 +235,9 @@ class Supervisor(Workers):
                 self._restart_at = None
                 self.start_engine()
                 outcome = "engine started"
+        elif flag.flag == "kill" and flag.source == "system":
+            self.kill.trigger(f"escalated by the error handler: {flag.reason}", actor="system")
+            outcome = "halted"
         elif flag.flag == "kill":
             self.kill.trigger(f"operator kill by {flag.operator.user}: {flag.reason}", actor="operator")
             outcome = "halted"
@@ -196,7 +245,7 @@ class Supervisor(Workers):
             outcome = "kill switch re-armed" if self.kill.reset(flag.reason, flag.operator.user) else "not halted; nothing to reset"
         elif flag.flag in {"defense_on", "defense_off"}:
             self._set_defense(flag.flag == "defense_on", f"{flag.flag} flag from {flag.operator.user}")
-        acknowledge(self.paths, self.ctx.audit.log, flag, outcome)
+        acknowledge(self.paths, self.ctx.audit, flag, outcome)
 
     def _set_defense(self, on: bool, cause: str) -> None:
         (self.ctx.matrix.trigger if on else self.ctx.matrix.clear)("defense_mode", cause)  # matrix before mode: see Matrix
@@ -206,6 +255,8 @@ class Supervisor(Workers):
 
     # -- state ------------------------------------------------------------------------------
     def mode(self) -> str:
+        if self.blocked_reason:
+            return "blocked"
         if not self._launched or self.stop_requested.is_set() and not self.engine_alive():
             return "stopped" if self._launched or self.checks else "starting"
         if self.kill is not None and self.kill.triggered:
@@ -236,17 +287,18 @@ def blocked_before_launch(home: BotHome, exc: TbotError) -> int:
     for row in matrix:
         if row["key"] == key:
             row.update(state="triggered", last_utc=iso_z(), cause=exc.one_line())
-    StateWriter(home.paths.state_file).write({"mode": "stopped", "core": {"pid": os.getpid(), "started_utc": iso_z(),
+    StateWriter(home.paths.state_file).write({"mode": "blocked", "blocked_reason": f"security_bot: {exc.one_line()}", "core": {"pid": os.getpid(), "started_utc": iso_z(),
                                               "heartbeat_utc": iso_z(), "version": __version__},
                                               "emergency_matrix": matrix}, force=True)
     print(f"launch blocked: {exc.one_line()}", flush=True)
     return EXIT_BLOCKED
 
 
-def run_core(home: BotHome) -> int:
+def run_core(home: BotHome, fakes: Fakes | None = None) -> int:
+    """The core's entry point. ``fakes`` is for tests (tests/fakes/); ``tbot core`` passes none."""
     try:
         home.settings
         home.identity
     except TbotError as exc:
         return blocked_before_launch(home, exc)
-    return Supervisor(home).run()
+    return Supervisor(home, fakes).run()

@@ -1,31 +1,42 @@
-"""The supervisor's children: the engine worker and the watchdog, built, started and ended here.
+"""The supervisor's children: the engine worker, the watchdog and the notifier, built, watched and ended here.
 
 Kept apart from the flag handling so each file holds one responsibility.  The
-engine runs on a thread with a fresh feed each start (resuming from the
-cursor in ``core.db``); the broker, kill switch and notifier live as long as
-the supervisor.  An engine that ignores its stop for the grace period is
-audited and the whole core exits (its threads cannot be ended alone).
+parts come from ``wiring.build_parts`` (the one wiring function).  The engine
+runs on a thread with a fresh feed each start (resuming from the cursor in
+``core.db``); the broker, kill switch and notifier live as long as the
+supervisor.  An engine that ignores its stop for the grace period is audited
+and the whole core exits (its threads cannot be ended alone).
+
+Every worker is supervised (``check_workers``, once per supervisor loop): a
+thread that died, or that has been busy without a heartbeat for
+``WORKER_STALL_SECONDS``, is restarted once with an audit row and an alert; a
+second failure of the same worker is a controlled stop of the whole core, so
+the bot never trades without its watchdog.  The ledger poster runs on the
+engine thread, so a stuck posting is an engine stall.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+import time
+from typing import Any, Callable
 
-from tbot_core.brokers.factory import make_broker
-from tbot_core.data.factory import make_feed
+from tbot_core.data.base import Feed
 from tbot_core.runtime.engine import Engine, EngineControl
-from tbot_core.runtime.pipeline_parts import build_gate, build_strategies
+from tbot_core.runtime.wiring import Fakes, build_parts
 from tbot_core.safety.error_handler import ErrorHandler
 from tbot_core.safety.kill_switch import KillSwitch
-from tbot_core.safety.notifier_bot import Notifier, secret_store_loader
-from tbot_core.safety.risk_bot import RiskBot
 from tbot_core.safety.watchdog_bot import Watchdog
+
+# A worker that fails again after its one restart ends the core (exit code in supervisor.py).
+RESTARTS_PER_WORKER = 1
 
 
 class Workers:
-    """Mixin for ``Supervisor``: expects ``home``, ``settings``, ``ctx``, ``store``, ``publish``."""
+    """Mixin for ``Supervisor``: expects ``home``, ``settings``, ``ctx``, ``store``, ``notifier``, ``publish``."""
+
+    fakes: Fakes | None
 
     def _init_workers(self) -> None:
         self.control = EngineControl()
@@ -33,23 +44,23 @@ class Workers:
         self.kill: KillSwitch | None = None
         self.watchdog: Watchdog | None = None
         self._engine_thread: threading.Thread | None = None
-        self._feed: Any = None
+        self._feed: Feed | None = None
         self._stop_cause = ""
+        self.worker_restarts: dict[str, int] = {}
 
     def build_parts(self) -> None:
         s = self.settings
-        self.notifier = Notifier(secret_store_loader(self.home), self.log, bot_identity=self.identity.BOT_IDENTITY,
-                                 enabled=s.notify_on_critical, timeout_s=float(s.notify_webhook_timeout_seconds))
-        self.broker = make_broker(self.home, s, store=self.store)
-        self.errors = ErrorHandler(self.ctx, broker_code=self.broker.code)
+        self.parts = build_parts(self.home, self.ctx, self.store, self.notifier, self.fakes)
+        self.broker = self.parts.broker
+        self.gate, self.risk = self.parts.gate, self.parts.risk
+        self.watchdog = Watchdog(s, broker=lambda: self.broker, feed=lambda: self._feed,
+                                 on_broker_down=self._broker_down, on_broker_up=self._broker_up, on_feed_down=self._feed_down)
+        self.errors = ErrorHandler(self.ctx, broker_code=self.broker.code, on_suspend=self.watchdog.broker_failed)
         kill = KillSwitch(self.store, self.ctx, self.notifier, cancel_orders=self.broker.cancel_all)
         if kill.triggered:  # before the supervisor can see it: a "halted" state.json must show this row triggered
             self.ctx.matrix.trigger("daily_loss", f"still halted since {kill.state().since_utc}: {kill.state().cause}")
+        kill.reconcile()
         self.kill = kill
-        self.risk = RiskBot(s)
-        self.gate = build_gate(self.ctx, self.broker.code)
-        self.watchdog = Watchdog(s, broker=lambda: self.broker, feed=lambda: self._feed,
-                                 on_broker_down=self._broker_down, on_broker_up=self._broker_up, on_feed_down=self._feed_down)
 
     def start_watchdog(self) -> None:
         self.watchdog.start()
@@ -58,10 +69,11 @@ class Workers:
     def start_engine(self) -> None:
         self.control.stop.clear()
         last_bar, _ = self.store.cursor()
-        self._feed = make_feed(self.home, self.settings, start_after=last_bar)
+        self._feed = self.parts.make_feed(last_bar)
         self.engine = Engine(self.ctx, store=self.store, broker=self.broker, feed=self._feed,
-                             strategies=build_strategies(self.settings), gate=self.gate, risk=self.risk,
-                             kill_switch=self.kill, errors=self.errors, control=self.control)
+                             strategies=self.parts.make_strategies(), gate=self.gate, risk=self.risk,
+                             kill_switch=self.kill, errors=self.errors, control=self.control,
+                             on_broker_down=self.watchdog.broker_failed)
         self._engine_thread = threading.Thread(target=self._engine_main, name="engine", daemon=True)
         self._engine_thread.start()
         self.ctx.audit.append("supervisor", "engine_started", {"resume_after_bar": last_bar, "broker": self.broker.code})
@@ -84,7 +96,7 @@ class Workers:
 
     def stop_engine(self, cause: str) -> None:
         self.control.stop.set()
-        if self._feed is not None and hasattr(self._feed, "close"):
+        if self._feed is not None:
             self._feed.close()
         thread = self._engine_thread
         if thread is None or thread is threading.current_thread():
@@ -105,7 +117,68 @@ class Workers:
         if getattr(self, "notifier", None) is not None:
             self.notifier.close()
 
-    # -- watchdog callbacks (watchdog thread) ------------------------------------------------
+    # -- liveness ---------------------------------------------------------------------------
+    def check_workers(self) -> None:
+        """Once per supervisor loop: a dead or stalled worker is restarted once, then the core stops."""
+        for name, problem, restart in self._worker_checks():
+            cause = problem()
+            if cause:
+                self._worker_failed(name, cause, restart)
+                if self.stop_requested.is_set():
+                    return
+
+    def _worker_checks(self) -> list[tuple[str, Callable[[], str], Callable[[], None]]]:
+        return [("watchdog", self._watchdog_problem, self.watchdog.start),
+                ("engine", self._engine_problem, self._restart_engine),
+                ("notifier", self._notifier_problem, self.notifier.start)]
+
+    def _stall_limit(self) -> float:
+        return float(self.settings.worker_stall_seconds)
+
+    def _watchdog_problem(self) -> str:
+        wd = self.watchdog
+        if wd is None or self.stop_requested.is_set():
+            return ""
+        if not wd.alive():
+            return f"watchdog thread died ({wd.died_of or 'no exception recorded'})"
+        age = time.monotonic() - wd.last_loop
+        if age > max(self._stall_limit(), 3 * wd.interval):
+            return f"watchdog made no probe for {age:.1f}s (WORKER_STALL_SECONDS={self.settings.worker_stall_seconds})"
+        return ""
+
+    def _engine_problem(self) -> str:
+        engine = self.engine
+        if engine is None or self.stop_requested.is_set() or not self.engine_alive():
+            return ""  # an engine that ended is judged by its own path (finished / escalation flag)
+        busy = engine.busy_since
+        age = time.monotonic() - engine.beat
+        if busy is not None and age > self._stall_limit():
+            return f"engine busy for {age:.1f}s without progress (WORKER_STALL_SECONDS={self.settings.worker_stall_seconds})"
+        return ""
+
+    def _notifier_problem(self) -> str:
+        died = self.notifier.died_of()
+        return f"notifier thread died ({died})" if died else ""
+
+    def _restart_engine(self) -> None:
+        self.stop_engine("engine stalled")
+        self.start_engine()
+
+    def _worker_failed(self, name: str, cause: str, restart: Callable[[], None]) -> None:
+        count = self.worker_restarts.get(name, 0)
+        if count < RESTARTS_PER_WORKER:
+            self.worker_restarts[name] = count + 1
+            self.ctx.audit.append("supervisor", "worker_restarted", {"worker": name, "cause": cause, "restart": count + 1},
+                                  severity="critical")
+            self.log.error("supervisor", f"{name} failed, restarting it once: {cause}")
+            self.notifier.notify("worker_restarted", f"{name}: {cause}", scope="All")
+            restart()
+            return
+        self.ctx.audit.append("supervisor", "worker_failed_again", {"worker": name, "cause": cause,
+                                                                    "restarts": count}, severity="critical")
+        self.fatal_stop("logic_error", f"{name} failed again after {count} restart(s): {cause}")
+
+    # -- watchdog callbacks (watchdog thread, or the engine's at start) ------------------------
     def _broker_down(self, cause: str) -> None:
         self.ctx.matrix.trigger("broker_down", cause)  # matrix before mode: see Matrix
         self.control.suspended = True
@@ -118,7 +191,19 @@ class Workers:
         self.control.suspended = False
         self.ctx.audit.append("watchdog", "broker_resumed", {"cause": cause, "broker": self.broker.code}, severity="warning")
         self.log.info("watchdog_bot", f"broker resumed: {cause}")
+        self.notifier.notify("broker_resumed", cause, severity="warning", scope="Broker")
 
     def _feed_down(self, cause: str) -> None:
         self.ctx.audit.append("watchdog", "market_data_down", {"cause": cause}, severity="critical")
         self.errors.escalate("stop", "feed_down", cause)
+
+    # provided by Supervisor
+    stop_requested: threading.Event
+    fatal_stop: Callable[[str, str], None]
+    publish: Callable[..., None]
+    home: Any
+    settings: Any
+    ctx: Any
+    store: Any
+    notifier: Any
+    log: Any

@@ -7,6 +7,11 @@ The state is stored in ``core.db`` so a restart stays halted; only an operator
 reset flag (with a reason, audited) re-arms it.  If PnL cannot be computed
 (no start-of-day equity, a position without a price) the switch trips: a
 safety check that cannot decide blocks.
+
+The state lives in two places so that losing or corrupting one file never
+re-arms the switch: ``core.db`` and the hash-chained audit log, which records
+every trigger and every reset.  At start ``reconcile`` compares them and takes
+the stricter; a disagreement is itself a critical audit row and an alert.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from tbot_core.runtime.context import CoreContext
 from tbot_core.safety.notifier_bot import Notifier
 from tbot_core.selfcheck import CheckResult
 from tbot_core.timeutil import iso_z
+
+TRIGGERED_EVENT, RESET_EVENT = "kill_switch_triggered", "kill_switch_reset"
 
 
 class KillSwitch:
@@ -86,9 +93,38 @@ class KillSwitch:
         context = {"cause": cause, "bar_utc": bar_utc, "limit": str(self.settings.daily_loss_limit),
                    "daily_pnl": str(self.last_pnl) if self.last_pnl is not None else None,
                    "orders_cancelled": cancelled, **detail}
-        self.ctx.audit.append("kill_switch", "kill_switch_triggered", context, severity="critical", actor=actor)
+        self.ctx.audit.append("kill_switch", TRIGGERED_EVENT, context, severity="critical", actor=actor)
         self.ctx.syslog.error("kill_switch", f"HALT: {cause}", **context)
         self.notifier.notify("kill_switch_triggered", cause, scope="Broker", bar_utc=bar_utc)
+
+    def reconcile(self) -> str:
+        """Compare ``core.db`` with the audit log's last trigger/reset; the stricter wins. Returns the disagreement."""
+        row = self.ctx.audit.latest("kill_switch", (TRIGGERED_EVENT, RESET_EVENT))
+        audit_says = "triggered" if row is not None and row.event == TRIGGERED_EVENT else "armed"
+        stored = self._state.state
+        if audit_says == stored:
+            return ""
+        where = f"audit seq {row.seq} at {row.ts_utc}" if row is not None else "no trigger or reset in the audit log"
+        if audit_says == "triggered":
+            logged = row.context_dict() if row is not None else {}
+            cause = (f"core.db says armed but the audit log's last kill switch event ({where}) is a trigger with no "
+                     f"audited reset: {logged.get('cause') or 'unknown cause'}")
+            with self._lock:
+                self.ctx.matrix.trigger("daily_loss", cause)  # matrix before mode: see Matrix
+                self._state = KillState("triggered", row.ts_utc if row is not None else iso_z(), cause,
+                                        logged.get("bar_utc"))
+            try:
+                self.store.set_kill_state("triggered", self._state.since_utc, cause, self._state.bar_utc)
+            except Exception as exc:  # noqa: BLE001 - halted in memory whatever the file does
+                self.ctx.syslog.error("kill_switch", f"could not persist the reconciled halt: {type(exc).__name__}")
+        else:
+            cause = f"core.db says triggered but the audit log says armed ({where}); staying halted"
+        detail = {"core_db": stored, "audit_log": audit_says, "audit_seq": row.seq if row is not None else None,
+                  "taken": "triggered", "cause": cause}
+        self.ctx.audit.append("kill_switch", "kill_switch_state_disagreement", detail, severity="critical")
+        self.ctx.syslog.error("kill_switch", f"state disagreement: {cause}")
+        self.notifier.notify("kill_switch_state_disagreement", cause, scope="Broker")
+        return cause
 
     def reset(self, reason: str, operator: str) -> bool:
         with self._lock:
@@ -98,7 +134,7 @@ class KillSwitch:
             self.store.set_kill_state("armed", None, None, None)  # persisted first: a failed write leaves it halted
             self.ctx.matrix.clear("daily_loss", f"reset by {operator}: {reason}")  # matrix before mode: see Matrix
             self._state = self.store.kill_state()
-        self.ctx.audit.append("kill_switch", "kill_switch_reset",
+        self.ctx.audit.append("kill_switch", RESET_EVENT,
                               {"reason": reason, "operator": operator, "was_cause": previous.cause,
                                "was_since_utc": previous.since_utc}, severity="warning", actor="operator")
         return True

@@ -59,12 +59,22 @@ class Notifier:
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._creds: dict[str, dict[str, Any] | None] = {}
+        self._death = ""
 
     # -- lifecycle --------------------------------------------------------------------
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="notifier", daemon=True)
+        """Start the sending thread, or start it again after it died (the supervisor does that once)."""
+        if self._thread is None or not self._thread.is_alive():
+            self._death = ""
+            self._thread = threading.Thread(target=self._guarded_run, name="notifier", daemon=True)
             self._thread.start()
+
+    def died_of(self) -> str:
+        """Why the sending thread ended unasked ("" while it runs, or before it was ever needed)."""
+        thread = self._thread
+        if thread is None or thread.is_alive():
+            return ""
+        return self._death or "thread ended"
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Send what is queued (bounded wait), then stop."""
@@ -90,6 +100,13 @@ class Notifier:
         return CheckResult.passed(self.name, detail if self.enabled else "disabled by NOTIFY_ON_CRITICAL=false")
 
     # -- sending ---------------------------------------------------------------------------
+    def _guarded_run(self) -> None:
+        try:
+            self._run()
+        except BaseException as exc:  # the supervisor sees the dead thread (died_of) and restarts it once
+            self._death = f"{type(exc).__name__}: {scrub(str(exc))[:200]}"
+            raise
+
     def _run(self) -> None:
         while True:
             message = self._queue.get()

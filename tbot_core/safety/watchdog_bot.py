@@ -7,6 +7,15 @@ probing continues; the first good probe resumes it.  Feed age over
 ``WATCHDOG_FEED_TIMEOUT_SECONDS``: market data is down and the supervisor is
 asked for a controlled stop.  The watchdog only reports through callbacks: it
 never stops anything itself.
+
+A broker that is known to be down (it failed at start, or was suspended) is
+probed with doubling backoff, capped at the broker timeout, so an outage of
+hours costs a few probes a minute rather than one a second.  The engine can
+report a hard failure it met itself (``broker_failed``): the broker is then
+suspended at once instead of after the heartbeat timeout.  Each loop records
+``last_loop`` so the supervisor can tell a stuck watchdog from a live one; an
+exception in a callback ends the thread, and the supervisor restarts it once
+(the beats, and so the suspended state, survive the restart).
 """
 
 from __future__ import annotations
@@ -50,9 +59,16 @@ class Watchdog:
         self.on_broker_down, self.on_broker_up, self.on_feed_down = on_broker_down, on_broker_up, on_feed_down
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()  # broker state moves from the watchdog thread and the engine's
+        self._broker_failures = 0  # consecutive failed probes while suspended: the backoff exponent
+        self._next_broker_probe = 0.0
+        self.last_loop = time.monotonic()
+        self.died_of = ""
 
     def start(self) -> None:
+        """Start (or, after a death, restart) the probing thread; the beats carry over."""
         self._stop.clear()
+        self.last_loop = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="watchdog", daemon=True)
         self._thread.start()
 
@@ -72,8 +88,31 @@ class Watchdog:
         return {"broker": self.broker_beat.snapshot(), "feed": self.feed_beat.snapshot()}
 
     def probe_once(self) -> None:
-        self._probe_broker()
+        now = time.monotonic()
+        if now >= self._next_broker_probe:
+            self._probe_broker()
+            self._next_broker_probe = now + self._broker_delay()
         self._probe_feed()
+
+    def broker_failed(self, cause: str) -> None:
+        """A hard broker failure seen outside a probe (e.g. at engine start): suspend now, probe with backoff."""
+        with self._lock:
+            beat = self.broker_beat
+            beat.cause = cause
+            if beat.state == "suspended":
+                return
+            beat.state = "suspended"
+            self._broker_failures = 0
+            self._next_broker_probe = time.monotonic() + self.interval
+        self.on_broker_down(cause)
+
+    def broker_suspended(self) -> bool:
+        return self.broker_beat.state == "suspended"
+
+    def _broker_delay(self) -> float:
+        if self.broker_beat.state != "suspended":
+            return 0.0
+        return min(self.interval * 2 ** self._broker_failures, max(self.interval, self.broker_beat.threshold))
 
     def self_check(self) -> CheckResult:
         if self.interval >= min(self.broker_beat.threshold, self.feed_beat.threshold):
@@ -84,8 +123,13 @@ class Watchdog:
 
     # -- internals ----------------------------------------------------------------------
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.probe_once()
+        try:
+            while not self._stop.wait(self.interval):
+                self.probe_once()
+                self.last_loop = time.monotonic()
+        except BaseException as exc:  # the supervisor sees the dead thread and restarts it once
+            self.died_of = f"{type(exc).__name__}: {exc}"[:300]
+            raise
 
     def _probe_broker(self) -> None:
         beat, broker = self.broker_beat, self._broker()
@@ -94,17 +138,24 @@ class Watchdog:
         try:
             broker.heartbeat()
         except Exception as exc:  # noqa: BLE001 - any failure is a missed heartbeat
-            beat.cause = f"{type(exc).__name__}: {exc}"
-            if beat.state != "suspended" and beat.age() > beat.threshold:
-                beat.state = "suspended"
+            with self._lock:
+                beat.cause = f"{type(exc).__name__}: {exc}"
+                went_down = beat.state != "suspended" and beat.age() > beat.threshold
+                if beat.state == "suspended":
+                    self._broker_failures = min(self._broker_failures + 1, 16)
+                elif went_down:
+                    beat.state, self._broker_failures = "suspended", 0
+                else:
+                    beat.state = "stale"
+            if went_down:
                 self.on_broker_down(f"no broker heartbeat for {beat.age():.1f}s ({beat.cause})")
-            elif beat.state != "suspended":
-                beat.state = "stale"
             return
-        beat.last_ok = time.monotonic()
-        if beat.state == "suspended":
+        with self._lock:
+            beat.last_ok = time.monotonic()
+            came_back = beat.state == "suspended"
+            beat.state, self._broker_failures = "ok", 0
+        if came_back:
             self.on_broker_up("broker heartbeat answered again")
-        beat.state = "ok"
 
     def _probe_feed(self) -> None:
         beat, feed = self.feed_beat, self._feed()

@@ -36,6 +36,9 @@ class CoreBanner(Static):
             lines.append(f"CORE {read.status.upper()}: {read.problem} — {HINTS.get(read.status, '')}")
         elif read is not None and (read.state or {}).get("mode") == "halted":
             lines.append("KILL SWITCH TRIGGERED: trading halted — reset with R (type RESET and give a reason)")
+        elif read is not None and (read.state or {}).get("mode") == "blocked":
+            reason = (read.state or {}).get("blocked_reason") or "see the Self-check screen"
+            lines.append(f"LAUNCH BLOCKED: {reason} — fix it, then start the core again")
         elif read is not None and (read.state or {}).get("mode") == "suspended":
             lines.append(f"TRADING SUSPENDED by the watchdog: {suspended_feeds(read.state or {})} — the core retries by itself")
         if self.app.audit_problem:

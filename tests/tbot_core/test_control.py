@@ -9,16 +9,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tbot_core.audit import AuditLog
-from tbot_core.control import FLAGS, FlagError, Operator, acknowledge, parse_flag, read_flags, write_flag
+from tbot_core.control import FLAGS, FlagError, Operator, acknowledge, flag_path, parse_flag, read_flags, write_flag
+
+
+def flag_files(paths) -> list[str]:
+    return sorted(p.name for p in paths.control_dir.glob("control_*.flag"))
 
 
 def test_written_flag_records_operator_time_and_reason(home_paths, monkeypatch):
     monkeypatch.setenv("SSH_CLIENT", "203.0.113.9 51122 22")
     flag = write_flag(home_paths, "kill", reason="runaway losses", source="ui")
-    data = json.loads(home_paths.flag_file("kill").read_text())
+    path = flag_path(home_paths, flag)
+    assert path.name.startswith("control_kill.") and flag_files(home_paths) == [path.name]
+    data = json.loads(path.read_text())
     assert data["operator"]["ssh_client"] == "203.0.113.9"
     assert data["reason"] == "runaway losses" and data["source"] == "ui" and data["requested_utc"].endswith("Z")
-    assert parse_flag("control_kill.flag", home_paths.flag_file("kill").read_bytes()) == flag
+    assert parse_flag(path.name, path.read_bytes()) == flag
 
 
 def test_kill_and_reset_need_a_reason(home_paths):
@@ -43,20 +49,28 @@ def test_garbled_flag_is_quarantined_and_audited_not_returned(home_paths):
 
 
 def test_flag_whose_content_names_another_flag_is_quarantined(home_paths):
-    write_flag(home_paths, "stop")
-    home_paths.flag_file("stop").rename(home_paths.flag_file("start"))
+    path = flag_path(home_paths, write_flag(home_paths, "stop"))
+    path.rename(path.with_name(path.name.replace("control_stop.", "control_start.")))
     valid, bad = read_flags(home_paths)
     assert valid == [] and "does not match" in bad[0].problem
+
+
+def test_plain_legacy_name_whose_content_names_another_flag_is_quarantined(home_paths):
+    path = flag_path(home_paths, write_flag(home_paths, "stop"))
+    path.rename(home_paths.flag_file("reset"))
+    valid, bad = read_flags(home_paths)
+    assert valid == [] and bad[0].file == "control_reset.flag" and "does not match" in bad[0].problem
 
 
 def test_acknowledge_audits_and_removes_only_the_same_request(home_paths):
     first = write_flag(home_paths, "stop", reason="first")
     with AuditLog(home_paths.audit_db) as audit:
         second = write_flag(home_paths, "stop", reason="second")
+        assert len(flag_files(home_paths)) == 2, "a second request of the same flag must not replace the first"
         acknowledge(home_paths, audit, first, "done")
-        assert home_paths.flag_file("stop").exists(), "a newer request of the same flag must stay pending"
+        assert flag_files(home_paths) == [flag_path(home_paths, second).name], "the other request stays pending"
         acknowledge(home_paths, audit, second, "done")
-        assert not home_paths.flag_file("stop").exists()
+        assert flag_files(home_paths) == []
         row = audit.tail(1)[0]
         assert row.event == "flag_stop_acknowledged" and row.context_dict()["reason"] == "second"
 
@@ -95,3 +109,10 @@ def test_operator_describes_ssh_origin(monkeypatch):
     monkeypatch.delenv("SSH_CLIENT", raising=False)
     monkeypatch.setenv("SSH_CONNECTION", "198.51.100.7 4000 10.0.0.1 22")
     assert Operator.current().ssh_client == "198.51.100.7"
+
+
+def test_requested_time_that_overflows_in_utc_is_refused_cleanly():
+    record = {"flag": "stop", "requested_utc": "0001-01-01T00:00:00+01:00", "operator": {"user": "bob", "ssh_client": None},
+              "reason": "", "nonce": "a" * 32, "source": "cli"}
+    with pytest.raises(FlagError, match="requested_utc"):
+        parse_flag("control_stop.flag", json.dumps(record).encode())

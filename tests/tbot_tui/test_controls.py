@@ -19,9 +19,15 @@ def home(tmp_path) -> HomePaths:
     return build_console_home(tmp_path / "home", "normal")
 
 
+def flag_requests(paths: HomePaths, flag: str) -> list:
+    return sorted(paths.control_dir.glob(f"control_{flag}.*.flag"))
+
+
 def flag_payload(paths: HomePaths, flag: str) -> dict | None:
-    path = paths.flag_file(flag)
-    return json.loads(path.read_text()) if path.exists() else None
+    """The one pending request of ``flag`` (None if there is none)."""
+    found = flag_requests(paths, flag)
+    assert len(found) <= 1, found
+    return json.loads(found[0].read_text()) if found else None
 
 
 async def wait_for(pilot, condition, tries: int = 150) -> bool:
@@ -41,7 +47,7 @@ async def test_control_key_writes_its_flag_with_ui_source_and_operator(home: Hom
         assert await wait_for(pilot, lambda: flag_payload(home, flag) is not None)
         payload = flag_payload(home, flag)
         assert payload["source"] == "ui" and payload["operator"]["user"]
-        assert [p.name for p in home.control_dir.glob("*.flag")] == [f"control_{flag}.flag"]
+        assert [p.name.split(".")[0] for p in home.control_dir.glob("*.flag")] == [f"control_{flag}"]
         assert f"{flag} requested" in app.ack_text
 
 
@@ -116,7 +122,26 @@ async def test_core_acknowledgement_from_audit_log_is_shown(home: HomePaths) -> 
             acknowledge(home, audit, flags[0], "stopping")
         assert await wait_for(pilot, lambda: "stop acknowledged by core: stopping" in app.ack_text)
         assert "requested elsewhere" not in app.ack_text
-        assert not home.flag_file("stop").exists()
+        assert flag_requests(home, "stop") == []
+
+
+async def test_two_stops_pressed_in_a_row_are_two_requests_each_acknowledged(home: HomePaths) -> None:
+    app = frozen_console(home.root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("x")
+        assert await wait_for(pilot, lambda: len(flag_requests(home, "stop")) == 1)
+        await pilot.press("x")
+        assert await wait_for(pilot, lambda: len(flag_requests(home, "stop")) == 2), "the second must not replace the first"
+        assert len(app.acks.waiting_for()) == 2
+        with AuditLog(home.audit_db) as audit:
+            flags, _ = read_flags(home, audit)
+            acknowledge(home, audit, flags[0], "stopping")
+            assert len(flag_requests(home, "stop")) == 1
+            acknowledge(home, audit, flags[1], "already stopping")
+        assert await wait_for(pilot, lambda: app.acks.waiting_for() == [])
+        assert "stop acknowledged by core: already stopping" in app.ack_text and "requested elsewhere" not in app.ack_text
+        assert flag_requests(home, "stop") == []
 
 
 async def test_command_palette_runs_a_control(home: HomePaths) -> None:

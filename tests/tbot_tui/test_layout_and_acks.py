@@ -134,7 +134,7 @@ async def test_ack_of_this_consoles_own_flag_toasts(home: HomePaths) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("x")
-        assert await wait_for(pilot, lambda: home.flag_file("stop").exists())
+        assert await wait_for(pilot, lambda: any(home.control_dir.glob("control_stop.*.flag")))
         with AuditLog(home.audit_db) as audit:
             flags, _ = read_flags(home, audit)
             acknowledge(home, audit, flags[0], "stopping")

@@ -51,10 +51,10 @@ def _configure(home: Path, fake: FakeAlpaca) -> HomePaths:
     _tbot_ok("secrets", "set", "broker_alpaca", "--stdin", home=home,
              input=json.dumps({"api_key": API_KEY, "secret_key": SECRET_KEY}))
     # Only what the scenario needs (each `config set` is a key rotation): the broker, its endpoints,
-    # a universe the fake knows, a signal on every bar, a quick poll, and the mid chain's two
+    # a universe the fake knows, a quick poll, and the mid chain's two
     # indicator filters off (one or two bars per symbol never warm them up; they would block).
     settings = {"BROKER": "alpaca", "ALPACA_URL_OVERRIDE": fake.url, "ALPACA_DATA_URL_OVERRIDE": fake.url,
-                "SYMBOLS": ",".join(SYMBOLS), "TEST_SCRIPTED_SIGNAL_EVERY": "1", "LIVE_BAR_POLL_SECONDS": "0.2",
+                "SYMBOLS": ",".join(SYMBOLS), "LIVE_BAR_POLL_SECONDS": "0.2",
                 "ADX_FILTER_ENABLED": "false", "BOLLINGER_CONFLUENCE_ENABLED": "false"}
     for key, value in settings.items():
         _tbot_ok("config", "set", key, value, home=home)
@@ -77,7 +77,7 @@ def test_alpaca_core_places_an_order_and_its_fills_sync_into_a_ledger_that_check
     with FakeAlpaca() as fake:
         _serve_recent_bars(fake)
         paths = _configure(home, fake)
-        proc = start_core(paths)
+        proc = start_core(paths, scripted_signal_every=1)
         try:
             orders = wait_for(lambda: fake.count("POST", "/v2/orders") and state(paths).get("orders"),
                               "an order POSTed to the fake Alpaca and shown in state.json")

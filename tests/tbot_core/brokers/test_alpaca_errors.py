@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import random
 import socket
 import threading
 from collections.abc import Iterator
@@ -9,11 +11,17 @@ from decimal import Decimal
 
 import pytest
 
+from tbot_core.audit import AuditLog
 from tbot_core.brokers.alpaca import AlpacaBroker
 from tbot_core.brokers.alpaca_common import AlpacaCredentials
 from tbot_core.brokers.base import OrderRequest
 from tbot_core.brokers.errors import BrokerUnreachable
+from tbot_core.control import read_flags
 from tbot_core.errors import BrokerError, ConfigError, NetworkError
+from tbot_core.runtime.context import CoreContext, Matrix
+from tbot_core.safety.error_handler import ErrorHandler
+from tbot_core.safety.escalation import Action
+from tbot_core.syslog import SystemLog
 from tests.fakes.alpaca_server import API_KEY, SECRET_KEY, FakeAlpaca
 
 
@@ -39,8 +47,9 @@ def test_wrong_keys_are_a_fatal_config_error_that_never_shows_the_key(fake: Fake
 
 def test_forbidden_is_a_config_error_too(fake: FakeAlpaca) -> None:
     fake.fail("/v2/orders", 403)
-    with pytest.raises(ConfigError, match="HTTP 403"):
+    with pytest.raises(ConfigError, match="HTTP 403") as caught:
         _broker(fake.url).open_orders()
+    assert caught.value.code == "403"
 
 
 @pytest.mark.parametrize("status", [429, 504])
@@ -106,3 +115,40 @@ def test_port_that_accepts_but_never_answers_times_out_instead_of_hanging() -> N
     assert not worker.is_alive(), "the adapter hung on a silent port"
     [error] = outcome
     assert isinstance(error, BrokerUnreachable) and "no answer within 0.3 s" in str(error)
+
+
+def _handler(bot_home, retry_limit: int) -> ErrorHandler:
+    settings = bot_home.settings.with_values({"API_RETRY_LIMIT": str(retry_limit)})
+    paths, ident = bot_home.paths, bot_home.identity
+    syslog = SystemLog(paths.system_log(ident.BOT_IDENTITY, settings.log_format), settings.log_format)
+    ctx = CoreContext(paths, settings, ident, syslog, AuditLog(paths.audit_db), Matrix())
+    return ErrorHandler(ctx, broker_code="ALPACA", rng=random.Random(3))
+
+
+def test_a_429_on_order_submit_is_logged_with_error_code_429_not_the_class_name(fake: FakeAlpaca, bot_home) -> None:
+    handler = _handler(bot_home, retry_limit=0)
+    fake.fail("/v2/orders", 429)
+    with pytest.raises(NetworkError) as caught:
+        _broker(fake.url).submit_order(OrderRequest("mid-SPY-buy-1", "SPY", "buy", Decimal(2), "mid"))
+    handler.handle(caught.value, where="order_submit", strategy="mid", order=True, context={"client_order_id": "mid-SPY-buy-1"})
+    entry = json.loads(handler.path.read_text().splitlines()[-1])
+    assert entry["error_code"] == "429" and entry["error_type"] == "NetworkError" and entry["broker"] == "ALPACA"
+
+
+def test_an_exit_whose_submission_exhausts_the_retry_limit_trips_the_kill_switch_flag(fake: FakeAlpaca, bot_home) -> None:
+    """Exposure is open and the exit keeps getting 429: after API_RETRY_LIMIT retries it is not merely logged."""
+    handler = _handler(bot_home, retry_limit=2)
+    fake.fail("/v2/orders", 429, times=10)
+    broker = _broker(fake.url)
+    request = OrderRequest("close-SPY-sell-1", "SPY", "sell", Decimal(2), "close")
+    with pytest.raises(NetworkError) as caught:
+        handler.retry(lambda: broker.submit_order(request), what="submit close-SPY-sell-1", where="order_submit_exposed",
+                      wait=lambda _delay: False)
+    assert fake.count("POST", "/v2/orders") == 3  # the first try and API_RETRY_LIMIT retries, no SDK retries
+    action = handler.handle(caught.value, where="order_submit_exposed", strategy="close", order=True,
+                            context={"client_order_id": request.client_order_id})
+    assert action is Action.KILL_SWITCH
+    flags, _ = read_flags(bot_home.paths)
+    assert [(f.flag, f.source) for f in flags] == [("kill", "system")]
+    assert flags[0].reason.startswith("daily_loss: NetworkError (429) at order_submit_exposed after retries")
+    assert json.loads(handler.path.read_text().splitlines()[-1])["error_code"] == "429"

@@ -70,13 +70,22 @@ def test_audit_verify_catches_an_edit_made_with_plain_sqlite(home_paths):
     assert result.returncode == 1 and "seq 1" in result.stdout
 
 
-def test_control_commands_write_flags_and_status_reports_them(home_paths):
-    assert run_tbot("control", "stop", home=home_paths.root).returncode == 0
-    assert home_paths.flag_file("stop").exists()
+def test_control_commands_write_one_file_per_request_and_status_lists_every_one(home_paths):
+    import json
+
+    first = run_tbot("control", "stop", home=home_paths.root)
+    second = run_tbot("control", "stop", "--reason", "again", home=home_paths.root)
+    assert first.returncode == 0 and second.returncode == 0
+    files = sorted(p.name for p in home_paths.control_dir.glob("control_stop.*.flag"))
+    assert len(files) == 2, "a second stop must not replace the first"
+    assert all(f"control/{name}" in first.stdout + second.stdout for name in files)
     no_reason = run_tbot("control", "kill", home=home_paths.root)
     _assert_one_line_error(no_reason, "needs a reason")
     status = run_tbot("control", "status", "--json", home=home_paths.root)
-    assert '"control_stop.flag"' in status.stdout and '"not running"' in status.stdout
+    info = json.loads(status.stdout)
+    assert sorted(info["pending_flags"]) == files and info["core"] == "not running"
+    text = run_tbot("control", "status", home=home_paths.root).stdout
+    assert all(name in text for name in files)
 
 
 def test_concurrent_config_sets_from_two_processes_both_land(home_paths):

@@ -48,10 +48,15 @@ def write_bars(paths: HomePaths, bars: int, symbols: tuple[str, ...], price: Cal
     paths.sample_vix.write_text("\n".join(vix) + "\n")
 
 
-def start_core(paths: HomePaths) -> subprocess.Popen[str]:
+def start_core(paths: HomePaths, **faults: object) -> subprocess.Popen[str]:
+    """A real core subprocess: ``tbot core`` itself, or with ``faults`` the same core wired with tests/fakes."""
     env = {**os.environ, "TBOT_HOME": str(paths.root)}
-    return subprocess.Popen([sys.executable, "-m", "tbot_core", "--home", str(paths.root)], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if faults:
+        cmd = [sys.executable, "-m", "tests.fakes.core_main", "--home", str(paths.root),
+               *(f"--fault={key}={value}" for key, value in faults.items())]
+    else:
+        cmd = [sys.executable, "-m", "tbot_core", "--home", str(paths.root)]
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def state(paths: HomePaths) -> dict[str, Any]:

@@ -9,14 +9,14 @@ from tbot_core.brokers.paper import PaperBroker
 from tbot_core.core_store import CoreStore
 from tbot_core.data.replay import ReplayFeed
 from tbot_core.home import BotHome
-from tbot_core.runtime.context import CoreContext, LockedAudit, Matrix
+from tbot_core.runtime.context import CoreContext, Matrix
 from tbot_core.runtime.engine import Engine, EngineControl
-from tbot_core.runtime.pipeline_parts import ScriptedStrategy
 from tbot_core.safety.error_handler import ErrorHandler
 from tbot_core.safety.kill_switch import KillSwitch
 from tbot_core.safety.notifier_bot import Notifier
 from tbot_core.safety.risk_bot import RiskBot
 from tbot_core.syslog import SystemLog
+from tests.fakes.faults import ScriptedStrategy
 
 
 class AllowAll:
@@ -32,7 +32,7 @@ def build_engine(root: Path, every: int, **overrides: str):
     ident = home.identity
     paths = home.paths
     syslog = SystemLog(paths.system_log(ident.BOT_IDENTITY), "JSON")
-    ctx = CoreContext(paths, settings, ident, syslog, LockedAudit(AuditLog(paths.audit_db)), Matrix())
+    ctx = CoreContext(paths, settings, ident, syslog, AuditLog(paths.audit_db), Matrix())
     store = CoreStore(paths.core_db)
     broker = PaperBroker(store, settings)
     notifier = Notifier(lambda name: None, syslog, bot_identity=ident.BOT_IDENTITY)

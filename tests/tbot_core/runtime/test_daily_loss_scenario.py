@@ -14,7 +14,7 @@ def test_daily_loss_breach_halts_broker_audits_and_notifies(tmp_path):
     controller, inbox = start_smtp()
     server, hooks = start_webhook()
     try:
-        env = {"SYMBOLS": ",".join(SYMBOLS), "TEST_SCRIPTED_SIGNAL_EVERY": "21", "ADX_FILTER_ENABLED": "false",
+        env = {"SYMBOLS": ",".join(SYMBOLS), "ADX_FILTER_ENABLED": "false",
                "BOLLINGER_CONFLUENCE_ENABLED": "false", "MAX_OPEN_POSITIONS": "100", "ALLOC_MID": "1.0",
                "ALLOC_OPEN": "0", "ALLOC_CLOSE": "0", "DAILY_LOSS_LIMIT": "300"}
         # Every 21st bar: each symbol is bought once, then sold only ~20 minutes later (after the drop at
@@ -25,7 +25,7 @@ def test_daily_loss_breach_halts_broker_audits_and_notifies(tmp_path):
                                     "password": "pw-xyz-123", "from": "bot@example.test", "to": "ops@example.test",
                                     "starttls": "false"})
         store.set("notifier_webhook", {"url": f"http://127.0.0.1:{server.server_port}/hook"})
-        proc = start_core(paths)
+        proc = start_core(paths, scripted_signal_every=21)
         wait_for(lambda: state(paths).get("mode") == "halted", "halted")
         trig = audit_events(paths, "kill_switch_triggered")
         assert trig and "DAILY_LOSS_LIMIT" in trig[-1][2]["cause"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from tbot_core.runtime.pipeline_parts import build_gate
+from tbot_core.gate import Gate
 from tests.tbot_core.runtime.core_harness import make_home
 from tests.tbot_core.runtime.engine_kit import build_engine
 
@@ -62,6 +62,7 @@ def test_restart_resumes_cash_and_positions_from_core_db(tmp_path):
     assert positions  # every=50 over 151 bars: buy at 50, sell at 100, buy at 150
     store.close()
     engine2, store2, _, _ = build_engine(paths.root, 50)
+    engine2.portfolio.refresh()  # what the engine does when it connects
     assert engine2.portfolio.cash_cents == cash and engine2.portfolio.positions == positions
     fills = store2.query("SELECT side, qty, price_cents, fee_cents FROM paper_fills")
     spent = sum((q * p + f) if s == "buy" else -(q * p - f) for s, q, p, f in fills)
@@ -72,7 +73,7 @@ def test_the_engine_writes_the_gates_buffered_strategy_log_by_the_end_of_a_run(t
     """The gate only buffers verdicts; the engine must flush them (on its beat and when the run ends)."""
     paths = make_home(tmp_path, {}, bars=200)
     engine, store, _, ctx = build_engine(paths.root, 10)
-    engine.gate = build_gate(ctx, "PAPER")
+    engine.gate = Gate(ctx.settings, ctx.identity, ctx.paths, audit=ctx.audit, broker_code="PAPER")
     engine.run()
     store.close()
     lines = paths.strategy_log(ctx.identity.BOT_IDENTITY, "JSON").read_text().splitlines()

@@ -55,7 +55,7 @@ def test_decryption_failure_blocks_launch_with_one_line_and_audit(tmp_path):
     blocked = audit_events(paths, "launch_blocked")
     assert blocked and blocked[-1][2]["matrix_row"] == "decrypt_fail"
     assert matrix_row(paths, "decrypt_fail")["state"] == "triggered"
-    assert state(paths)["mode"] == "stopped"
+    assert state(paths)["mode"] == "blocked"
 
 
 def test_system_schema_failure_aborts_launch_and_names_the_remedy(tmp_path):
@@ -71,9 +71,8 @@ def test_system_schema_failure_aborts_launch_and_names_the_remedy(tmp_path):
 
 
 def test_market_data_down_controlled_stop_then_restart_with_backoff_then_gives_up(tmp_path):
-    paths = make_home(tmp_path, {"TEST_REPLAY_STALL_AFTER_BARS": "20", "WATCHDOG_FEED_TIMEOUT_SECONDS": "0.3",
-                                 "RESTART_MAX_ATTEMPTS": "1"})
-    proc = start_core(paths)
+    paths = make_home(tmp_path, {"WATCHDOG_FEED_TIMEOUT_SECONDS": "0.3", "RESTART_MAX_ATTEMPTS": "1"})
+    proc = start_core(paths, feed_stall_after_bars=20)
     assert proc.wait(30) == 4  # gave up after the allowed restart
     events = [e[1] for e in audit_events(paths)]
     assert events.count("market_data_down") == 2
@@ -87,9 +86,8 @@ def test_market_data_down_controlled_stop_then_restart_with_backoff_then_gives_u
 
 
 def test_broker_api_down_suspends_then_resumes_without_restart(tmp_path):
-    paths = make_home(tmp_path, {"TEST_PAPER_OUTAGE_AFTER_BARS": "10", "TEST_PAPER_OUTAGE_SECONDS": "1.5",
-                                 "WATCHDOG_BROKER_TIMEOUT_SECONDS": "0.2"})
-    proc = start_core(paths)
+    paths = make_home(tmp_path, {"WATCHDOG_BROKER_TIMEOUT_SECONDS": "0.2"})
+    proc = start_core(paths, broker_outage_after_bars=10, broker_outage_seconds=1.5)
     wait_for(lambda: state(paths).get("mode") == "suspended", "suspended")
     assert matrix_row(paths, "broker_down")["state"] == "triggered"
     assert state(paths)["watchdog"]["broker"]["state"] == "suspended"
@@ -102,8 +100,8 @@ def test_broker_api_down_suspends_then_resumes_without_restart(tmp_path):
 
 
 def test_logic_error_is_retried_then_escalated_to_supervised_stop_and_restart(tmp_path):
-    paths = make_home(tmp_path, {"TEST_ENGINE_FAULT_AT_BAR": "5", "API_RETRY_LIMIT": "2", "RESTART_MAX_ATTEMPTS": "1"})
-    proc = start_core(paths)
+    paths = make_home(tmp_path, {"API_RETRY_LIMIT": "2", "RESTART_MAX_ATTEMPTS": "1"})
+    proc = start_core(paths, engine_fault_at_bar=5)
     assert proc.wait(30) == 4
     escalations = audit_events(paths, "escalated")
     assert len(escalations) == 2 and escalations[0][2]["matrix_row"] == "logic_error"

@@ -13,16 +13,16 @@ SYMBOLS = tuple(f"S{i:02d}" for i in range(40))
 
 
 def test_sigkill_mid_run_then_restart_keeps_books_consistent(tmp_path):
-    env = {"SYMBOLS": ",".join(SYMBOLS), "TEST_SCRIPTED_SIGNAL_EVERY": "3", "ADX_FILTER_ENABLED": "false",
+    env = {"SYMBOLS": ",".join(SYMBOLS), "ADX_FILTER_ENABLED": "false",
            "BOLLINGER_CONFLUENCE_ENABLED": "false", "MAX_OPEN_POSITIONS": "1000", "MAX_RISK_PER_TRADE": "0.005",
            "ALLOC_MID": "1.0", "ALLOC_OPEN": "0", "ALLOC_CLOSE": "0", "REPLAY_SPEED": "1500"}
     paths = make_home(tmp_path, env, bars=4000, symbols=SYMBOLS, price=lambda i: 50 + (i % 17) * 0.25)
-    proc = start_core(paths)
+    proc = start_core(paths, scripted_signal_every=3)
     wait_for(lambda: len(state(paths).get("orders", [])) >= 5, "some fills")
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
     paths.plaintext_env.write_text("".join(f"{k}={v}\n" for k, v in {**FAST, **env, "REPLAY_SPEED": "0"}.items()))
-    proc = start_core(paths)
+    proc = start_core(paths, scripted_signal_every=3)
     wait_for(lambda: state(paths).get("core", {}).get("pid") == proc.pid and state(paths).get("mode") == "running"
              and "account" in state(paths), "restarted")
     core = apsw.Connection(str(paths.core_db))

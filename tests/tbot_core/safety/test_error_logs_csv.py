@@ -7,7 +7,7 @@ import json
 
 from tbot_core.audit import AuditLog
 from tbot_core.errors import BrokerError, NetworkError
-from tbot_core.runtime.context import CoreContext, LockedAudit, Matrix
+from tbot_core.runtime.context import CoreContext, Matrix
 from tbot_core.safety.error_handler import FIELDS, ErrorHandler
 from tbot_core.sanitize import register_secret
 from tbot_core.syslog import CSV_FIELDS, SystemLog
@@ -19,7 +19,7 @@ def _handler(bot_home):
     settings = bot_home.settings.with_values({"LOG_FORMAT": "CSV"})
     paths, ident = bot_home.paths, bot_home.identity
     syslog = SystemLog(paths.system_log(ident.BOT_IDENTITY, settings.log_format), settings.log_format)
-    ctx = CoreContext(paths, settings, ident, syslog, LockedAudit(AuditLog(paths.audit_db)), Matrix())
+    ctx = CoreContext(paths, settings, ident, syslog, AuditLog(paths.audit_db), Matrix())
     return ErrorHandler(ctx, broker_code="PAPER"), paths.unresolved_orders_log(ident.BOT_IDENTITY), syslog.path
 
 
