@@ -1,7 +1,7 @@
 """Crash safety: SIGKILL a rotating process at 40 moments; the next start always finds one complete generation.
 
 A child process changes a secret (a full rotation).  Explicit crash points
-(``TBOT_CRASH_POINT``) cover every step of the rotation, each artifact write and
+(``crashpoints.arm`` in the child) cover every step of the rotation, each artifact write and
 the removal of the old generation; random delays after a "go" signal add kills
 at moments nobody chose.  After each kill, the next start (the security bot:
 recovery, then every artifact must decrypt) must pass, exactly one generation
@@ -12,7 +12,6 @@ wholly new.
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import shutil
@@ -52,7 +51,10 @@ GEN_NAME = re.compile(r"^gen-\d{6}")
 CHILD = """
 import json, sys
 from tbot_core.home import BotHome
+from tbot_core.secrets import crashpoints
 from tbot_core.secrets.store import SecretStore
+if len(sys.argv) > 3:
+    crashpoints.arm(sys.argv[3])
 store = SecretStore(BotHome(sys.argv[1]))
 print("ready", flush=True)
 sys.stdin.readline()
@@ -104,8 +106,8 @@ def _assert_one_complete_generation(root: Path) -> str:
 @pytest.mark.parametrize("point", EXPLICIT_POINTS)
 def test_sigkill_at_an_explicit_step_leaves_old_or_new_generation_complete(template, tmp_path, point):
     root = _copy(template, tmp_path / "home")
-    killed = subprocess.run([sys.executable, "-c", CHILD, str(root), json.dumps(NEW)], cwd=str(REPO), input="go\n",
-                            capture_output=True, text=True, timeout=60, env={**os.environ, "TBOT_CRASH_POINT": point})
+    killed = subprocess.run([sys.executable, "-c", CHILD, str(root), json.dumps(NEW), point], cwd=str(REPO), input="go\n",
+                            capture_output=True, text=True, timeout=60)
     assert killed.returncode == -signal.SIGKILL, f"{point} was never reached: {killed.stderr}"
     outcome = _assert_one_complete_generation(root)
     switched_already = point in {"switched", "old_file_removed#1", "old_file_removed#3",
