@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from decimal import Decimal
 
 
@@ -104,3 +105,26 @@ class Broker(abc.ABC):
     def heartbeat(self) -> None:
         """A cheap call that proves the broker answers (raises on failure)."""
         self.account()
+
+    # -- what a simulated venue (paper) adds; a remote broker keeps these defaults ---------------
+    simulated: bool = False  # True when orders fill against our own bars and the account lives in core.db
+
+    def on_bar(self, bar: Any, close_cents: int, bar_utc: str) -> list[Fill]:
+        """Market data in: a simulated venue marks and fills resting orders; a remote broker does nothing."""
+        return []
+
+    def marks(self) -> dict[str, int]:
+        """Last prices (cents) the venue remembers across restarts; a remote broker has none to offer."""
+        return {}
+
+    def position_strategies(self) -> dict[str, str]:
+        """Which strategy opened each position, when the venue records it."""
+        return {}
+
+    def opening_deposit(self) -> tuple[str, int, str]:
+        """(fitid, cents, UTC time) of a simulated account's opening cash: its first ledger entry."""
+        raise NotImplementedError(f"{self.code}: only a simulated venue has an opening deposit")
+
+    def fetch_activities(self, since: datetime | None) -> list[Any]:
+        """The broker's own activity records since ``since`` (ledger ``Activity``); empty when it has none."""
+        return []

@@ -28,6 +28,7 @@ BPS = Decimal(10000)
 
 class PaperBroker(Broker):
     code = "PAPER"
+    simulated = True
 
     def __init__(self, store: CoreStore, settings: Settings) -> None:
         self.store = store

@@ -29,6 +29,7 @@ from typing import Any, Callable
 from tbot_core.brokers.base import Broker, OrderRequest
 from tbot_core.core_store import CoreStore
 from tbot_core.data.base import Bar, Feed
+from tbot_core.gate import Gate
 from tbot_core.runtime.context import CoreContext
 from tbot_core.runtime.ledger_poster import LedgerPoster
 from tbot_core.runtime.portfolio import Portfolio
@@ -64,7 +65,7 @@ class EngineControl:
 
 class Engine:
     def __init__(self, ctx: CoreContext, *, store: CoreStore, broker: Broker, feed: Feed, strategies: list[Any],
-                 gate: Any, risk: RiskBot, kill_switch: KillSwitch, errors: ErrorHandler, control: EngineControl,
+                 gate: Gate, risk: RiskBot, kill_switch: KillSwitch, errors: ErrorHandler, control: EngineControl,
                  on_broker_down: Callable[[str], None] | None = None) -> None:
         self.ctx = ctx
         self.store, self.broker, self.feed = store, broker, feed
@@ -92,9 +93,9 @@ class Engine:
         self._ts_text = ""
         self._vix: float | None = None
         self._pnl_minute_due = False
-        self._broker_on_bar = getattr(broker, "on_bar", None)
+        self._broker_on_bar = broker.on_bar if broker.simulated else None
         self._last_flush = self._last_gate_flush = self._last_ledger_sync = time.monotonic()
-        self._paper = hasattr(broker, "opening_deposit")
+        self._paper = broker.simulated
         self._unflushed = 0
 
     # -- loop ------------------------------------------------------------------------------------
@@ -252,10 +253,10 @@ class Engine:
             self.flat_sells += 1  # long only: nothing to close, so no trade to judge
             return
         decision = self.gate.decide(signal, MarketContext.from_signal(signal, vix=vix))
-        for verdict in getattr(decision, "verdicts", []) or []:
+        for verdict in decision.verdicts:
             self.verdicts.appendleft(verdict.to_record(signal))
         if not decision.allow:
-            if not getattr(decision, "verdicts", None):
+            if not decision.verdicts:
                 self._verdict(signal, "gate", False, decision.reason)
             return
         if self.kill.triggered:
@@ -325,10 +326,7 @@ class Engine:
     def _flush_gate(self) -> None:
         """Write the gate's buffered strategy log; a failure there is logged, never stops trading."""
         self._last_gate_flush = time.monotonic()
-        flush = getattr(self.gate, "flush", None)
-        if flush is None:
-            return
         try:
-            flush()
+            self.gate.flush()
         except Exception as exc:  # noqa: BLE001 - an operational log, not a safety function
             self.errors.record(exc, context={"where": "strategy log flush"})

@@ -46,15 +46,14 @@ class LedgerPoster:
         except ImportError as exc:
             self._problem(f"ledger modules not importable ({exc.name}); fills wait")
             return 0
-        opening = getattr(self.broker, "opening_deposit", None)
-        if opening is None:
+        if not self.broker.simulated:
             return self._post_broker_activities(ingest_activities)
         rows = self.store.unposted_fills()
         self.pending = len(rows)
         if not rows and self.posted:
             return 0
         try:
-            activities = [self._opening(Activity, *opening())] + [self._activity(Activity, row) for row in rows]
+            activities = [self._opening(Activity, *self.broker.opening_deposit())] + [self._activity(Activity, row) for row in rows]
             self._ingest(ingest_activities, activities)
         except Exception as exc:  # noqa: BLE001 - fills stay pending; retried next time
             self._problem(f"ledger ingest failed: {type(exc).__name__}: {exc}")
@@ -66,12 +65,8 @@ class LedgerPoster:
         return len(rows)
 
     def _post_broker_activities(self, ingest_activities: Any) -> int:
-        fetch = getattr(self.broker, "fetch_activities", None)
-        if fetch is None:
-            self._problem(f"broker {self.broker_code} cannot list its activities; run `tbot ledger sync --from-broker`")
-            return 0
         try:
-            activities = fetch(self._since)
+            activities = self.broker.fetch_activities(self._since)
             if activities:
                 self._ingest(ingest_activities, activities)
                 self._since = max(a.timestamp_utc for a in activities)

@@ -20,14 +20,14 @@ from tbot_core.safety.risk_bot import Holding
 class Portfolio:
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
-        self.marks: dict[str, int] = dict(getattr(broker, "marks", dict)())
+        self.marks: dict[str, int] = dict(broker.marks())
         self.cash_cents = 0
         self.positions: dict[str, tuple[int, int, str]] = {}  # symbol -> (qty, avg_cents, strategy)
         self.refreshed = False  # no account read yet: nothing to show or judge
 
     def refresh(self) -> None:
         account = self.broker.account()
-        strategies = getattr(self.broker, "position_strategies", dict)()
+        strategies = self.broker.position_strategies()
         self.cash_cents = to_cents(account.cash)
         self.positions = {}
         for pos in self.broker.positions():

@@ -53,8 +53,7 @@ def build_state(sup: Any) -> dict[str, Any]:
     state["orders"] = list(engine.orders)
     state["exposure"] = _exposure(sup, engine)
     state["verdicts"] = list(engine.verdicts)
-    status = getattr(engine.gate, "enhancement_status", None)
-    state["enhancements"] = status() if callable(status) else []
+    state["enhancements"] = engine.gate.enhancement_status()
     return state
 
 

@@ -217,6 +217,10 @@ class Supervisor(Workers):
     def handle_flag(self, flag: ControlFlag) -> None:
         outcome = "done"
         key, _, cause = flag.reason.partition(": ")
+        if flag.flag == "stop" and flag.source == "system" and flag.requested_utc < self.started_utc:
+            # An escalation of a core that is gone (it was stopped with this still queued): nothing to stop now.
+            acknowledge(self.paths, self.ctx.audit, flag, f"superseded: requested before this core started ({self.started_utc})")
+            return
         if flag.flag == "stop" and flag.source == "system" and key in MATRIX_KEYS:
             acknowledge(self.paths, self.ctx.audit, flag, "controlled stop")
             self.controlled_stop(key, cause or flag.reason)

@@ -114,8 +114,7 @@ class Workers:
         if self.watchdog is not None:
             self.watchdog.stop()
         self.stop_engine(self._stop_cause or "shutdown")
-        if getattr(self, "notifier", None) is not None:
-            self.notifier.close()
+        self.notifier.close()
 
     # -- liveness ---------------------------------------------------------------------------
     def check_workers(self) -> None:

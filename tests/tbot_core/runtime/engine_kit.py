@@ -7,6 +7,7 @@ from pathlib import Path
 from tbot_core.audit import AuditLog
 from tbot_core.brokers.paper import PaperBroker
 from tbot_core.core_store import CoreStore
+from tbot_core.gate import GateDecision
 from tbot_core.data.replay import ReplayFeed
 from tbot_core.home import BotHome
 from tbot_core.runtime.context import CoreContext, Matrix
@@ -23,7 +24,13 @@ class AllowAll:
     """Stands in for the filters: this file tests what comes after the gate."""
 
     def decide(self, signal, market):  # noqa: ANN001
-        return type("D", (), {"allow": True, "reason": "ok", "verdicts": []})()
+        return GateDecision(True, "ok", ())
+
+    def flush(self) -> None:
+        """Nothing buffered."""
+
+    def enhancement_status(self) -> list:
+        return []
 
 
 def build_engine(root: Path, every: int, **overrides: str):

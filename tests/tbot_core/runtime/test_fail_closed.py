@@ -192,3 +192,15 @@ def test_a_system_stop_and_an_operator_stop_in_one_poll_both_act_and_the_operato
     acks = audit_events(paths, "flag_stop_acknowledged")
     assert [a[2]["reason"] for a in acks] == ["logic_error: injected by the test", "operator shutdown"]
     assert matrix_row(paths, "manual_shutdown")["state"] == "triggered"
+
+
+def test_a_system_stop_left_by_an_earlier_core_is_acknowledged_as_superseded_not_acted_on(tmp_path):
+    paths = make_home(tmp_path, {"REPLAY_SPEED": "5"})
+    write_flag(paths, "stop", reason="logic_error: from a core that is gone", source="system", operator=SYSTEM)
+    time.sleep(0.01)  # the core's start time is strictly later than the request
+    proc = start_core(paths)
+    wait_for(lambda: audit_events(paths, "flag_stop_acknowledged"), "the stale request is acknowledged")
+    assert audit_events(paths, "flag_stop_acknowledged")[0][2]["outcome"].startswith("superseded")
+    _mode(paths, "running", "defense")
+    assert not audit_events(paths, "controlled_stop") and proc.poll() is None
+    assert stop_core(proc) == 0
