@@ -13,6 +13,16 @@ behind those rows, which on top of posting sorts, maps each activity to
 accounts, hashes its content, keeps FIFO lots and writes lot rows; its peer
 adds the lot and relief rows it wrote.  And an idempotent re-run of a
 committed sync_run_id (target: <= 0.1 of the first run).
+
+Since schema v3 the posting line includes the no-REPLACE triggers on groups
+and legs and the batch hash (``chain.py``); peer and subject runs alternate
+within each repeat so a busy machine slows both alike.
+
+Hash chain: a ledger of VERIFY_LEGS legs (default 1M) in batches of the same
+size as above; ``verify_all`` (every batch re-hashed and linked) against a
+plain ``SELECT *`` of the same group and leg rows into Python.  Target: ratio
+>= 0.3.  Also shown: the startup check after one new batch (incremental from
+the checkpoint) and its orphan scan.
 """
 
 from __future__ import annotations
@@ -30,6 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tbot_core.audit import AuditLog  # noqa: E402
 from tbot_core.ledger.activity import Activity  # noqa: E402
 from tbot_core.ledger.batch import Ledger  # noqa: E402
+from tbot_core.ledger.chain import save_checkpoint, verify_all, verify_since_checkpoint  # noqa: E402
+from tbot_core.ledger.checks import orphan_problem  # noqa: E402
 from tbot_core.ledger.conn import open_ledger  # noqa: E402
 from tbot_core.ledger.posting import GroupSpec, post_groups  # noqa: E402
 from tbot_core.ledger.schema import create_schema  # noqa: E402
@@ -82,6 +94,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--legs", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3, help="best of N timings, each on a fresh database")
+    parser.add_argument("--verify-legs", type=int, default=1_000_000, help="size of the ledger whose hash chain is verified")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -100,7 +113,7 @@ def main() -> int:
             rerun_s, again = timed(lambda: ingest_activities(db, "BENCH", acts, sync_run_id="bench-1", audit=audit))
             overlap_s, overlap = timed(lambda: ingest_activities(db, "BENCH", acts, sync_run_id="bench-2", audit=audit))
             assert again.already_committed and overlap.posted == 0 and overlap.skipped_known == len(acts)
-            rows = written_rows(db, "sync:bench-1")
+            rows = written_rows(db, result.batch_id)
             legs = result.row_count
             assert len(rows["legs"]) == legs
 
@@ -112,13 +125,12 @@ def main() -> int:
             def posting(path: Path):  # type: ignore[no-untyped-def]
                 with Ledger(path, audit=audit) as ledger:
                     return post_groups(ledger, "bench-posting", specs)
-            post_s, posted, post_db = best_of(args.repeat, fresh("posting"), posting)
-            assert posted.row_count == legs
+            post_s, raw_s, post_db = interleaved(args.repeat, folder, rows, fresh("posting"), posting)
             repost_s, reposted = timed(lambda: posting(post_db))
             assert reposted.already_committed
 
-        raw_s = raw_seconds(folder, "raw", args.repeat, rows, ("groups", "legs"))
         raw_lots_s = raw_seconds(folder, "raw-lots", args.repeat, rows, ("groups", "legs", "lots", "lot_reliefs"))
+        chain = chain_figures(folder, specs, args.verify_legs, args.repeat)
 
     def rate(seconds: float) -> str:
         return f"{legs / seconds:>12,.0f} legs/s  ({seconds:.3f} s)"
@@ -132,7 +144,63 @@ def main() -> int:
     print(f"  ingest_activities (maps, hashes, FIFO, posts)      : {rate(sync_s)}  ratio {raw_lots_s / sync_s:.3f}")
     print(f"  idempotent re-run, same sync_run_id                : {rerun_s:.4f} s = {rerun_s / sync_s:.4f} of the first run (target <= 0.1)")
     print(f"  overlapping export, all fitids known               : {overlap_s:.3f} s = {overlap_s / sync_s:.3f} of the first run (all skipped)")
+    total, batches, scan_s, verify_s, startup_s, startup_batches, orphan_s = chain
+    print(f"hash chain ({total:,} legs in {batches} batches):")
+    print(f"  plain SELECT scan of the same group + leg rows     : {total / scan_s:>12,.0f} legs/s  ({scan_s:.3f} s)")
+    print(f"  hash-chain verify, every batch (tbot ledger check) : {total / verify_s:>12,.0f} legs/s  ({verify_s:.3f} s)  "
+          f"ratio {scan_s / verify_s:.3f} (target >= 0.3)")
+    print(f"  startup check after one new batch (checkpoint)     : {startup_s:.3f} s, {startup_batches} batch(es) re-hashed "
+          f"= {startup_s / verify_s:.3f} of the full verify; orphan scan {orphan_s:.3f} s")
     return 0
+
+
+def interleaved(repeat: int, folder: Path, rows: dict[str, list[tuple]], make, post):  # type: ignore[no-untyped-def]
+    """Best post time and best raw time, the two alternating in each repeat so machine load hits both alike."""
+    best_post, best_raw, last = float("inf"), float("inf"), None
+    for i in range(repeat):
+        raw = open_ledger(folder / f"raw-{i}.db")
+        raw.execute(RAW_SCHEMA)
+        best_raw = min(best_raw, timed(lambda: insert_raw(raw, rows, ("groups", "legs")))[0])
+        raw.close()
+        last = make(i)
+        seconds, posted = timed(lambda: post(last))
+        assert posted.row_count == len(rows["legs"])
+        best_post = min(best_post, seconds)
+    return best_post, best_raw, last
+
+
+def chain_figures(folder: Path, specs: list[GroupSpec], target: int, repeat: int) -> tuple:
+    """Build a ledger of about ``target`` legs, then time the full verify against a plain scan, alternating."""
+    path = folder / "chain.db"
+    create_schema(path)
+    per_batch = sum(len(g.legs) for g in specs)
+    total, n = 0, 0
+    with Ledger(path) as ledger:
+        while total < target:
+            take = specs if target - total >= per_batch else specs[:max(1, (target - total) * len(specs) // per_batch)]
+            batch = [g._replace(fitid=f"{g.fitid}-{n}") if g.fitid else g for g in take]
+            total += post_groups(ledger, f"chain-{n}", batch).row_count
+            n += 1
+    conn = open_ledger(path)
+    try:
+        best_scan, best_verify = float("inf"), float("inf")
+        for _ in range(repeat):
+            best_scan = min(best_scan, timed(lambda: (sum(1 for _ in conn.execute("SELECT * FROM groups")),
+                                                      sum(1 for _ in conn.execute("SELECT * FROM legs"))))[0])
+            seconds, result = timed(lambda: verify_all(conn))
+            assert result.problem is None and result.checked_legs == total, result
+            best_verify = min(best_verify, seconds)
+        result, checkpoint = verify_since_checkpoint(conn, "2025-01-02T14:30:00Z", 0)
+        with conn:
+            save_checkpoint(conn, checkpoint)
+        with Ledger(path) as ledger:
+            post_groups(ledger, "chain-new", [g._replace(fitid=None, broker_code=None) for g in specs[:100]])
+        startup_s, (result, _) = timed(lambda: verify_since_checkpoint(conn, "2025-01-02T14:31:00Z", 0))
+        orphan_s, orphan = timed(lambda: orphan_problem(conn))
+        assert result.problem is None and orphan is None
+    finally:
+        conn.close()
+    return total, n + 1, best_scan, best_verify, startup_s, result.checked_batches, orphan_s
 
 
 def written_rows(db: Path, batch_id: str) -> dict[str, list[tuple]]:
@@ -160,15 +228,18 @@ def raw_seconds(folder: Path, name: str, repeat: int, rows: dict[str, list[tuple
         conns.append(raw)
         return raw
 
-    def insert(raw) -> None:  # type: ignore[no-untyped-def]
-        with raw:  # one transaction, same pragmas; closing (a WAL checkpoint) is left out of the peer's time
-            for table in tables:
-                marks = ",".join("?" * len(rows[table][0]))
-                raw.executemany(f"INSERT INTO {table} VALUES ({marks})", rows[table])
-    seconds, _, _ = best_of(repeat, fresh_raw, insert)
+    seconds, _, _ = best_of(repeat, fresh_raw, lambda raw: insert_raw(raw, rows, tables))
     for raw in conns:
         raw.close()
     return seconds
+
+
+def insert_raw(raw, rows: dict[str, list[tuple]], tables: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    with raw:  # one transaction, same pragmas; closing (a WAL checkpoint) is left out of the peer's time
+        for table in tables:
+            if rows[table]:
+                marks = ",".join("?" * len(rows[table][0]))
+                raw.executemany(f"INSERT INTO {table} VALUES ({marks})", rows[table])
 
 
 if __name__ == "__main__":

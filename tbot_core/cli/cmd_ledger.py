@@ -16,7 +16,7 @@ from pathlib import Path
 from tbot_core.cli.common import add_home_option, open_home, table
 from tbot_core.errors import TbotError
 from tbot_core.home import BotHome
-from tbot_core.ledger.activity import Activity
+from tbot_core.ledger.activity import Activity, normalize_broker_code
 from tbot_core.ledger.activity_file import read_activity_file
 from tbot_core.ledger.batch import BatchOutcome, Ledger
 from tbot_core.ledger.checks import ledger_findings, trial_balance
@@ -70,16 +70,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     hook.add_argument("name", choices=[h.replace("_", "-") for h in HOOKS])
     hook.add_argument("amount", help="positive amount in whole cents, e.g. 250.00")
     hook.add_argument("--memo", default="")
+    hook.add_argument("--batch-id", required=True, help="your id for this posting; a retry with the same id funds once")
 
     override = _action(inner, "override", "manual reallocation between roles (rebalance); needs --reason", cmd_override)
     override.add_argument("--from", dest="source", required=True, help="role money leaves, e.g. tax_reserve")
     override.add_argument("--to", dest="target", required=True, help="role money goes to, e.g. cash")
     override.add_argument("--amount", required=True)
     override.add_argument("--reason", required=True)
+    override.add_argument("--batch-id", required=True, help="your id for this posting; a retry with the same id moves once")
 
     reverse = _action(inner, "reverse", "post the reversing entry of a group (the only correction)", cmd_reverse)
     reverse.add_argument("group_id", type=int)
     reverse.add_argument("--reason", required=True)
+    reverse.add_argument("--override", action="store_true",
+                         help="required to undo a holdings action (float top-up, tax, payroll, reinvest, override); audited")
 
     _action(inner, "migrate", "upgrade db/ledger.db to this code's schema version (backup first, one transaction)", cmd_migrate)
 
@@ -108,7 +112,7 @@ def _amount(text: str, field: str) -> Decimal:
 
 def _report(outcome: BatchOutcome, what: str) -> int:
     if outcome.already_committed:
-        print(f"{what}: batch {outcome.batch_id} was already committed; nothing added")
+        print(f"{what}: batch {outcome.batch_id} already posted; nothing added")
     else:
         print(f"{what}: batch {outcome.batch_id} committed ({outcome.group_count} groups, {outcome.row_count} legs)")
     return 0
@@ -128,7 +132,7 @@ def _activities_from_args(args: argparse.Namespace, broker: str) -> tuple[list[A
 
 def cmd_sync(args: argparse.Namespace) -> int:
     home = _home(args)
-    broker = args.broker.strip().upper()
+    broker = normalize_broker_code(args.broker, "--broker")
     activities, default_run_id = _activities_from_args(args, broker)
     with home.audit() as audit:
         result = ingest_activities(home.paths.ledger_db, broker, activities, sync_run_id=args.sync_run_id or default_run_id,
@@ -212,17 +216,19 @@ def cmd_coa_remap(args: argparse.Namespace) -> int:
 def cmd_hook(args: argparse.Namespace) -> int:
     name = args.name.replace("-", "_")
     amount = _amount(args.amount, "amount")
-    return _write(args, name, lambda l: run_hook(l, name, amount, memo=args.memo, caller=CLI_CALLER))
+    return _write(args, name, lambda l: run_hook(l, name, amount, memo=args.memo, caller=CLI_CALLER, batch_id=args.batch_id))
 
 
 def cmd_override(args: argparse.Namespace) -> int:
     amount = _amount(args.amount, "--amount")
     return _write(args, f"override {args.source} -> {args.target}",
-                  lambda l: manual_override(l, args.source, args.target, amount, reason=args.reason, caller=CLI_CALLER))
+                  lambda l: manual_override(l, args.source, args.target, amount, reason=args.reason, caller=CLI_CALLER,
+                                            batch_id=args.batch_id))
 
 
 def cmd_reverse(args: argparse.Namespace) -> int:
-    return _write(args, f"reverse group {args.group_id}", lambda l: reverse_group(l, args.group_id, reason=args.reason, caller=CLI_CALLER))
+    return _write(args, f"reverse group {args.group_id}",
+                  lambda l: reverse_group(l, args.group_id, reason=args.reason, caller=CLI_CALLER, override=args.override))
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

@@ -10,15 +10,53 @@ non-negative charge on top of it.
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from tbot_core.errors import TbotError
 from tbot_core.ledger.money import canonical
 
 TYPES = ("FILL", "FEE", "DIVIDEND", "INTEREST", "TRANSFER")
 SIDES = ("buy", "sell")
 FILL_TOLERANCE = Decimal("0.01")  # brokers round qty*price to the cent their own way
+_BROKER_RE = re.compile(r"[A-Za-z0-9_]{1,16}")  # ASCII only: str.upper() would turn a dotless "ı" into "I"
+
+
+def normalize_broker_code(code: object, field: str = "broker code") -> str:
+    """The one spelling of a broker code the ledger stores.
+
+    ``UNIQUE(broker_code, fitid)`` only catches a duplicate if ``alpaca`` and
+    ``ALPACA`` are the same text, so every entry point (sync, postings, CLI
+    options) passes its code through here before it reaches a row.
+    """
+    text = code.strip() if isinstance(code, str) else ""
+    if not _BROKER_RE.fullmatch(text):
+        shown = repr(code)[:40] if isinstance(code, str) else type(code).__name__
+        raise TbotError(f"{field} {shown}: expected 1-16 ASCII letters, digits or _ (e.g. ALPACA, IBKR, PAPER)")
+    return text.upper()
+
+
+def fitid_problem(fitid: object) -> str | None:
+    """Why ``fitid`` cannot be a broker's activity id, or None.
+
+    A fitid is matched byte for byte against what the ledger holds, so a
+    padded or control-character copy of a real id would book the activity a
+    second time instead of being recognised; such ids are refused, not cleaned.
+    """
+    if not isinstance(fitid, str) or not 1 <= len(fitid) <= 128:
+        return "expected 1-128 printable characters"
+    if fitid.isprintable() and fitid[0] != " " and fitid[-1] != " ":
+        return None
+    bad = next((ch for ch in fitid if unicodedata.category(ch) == "Cc"), None)
+    if bad is not None:
+        return f"contains control character U+{ord(bad):04X}; expected the broker's id as printable text"
+    if fitid != fitid.strip():
+        return "has leading or trailing whitespace; expected the broker's id exactly, without padding"
+    bad = next(ch for ch in fitid if not ch.isprintable() and ch != " ")
+    return f"contains non-printable character U+{ord(bad):04X}; expected the broker's id as printable text"
 
 
 class ActivityError(ValueError):
@@ -42,8 +80,9 @@ class Activity:
     timestamp_utc: datetime
 
     def __post_init__(self) -> None:
-        if not isinstance(self.fitid, str) or not 1 <= len(self.fitid) <= 128 or not self.fitid.isprintable():
-            raise ActivityError("fitid", "expected 1-128 printable characters")
+        fitid = self.fitid  # the common valid id passes this one line; anything else is named by fitid_problem
+        if not (type(fitid) is str and 0 < len(fitid) <= 128 and fitid.isprintable() and fitid[0] != " " and fitid[-1] != " "):
+            raise ActivityError("fitid", fitid_problem(fitid) or "expected 1-128 printable characters")
         if self.type not in TYPES:
             raise ActivityError("type", f"expected one of {'|'.join(TYPES)}")
         if not isinstance(self.symbol, str) or len(self.symbol) > 32 or not self.symbol.isprintable():

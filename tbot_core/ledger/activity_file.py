@@ -86,8 +86,10 @@ def _read_csv(name: str, text: str) -> list[Activity]:
 
 
 def _text(name: str, number: int, field: str, value: Any) -> str:
+    """Cell text, trimmed, except the fitid: a padded fitid means a mangled export, and trimming it would
+    guess which id the broker meant, so ``Activity`` refuses it with the line number instead."""
     if isinstance(value, (str, int, Decimal)) and not isinstance(value, bool):
-        return str(value).strip()
+        return str(value) if field == "fitid" else str(value).strip()
     raise ActivityFileError(f"{name} line {number} field {field}: expected text or a number, got {type(value).__name__}")
 
 

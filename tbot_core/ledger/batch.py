@@ -19,6 +19,7 @@ import apsw
 
 from tbot_core.audit import AuditLog
 from tbot_core.errors import TbotError
+from tbot_core.ledger.chain import draft_hash, next_link
 from tbot_core.ledger.conn import open_ledger
 from tbot_core.ledger.failures import LedgerBatchError, classify
 from tbot_core.ledger.validate import check_batch, check_group, check_signed_group
@@ -202,9 +203,10 @@ class Ledger:
             check_batch(draft.groups, draft.stray_legs)
             self._insert(draft)
             completed = iso_z()
-            conn.execute("INSERT INTO batches VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                         (meta.batch_id, meta.sync_run_id, meta.broker_code, meta.kind, meta.caller, meta.reason, started,
-                          completed, len(draft.legs), draft.skipped_known, "committed", len(draft.groups)))
+            seq, prev_hash = next_link(conn)
+            seal = (meta.batch_id, meta.sync_run_id, meta.broker_code, meta.kind, meta.caller, meta.reason, started,
+                    completed, len(draft.legs), draft.skipped_known, "committed", len(draft.groups), seq)
+            conn.execute("INSERT INTO batches VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (*seal, draft_hash(conn, seal, prev_hash)))
             conn.execute("COMMIT")
         except BaseException as exc:
             self._rollback()

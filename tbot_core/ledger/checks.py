@@ -1,7 +1,14 @@
 """``tbot ledger check``, the trial balance, and the startup self-checks.
 
 Every check reads through a read-only connection, so it can run beside a
-syncing writer and never takes a lock a writer needs.
+syncing writer and never takes a lock a writer needs.  The one write is the
+startup check's hash-chain checkpoint (``chain.py``), a one-row upsert in its
+own short transaction after a passing verification; if it cannot be written
+the check still passes and the next start simply verifies more.
+
+``tbot ledger check`` verifies the whole hash chain; the startup check
+(``ledger_books``) verifies what is new since its checkpoint, looks for rows
+that belong to no committed batch, and blocks launch on either.
 """
 
 from __future__ import annotations
@@ -13,11 +20,14 @@ import apsw
 
 from tbot_core.errors import TbotError
 from tbot_core.home import BotHome
+from tbot_core.ledger.chain import save_checkpoint, verify_all, verify_since_checkpoint
 from tbot_core.ledger.coa import coa_problems
 from tbot_core.ledger.conn import open_ledger
 from tbot_core.ledger.schema import schema_problems
 from tbot_core.selfcheck import CheckResult, FunctionCheck, SelfCheck
+from tbot_core.timeutil import iso_z
 
+BOOKS_REMEDY = "run `tbot ledger check` for the full report, then restore db/ledger.db from a backup taken before the edit"
 REMEDY = "if the schema version is older, run `tbot ledger migrate`; otherwise restore db/ledger.db from a backup, or run `tbot init --force` on a fresh home"
 
 
@@ -54,14 +64,43 @@ def _balanced(conn: apsw.Connection) -> Finding:
     return Finding("groups_balanced", False, f"group {gid}: debits {debit} != credits {credit} (cents)")
 
 
+# Rows outside every committed batch are outside the hash chain too, so they are looked for one by one.
+_ORPHANS = (
+    ("SELECT l.leg_no, l.group_id FROM legs l WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.group_id = l.group_id) LIMIT 1",
+     "leg {0} of group {1} points at a missing group"),
+    ("SELECT g.group_id, g.batch_id FROM groups g WHERE NOT EXISTS (SELECT 1 FROM batches b WHERE b.batch_id = g.batch_id) LIMIT 1",
+     "group {0} belongs to batch {1}, which was never committed"),
+    ("SELECT t.lot_id, t.group_id FROM lots t WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.group_id = t.group_id) LIMIT 1",
+     "lot {0} points at missing group {1}"),
+    ("SELECT r.relief_id, r.group_id FROM lot_reliefs r WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.group_id = r.group_id) "
+     "OR NOT EXISTS (SELECT 1 FROM lots t WHERE t.lot_id = r.lot_id) LIMIT 1", "lot relief {0} (group {1}) points at a missing group or lot"),
+    ("SELECT a.code, a.batch_id FROM accounts a WHERE NOT EXISTS (SELECT 1 FROM batches b WHERE b.batch_id = a.batch_id) LIMIT 1",
+     "account {0} belongs to batch {1}, which was never committed"),
+    ("SELECT m.mapping_id, m.batch_id FROM coa_mapping m WHERE NOT EXISTS (SELECT 1 FROM batches b WHERE b.batch_id = m.batch_id) LIMIT 1",
+     "role mapping {0} belongs to batch {1}, which was never committed"),
+)
+
+
+def orphan_problem(conn: apsw.Connection) -> str | None:
+    """The first row that belongs to no committed batch (written with foreign keys off), or None."""
+    for sql, text in _ORPHANS:
+        row = _first(conn, sql)
+        if row:
+            return text.format(*row)
+    return None
+
+
 def _orphans(conn: apsw.Connection) -> Finding:
-    leg = _first(conn, "SELECT l.leg_no, l.group_id FROM legs l LEFT JOIN groups g ON g.group_id = l.group_id WHERE g.group_id IS NULL LIMIT 1")
-    if leg:
-        return Finding("no_orphans", False, f"leg {leg[0]} of group {leg[1]} points at a missing group")
-    group = _first(conn, "SELECT g.group_id, g.batch_id FROM groups g LEFT JOIN batches b ON b.batch_id = g.batch_id WHERE b.batch_id IS NULL LIMIT 1")
-    if group:
-        return Finding("no_orphans", False, f"group {group[0]} belongs to batch {group[1]}, which was never committed")
-    return Finding("no_orphans", True, "every leg has a group and every group a committed batch")
+    problem = orphan_problem(conn)
+    return Finding("no_orphans", problem is None, problem or "every leg, group, lot, relief and account belongs to a committed batch")
+
+
+def _chain(conn: apsw.Connection) -> Finding:
+    result = verify_all(conn)
+    if result.problem:
+        return Finding("hash_chain", False, result.problem)
+    return Finding("hash_chain", True, f"{result.checked_batches} batches ({result.checked_legs} legs) match their hashes, "
+                                       f"each linked to the one before")
 
 
 def _telemetry(conn: apsw.Connection) -> Finding:
@@ -95,7 +134,7 @@ def ledger_findings(path: Path) -> list[Finding]:
         if not schema:
             coa = coa_problems(conn)
             findings += [Finding("chart_of_accounts", not coa, "; ".join(coa) or "aligned with the shipped default"),
-                         _balanced(conn), _orphans(conn), _telemetry(conn), _totals(conn)]
+                         _balanced(conn), _orphans(conn), _telemetry(conn), _totals(conn), _chain(conn)]
         return findings
     finally:
         conn.close()
@@ -130,4 +169,45 @@ def ledger_checks(home: BotHome) -> list[SelfCheck]:
         return CheckResult.passed(name, "ok")
 
     return [FunctionCheck("ledger_schema", lambda: run("ledger_schema", schema_problems)),
-            FunctionCheck("ledger_coa", lambda: run("ledger_coa", lambda c: schema_problems(c) or coa_problems(c)))]
+            FunctionCheck("ledger_coa", lambda: run("ledger_coa", lambda c: schema_problems(c) or coa_problems(c))),
+            FunctionCheck("ledger_books", lambda: books_check(path))]
+
+
+def books_check(path: Path) -> CheckResult:
+    """Startup: no row outside a committed batch, and the hash chain intact since the checkpoint (then advanced)."""
+    name = "ledger_books"
+    if not path.exists():
+        return CheckResult.failed(name, "db/ledger.db missing", "run `tbot init` (or `tbot init --force`)")
+    conn = open_ledger(path, readonly=True)
+    try:
+        problems = schema_problems(conn)
+        if problems:
+            return CheckResult.failed(name, f"db/ledger.db: cannot verify the books: {problems[0]}", REMEDY)
+        orphan = orphan_problem(conn)
+        if orphan:
+            return CheckResult.failed(name, f"db/ledger.db: {orphan}", BOOKS_REMEDY)
+        result, checkpoint = verify_since_checkpoint(conn, iso_z())
+    except apsw.Error as exc:
+        raise TbotError(f"db/ledger.db: unreadable ({type(exc).__name__})") from None
+    finally:
+        conn.close()
+    if result.problem:
+        return CheckResult.failed(name, f"db/ledger.db: hash chain broken: {result.problem}", BOOKS_REMEDY)
+    saved = _store_checkpoint(path, checkpoint)
+    return CheckResult.passed(name, f"no orphan rows; hash chain verified through batch seq {result.head_seq} "
+                                    f"({result.checked_batches} batches re-hashed{'' if saved else ', checkpoint not saved'})")
+
+
+def _store_checkpoint(path: Path, checkpoint) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        conn = open_ledger(path)
+    except TbotError:
+        return False
+    try:
+        with conn:
+            save_checkpoint(conn, checkpoint)
+        return True
+    except apsw.Error:
+        return False  # read-only file system or a writer holding the lock past the timeout: verify more next time
+    finally:
+        conn.close()

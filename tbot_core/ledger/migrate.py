@@ -1,9 +1,12 @@
-"""Upgrade a version-1 ledger file to the current schema without changing a posted cent.
+"""Upgrade a version-1 or version-2 ledger file to the current schema without changing a posted cent.
 
 Version 2 gave groups and legs slot columns (``group_no``/``group_count``,
 ``leg_no``/``leg_count``) whose constraints SQLite cannot add to existing
-tables, so ``batches``, ``groups`` and ``legs`` are rebuilt from their old
-rows; the other tables stay where they are.  Why it is done this way:
+tables, so from version 1 ``batches``, ``groups`` and ``legs`` are rebuilt
+from their old rows.  Version 3 gave batches their place in the hash chain
+(``seq``, ``batch_hash``: ``chain.py``) and every table a no-REPLACE trigger,
+so from version 2 only ``batches`` is rebuilt.  The other tables stay where
+they are.  Why it is done this way:
 
 * The backup is taken first, and the rebuild goes ahead only if no other
   connection committed between the backup and the rebuild's write lock
@@ -12,8 +15,10 @@ rows; the other tables stay where they are.  Why it is done this way:
   transaction, where SQLite honours them) keep the renames from rewriting the
   stored SQL of the tables that point at the renamed ones; the startup check
   compares that text with ``schema.sql`` character for character.
-* Batches are copied last and one at a time, so the version-2 seal triggers
-  re-prove every batch as it arrives and a refusal names the batch.
+* Batches are copied last and one at a time in commit order (their rowid),
+  each given the next ``seq`` and its hash over the rows already in place,
+  so the seal triggers re-prove every batch as it arrives, a refusal names
+  the batch, and the chain is the one the posting path would have built.
 * It is one transaction ending in a copy tally and ``foreign_key_check``: any
   failure rolls back and the file is what it was (the backup stays).
 """
@@ -31,14 +36,16 @@ import apsw
 from tbot_core.audit import AuditLog
 from tbot_core.db import schema_version
 from tbot_core.errors import TbotError
+from tbot_core.ledger.chain import GENESIS, draft_hash
 from tbot_core.ledger.conn import open_ledger
 from tbot_core.ledger.schema import SCHEMA_VERSION, schema_sql, version_problem
 from tbot_core.paths import FILE_MODE, FOLDER_MODE
 
 AUDIT_CATEGORY = "ledger_migration"
-MIGRATES_FROM = 1
-REBUILT = ("batches", "groups", "legs")  # copied in the order groups, legs, batches (the seal last)
-_OLD = {table: "v1_" + table for table in REBUILT}
+MIGRATES_FROM = (1, 2)
+TABLES = ("accounts", "coa_mapping", "batches", "failed_batches", "groups", "legs", "lots", "lot_reliefs")
+# per source version: tables rebuilt, copied in the order groups, legs, batches (the seal last)
+REBUILT = {1: ("batches", "groups", "legs"), 2: ("batches",)}
 T = TypeVar("T")
 
 _COPY_GROUPS = """
@@ -55,12 +62,11 @@ SELECT group_id, row_number() OVER (PARTITION BY group_id ORDER BY leg_id), acco
        count(*) OVER (PARTITION BY group_id)
 FROM v1_legs ORDER BY group_id, leg_id"""
 
-_COPY_BATCH = """
-INSERT INTO batches (batch_id, sync_run_id, broker_code, kind, caller, reason, started_utc, completed_utc, row_count,
-                     skipped_known, commit_state, group_count)
+# The old batch rows in commit order, as the first 12 of chain.BATCH_COLUMNS (version 1 had no group_count).
+_OLD_BATCHES = """
 SELECT batch_id, sync_run_id, broker_code, kind, caller, reason, started_utc, completed_utc, row_count, skipped_known,
-       commit_state, (SELECT count(*) FROM groups g WHERE g.batch_id = b.batch_id)
-FROM v1_batches b WHERE b.rowid = ?"""
+       commit_state, {group_count} FROM {table} b ORDER BY b.rowid"""
+_GROUP_COUNT = {1: "(SELECT count(*) FROM groups g WHERE g.batch_id = b.batch_id)", 2: "group_count"}
 
 # (batches, groups, legs, debit cents, credit cents) of a set of tables: the copy must not change any of them.
 _TALLY = ("SELECT (SELECT count(*) FROM {batches}), (SELECT count(*) FROM {groups}), (SELECT count(*) FROM {legs}), "
@@ -85,9 +91,12 @@ class MigrationResult:
         if not self.changed:
             return [f"{self.path.name}: already at schema version {self.to_version}; nothing to do"]
         rows = ", ".join(f"{table} {count}" for table, count in self.copied)
+        kept = ", ".join(table for table in TABLES if table not in dict(self.copied))
+        batches = dict(self.copied).get("batches", 0)
         return [f"{self.path.name}: migrated schema version {self.from_version} -> {self.to_version} in one transaction",
                 f"backup (version {self.from_version}, taken before any change): {self.backup}",
-                f"rows copied and re-sealed: {rows}; accounts, coa_mapping, failed_batches, lots, lot_reliefs kept in place"]
+                f"rows copied and re-sealed: {rows}; {kept} kept in place",
+                f"hash chain computed for {batches} batches"]
 
     def audit_context(self) -> dict[str, Any]:
         return {"file": self.path.name, "from_version": self.from_version, "to_version": self.to_version,
@@ -125,13 +134,13 @@ def _migrate(path: Path, backup: Path) -> MigrationResult:
             version = schema_version(conn)
             if version == SCHEMA_VERSION:
                 return MigrationResult(path, version, version)
-            _require_version_1(conn, path, version)
+            _require_known_layout(conn, path, version)
             seen = _data_version(conn)
         except apsw.Error as exc:
             raise TbotError(f"{path.name}: unreadable ({_sqlite_text(exc)}); nothing changed") from None
         _take_backup(conn, path, backup)
         try:
-            copied = _rebuild(conn, seen)
+            copied = _rebuild(conn, seen, version)
         except _Refused as exc:
             raise TbotError(f"{path.name}: migration to schema version {SCHEMA_VERSION} refused, {exc}; "
                             f"the file is unchanged (backup kept: {backup})") from None
@@ -140,16 +149,18 @@ def _migrate(path: Path, backup: Path) -> MigrationResult:
         conn.close()
 
 
-def _require_version_1(conn: apsw.Connection, path: Path, version: int) -> None:
-    """Only a file that is version 1 by stamp and by shape may be rebuilt; anything else is refused untouched."""
-    if version != MIGRATES_FROM:
+def _require_known_layout(conn: apsw.Connection, path: Path, version: int) -> None:
+    """Only a file that is version 1 or 2 by stamp and by shape may be rebuilt; anything else is refused untouched."""
+    if version not in MIGRATES_FROM:
         why = version_problem(version) if version > SCHEMA_VERSION else f"schema version {version} has no migration"
         raise TbotError(f"{path.name}: cannot migrate: {why}; nothing changed")
     legs = {row[0] for row in conn.execute("SELECT name FROM pragma_table_info('legs')")}
     batches = {row[0] for row in conn.execute("SELECT name FROM pragma_table_info('batches')")}
-    if "leg_id" not in legs or "group_count" in batches:
-        raise TbotError(f"{path.name}: stamped schema version 1 but its tables are not the version-1 layout; nothing changed",
-                        hint="restore db/ledger.db from a backup")
+    shaped = {1: "leg_id" in legs and "group_count" not in batches,
+              2: "leg_no" in legs and "group_count" in batches and "seq" not in batches}[version]
+    if not shaped:
+        raise TbotError(f"{path.name}: stamped schema version {version} but its tables are not the version-{version} layout; "
+                        "nothing changed", hint="restore db/ledger.db from a backup")
 
 
 def _data_version(conn: apsw.Connection) -> int:
@@ -188,14 +199,14 @@ def _copy_into(conn: apsw.Connection, backup: Path) -> None:
         copy.close()
 
 
-def _rebuild(conn: apsw.Connection, seen: int) -> tuple[tuple[str, int], ...]:
+def _rebuild(conn: apsw.Connection, seen: int, version: int) -> tuple[tuple[str, int], ...]:
     """The one transaction; the pragmas are set around it because SQLite ignores foreign_keys inside one."""
     conn.execute("PRAGMA foreign_keys=OFF")
     conn.execute("PRAGMA legacy_alter_table=ON")
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            copied = _rebuild_steps(conn, seen)
+            copied = _rebuild_steps(conn, seen, version)
             conn.execute("COMMIT")
         except BaseException:
             _rollback(conn)
@@ -209,22 +220,26 @@ def _rebuild(conn: apsw.Connection, seen: int) -> tuple[tuple[str, int], ...]:
             conn.execute("PRAGMA foreign_keys=ON")
 
 
-def _rebuild_steps(conn: apsw.Connection, seen: int) -> tuple[tuple[str, int], ...]:
-    if _data_version(conn) != seen or schema_version(conn) != MIGRATES_FROM:
+def _rebuild_steps(conn: apsw.Connection, seen: int, version: int) -> tuple[tuple[str, int], ...]:
+    if _data_version(conn) != seen or schema_version(conn) != version:
         raise _Refused("another connection wrote to the ledger while the backup was taken; run it again")
+    rebuilt = REBUILT[version]
+    old = {table: (f"v{version}_{table}" if table in rebuilt else table) for table in REBUILT[1]}
     _step("dropping triggers and views", _drop_triggers_and_views, conn)
-    for table in REBUILT:
-        _step(f"renaming {table}", conn.execute, f"ALTER TABLE {table} RENAME TO {_OLD[table]}")
-    _step("creating the version-2 schema", conn.execute, schema_sql())
-    groups = _step("copying groups", _changes, conn, _COPY_GROUPS)
-    legs = _step("copying legs", _changes, conn, _COPY_LEGS)
-    batches = _copy_batches(conn)
-    _step("comparing the copy", _check_tally, conn)
-    for table in reversed(REBUILT):
-        _step(f"dropping the old {table}", conn.execute, f"DROP TABLE {_OLD[table]}")
+    for table in rebuilt:
+        _step(f"renaming {table}", conn.execute, f"ALTER TABLE {table} RENAME TO {old[table]}")
+    _step(f"creating the version-{SCHEMA_VERSION} schema", conn.execute, schema_sql())
+    copied = []
+    if version == 1:
+        copied += [("groups", _step("copying groups", _changes, conn, _COPY_GROUPS)),
+                   ("legs", _step("copying legs", _changes, conn, _COPY_LEGS))]
+    copied.insert(0, ("batches", _copy_batches(conn, version, old["batches"])))
+    _step("comparing the copy", _check_tally, conn, old)
+    for table in reversed(rebuilt):
+        _step(f"dropping the old {table}", conn.execute, f"DROP TABLE {old[table]}")
     _step("foreign_key_check", _check_foreign_keys, conn)
     _step("stamping the version", conn.execute, f"PRAGMA user_version = {SCHEMA_VERSION}")
-    return ("batches", batches), ("groups", groups), ("legs", legs)
+    return tuple(copied)
 
 
 def _step(label: str, action: Callable[..., T], *args: Any) -> T:
@@ -246,22 +261,26 @@ def _drop_triggers_and_views(conn: apsw.Connection) -> None:
         conn.execute(f"DROP {kind.upper()} {_quoted(name)}")
 
 
-def _copy_batches(conn: apsw.Connection) -> int:
-    """One statement per batch, in commit order, so a seal that refuses names its batch."""
-    rows = conn.execute("SELECT rowid, batch_id FROM v1_batches ORDER BY rowid").fetchall()
-    for rowid, batch_id in rows:
+def _copy_batches(conn: apsw.Connection, version: int, table: str) -> int:
+    """One seal per batch, in commit order, each linked to the one before, so a seal that refuses names its batch."""
+    rows = _step("reading the old batches", lambda: conn.execute(
+        _OLD_BATCHES.format(group_count=_GROUP_COUNT[version], table=table)).fetchall())
+    prev = GENESIS
+    for seq, row in enumerate(rows, 1):
+        seal = (*row, seq)
         try:
-            conn.execute(_COPY_BATCH, (rowid,))
+            prev = draft_hash(conn, seal, prev)
+            conn.execute("INSERT INTO batches VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (*seal, prev))
         except apsw.Error as exc:
-            raise _Refused(f"batch {batch_id!r} fails the version-2 seal ({_sqlite_text(exc)})") from None
+            raise _Refused(f"batch {row[0]!r} fails the version-{SCHEMA_VERSION} seal ({_sqlite_text(exc)})") from None
     return len(rows)
 
 
-def _check_tally(conn: apsw.Connection) -> None:
-    old = conn.execute(_TALLY.format(**_OLD)).fetchone()
-    new = conn.execute(_TALLY.format(**{t: t for t in REBUILT})).fetchone()
-    if old != new:
-        raise _Refused(f"the copy does not match: old (batches, groups, legs, debits, credits) {old}, new {new}")
+def _check_tally(conn: apsw.Connection, old: dict[str, str]) -> None:
+    before = conn.execute(_TALLY.format(**old)).fetchone()
+    after = conn.execute(_TALLY.format(**{t: t for t in old})).fetchone()
+    if before != after:
+        raise _Refused(f"the copy does not match: old (batches, groups, legs, debits, credits) {before}, new {after}")
 
 
 def _check_foreign_keys(conn: apsw.Connection) -> None:

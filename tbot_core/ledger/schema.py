@@ -25,7 +25,7 @@ from tbot_core.ledger.batch import Ledger
 from tbot_core.ledger.coa import seed_default
 from tbot_core.paths import package_resource
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MIGRATE_HINT = "run `tbot ledger migrate`"
 
 

@@ -1,4 +1,4 @@
--- The ledger schema (version 2). Every safeguard the seed asks for lives here, not
+-- The ledger schema (version 3). Every safeguard the seed asks for lives here, not
 -- only in Python: UNIQUE broker ids, FOREIGN KEYs from legs to groups and accounts,
 -- CHECKs on amounts, append-only triggers, and a "seal" row per batch whose
 -- triggers refuse the batch unless every group balances and the counts match.
@@ -14,6 +14,17 @@
 -- its parent does not have.  That is the guarantee per-row "not into a sealed
 -- batch" triggers gave, without a trigger program run for every leg.
 -- Object names are stable: the startup check compares them with this file.
+--
+-- Version 3: posted rows cannot be rewritten by any SQL, and the books are
+-- tamper-evident.  A REPLACE deletes the old row without firing DELETE triggers
+-- unless the writer turned recursive_triggers on, so every table of posted rows
+-- has a "_no_replace" BEFORE INSERT trigger that refuses a row colliding with an
+-- existing key, whatever the writer's pragmas (an UPSERT fires it first too).
+-- Measured: one such trigger costs ~0.5-0.9 us per row, paid only on legs and
+-- groups in the hot path (see bench/ledger.py for the posting ratio).
+-- Each batch row carries seq (1, 2, 3, ... enforced by batch_seal_chain) and
+-- batch_hash, a SHA-256 over its own fields, every row it wrote and the hash of
+-- batch seq - 1 (tbot_core/ledger/chain.py computes and verifies it).
 
 CREATE TABLE IF NOT EXISTS accounts (
     code        TEXT PRIMARY KEY CONSTRAINT account_code_shape CHECK (length(code) BETWEEN 1 AND 32),
@@ -44,7 +55,10 @@ CREATE TABLE IF NOT EXISTS batches (
     skipped_known INTEGER NOT NULL DEFAULT 0 CHECK (skipped_known >= 0),
     commit_state  TEXT NOT NULL CONSTRAINT batch_committed CHECK (commit_state = 'committed'),
     group_count   INTEGER NOT NULL CONSTRAINT batch_group_count CHECK (group_count >= 0),
-    CONSTRAINT batch_group_slots UNIQUE (batch_id, group_count)
+    seq           INTEGER NOT NULL CONSTRAINT batch_seq_positive CHECK (seq >= 1),
+    batch_hash    TEXT NOT NULL CONSTRAINT batch_hash_shape CHECK (length(batch_hash) = 64),
+    CONSTRAINT batch_group_slots UNIQUE (batch_id, group_count),
+    CONSTRAINT batch_seq_unique UNIQUE (seq)
 ) STRICT;
 
 -- Attempts that were rolled back; written after the ROLLBACK, in a transaction of their own.
@@ -115,6 +129,8 @@ CREATE TABLE IF NOT EXISTS lots (
     cost_cents  INTEGER NOT NULL CONSTRAINT lot_cost_non_negative CHECK (cost_cents >= 0)
 ) STRICT;
 CREATE INDEX IF NOT EXISTS lots_by_symbol ON lots(broker_code, symbol);
+-- The hash chain reads a batch's lots and reliefs through their groups.
+CREATE INDEX IF NOT EXISTS lots_by_group ON lots(group_id);
 
 CREATE TABLE IF NOT EXISTS lot_reliefs (
     relief_id  INTEGER PRIMARY KEY,
@@ -124,6 +140,17 @@ CREATE TABLE IF NOT EXISTS lot_reliefs (
     cost_cents INTEGER NOT NULL CONSTRAINT relief_cost_non_negative CHECK (cost_cents >= 0)
 ) STRICT;
 CREATE INDEX IF NOT EXISTS lot_reliefs_by_lot ON lot_reliefs(lot_id);
+CREATE INDEX IF NOT EXISTS lot_reliefs_by_group ON lot_reliefs(group_id);
+
+-- Where the startup check stopped verifying the hash chain (one row; not posted data, so it is updated in place).
+-- head_seq/head_hash: the newest batch verified; sweep_seq: how far the rotating re-check of older batches got.
+CREATE TABLE IF NOT EXISTS chain_checkpoint (
+    slot         INTEGER PRIMARY KEY CONSTRAINT checkpoint_one_row CHECK (slot = 1),
+    head_seq     INTEGER NOT NULL CHECK (head_seq >= 0),
+    head_hash    TEXT NOT NULL CHECK (length(head_hash) = 64),
+    sweep_seq    INTEGER NOT NULL CHECK (sweep_seq >= 0),
+    verified_utc TEXT NOT NULL CHECK (verified_utc LIKE '____-__-__T__:__:__%Z')
+) STRICT;
 
 CREATE VIEW IF NOT EXISTS batch_telemetry AS
     SELECT batch_id, sync_run_id, broker_code, kind, caller, reason, started_utc, completed_utc, row_count,
@@ -143,6 +170,43 @@ BEGIN SELECT RAISE(ABORT, 'batch_seal_balanced: a group of this batch is unbalan
 CREATE TRIGGER IF NOT EXISTS batch_seal_row_count BEFORE INSERT ON batches
 WHEN (NEW.group_count, NEW.row_count) IS NOT (SELECT count(*), coalesce(sum(leg_count), 0) FROM groups WHERE batch_id = NEW.batch_id)
 BEGIN SELECT RAISE(ABORT, 'batch_seal_row_count: group_count or row_count does not match the rows of the batch'); END;
+
+-- The chain: a batch takes the next seq, so "the previous batch" is always seq - 1.
+CREATE TRIGGER IF NOT EXISTS batch_seal_chain BEFORE INSERT ON batches
+WHEN NEW.seq IS NOT (SELECT coalesce(max(seq), 0) + 1 FROM batches)
+BEGIN SELECT RAISE(ABORT, 'batch_seal_chain: seq must be one more than the newest batch'); END;
+
+-- No REPLACE, no UPSERT: a row may only be inserted under keys no posted row holds.  Every UNIQUE key
+-- of the table is tested, since a REPLACE deletes whichever row collides on any of them (a NULL key collides
+-- with nothing, so its lookup is skipped: most postings carry no fitid and reverse nothing).
+CREATE TRIGGER IF NOT EXISTS accounts_no_replace BEFORE INSERT ON accounts
+WHEN EXISTS (SELECT 1 FROM accounts WHERE code = NEW.code)
+BEGIN SELECT RAISE(ABORT, 'accounts_no_replace: an account with this code exists; accounts are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS coa_mapping_no_replace BEFORE INSERT ON coa_mapping
+WHEN EXISTS (SELECT 1 FROM coa_mapping WHERE mapping_id = NEW.mapping_id)
+BEGIN SELECT RAISE(ABORT, 'coa_mapping_no_replace: remap by adding a row'); END;
+CREATE TRIGGER IF NOT EXISTS batches_no_replace BEFORE INSERT ON batches
+WHEN EXISTS (SELECT 1 FROM batches WHERE batch_id = NEW.batch_id) OR EXISTS (SELECT 1 FROM batches WHERE sync_run_id = NEW.sync_run_id)
+  OR EXISTS (SELECT 1 FROM batches WHERE seq = NEW.seq)
+BEGIN SELECT RAISE(ABORT, 'batches_no_replace: a batch with this batch_id, sync_run_id or seq is already committed'); END;
+CREATE TRIGGER IF NOT EXISTS failed_batches_no_replace BEFORE INSERT ON failed_batches
+WHEN EXISTS (SELECT 1 FROM failed_batches WHERE attempt_id = NEW.attempt_id)
+BEGIN SELECT RAISE(ABORT, 'failed_batches_no_replace: batch telemetry is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS groups_no_replace BEFORE INSERT ON groups
+WHEN EXISTS (SELECT 1 FROM groups WHERE group_id = NEW.group_id)
+  OR EXISTS (SELECT 1 FROM groups WHERE batch_id = NEW.batch_id AND group_no = NEW.group_no)
+  OR (NEW.fitid IS NOT NULL AND EXISTS (SELECT 1 FROM groups WHERE broker_code = NEW.broker_code AND fitid = NEW.fitid))
+  OR (NEW.reverses_group_id IS NOT NULL AND EXISTS (SELECT 1 FROM groups WHERE reverses_group_id = NEW.reverses_group_id))
+BEGIN SELECT RAISE(ABORT, 'groups_no_replace: a posted group holds this group_id, slot, fitid or reversal; post a reversing entry instead'); END;
+CREATE TRIGGER IF NOT EXISTS legs_no_replace BEFORE INSERT ON legs
+WHEN EXISTS (SELECT 1 FROM legs WHERE group_id = NEW.group_id AND leg_no = NEW.leg_no)
+BEGIN SELECT RAISE(ABORT, 'legs_no_replace: this leg slot is taken; post a reversing entry instead'); END;
+CREATE TRIGGER IF NOT EXISTS lots_no_replace BEFORE INSERT ON lots
+WHEN EXISTS (SELECT 1 FROM lots WHERE lot_id = NEW.lot_id)
+BEGIN SELECT RAISE(ABORT, 'lots_no_replace: lots are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS lot_reliefs_no_replace BEFORE INSERT ON lot_reliefs
+WHEN EXISTS (SELECT 1 FROM lot_reliefs WHERE relief_id = NEW.relief_id)
+BEGIN SELECT RAISE(ABORT, 'lot_reliefs_no_replace: reliefs are append-only'); END;
 
 -- Append-only: corrections are reversing entries, never edits.
 CREATE TRIGGER IF NOT EXISTS accounts_no_update BEFORE UPDATE ON accounts BEGIN SELECT RAISE(ABORT, 'accounts_no_update: accounts are append-only'); END;

@@ -165,7 +165,7 @@ def test_version_1_ledger_migrates_keeping_every_row_balance_and_check(v1_db: Pa
     conn = open_ledger(v1_db, readonly=True)
     try:
         assert schema_problems(conn) == []
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         stored = {(kind, name): sql for kind, name, sql in
                   conn.execute("SELECT type, name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'")}
     finally:

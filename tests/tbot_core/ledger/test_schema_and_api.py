@@ -32,7 +32,8 @@ def db(tmp_path: Path) -> Path:
 _RAW_GROUP = ("INSERT INTO groups (group_id, batch_id, kind, effective_utc, memo, group_no, group_count, leg_count) "
               "VALUES (?, ?, 'POSTING', ?, 'raw', ?, ?, ?)")
 _RAW_LEG = "INSERT INTO legs (group_id, leg_no, account_code, debit_cents, credit_cents, leg_count) VALUES (?,?,?,?,?,?)"
-_RAW_SEAL = "INSERT INTO batches VALUES (?, NULL, NULL, 'posting', 'system', 'raw', ?, ?, ?, 0, 'committed', ?)"
+_RAW_SEAL = ("INSERT INTO batches VALUES (?, NULL, NULL, 'posting', 'system', 'raw', ?, ?, ?, 0, 'committed', ?, "
+             "(SELECT max(seq) + 1 FROM batches), printf('%064d', 0))")
 
 
 def _raw_batch(conn: apsw.Connection, legs: list[tuple], *, seal_rows: int | None = None) -> None:
@@ -75,8 +76,8 @@ def _committed_group(db: Path) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("leg_no, leg_count, refused_by", [
-    (1, 3, "UNIQUE constraint failed: legs.group_id, legs.leg_no"),  # every slot of the group is taken
-    (3, 3, "UNIQUE constraint failed: legs.group_id, legs.leg_no"),
+    (1, 3, "legs_no_replace"),  # every slot of the group is taken (v3: refused before the UNIQUE check, REPLACE or not)
+    (3, 3, "legs_no_replace"),
     (4, 3, "leg_slot_range"),  # beyond the group's declared legs
     (4, 4, "FOREIGN KEY"),  # claims a leg count the group does not have
     (5, 9, "FOREIGN KEY"),
@@ -93,8 +94,8 @@ def test_a_leg_can_never_be_added_to_a_committed_group(db: Path, leg_no: int, le
 
 
 @pytest.mark.parametrize("group_no, group_count, refused_by", [
-    (1, 2, "UNIQUE constraint failed: groups.batch_id, groups.group_no"),  # every slot of the batch is taken
-    (2, 2, "UNIQUE constraint failed: groups.batch_id, groups.group_no"),
+    (1, 2, "groups_no_replace"),  # every slot of the batch is taken (v3: refused before the UNIQUE check)
+    (2, 2, "groups_no_replace"),
     (3, 2, "group_slot_range"),
     (3, 3, "FOREIGN KEY"),  # claims a group count the sealed batch does not have: refused at COMMIT
 ])

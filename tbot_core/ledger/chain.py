@@ -1,0 +1,233 @@
+"""The books' hash chain: every sealed batch carries a SHA-256 over its rows and its predecessor's hash.
+
+Triggers stop every writer that keeps them; they cannot stop someone who opens
+the file with plain ``sqlite3`` and drops them first.  The chain is what finds
+that: a batch's ``batch_hash`` covers the batch row itself, every group, leg,
+lot, relief, account and role mapping the batch wrote, and the ``batch_hash``
+of the batch one ``seq`` before it.  Editing any of those rows, balanced or
+not, moving a row to another batch, deleting a group with its legs, or
+deleting a batch from the middle of the sequence breaks the chain at the first
+batch touched, and the verifier names that batch.
+
+Canonical form (written once, read back the same way for ever):
+
+* the rows are rendered by SQLite itself (one ``format()`` of every column
+  per row, one line per row, ``group_concat(... ORDER BY key)``), so the
+  posting path and the verifier share one piece of SQL and one collation —
+  no Python re-implementation of the encoding can drift from it;
+* sections are labelled and framed by their byte length, and the batch row is
+  JSON of its columns in table order, then the predecessor's hash; the first
+  batch's predecessor is ``GENESIS``.
+
+Verifying in SQL strings rather than Python rows keeps it near the speed of a
+plain scan: SQLite builds one string per section per batch, and Python only
+feeds those strings to ``hashlib``.
+
+What the chain does not prove: a forger who recomputes every later hash after
+an edit (the code is public) makes a consistent chain, exactly as with the
+audit log; and rows that belong to no batch (an orphan leg, a batchless
+group) are outside it, so ``checks.py`` looks for those separately.  Deleting
+the newest batches leaves a shorter valid chain; the startup checkpoint
+(``checkpoint``/``verify_since_checkpoint``) remembers the head it last saw
+and refuses a chain that has shrunk below it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import apsw
+
+GENESIS = "0" * 64
+BATCH_COLUMNS = ("batch_id", "sync_run_id", "broker_code", "kind", "caller", "reason", "started_utc", "completed_utc",
+                 "row_count", "skipped_known", "commit_state", "group_count", "seq")
+
+# (label, columns with their printf conversions, FROM/WHERE with {b} for the batch id, ORDER BY): every row a batch
+# wrote, keyed to it.  %d only for NOT NULL INTEGER columns of STRICT tables (exact for any int64); %Q for text and
+# nullable columns (quoted, NULL as NULL), so no two different rows render the same.
+_SECTIONS = (
+    ("groups", "group_id %d, batch_id %Q, kind %Q, effective_utc %Q, memo %Q, symbol %Q, broker_code %Q, fitid %Q, "
+               "content_hash %Q, reverses_group_id %Q, group_no %d, group_count %d, leg_count %d",
+     "groups g WHERE g.batch_id = {b}", "g.group_no"),
+    ("legs", "group_id %d, leg_no %d, account_code %Q, debit_cents %d, credit_cents %d, leg_count %d",
+     "groups g JOIN legs l ON l.group_id = g.group_id WHERE g.batch_id = {b}", "g.group_no, l.leg_no"),
+    ("lots", "lot_id %d, group_id %d, broker_code %Q, symbol %Q, qty %Q, cost_cents %d",
+     "groups g JOIN lots t ON t.group_id = g.group_id WHERE g.batch_id = {b}", "t.lot_id"),
+    ("lot_reliefs", "relief_id %d, lot_id %d, group_id %d, qty %Q, cost_cents %d",
+     "groups g JOIN lot_reliefs r ON r.group_id = g.group_id WHERE g.batch_id = {b}", "r.relief_id"),
+    ("accounts", "code %Q, name %Q, kind %Q, batch_id %Q", "accounts a WHERE a.batch_id = {b}", "a.code"),
+    ("coa_mapping", "mapping_id %d, role %Q, account_code %Q, batch_id %Q", "coa_mapping m WHERE m.batch_id = {b}", "m.mapping_id"),
+)
+_ALIAS = {"groups": "g", "legs": "l", "lots": "t", "lot_reliefs": "r", "accounts": "a", "coa_mapping": "m"}
+
+
+def _section_sql(label: str, columns: str, source: str, order: str, batch: str) -> str:
+    """One scalar subquery rendering a section: one ``format()`` call per row (several times faster than ``quote()||``)."""
+    alias = _ALIAS[label]
+    pairs = [column.split() for column in columns.split(",")]
+    pattern = ",".join(conversion for _, conversion in pairs)
+    args = ", ".join(f"{alias}.{name}" for name, _ in pairs)
+    return (f"(SELECT coalesce(group_concat(format('{pattern}', {args}), char(10) ORDER BY {order}), '') "
+            f"FROM {source.format(b=batch)})")
+
+
+_SECTIONS_SQL = ", ".join(_section_sql(*section, batch="{b}") for section in _SECTIONS)
+# At posting time the batch row is not written yet (its hash goes into it), so the rows are read by id.
+_DRAFT_SQL = "SELECT " + _SECTIONS_SQL.format(b="?1")
+# Verification reads each batch row with its sections in one statement, in chain order.
+_VERIFY_SQL = ("SELECT " + ", ".join(f"b.{c}" for c in BATCH_COLUMNS) + ", b.batch_hash, "
+               + _SECTIONS_SQL.format(b="b.batch_id") + " FROM batches b WHERE b.seq > ?1 AND b.seq <= ?2 ORDER BY b.seq")
+_N = len(BATCH_COLUMNS)
+
+
+def batch_digest(batch_row: tuple, sections: tuple[str, ...], prev_hash: str) -> str:
+    """The hash of one batch: its row (BATCH_COLUMNS order), its rendered sections, its predecessor's hash."""
+    h = hashlib.sha256()
+    head = json.dumps(list(batch_row), ensure_ascii=False, separators=(",", ":")).encode()
+    h.update(b"tbot-ledger-batch/1\n%d:" % len(head) + head)
+    for (label, *_), text in zip(_SECTIONS, sections):
+        data = text.encode()
+        h.update(b"\n%s %d:" % (label.encode(), len(data)) + data)
+    h.update(b"\nprev:" + prev_hash.encode())
+    return h.hexdigest()
+
+
+def next_link(conn: apsw.Connection) -> tuple[int, str]:
+    """(seq, predecessor hash) for the batch about to be sealed; call under the write lock."""
+    row = conn.execute("SELECT seq, batch_hash FROM batches ORDER BY seq DESC LIMIT 1").fetchone()
+    return (1, GENESIS) if row is None else (row[0] + 1, row[1])
+
+
+def draft_hash(conn: apsw.Connection, batch_row: tuple, prev_hash: str) -> str:
+    """Hash of a batch whose rows are inserted (same transaction) but whose seal row is not yet."""
+    sections = conn.execute(_DRAFT_SQL, (batch_row[0],)).fetchone()
+    return batch_digest(batch_row, sections, prev_hash)
+
+
+@dataclass(frozen=True)
+class ChainResult:
+    """Outcome of a verification: ``problem`` is None when every batch checked matched."""
+
+    checked_batches: int
+    checked_legs: int
+    head_seq: int
+    head_hash: str
+    problem: str | None = None
+
+
+def verify_range(conn: apsw.Connection, after_seq: int = 0, prev_hash: str = GENESIS, upto_seq: int | None = None,
+                 max_legs: int | None = None) -> ChainResult:
+    """Recompute every batch with ``after_seq < seq <= upto_seq`` (default: to the head), starting from ``prev_hash``.
+
+    Stops at the first batch whose stored hash differs, whose ``seq`` is not
+    the next one, or that is not linked to its predecessor, and names it;
+    with ``max_legs``, also stops cleanly after the batch that reaches it.
+    """
+    upto = (1 << 62) if upto_seq is None else upto_seq
+    expected, prev, batches, legs = after_seq + 1, prev_hash, 0, 0
+    for row in conn.execute(_VERIFY_SQL, (after_seq, upto)):
+        batch_row, stored, sections = row[:_N], row[_N], row[_N + 1:]
+        batch_id, seq = batch_row[0], batch_row[-1]
+        if seq != expected:
+            return ChainResult(batches, legs, expected - 1, prev,
+                               f"batch {batch_id}: seq {seq} follows seq {expected - 1}; batch seq {expected} is missing")
+        if batch_digest(batch_row, sections, prev) != stored:
+            return ChainResult(batches, legs, expected - 1, prev,
+                               f"batch {batch_id} (seq {seq}): its rows or its link no longer match its hash; edited after it was sealed")
+        prev, expected = stored, expected + 1
+        batches, legs = batches + 1, legs + batch_row[8]
+        if max_legs is not None and legs >= max_legs:
+            break
+    return ChainResult(batches, legs, expected - 1, prev)
+
+
+def verify_all(conn: apsw.Connection) -> ChainResult:
+    """The whole chain from the first batch; also refuses a chain with fewer seqs than batch rows."""
+    result = verify_range(conn)
+    if result.problem is None:
+        (count,) = conn.execute("SELECT count(*) FROM batches").fetchone()
+        if count != result.checked_batches:
+            return ChainResult(result.checked_batches, result.checked_legs, result.head_seq, result.head_hash,
+                               f"{count - result.checked_batches} batch rows lie outside the chain (seq gap or duplicate)")
+    return result
+
+
+# -- the startup checkpoint -------------------------------------------------------------------------------
+SWEEP_LEGS = 200_000  # legs of older, already verified batches re-hashed on each start
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    head_seq: int
+    head_hash: str
+    sweep_seq: int
+    verified_utc: str
+
+
+NO_CHECKPOINT = Checkpoint(0, GENESIS, 0, "never")
+
+
+def read_checkpoint(conn: apsw.Connection) -> Checkpoint:
+    row = conn.execute("SELECT head_seq, head_hash, sweep_seq, verified_utc FROM chain_checkpoint WHERE slot = 1").fetchone()
+    return NO_CHECKPOINT if row is None else Checkpoint(*row)
+
+
+def verify_since_checkpoint(conn: apsw.Connection, now_utc: str, sweep_legs: int = SWEEP_LEGS) -> tuple[ChainResult, Checkpoint]:
+    """The startup check: new batches since the checkpoint in full, plus a bounded slice of the older ones.
+
+    The trade-off, and why it is acceptable: a restart must not re-hash a
+    million legs, so batches up to the checkpoint's ``head_seq`` are trusted
+    as of their last verification, and an edit to one of them is not seen by
+    the next start.  Three things keep that window small and closed:
+
+    * the checkpoint's own batch must still exist with the hash it had, so
+      deleting or rewriting the newest verified batch (the chain's head) is
+      caught at once, and ``count(*) = head seq`` catches a deleted middle batch;
+    * each start also re-hashes the next ``sweep_legs`` legs' worth of older
+      batches (``sweep_seq`` wraps around), so every batch is re-verified
+      within a bounded number of starts, not never;
+    * ``tbot ledger check`` ignores the checkpoint and verifies everything.
+
+    The checkpoint lives in ``ledger.db`` itself, so restoring the file from a
+    backup restores the checkpoint that belongs to it.  Returns the result
+    and the checkpoint to store when it passed.
+    """
+    cp = read_checkpoint(conn)
+    if cp.head_seq:
+        row = conn.execute("SELECT batch_id, batch_hash FROM batches WHERE seq = ?", (cp.head_seq,)).fetchone()
+        if row is None:
+            return ChainResult(0, 0, cp.head_seq, cp.head_hash, f"batch seq {cp.head_seq}, verified at {cp.verified_utc}, "
+                                                                  "is gone: committed batches were deleted"), cp
+        if row[1] != cp.head_hash:
+            return ChainResult(0, 0, cp.head_seq, cp.head_hash, f"batch {row[0]} (seq {cp.head_seq}): its hash changed since "
+                                                                  f"it was verified at {cp.verified_utc}"), cp
+    new = verify_range(conn, cp.head_seq, cp.head_hash)
+    if new.problem is None:
+        (count,) = conn.execute("SELECT count(*) FROM batches").fetchone()
+        if count != new.head_seq:
+            new = ChainResult(new.checked_batches, new.checked_legs, new.head_seq, new.head_hash,
+                              f"{new.head_seq} batches in the chain but {count} batch rows (seq gap or duplicate)")
+    if new.problem is not None:
+        return new, cp
+    start = cp.sweep_seq if cp.sweep_seq < cp.head_seq else 0
+    link = conn.execute("SELECT batch_hash FROM batches WHERE seq = ?", (start,)).fetchone() if start else (GENESIS,)
+    if link is None:
+        return ChainResult(0, 0, start, GENESIS, f"batch seq {start} is missing"), cp
+    swept = verify_range(conn, start, link[0], upto_seq=cp.head_seq, max_legs=sweep_legs) if cp.head_seq and sweep_legs else None
+    if swept is None:
+        return new, Checkpoint(new.head_seq, new.head_hash, cp.sweep_seq, now_utc)
+    if swept.problem is not None:
+        return swept, cp
+    total = ChainResult(new.checked_batches + swept.checked_batches, new.checked_legs + swept.checked_legs, new.head_seq,
+                        new.head_hash)
+    return total, Checkpoint(new.head_seq, new.head_hash, swept.head_seq, now_utc)
+
+
+def save_checkpoint(conn: apsw.Connection, cp: Checkpoint) -> None:
+    """Store ``cp`` unless a concurrent start already stored a newer head (never moves the checkpoint back)."""
+    conn.execute("INSERT INTO chain_checkpoint VALUES (1, ?, ?, ?, ?) ON CONFLICT (slot) DO UPDATE SET head_seq = excluded.head_seq, "
+                 "head_hash = excluded.head_hash, sweep_seq = excluded.sweep_seq, verified_utc = excluded.verified_utc "
+                 "WHERE excluded.head_seq >= chain_checkpoint.head_seq",
+                 (cp.head_seq, cp.head_hash, cp.sweep_seq, cp.verified_utc))
