@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 TBOT_HOME ?= tbot_home
 export TBOT_HOME
 
-.PHONY: run test bench install clean
+.PHONY: run test bench install clean mutate
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -24,10 +24,22 @@ run: $(STAMP)
 	$(BIN)/tbot run
 
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -n 2 -q
 
 bench: $(STAMP)
 	for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+# Mutation testing of the safety core (not part of `make test`; see docs/mutation.md).
+# Extend with e.g. `make mutate MUTATE_PATHS="tbot_core/safety/kill_switch.py tbot_core/x.py"`.
+MUTATE_PATHS ?= tbot_core/safety/kill_switch.py tbot_core/safety/watchdog_bot.py tbot_core/safety/escalation.py \
+                tbot_core/safety/risk_bot.py tbot_core/runtime/restart.py
+MUTATE_FAIL_UNDER ?= 90
+
+mutate: $(STAMP)
+	rm -rf mutants
+	$(BIN)/python tools/mutation_report.py run --max-children 2 $(MUTATE_PATHS)
+	$(BIN)/python tools/mutation_report.py report --fail-under $(MUTATE_FAIL_UNDER) $(MUTATE_PATHS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

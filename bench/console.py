@@ -9,6 +9,13 @@ path: the same read-only poll loop with no UI. Memory: RSS sampled every 5 s.
 
     python bench/console.py                # 60 s
     python bench/console.py --minutes 10   # the issue's 10-minute run
+    python bench/console.py --first-paint-only
+
+First paint, in the same run: the console as ``tbot serve`` shows it in headless
+Chromium (/usr/bin/chromium via Playwright; page load, websocket, console process,
+until the main screen's panes arrive and the next frame is drawn) next to the same
+console started in a terminal (a pty, until the same panes are written), median of 5
+each, 160x48-ish, on a paper home.
 """
 
 from __future__ import annotations
@@ -34,6 +41,9 @@ from tbot_core.state import StateWriter, empty_matrix  # noqa: E402
 from tbot_core.timeutil import iso_z  # noqa: E402
 
 BATCH_EVERY_S = 0.02
+PAINT_RUNS = 5
+PAINT_MARKER = b"Emergency matrix"  # a border title of the main screen's third pane: the screen is drawn
+CHROMIUM = "/usr/bin/chromium"
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -130,16 +140,118 @@ async def run_console(root: Path, rate: int, seconds: float) -> tuple[list[float
     return latencies(commits, seen), rss, ring
 
 
+def first_paint_terminal(root: Path) -> list[float]:
+    """Seconds from starting ``python -m tbot_tui`` in a 160x48 pty to the main screen written out."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    out = []
+    for _ in range(PAINT_RUNS):
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 48, 160, 0, 0))
+        start = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "tbot_tui", "--home", str(root), "--read-only"], stdin=slave,
+                                stdout=slave, stderr=slave, env={**os.environ, "TERM": "xterm-256color"}, close_fds=True)
+        os.close(slave)
+        seen = b""
+        while PAINT_MARKER not in seen and time.perf_counter() - start < 60:
+            if select.select([master], [], [], 0.5)[0]:
+                seen += os.read(master, 65536)
+        out.append(time.perf_counter() - start)
+        proc.terminate()
+        try:
+            while select.select([master], [], [], 0.2)[0] and os.read(master, 65536):
+                pass  # drain so the console is not blocked writing while it exits
+        except OSError:
+            pass
+        proc.wait(10)
+        os.close(master)
+    return out
+
+
+def first_paint_browser(root: Path) -> list[float] | str:
+    """Seconds from asking the browser for the console page (logged in) to the main screen drawn."""
+    if not Path(CHROMIUM).exists():
+        return f"skipped: no {CHROMIUM} (apt-get install chromium)"
+    import socket
+
+    from playwright.sync_api import sync_playwright
+
+    from tbot_core.home import BotHome
+    from tbot_core.secrets.store import SecretStore
+
+    SecretStore(BotHome(str(root))).set("web_console", {"user": "bench", "password": "bench-password-1"})
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "tbot_tui.web", "--home", str(root), "--port", str(port)],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    out: list[float] = []
+    try:
+        if "tbot serve" not in (server.stdout.readline() if server.stdout else ""):
+            return "skipped: tbot serve did not start"
+        base = f"http://127.0.0.1:{port}"
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM)
+            context = browser.new_context(viewport={"width": 1440, "height": 900})
+            login = context.new_page()
+            login.goto(f"{base}/login")
+            login.fill("#user", "bench")
+            login.fill("#password", "bench-password-1")
+            login.click("#submit")
+            login.wait_for_selector("body.-first-byte")
+            login.close()
+            for _ in range(PAINT_RUNS):
+                page, frames = context.new_page(), []
+                page.route("**/fonts.googleapis.com/**", lambda route: route.abort())
+                page.on("websocket", lambda ws, seen=frames: ws.on("framereceived", lambda f: seen.append(f if isinstance(f, bytes) else f.encode())))
+                start = time.perf_counter()
+                page.goto(f"{base}/")
+                while PAINT_MARKER not in b"".join(frames) and time.perf_counter() - start < 60:
+                    page.wait_for_timeout(5)
+                page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+                out.append(time.perf_counter() - start)
+                page.close()
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(20)
+    return out
+
+
+def print_first_paint(root: Path) -> None:
+    terminal = first_paint_terminal(root)
+    browser = first_paint_browser(root)
+    term_ms = statistics.median(terminal) * 1000
+    print(f"first paint of the main screen, median of {PAINT_RUNS} (same run, same paper home):")
+    print(f"  terminal (pty 160x48, python -m tbot_tui):       {term_ms:7.0f} ms  runs {[round(v * 1000) for v in terminal]}")
+    if isinstance(browser, str):
+        print(f"  browser (tbot serve + headless Chromium):        {browser}")
+        return
+    web_ms = statistics.median(browser) * 1000
+    print(f"  browser (tbot serve + headless Chromium, login done): {web_ms:7.0f} ms  runs {[round(v * 1000) for v in browser]}")
+    print(f"  ratio browser/terminal: x{web_ms / term_ms:.2f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="console phase length (default 60)")
     parser.add_argument("--minutes", type=float, help="console phase length in minutes (overrides --seconds)")
     parser.add_argument("--peer-seconds", type=float, default=10.0)
     parser.add_argument("--rate", type=int, default=1200, help="audit events per second (default 1200)")
+    parser.add_argument("--first-paint-only", action="store_true", help="only the terminal vs browser first-paint figures")
     parser.add_argument("--writer", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.writer:
         writer(args.writer, args.rate, args.seconds)
+        return 0
+    if args.first_paint_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            init_home(Path(tmp) / "home")
+            print_first_paint(Path(tmp) / "home")
         return 0
     seconds = args.minutes * 60 if args.minutes else args.seconds
     with tempfile.TemporaryDirectory() as tmp:
@@ -158,6 +270,9 @@ def main() -> int:
     print(f"  RSS: peak {max(rss):.1f} MB; after warm-up {warm:.1f} MB -> end {rss[-1]:.1f} MB "
           f"(growth {rss[-1] - warm:+.1f} MB over {len(rss)} samples); audit ring {ring} rows (bounded)")
     print("  samples MB: " + json.dumps([round(v, 1) for v in rss]))
+    with tempfile.TemporaryDirectory() as tmp:
+        init_home(Path(tmp) / "home")
+        print_first_paint(Path(tmp) / "home")
     return 0
 
 

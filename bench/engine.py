@@ -38,7 +38,7 @@ from tbot_core.data.replay import ReplayFeed  # noqa: E402
 from tbot_core.home import BotHome  # noqa: E402
 from tbot_core.home_init import init_home  # noqa: E402
 from tbot_core.market_calendar import session_for  # noqa: E402
-from tbot_core.runtime.context import CoreContext, Matrix  # noqa: E402
+from tbot_core.context import CoreContext, Matrix  # noqa: E402
 from tbot_core.runtime.engine import Engine, EngineControl  # noqa: E402
 from tbot_core.runtime.wiring import Fakes, build_parts  # noqa: E402
 from tbot_core.safety.error_handler import ErrorHandler  # noqa: E402

@@ -12,7 +12,9 @@ Also shown — the broker sync path: ``ingest_activities`` on the activities
 behind those rows, which on top of posting sorts, maps each activity to
 accounts, hashes its content, keeps FIFO lots and writes lot rows; its peer
 adds the lot and relief rows it wrote.  And an idempotent re-run of a
-committed sync_run_id (target: <= 0.1 of the first run).
+committed sync_run_id (target: <= 0.1 of the first run), which since the
+batch row stores the run's input digest (``sync.input_digest``) is answered
+without formatting or hashing each activity.
 
 Since schema v3 the posting line includes the no-REPLACE triggers on groups
 and legs and the batch hash (``chain.py``); peer and subject runs alternate

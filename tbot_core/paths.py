@@ -353,8 +353,14 @@ def package_resource(*parts: str) -> Path:
 
 
 def stylesheet() -> Path:
-    """The console's stylesheet lives at the project root (``tbot.tcss``)."""
-    return PROJECT_DIR / "tbot.tcss"
+    """The console's one stylesheet.
+
+    The source of truth is ``tbot.tcss`` at the repository's top level;
+    ``tbot_tui/tbot.tcss`` is a symlink to it, which the wheel build turns into
+    a real file inside the package, so the same path works in a clone and in an
+    installed wheel (``tbot_core`` and ``tbot_tui`` are siblings in both).
+    """
+    return PROJECT_DIR / "tbot_tui" / "tbot.tcss"
 
 
 def temp_sibling(path: Path, tag: str) -> Path:

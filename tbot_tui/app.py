@@ -4,6 +4,11 @@ Reads run in long-lived thread workers that post typed messages, so a slow
 disk or a locked database never freezes the screen; everything shown lives in
 bounded buffers. The only thing the console ever writes is a control flag,
 through ``tbot_core.control.write_flag`` (which records the operator).
+
+Two applications share everything but the controls: ``TradeBotConsole`` (the
+operator's console) and ``ReadOnlyConsole`` (what ``tbot serve`` shows a browser
+by default). The read-only one has no control bindings, no control commands in
+the palette and no method that writes a flag: the keys are absent, not inert.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from tbot_core.audit import AuditRow
-from tbot_core.control import FlagError, write_flag
+from tbot_core.control import FlagError, Operator, write_flag
 from tbot_core.paths import HomePaths, stylesheet
 from tbot_core.state import StateRead
 from tbot_tui.acks import AckTracker
@@ -54,22 +59,27 @@ CONTROLS = (("s", "start", "Start", "Start (or resume) trading: writes control_s
             ("D", "defense_off", "Def off", "Defense mode off"))
 
 
-class TradeBotConsole(App[None]):
+HELP_BINDING = Binding("question_mark", "help", "Help", key_display="?", tooltip="This list of every key")
+# defense off stays out of the footer (room at 80 columns); help and the palette list it
+CONTROL_BINDINGS = (
+    *(Binding(key, f"flag('{flag}')", label, tooltip=long, show=flag != "defense_off") for key, flag, label, long in CONTROLS),
+    Binding("k", "kill", "Kill", tooltip="Kill switch: halt all trading (asks to confirm, needs a reason)"),
+    Binding("R", "reset", "Reset", tooltip="Reset the kill switch (type RESET and give a reason)"),
+)
+SCREEN_BINDINGS = tuple(Binding(key, f"show('{mode}')", label, show=False, tooltip=f"Show the {label} screen")
+                        for key, mode, label in SCREENS_BY_KEY)
+QUIT_BINDING = Binding("q", "quit", "Quit", tooltip="Quit the console (the core keeps running)")
+
+
+class ConsoleBase(App[None]):
+    """Everything both consoles share: reading, showing, navigating. No bindings of its own (each
+    console lists its full set, in footer order) and no way to write a control flag."""
+
     CSS_PATH = str(stylesheet())
     TITLE = "TradeBot"
     MODES = {"main": MainScreen, "selfcheck": SelfCheckScreen, "tuning": TuningScreen,
              "positions": PositionsScreen, "config": ConfigScreen, "backtest": BacktestScreen}
-    BINDINGS = [
-        Binding("question_mark", "help", "Help", key_display="?", tooltip="This list of every key"),
-        # defense off stays out of the footer (room at 80 columns); help and the palette list it
-        *(Binding(key, f"flag('{flag}')", label, tooltip=long, show=flag != "defense_off")
-          for key, flag, label, long in CONTROLS),
-        Binding("k", "kill", "Kill", tooltip="Kill switch: halt all trading (asks to confirm, needs a reason)"),
-        Binding("R", "reset", "Reset", tooltip="Reset the kill switch (type RESET and give a reason)"),
-        *(Binding(key, f"show('{mode}')", label, show=False, tooltip=f"Show the {label} screen")
-          for key, mode, label in SCREENS_BY_KEY),
-        Binding("q", "quit", "Quit", tooltip="Quit the console (the core keeps running)"),
-    ]
+    read_only = True
 
     state_read: reactive[StateRead | None] = reactive(None, always_update=True)
     audit_seq: reactive[int] = reactive(0)
@@ -77,8 +87,14 @@ class TradeBotConsole(App[None]):
     ack_text: reactive[str] = reactive("")
 
     def __init__(self, home: str | None = None, *, clock: Clock = system_clock,
-                 state_poll_s: float = STATE_POLL_S, audit_poll_s: float = AUDIT_POLL_S) -> None:
+                 state_poll_s: float = STATE_POLL_S, audit_poll_s: float = AUDIT_POLL_S,
+                 theme: str | None = None, operator: Operator | None = None) -> None:
         super().__init__()
+        if theme is not None:
+            if theme not in self.available_themes:
+                raise ValueError(f"--theme {theme[:40]!r}: unknown theme; expected one of {', '.join(sorted(self.available_themes))}")
+            self.theme = theme
+        self.operator = operator  # who control flags name (None: the local user, see Operator.current)
         self.paths = HomePaths(home)
         self.clock = clock
         self.state_poll_s = state_poll_s
@@ -93,6 +109,10 @@ class TradeBotConsole(App[None]):
 
     # -- lifecycle -----------------------------------------------------------------------
     def on_mount(self) -> None:
+        if self.read_only:
+            self.ack_text = "read-only view: no control keys here (use `tbot tui` on the server, or `tbot serve --allow-control`)"
+        elif self.operator is not None and self.operator.ssh_client and self.operator.ssh_client.startswith("web"):
+            self.ack_text = f"browser console: control flags are sent as operator {self.operator.user}"
         self.switch_mode("main")
         self.poll_state_loop()
         self.poll_audit_loop()
@@ -151,6 +171,53 @@ class TradeBotConsole(App[None]):
     def audit_query(self, n: int, *, category: str | None, severity: str | None, search: str) -> tuple[list[AuditRow], str]:
         return self._query_source.query(n, category=category, severity=severity, search=search)
 
+    def on_flag_acknowledged(self, message: FlagAcknowledged) -> None:
+        """Every new ack goes to the ack line; only the answer to this console's own request pops up."""
+        ack = message.ack
+        by = "" if ack.mine else ", requested elsewhere"
+        self.ack_text = f"{ack.flag} acknowledged by core: {ack.outcome} (audit #{ack.seq} {ack.ts_utc[11:19]}Z{by})"
+        if ack.mine:
+            self.notify(self.ack_text, title="core acknowledged", timeout=4)
+
+    # -- navigation -------------------------------------------------------------------------
+    def action_show(self, mode: str) -> None:
+        self.switch_mode(mode)
+
+    def action_help(self) -> None:
+        groups = [("everywhere", list(self.BINDINGS)), ("main screen", list(MainScreen.BINDINGS)),
+                  ("main screen, narrow", [Binding("left,right", "previous_tab", "On the panel tab bar: previous / next panel")]),
+                  ("everywhere", [Binding("ctrl+p", "command_palette",
+                                          "Command palette: every screen" if self.read_only else "Command palette: every control and screen"),
+                                  Binding("tab", "focus_next", "Next panel / field (shift+tab: back)")]),
+                  ("dialogs", [Binding("enter", "confirm", "Confirm the dialog"), Binding("escape", "cancel", "Cancel the dialog")])]
+        self.push_screen(HelpScreen(groups))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield from self.control_commands()
+        for key, mode, label in SCREENS_BY_KEY:
+            yield SystemCommand(f"Show {label} screen", f"key {key}", partial(self.action_show, mode))
+        if isinstance(screen, MainScreen):
+            yield SystemCommand("Search the audit log", "key /", screen.action_search)
+        yield SystemCommand("Help: all key bindings", "key ?", self.action_help)
+
+    def control_commands(self) -> Iterable[SystemCommand]:
+        return ()
+
+
+class ReadOnlyConsole(ConsoleBase):
+    """The console without controls (``tbot serve`` without ``--allow-control``): nothing here writes a flag."""
+
+    BINDINGS = [HELP_BINDING, *SCREEN_BINDINGS, QUIT_BINDING]
+    read_only = True
+
+
+class TradeBotConsole(ConsoleBase):
+    """The operator's console: everything the read-only one shows, plus the control keys and commands."""
+
+    BINDINGS = [HELP_BINDING, *CONTROL_BINDINGS, *SCREEN_BINDINGS, QUIT_BINDING]
+    read_only = False
+
     # -- controls -------------------------------------------------------------------------
     def action_flag(self, flag: str, reason: str = "") -> None:
         self.write_flag_worker(flag, reason)
@@ -158,7 +225,7 @@ class TradeBotConsole(App[None]):
     @work(thread=True, group="flags")
     def write_flag_worker(self, flag: str, reason: str) -> None:
         try:
-            record = write_flag(self.paths, flag, reason=reason, source="ui")
+            record = write_flag(self.paths, flag, reason=reason, source="ui", operator=self.operator)
         except (FlagError, OSError) as exc:
             problem = exc.one_line() if isinstance(exc, FlagError) else f"control folder not writable ({exc.strerror})"
             self.call_from_thread(self.notify, problem, title=f"{flag} not sent", severity="error")
@@ -172,14 +239,6 @@ class TradeBotConsole(App[None]):
         core_up = self.state_read is not None and self.state_read.status == "ok"
         waiting = "waiting for the core's acknowledgement" if core_up else "core not running: the flag waits for the next core"
         self.ack_text = (f"{record.flag} requested {record.requested_utc[11:19]}Z by {record.operator.describe()} — {waiting}")
-
-    def on_flag_acknowledged(self, message: FlagAcknowledged) -> None:
-        """Every new ack goes to the ack line; only the answer to this console's own request pops up."""
-        ack = message.ack
-        by = "" if ack.mine else ", requested elsewhere"
-        self.ack_text = f"{ack.flag} acknowledged by core: {ack.outcome} (audit #{ack.seq} {ack.ts_utc[11:19]}Z{by})"
-        if ack.mine:
-            self.notify(self.ack_text, title="core acknowledged", timeout=4)
 
     def action_kill(self) -> None:
         self.push_screen(KillConfirmScreen(), self._kill_answer)
@@ -199,24 +258,8 @@ class TradeBotConsole(App[None]):
         else:
             self.ack_text = "reset cancelled: no flag written"
 
-    # -- navigation -------------------------------------------------------------------------
-    def action_show(self, mode: str) -> None:
-        self.switch_mode(mode)
-
-    def action_help(self) -> None:
-        groups = [("everywhere", list(self.BINDINGS)), ("main screen", list(MainScreen.BINDINGS)),
-                  ("main screen, narrow", [Binding("left,right", "previous_tab", "On the panel tab bar: previous / next panel")]),
-                  ("everywhere", [Binding("ctrl+p", "command_palette", "Command palette: every control and screen"),
-                                  Binding("tab", "focus_next", "Next panel / field (shift+tab: back)")]),
-                  ("dialogs", [Binding("enter", "confirm", "Confirm the dialog"), Binding("escape", "cancel", "Cancel the dialog")])]
-        self.push_screen(HelpScreen(groups))
-
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+    def control_commands(self) -> Iterable[SystemCommand]:
         for key, flag, _label, long in CONTROLS:
             yield SystemCommand(long.split(":")[0], f"{long} (key {key})", partial(self.action_flag, flag))
         yield SystemCommand("Kill switch: halt trading", "asks for confirmation and a reason (key k)", self.action_kill)
         yield SystemCommand("Reset kill switch", "type RESET and give a reason (key R)", self.action_reset)
-        for key, mode, label in SCREENS_BY_KEY:
-            yield SystemCommand(f"Show {label} screen", f"key {key}", partial(self.action_show, mode))
-        yield SystemCommand("Help: all key bindings", "key ?", self.action_help)

@@ -129,13 +129,28 @@ def run_cli(args: argparse.Namespace) -> int:
         from tbot_core.backtest.plot_results import plot_folder
 
         plot_folder(paths, identity.BOT_IDENTITY)
-    m = result.metrics
-    print(f"{args.strategy}: {m['trades']} trades, total return {m['total_return']}, win rate {m['win_rate']}, "
-          f"max drawdown {m['max_drawdown']}, Sharpe {m['sharpe_annualized']}, blocks {m['blocks_per_filter']}")
+    print("\n".join(summary_lines(args.strategy, result.metrics)))
     print(f"outputs: {folder}")
     rate = result.bars / result.seconds if result.seconds > 0 else float("inf")
     print(f"{result.bars} bars in {result.seconds:.2f} s ({rate:,.0f} bars/s)")
     return 0
+
+
+def summary_lines(strategy: str, m: dict) -> list[str]:  # type: ignore[type-arg]
+    """A short table for the operator: percentages as percentages, money as money (metrics.json keeps the raw figures)."""
+    def pct(value: object, sign: str = "") -> str:
+        return "-" if value is None else f"{float(value) * 100:{sign}.2f}%"  # type: ignore[arg-type]
+
+    def money(value: object) -> str:
+        return "-" if value is None else f"{float(value):,.2f}"  # type: ignore[arg-type]
+
+    blocks = ", ".join(f"{name} {n}" for name, n in (m.get("blocks_per_filter") or {}).items()) or "none"
+    rows = [("trades", f"{m['trades']} ({m.get('closed_trades', 0)} closed)"), ("final equity", money(m.get("final_equity"))),
+            ("total return", pct(m.get("total_return"), "+")), ("win rate", pct(m.get("win_rate"))),
+            ("avg trade PnL", money(m.get("avg_trade_pnl"))), ("max drawdown", pct(m.get("max_drawdown"))),
+            ("Sharpe (annualized)", "-" if m.get("sharpe_annualized") is None else f"{float(m['sharpe_annualized']):.2f}"),
+            ("blocked by filter", blocks)]
+    return [f"backtest {strategy}:", *(f"  {label:<20} {value}" for label, value in rows)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,7 +19,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from tbot_core.brokers.base import Account, Broker, Fill, Order, OrderRequest, Position
 from tbot_core.config import Settings
 from tbot_core.core_store import CENT, CoreStore, from_cents, to_cents
-from tbot_core.data.base import Bar
+from tbot_core.bars import Bar
 from tbot_core.errors import BrokerError
 from tbot_core.timeutil import iso_z, parse_iso_z
 

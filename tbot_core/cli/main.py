@@ -16,11 +16,11 @@ import traceback
 from typing import Sequence
 
 from tbot_core import __version__
-from tbot_core.cli import cmd_audit, cmd_backtest, cmd_config, cmd_control, cmd_home, cmd_ledger, cmd_run, cmd_secrets
+from tbot_core.cli import cmd_audit, cmd_backtest, cmd_config, cmd_control, cmd_home, cmd_ledger, cmd_run, cmd_secrets, cmd_serve
 from tbot_core.errors import TbotError
 from tbot_core.sanitize import scrub
 
-COMMAND_MODULES = [cmd_home, cmd_run, cmd_config, cmd_audit, cmd_control, cmd_ledger, cmd_secrets, cmd_backtest]
+COMMAND_MODULES = [cmd_home, cmd_run, cmd_config, cmd_audit, cmd_control, cmd_ledger, cmd_secrets, cmd_backtest, cmd_serve]
 
 
 def build_parser() -> argparse.ArgumentParser:

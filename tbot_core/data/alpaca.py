@@ -26,7 +26,8 @@ from alpaca.data.timeframe import TimeFrame
 
 from tbot_core.brokers.alpaca_common import AlpacaCredentials, tune_client, url_or_none
 from tbot_core.brokers.errors import alpaca_errors
-from tbot_core.data.base import Bar, Feed
+from tbot_core.bars import Bar
+from tbot_core.data.base import Feed
 from tbot_core.errors import ConfigError
 from tbot_core.timeutil import utc_now
 

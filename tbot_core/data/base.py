@@ -1,27 +1,12 @@
-"""The market-data interface: bars in, one at a time, with a heartbeat.
-
-Prices on a ``Bar`` are floats: they feed indicators, not money.  Anything that
-becomes money (an order price, a fill, PnL) is converted with
-``Decimal(str(x))`` and quantized at that boundary.
-"""
+"""The market-data interface: bars in, one at a time, with a heartbeat."""
 
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterator
 
-
-@dataclass(frozen=True, slots=True)
-class Bar:
-    ts: datetime  # UTC, bar open time
-    symbol: str
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
+from tbot_core.bars import Bar
 
 
 class Feed(abc.ABC):

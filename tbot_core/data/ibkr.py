@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Iterator
 from ib_async import IB, BarData, Contract, Index, Stock, Ticker
 
 from tbot_core.brokers.ibkr_session import IbkrEndpoint, IbkrSession
-from tbot_core.data.base import Bar, Feed
+from tbot_core.bars import Bar
+from tbot_core.data.base import Feed
 from tbot_core.errors import BrokerError, ConfigError
 from tbot_core.timeutil import utc_now
 

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Iterator
 
 from tbot_core.config import Settings
-from tbot_core.data.base import Bar, Feed
+from tbot_core.bars import Bar
+from tbot_core.data.base import Feed
 from tbot_core.errors import ConfigError, NetworkError
 
 OHLCV_FIELDS = ("timestamp_utc", "symbol", "open", "high", "low", "close", "volume")

@@ -19,7 +19,7 @@ import apsw
 
 from tbot_core.audit import AuditLog
 from tbot_core.errors import TbotError
-from tbot_core.ledger.chain import draft_hash, next_link
+from tbot_core.ledger.chain import Unrenderable, draft_hash, draft_sections, next_link
 from tbot_core.ledger.conn import open_ledger
 from tbot_core.ledger.failures import LedgerBatchError, classify
 from tbot_core.ledger.validate import check_batch, check_group, check_signed_group
@@ -35,9 +35,9 @@ _INSERT_GROUPS = ("INSERT INTO groups (group_id, batch_id, kind, effective_utc, 
                   "reverses_group_id, group_no, leg_count, group_count) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,{group_count:d})")
 _INSERT_LEGS = "INSERT INTO legs (group_id, leg_no, account_code, debit_cents, credit_cents, leg_count) VALUES (?,?,?,?,?,?)"
 _INSERT_LOTS = "INSERT INTO lots VALUES (?,?,?,?,?,?)"
-_INSERT_RELIEFS = "INSERT INTO lot_reliefs (lot_id, group_id, qty, cost_cents) VALUES (?,?,?,?)"
+_INSERT_RELIEFS = "INSERT INTO lot_reliefs (relief_id, lot_id, group_id, qty, cost_cents) VALUES (?,?,?,?,?)"
 _INSERT_ACCOUNTS = "INSERT INTO accounts VALUES (?,?,?,?)"
-_INSERT_MAPPINGS = "INSERT INTO coa_mapping (role, account_code, batch_id) VALUES (?,?,?)"
+_INSERT_MAPPINGS = "INSERT INTO coa_mapping (mapping_id, role, account_code, batch_id) VALUES (?,?,?,?)"
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class BatchMeta:
     reason: str = ""
     sync_run_id: str | None = None
     broker_code: str | None = None
+    input_digest: str | None = None  # a sync run's input as handed in (sync.input_digest), stored on its batch row
 
     def __post_init__(self) -> None:
         if self.kind not in BATCH_KINDS:
@@ -88,14 +89,18 @@ class Draft:
 
     Each group is validated as it is added (``check_group``) and gets its slot
     numbers: ``group_no`` within the batch and ``leg_no``/``leg_count`` for its
-    legs, which the schema uses to refuse any later addition.
+    legs, which the schema uses to refuse any later addition.  Every row id
+    (group, lot, relief, mapping) is assigned here rather than by SQLite, so
+    the batch hash can be computed from these rows without reading them back.
     """
 
     def __init__(self, conn: apsw.Connection, meta: BatchMeta) -> None:
         self.conn = conn
         self.meta = meta
-        top = conn.execute("SELECT (SELECT coalesce(max(group_id), 0) FROM groups), (SELECT coalesce(max(lot_id), 0) FROM lots)").fetchone()
-        self._next_group, self._next_lot = top[0] + 1, top[1] + 1
+        top = conn.execute("SELECT (SELECT coalesce(max(group_id), 0) FROM groups), (SELECT coalesce(max(lot_id), 0) FROM lots), "
+                           "(SELECT coalesce(max(relief_id), 0) FROM lot_reliefs), "
+                           "(SELECT coalesce(max(mapping_id), 0) FROM coa_mapping)").fetchone()
+        self._next_group, self._next_lot, self._next_relief, self._next_mapping = (n + 1 for n in top)
         self._accounts: set[str] | None = None
         self.groups: list[tuple] = []
         self.legs: list[tuple] = []
@@ -150,7 +155,8 @@ class Draft:
         return lot_id
 
     def relieve_lot(self, lot_id: int, group_id: int, qty: str, cost_cents: int) -> None:
-        self.reliefs.append((lot_id, group_id, qty, cost_cents))
+        self.reliefs.append((self._next_relief, lot_id, group_id, qty, cost_cents))
+        self._next_relief += 1
 
     def add_account(self, code: str, name: str, kind: str) -> None:
         self.accounts.append((code, name, kind, self.meta.batch_id))
@@ -158,7 +164,8 @@ class Draft:
             self._accounts.add(code)
 
     def map_role(self, role: str, account_code: str) -> None:
-        self.mappings.append((role, account_code, self.meta.batch_id))
+        self.mappings.append((self._next_mapping, role, account_code, self.meta.batch_id))
+        self._next_mapping += 1
 
     def account_codes(self) -> set[str]:
         """Accounts a leg may use: the chart as this transaction sees it plus accounts drafted in this batch."""
@@ -166,6 +173,15 @@ class Draft:
             self._accounts = {row[0] for row in self.conn.execute("SELECT code FROM accounts")}
             self._accounts.update(row[0] for row in self.accounts)
         return self._accounts
+
+
+def _rendered(draft: Draft) -> tuple[str, ...] | None:
+    """The draft's hash-chain sections rendered in Python, or None to have ``draft_hash`` read them back."""
+    try:
+        return draft_sections(draft.groups, len(draft.groups), draft.legs, draft.lots, draft.reliefs, draft.accounts,
+                              draft.mappings)
+    except Unrenderable:
+        return None
 
 
 class Ledger:
@@ -205,8 +221,9 @@ class Ledger:
             completed = iso_z()
             seq, prev_hash = next_link(conn)
             seal = (meta.batch_id, meta.sync_run_id, meta.broker_code, meta.kind, meta.caller, meta.reason, started,
-                    completed, len(draft.legs), draft.skipped_known, "committed", len(draft.groups), seq)
-            conn.execute("INSERT INTO batches VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (*seal, draft_hash(conn, seal, prev_hash)))
+                    completed, len(draft.legs), draft.skipped_known, "committed", len(draft.groups), meta.input_digest, seq)
+            conn.execute("INSERT INTO batches VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                         (*seal, draft_hash(conn, seal, prev_hash, _rendered(draft))))
             conn.execute("COMMIT")
         except BaseException as exc:
             self._rollback()

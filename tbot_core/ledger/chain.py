@@ -11,10 +11,17 @@ batch touched, and the verifier names that batch.
 
 Canonical form (written once, read back the same way for ever):
 
-* the rows are rendered by SQLite itself (one ``format()`` of every column
-  per row, one line per row, ``group_concat(... ORDER BY key)``), so the
-  posting path and the verifier share one piece of SQL and one collation —
-  no Python re-implementation of the encoding can drift from it;
+* each row is one line, the ``printf`` text of its columns (``%d`` for
+  NOT NULL integers, ``%Q`` for text and nullable columns), in key order.
+  The verifier has SQLite render them (one ``format()`` per row,
+  ``group_concat(... ORDER BY key)``: near the speed of a plain scan).  The
+  posting path renders the same text in Python from the rows it has just
+  drafted (``draft_sections``) instead of reading them back, which was a
+  fifth of a post; any value whose SQLite text Python cannot reproduce byte
+  for byte (a NUL in text, a float, a non-str text value) makes it read the
+  batch back through the verifier's SQL instead, and
+  ``tests/tbot_core/ledger/test_chain_text.py`` holds the two renderings
+  equal on generated rows;
 * sections are labelled and framed by their byte length, and the batch row is
   JSON of its columns in table order, then the predecessor's hash; the first
   batch's predecessor is ``GENESIS``.
@@ -37,12 +44,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from operator import itemgetter
 
 import apsw
 
 GENESIS = "0" * 64
 BATCH_COLUMNS = ("batch_id", "sync_run_id", "broker_code", "kind", "caller", "reason", "started_utc", "completed_utc",
-                 "row_count", "skipped_known", "commit_state", "group_count", "seq")
+                 "row_count", "skipped_known", "commit_state", "group_count", "input_digest", "seq")
 
 # (label, columns with their printf conversions, FROM/WHERE with {b} for the batch id, ORDER BY): every row a batch
 # wrote, keyed to it.  %d only for NOT NULL INTEGER columns of STRICT tables (exact for any int64); %Q for text and
@@ -94,15 +102,101 @@ def batch_digest(batch_row: tuple, sections: tuple[str, ...], prev_hash: str) ->
     return h.hexdigest()
 
 
+class Unrenderable(Exception):
+    """A drafted value whose SQLite ``format()`` text Python does not reproduce exactly; read the batch back instead."""
+
+
+_NONE = type(None)
+
+
+def _q(value: object) -> str:
+    """SQLite's ``%Q``: NULL bare; text quoted, quotes doubled (SQLite stops a text at a NUL, so that is refused); an int's digits quoted."""
+    if value is None:
+        return "NULL"
+    if type(value) is int:
+        return "'%d'" % value
+    if type(value) is not str or "\x00" in value:
+        raise Unrenderable
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _lines(rows: list[tuple], kinds: str, insert: tuple[int, int] | None = None) -> str:
+    """One section's text: each row as the ``format()`` of its columns, one line per row, in the order given.
+
+    ``kinds`` has one letter per column: ``d`` a NOT NULL INTEGER (``%d``),
+    ``Q`` a text column, ``i`` a nullable INTEGER one (both ``%Q``; STRICT
+    turns a text such as ``' 5'`` into 5 in an INTEGER column, so there
+    only ints and NULLs are rendered here).  ``insert`` is (position, int)
+    of a column the rows leave out (a group's batch-wide ``group_count``).
+
+    Speed: the common batch is rendered by one ``%``-pattern applied to each
+    row as it is.  A ``%d`` column needs no check: any value SQLite accepted
+    in a STRICT INTEGER column (an int, a bool, an integral float) prints the
+    same digits through Python's ``%d``, and anything else raises TypeError.
+    A ``%Q`` column is checked once, as a whole: all quote-free ``str``
+    becomes ``'%s'``; all NULL becomes ``NULL%.0s`` (the ``%.0s`` consumes
+    the None and prints nothing); all ``int`` becomes ``'%d'``.  Only a column
+    mixing these, or holding a quote, is rendered value by value (``_q``).
+    """
+    if not rows:
+        return ""
+    parts: list[str] = []
+    slow: dict[int, list[str]] = {}
+    for k, kind in enumerate(kinds):
+        if kind == "d":
+            parts.append("%d")
+            continue
+        column = list(map(itemgetter(k), rows))
+        types = set(map(type, column))
+        if types == {_NONE}:
+            parts.append("NULL%.0s")
+        elif types == {int}:
+            parts.append("'%d'")
+        elif kind == "Q" and types == {str} and "'" not in (joined := "".join(column)) and "\x00" not in joined:
+            parts.append("'%s'")
+        elif kind == "i" and not types <= {int, _NONE}:
+            raise Unrenderable
+        else:
+            parts.append("%s")
+            slow[k] = [_q(value) for value in column]
+    if insert is not None:
+        parts.insert(insert[0], "%d" % insert[1])
+    pattern = ",".join(parts)
+    if slow:
+        rows = [tuple(slow[k][n] if k in slow else value for k, value in enumerate(row)) for n, row in enumerate(rows)]
+    try:
+        return "\n".join(map(pattern.__mod__, rows))
+    except (TypeError, ValueError):
+        raise Unrenderable from None
+
+
+def draft_sections(groups: list[tuple], group_count: int, legs: list[tuple], lots: list[tuple], reliefs: list[tuple],
+                   accounts: list[tuple], mappings: list[tuple]) -> tuple[str, ...]:
+    """The ``_SECTIONS`` texts of a drafted batch, rendered in Python exactly as ``_DRAFT_SQL`` renders them.
+
+    The rows are ``Draft``'s, in key order already except the accounts:
+    groups without ``group_count`` (the batch's, passed on its own), relief
+    and mapping ids assigned by the draft.  Raises ``Unrenderable`` for a
+    value Python cannot render identically, and the caller reads the rows back.
+    """
+    if any(type(row[0]) is not str for row in accounts):
+        raise Unrenderable
+    return (_lines(groups, "dQQQQQQQQidd", (11, group_count)), _lines(legs, "ddQddd"), _lines(lots, "ddQQQd"),
+            _lines(reliefs, "dddQd"), _lines(sorted(accounts), "QQQQ"), _lines(mappings, "dQQQ"))
+
+
 def next_link(conn: apsw.Connection) -> tuple[int, str]:
     """(seq, predecessor hash) for the batch about to be sealed; call under the write lock."""
     row = conn.execute("SELECT seq, batch_hash FROM batches ORDER BY seq DESC LIMIT 1").fetchone()
     return (1, GENESIS) if row is None else (row[0] + 1, row[1])
 
 
-def draft_hash(conn: apsw.Connection, batch_row: tuple, prev_hash: str) -> str:
-    """Hash of a batch whose rows are inserted (same transaction) but whose seal row is not yet."""
-    sections = conn.execute(_DRAFT_SQL, (batch_row[0],)).fetchone()
+def draft_hash(conn: apsw.Connection, batch_row: tuple, prev_hash: str, rendered: tuple[str, ...] | None = None) -> str:
+    """Hash of a batch whose rows are inserted (same transaction) but whose seal row is not yet.
+
+    ``rendered`` is ``draft_sections`` of those rows when the caller has them; otherwise they are read back.
+    """
+    sections = rendered if rendered is not None else conn.execute(_DRAFT_SQL, (batch_row[0],)).fetchone()
     return batch_digest(batch_row, sections, prev_hash)
 
 

@@ -62,10 +62,11 @@ SELECT group_id, row_number() OVER (PARTITION BY group_id ORDER BY leg_id), acco
        count(*) OVER (PARTITION BY group_id)
 FROM v1_legs ORDER BY group_id, leg_id"""
 
-# The old batch rows in commit order, as the first 12 of chain.BATCH_COLUMNS (version 1 had no group_count).
+# The old batch rows in commit order, as chain.BATCH_COLUMNS without seq (version 1 had no group_count; neither
+# version stored a sync run's input digest, so a re-run of an old run takes the full content comparison).
 _OLD_BATCHES = """
 SELECT batch_id, sync_run_id, broker_code, kind, caller, reason, started_utc, completed_utc, row_count, skipped_known,
-       commit_state, {group_count} FROM {table} b ORDER BY b.rowid"""
+       commit_state, {group_count}, NULL FROM {table} b ORDER BY b.rowid"""
 _GROUP_COUNT = {1: "(SELECT count(*) FROM groups g WHERE g.batch_id = b.batch_id)", 2: "group_count"}
 
 # (batches, groups, legs, debit cents, credit cents) of a set of tables: the copy must not change any of them.
@@ -270,7 +271,7 @@ def _copy_batches(conn: apsw.Connection, version: int, table: str) -> int:
         seal = (*row, seq)
         try:
             prev = draft_hash(conn, seal, prev)
-            conn.execute("INSERT INTO batches VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (*seal, prev))
+            conn.execute("INSERT INTO batches VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (*seal, prev))
         except apsw.Error as exc:
             raise _Refused(f"batch {row[0]!r} fails the version-{SCHEMA_VERSION} seal ({_sqlite_text(exc)})") from None
     return len(rows)

@@ -25,6 +25,11 @@
 -- Each batch row carries seq (1, 2, 3, ... enforced by batch_seal_chain) and
 -- batch_hash, a SHA-256 over its own fields, every row it wrote and the hash of
 -- batch seq - 1 (tbot_core/ledger/chain.py computes and verifies it).
+-- Measured since (bench/ledger.py, perf): the trigger programs themselves are cheap;
+-- what they cost is the per-row statement journal SQLite opens for a statement that
+-- has triggers, which spilled to a temporary file on disk.  Writers keep temp storage
+-- in memory (conn.py), and the posting path renders the batch hash from the rows it
+-- drafted instead of reading them back (chain.draft_sections).
 
 CREATE TABLE IF NOT EXISTS accounts (
     code        TEXT PRIMARY KEY CONSTRAINT account_code_shape CHECK (length(code) BETWEEN 1 AND 32),
@@ -55,6 +60,9 @@ CREATE TABLE IF NOT EXISTS batches (
     skipped_known INTEGER NOT NULL DEFAULT 0 CHECK (skipped_known >= 0),
     commit_state  TEXT NOT NULL CONSTRAINT batch_committed CHECK (commit_state = 'committed'),
     group_count   INTEGER NOT NULL CONSTRAINT batch_group_count CHECK (group_count >= 0),
+    -- A sync run's activities exactly as they were handed in (sync.input_digest): a re-run of the same
+    -- sync_run_id with the same input is answered from this without re-hashing every activity.
+    input_digest  TEXT CONSTRAINT batch_input_digest_shape CHECK (input_digest IS NULL OR length(input_digest) = 64),
     seq           INTEGER NOT NULL CONSTRAINT batch_seq_positive CHECK (seq >= 1),
     batch_hash    TEXT NOT NULL CONSTRAINT batch_hash_shape CHECK (length(batch_hash) = 64),
     CONSTRAINT batch_group_slots UNIQUE (batch_id, group_count),

@@ -28,9 +28,10 @@ from typing import Any, Callable
 
 from tbot_core.brokers.base import Broker, OrderRequest
 from tbot_core.core_store import CoreStore
-from tbot_core.data.base import Bar, Feed
+from tbot_core.bars import Bar
+from tbot_core.data.base import Feed
 from tbot_core.gate import Gate
-from tbot_core.runtime.context import CoreContext
+from tbot_core.context import CoreContext
 from tbot_core.runtime.ledger_poster import LedgerPoster
 from tbot_core.runtime.portfolio import Portfolio
 from tbot_core.safety.error_handler import ErrorHandler, classify
@@ -38,6 +39,7 @@ from tbot_core.safety.escalation import Action
 from tbot_core.safety.kill_switch import KillSwitch
 from tbot_core.safety.risk_bot import RiskBot
 from tbot_core.signals import MarketContext
+from tbot_core.sanitize import scrub
 from tbot_core.timeutil import iso_z
 
 CURSOR_FLUSH_BARS = 500
@@ -66,15 +68,17 @@ class EngineControl:
 class Engine:
     def __init__(self, ctx: CoreContext, *, store: CoreStore, broker: Broker, feed: Feed, strategies: list[Any],
                  gate: Gate, risk: RiskBot, kill_switch: KillSwitch, errors: ErrorHandler, control: EngineControl,
-                 on_broker_down: Callable[[str], None] | None = None) -> None:
+                 on_broker_down: Callable[[str], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.ctx = ctx
+        self._clock = clock  # decisions on elapsed time read this; the fault simulator passes its sim clock
         self.store, self.broker, self.feed = store, broker, feed
         self.strategies, self.gate, self.risk = strategies, gate, risk
         self.kill, self.errors, self.control = kill_switch, errors, control
         self.on_broker_down = on_broker_down
         # Liveness, read by the supervisor: ``busy_since`` is set while a bar or a wait is in hand (None while
         # the engine waits on its feed, which the watchdog's feed heartbeat covers); ``beat`` moves on progress.
-        self.beat = time.monotonic()
+        self.beat = clock()
         self.busy_since: float | None = None
         self.ledger = LedgerPoster(ctx, store, broker)
         self.portfolio = Portfolio(broker)
@@ -94,7 +98,7 @@ class Engine:
         self._vix: float | None = None
         self._pnl_minute_due = False
         self._broker_on_bar = broker.on_bar if broker.simulated else None
-        self._last_flush = self._last_gate_flush = self._last_ledger_sync = time.monotonic()
+        self._last_flush = self._last_gate_flush = self._last_ledger_sync = clock()
         self._paper = broker.simulated
         self._unflushed = 0
 
@@ -127,7 +131,7 @@ class Engine:
         """Read the account before trading; while the broker does not answer, stay suspended and wait for it."""
         reported = False
         while not self.control.stop.is_set():
-            self.busy_since = self.beat = time.monotonic()
+            self.busy_since = self.beat = self._clock()
             try:
                 self.portfolio.refresh()
                 self.busy_since = None
@@ -150,7 +154,7 @@ class Engine:
 
     def _process_with_retry(self, bar: Bar) -> bool:
         attempt = 0
-        self.busy_since = self.beat = time.monotonic()
+        self.busy_since = self.beat = self._clock()
         try:
             while True:
                 try:
@@ -173,7 +177,7 @@ class Engine:
                         return False
         finally:
             self.busy_since = None
-            self.beat = time.monotonic()
+            self.beat = self._clock()
 
     def _retry_wait(self, seconds: float) -> bool:
         """The error handler's wait between order retries: True (give up) on a stop or a halt."""
@@ -181,9 +185,9 @@ class Engine:
 
     def _wait(self, seconds: float, *, halt_ends: bool = True) -> str:
         """Sleep up to ``seconds`` in slices: "" when it ran out, "stop" or "halted" when that cut it short."""
-        deadline = time.monotonic() + seconds
+        deadline = self._clock() + seconds
         while True:
-            self.beat = time.monotonic()
+            self.beat = self._clock()
             if self.control.stop.is_set():
                 return "stop"
             if halt_ends:
@@ -191,7 +195,7 @@ class Engine:
                     self._check_pnl()  # the kill switch judges the latest marks during the wait too
                 if self.kill.triggered:
                     return "halted"
-            left = deadline - time.monotonic()
+            left = deadline - self._clock()
             if left <= 0:
                 return ""
             self.control.stop.wait(min(left, WAIT_SLICE_SECONDS))
@@ -212,7 +216,7 @@ class Engine:
                 self._handle_signal(signal, vix)
         self.bars += 1
         self._unflushed += 1
-        if self._unflushed >= CURSOR_FLUSH_BARS or time.monotonic() - self._last_flush > CURSOR_FLUSH_SECONDS:
+        if self._unflushed >= CURSOR_FLUSH_BARS or self._clock() - self._last_flush > CURSOR_FLUSH_SECONDS:
             self._flush_cursor()
 
     def _new_timestamp(self, bar: Bar) -> None:
@@ -265,6 +269,9 @@ class Engine:
         if self.control.suspended:
             self._verdict(signal, "watchdog_bot", False, "broker suspended: no orders until it answers again")
             return
+        if self.control.stop.is_set():  # asked to stop (e.g. stalled, this bar came back late): no new orders
+            self._verdict(signal, "supervisor", False, "engine stopping: no new orders")
+            return
         risk = self.risk.check(strategy=signal.strategy, symbol=signal.symbol, side=signal.side, price=signal.price,
                                equity=self.portfolio.equity(), holdings=self.portfolio.holdings(), defense=self.control.defense)
         self._verdict(signal, "risk_bot", risk.allow, risk.reason)
@@ -290,8 +297,9 @@ class Engine:
                                         context={"client_order_id": client_id, "symbol": signal.symbol,
                                                  "side": signal.side, "qty": qty})
             if action is Action.KILL_SWITCH:  # halt here and now; the kill flag the handler wrote is then a no-op
-                self.kill.trigger(f"{where}: {classify(exc)} on {signal.side} {signal.symbol} after retries: {exc}",
-                                  bar_utc=self._ts_text)
+                # The cause is persisted in core.db as it is: scrubbed here, a broker's echoed secret never lands there.
+                self.kill.trigger(f"{where}: {classify(exc)} on {signal.side} {signal.symbol} after retries: "
+                                  f"{scrub(str(exc))}", bar_utc=self._ts_text)
             elif action.stops_engine:
                 raise EscalatedStop(str(exc)) from None
             return
@@ -316,7 +324,7 @@ class Engine:
         with self.store.transaction() as conn:
             self.store.save_cursor(conn, self._ts_text, self.bars, dict(self.portfolio.marks))
         self._unflushed = 0
-        self._last_flush = time.monotonic()
+        self._last_flush = self._clock()
         if self._last_flush - self._last_gate_flush >= GATE_FLUSH_SECONDS:
             self._flush_gate()
         if not self._paper and self._last_flush - self._last_ledger_sync >= BROKER_LEDGER_SYNC_SECONDS:
@@ -325,7 +333,7 @@ class Engine:
 
     def _flush_gate(self) -> None:
         """Write the gate's buffered strategy log; a failure there is logged, never stops trading."""
-        self._last_gate_flush = time.monotonic()
+        self._last_gate_flush = self._clock()
         try:
             self.gate.flush()
         except Exception as exc:  # noqa: BLE001 - an operational log, not a safety function

@@ -22,7 +22,7 @@ from typing import Any
 
 from tbot_core.brokers.base import Broker
 from tbot_core.core_store import CoreStore, from_cents
-from tbot_core.runtime.context import CoreContext
+from tbot_core.context import CoreContext
 from tbot_core.timeutil import parse_iso_z, utc_now
 
 BROKER_LOOKBACK = timedelta(days=3)

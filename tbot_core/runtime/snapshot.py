@@ -13,7 +13,7 @@ from tbot_core.timeutil import iso_z
 def build_state(sup: Any) -> dict[str, Any]:
     settings, ident = sup.settings, sup.identity
     state: dict[str, Any] = {
-        "mode": sup.mode(),  # read before the matrix (see Matrix in runtime/context.py)
+        "mode": sup.mode(),  # read before the matrix (see Matrix in tbot_core/context.py)
         "core": {"pid": os.getpid(), "started_utc": sup.started_utc, "heartbeat_utc": iso_z(), "version": __version__},
         "identity": {"bot_identity": ident.BOT_IDENTITY, "jurisdiction": ident.JURISDICTION_CODE, "broker": settings.broker,
                      "paper": settings.broker == "paper", "environment": settings.environment},

@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any
+from typing import Any, Callable
 
 from tbot_core import __version__
 from tbot_core.audit import AuditLog
@@ -29,12 +29,13 @@ from tbot_core.core_store import CoreStore
 from tbot_core.emergency import MATRIX_KEYS
 from tbot_core.errors import TbotError
 from tbot_core.home import BotHome
-from tbot_core.runtime.context import CoreContext, Matrix
+from tbot_core.context import CoreContext, Matrix
 from tbot_core.runtime.lock import CoreLock
 from tbot_core.runtime.restart import RestartPolicy
 from tbot_core.runtime.snapshot import build_state
 from tbot_core.runtime.wiring import Fakes, PartBuildError, build_notifier
 from tbot_core.runtime.workers import Workers
+from tbot_core.safety.watchdog_bot import start_daemon
 from tbot_core.sanitize import scrub
 from tbot_core.selfcheck import CheckResult, run_checks
 from tbot_core.state import StateWriter, empty_matrix
@@ -52,9 +53,12 @@ def startup_order(check: Any) -> int:
 
 
 class Supervisor(Workers):
-    def __init__(self, home: BotHome, fakes: Fakes | None = None) -> None:
+    def __init__(self, home: BotHome, fakes: Fakes | None = None, *, clock: Callable[[], float] = time.monotonic,
+                 spawn: Callable[[Callable[[], None], str], threading.Thread] = start_daemon) -> None:
         self.home = home
         self.fakes = fakes
+        # Seams for the fault simulator (tests/sim): its sim clock and its scheduled threads. Production passes none.
+        self.clock, self.spawn = clock, spawn
         self.paths = home.paths
         self.settings = home.settings
         self.identity = home.identity
@@ -65,7 +69,8 @@ class Supervisor(Workers):
         self.log = SystemLog(self.paths.system_log(self.identity.BOT_IDENTITY, self.settings.log_format), self.settings.log_format)
         self.state = StateWriter(self.paths.state_file, min_interval_s=self.settings.state_write_interval_ms / 1000)
         s = self.settings
-        self.restart = RestartPolicy(s.restart_max_attempts, float(s.restart_backoff_seconds), float(s.restart_window_seconds))
+        self.restart = RestartPolicy(s.restart_max_attempts, float(s.restart_backoff_seconds), float(s.restart_window_seconds),
+                                     clock=clock)
         self.ctx: CoreContext | None = None
         self.store: CoreStore | None = None
         self.exit_code = EXIT_OK
@@ -168,7 +173,7 @@ class Supervisor(Workers):
 
     # -- engine supervision and restart policy --------------------------------------------
     def _watch_engine(self) -> None:
-        if self._restart_at is not None and time.monotonic() >= self._restart_at:
+        if self._restart_at is not None and self.clock() >= self._restart_at:
             self._restart_at = None
             self.ctx.audit.append("supervisor", "engine_restarted", {"matrix_row": self._restart_key,
                                                                      "attempt": self.restart.attempts}, severity="warning")
@@ -189,7 +194,7 @@ class Supervisor(Workers):
         self.notifier.notify(f"{matrix_key}_controlled_stop", cause, scope="All")
         delay = self.restart.next_delay()
         self._restart_key = matrix_key
-        self._restart_at = time.monotonic() + delay
+        self._restart_at = self.clock() + delay
         self.ctx.audit.append("supervisor", "engine_restart_scheduled", {"matrix_row": matrix_key, "delay_s": delay,
                                                                          "attempt": self.restart.attempts})
 

@@ -22,7 +22,7 @@ from tbot_core.data.factory import make_feed
 from tbot_core.errors import TbotError
 from tbot_core.gate import Gate
 from tbot_core.home import BotHome
-from tbot_core.runtime.context import CoreContext
+from tbot_core.context import CoreContext
 from tbot_core.safety.notifier_bot import Notifier, secret_store_loader
 from tbot_core.safety.risk_bot import RiskBot
 from tbot_core.sanitize import scrub
@@ -44,6 +44,7 @@ class Fakes:
     feed: Wrap = _same
     notifier: Wrap = _same
     strategies: Callable[[Settings], list[Any]] = field(default=lambda _settings: [])
+    gate: Wrap = _same
 
 
 class PartBuildError(TbotError):
@@ -90,7 +91,7 @@ def build_parts(home: BotHome, ctx: CoreContext, store: CoreStore, notifier: Not
     broker = _build("broker", f"check BROKER={s.broker} and its secret (`tbot secrets list`)",
                     lambda: fakes.broker(make_broker(home, s, store=store)))
     gate = _build("gate", "see the enhancement settings (`tbot config show`)",
-                  lambda: Gate(s, ctx.identity, ctx.paths, audit=ctx.audit, broker_code=broker.code))
+                  lambda: fakes.gate(Gate(s, ctx.identity, ctx.paths, audit=ctx.audit, broker_code=broker.code)))
     risk = _build("risk_bot", "check the risk and allocation settings", lambda: RiskBot(s))
 
     def feed(start_after: str | None) -> Feed:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from typing import Any, Callable
 
 from tbot_core.data.base import Feed
@@ -54,7 +53,8 @@ class Workers:
         self.broker = self.parts.broker
         self.gate, self.risk = self.parts.gate, self.parts.risk
         self.watchdog = Watchdog(s, broker=lambda: self.broker, feed=lambda: self._feed,
-                                 on_broker_down=self._broker_down, on_broker_up=self._broker_up, on_feed_down=self._feed_down)
+                                 on_broker_down=self._broker_down, on_broker_up=self._broker_up, on_feed_down=self._feed_down,
+                                 clock=self.clock, spawn=self.spawn)
         self.errors = ErrorHandler(self.ctx, broker_code=self.broker.code, on_suspend=self.watchdog.broker_failed)
         kill = KillSwitch(self.store, self.ctx, self.notifier, cancel_orders=self.broker.cancel_all)
         if kill.triggered:  # before the supervisor can see it: a "halted" state.json must show this row triggered
@@ -73,9 +73,8 @@ class Workers:
         self.engine = Engine(self.ctx, store=self.store, broker=self.broker, feed=self._feed,
                              strategies=self.parts.make_strategies(), gate=self.gate, risk=self.risk,
                              kill_switch=self.kill, errors=self.errors, control=self.control,
-                             on_broker_down=self.watchdog.broker_failed)
-        self._engine_thread = threading.Thread(target=self._engine_main, name="engine", daemon=True)
-        self._engine_thread.start()
+                             on_broker_down=self.watchdog.broker_failed, clock=self.clock)
+        self._engine_thread = self.spawn(self._engine_main, "engine")
         self.ctx.audit.append("supervisor", "engine_started", {"resume_after_bar": last_bar, "broker": self.broker.code})
 
     def _engine_main(self) -> None:
@@ -108,12 +107,13 @@ class Workers:
                                   severity="critical")
             self.log.error("supervisor", "engine ignored the stop; ending the core process")
             self.publish(force=True)
-            os._exit(5)
+            self.exit_process(5)
 
     def shutdown_workers(self) -> None:
+        # The engine first: joining the watchdog can wait out a slow heartbeat, and no order may go out meanwhile.
+        self.stop_engine(self._stop_cause or "shutdown")
         if self.watchdog is not None:
             self.watchdog.stop()
-        self.stop_engine(self._stop_cause or "shutdown")
         self.notifier.close()
 
     # -- liveness ---------------------------------------------------------------------------
@@ -140,7 +140,7 @@ class Workers:
             return ""
         if not wd.alive():
             return f"watchdog thread died ({wd.died_of or 'no exception recorded'})"
-        age = time.monotonic() - wd.last_loop
+        age = self.clock() - wd.last_loop
         if age > max(self._stall_limit(), 3 * wd.interval):
             return f"watchdog made no probe for {age:.1f}s (WORKER_STALL_SECONDS={self.settings.worker_stall_seconds})"
         return ""
@@ -150,7 +150,7 @@ class Workers:
         if engine is None or self.stop_requested.is_set() or not self.engine_alive():
             return ""  # an engine that ended is judged by its own path (finished / escalation flag)
         busy = engine.busy_since
-        age = time.monotonic() - engine.beat
+        age = self.clock() - engine.beat
         if busy is not None and age > self._stall_limit():
             return f"engine busy for {age:.1f}s without progress (WORKER_STALL_SECONDS={self.settings.worker_stall_seconds})"
         return ""
@@ -196,7 +196,12 @@ class Workers:
         self.ctx.audit.append("watchdog", "market_data_down", {"cause": cause}, severity="critical")
         self.errors.escalate("stop", "feed_down", cause)
 
+    # How the core ends itself when a worker ignores its stop; the fault simulator records it instead.
+    exit_process: Callable[[int], None] = staticmethod(os._exit)
+
     # provided by Supervisor
+    clock: Callable[[], float]
+    spawn: Callable[[Callable[[], None], str], threading.Thread]
     stop_requested: threading.Event
     fatal_stop: Callable[[str, str], None]
     publish: Callable[..., None]

@@ -32,7 +32,7 @@ from typing import Any, Callable, TypeVar
 from tbot_core.config import Settings
 from tbot_core.control import Operator, write_flag
 from tbot_core.errors import BrokerError, ConfigError, LogicError, NetworkError, SecurityError
-from tbot_core.runtime.context import CoreContext
+from tbot_core.context import CoreContext
 from tbot_core.safety.escalation import Action, Rule, lookup
 from tbot_core.sanitize import sanitize, scrub
 from tbot_core.selfcheck import CheckResult

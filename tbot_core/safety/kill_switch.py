@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from tbot_core.config import Settings
 from tbot_core.core_store import CoreStore, KillState, from_cents
-from tbot_core.runtime.context import CoreContext
+from tbot_core.context import CoreContext
 from tbot_core.safety.notifier_bot import Notifier
 from tbot_core.selfcheck import CheckResult
 from tbot_core.timeutil import iso_z
@@ -88,14 +88,27 @@ class KillSwitch:
             self.ctx.matrix.trigger("daily_loss", cause)  # matrix before mode: see Matrix
             # Halt in memory next: if persisting the state fails, this process still refuses every order.
             self._state = KillState("triggered", since, cause, bar_utc)
-            self.store.set_kill_state("triggered", since, cause, bar_utc)
+            persist_error = self._persist("triggered", since, cause, bar_utc)
+        # Cancel, audit and alert whatever the file did: the audit row is also the halt's second copy,
+        # which ``reconcile`` takes at the next start if core.db lost it.
         cancelled = self._cancel_all()
         context = {"cause": cause, "bar_utc": bar_utc, "limit": str(self.settings.daily_loss_limit),
                    "daily_pnl": str(self.last_pnl) if self.last_pnl is not None else None,
-                   "orders_cancelled": cancelled, **detail}
+                   "orders_cancelled": cancelled, "persisted": not persist_error, **detail}
+        if persist_error:
+            context["persist_error"] = persist_error
         self.ctx.audit.append("kill_switch", TRIGGERED_EVENT, context, severity="critical", actor=actor)
         self.ctx.syslog.error("kill_switch", f"HALT: {cause}", **context)
         self.notifier.notify("kill_switch_triggered", cause, scope="Broker", bar_utc=bar_utc)
+
+    def _persist(self, state: str, since: str | None, cause: str | None, bar_utc: str | None) -> str:
+        """Write the halt to core.db; on failure return why (the halt stands in memory and in the audit log)."""
+        try:
+            self.store.set_kill_state(state, since, cause, bar_utc)
+        except Exception as exc:  # noqa: BLE001 - a failing write must not skip the cancel, the audit or the alert
+            self.ctx.syslog.error("kill_switch", f"could not persist the halt to core.db: {type(exc).__name__}")
+            return f"{type(exc).__name__}: {exc}"[:200]
+        return ""
 
     def reconcile(self) -> str:
         """Compare ``core.db`` with the audit log's last trigger/reset; the stricter wins. Returns the disagreement."""
@@ -113,10 +126,7 @@ class KillSwitch:
                 self.ctx.matrix.trigger("daily_loss", cause)  # matrix before mode: see Matrix
                 self._state = KillState("triggered", row.ts_utc if row is not None else iso_z(), cause,
                                         logged.get("bar_utc"))
-            try:
-                self.store.set_kill_state("triggered", self._state.since_utc, cause, self._state.bar_utc)
-            except Exception as exc:  # noqa: BLE001 - halted in memory whatever the file does
-                self.ctx.syslog.error("kill_switch", f"could not persist the reconciled halt: {type(exc).__name__}")
+            self._persist("triggered", self._state.since_utc, cause, self._state.bar_utc)  # halted in memory regardless
         else:
             cause = f"core.db says triggered but the audit log says armed ({where}); staying halted"
         detail = {"core_db": stored, "audit_log": audit_says, "audit_seq": row.seq if row is not None else None,

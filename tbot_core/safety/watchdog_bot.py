@@ -32,15 +32,23 @@ class Probe(Protocol):
     def heartbeat(self) -> None: ...
 
 
+def start_daemon(target: Callable[[], None], name: str) -> threading.Thread:
+    """How the core starts a worker thread; the fault simulator passes its own (threads it schedules in sim time)."""
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
 class _Beat:
-    def __init__(self, threshold: float) -> None:
+    def __init__(self, threshold: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.threshold = threshold
-        self.last_ok = time.monotonic()
+        self.clock = clock
+        self.last_ok = clock()
         self.state = "ok"
         self.cause = ""
 
     def age(self) -> float:
-        return max(0.0, time.monotonic() - self.last_ok)
+        return max(0.0, self.clock() - self.last_ok)
 
     def snapshot(self) -> dict[str, Any]:
         return {"age_seconds": round(self.age(), 3), "threshold_seconds": self.threshold, "state": self.state}
@@ -51,10 +59,12 @@ class Watchdog:
 
     def __init__(self, settings: Settings, *, broker: Callable[[], Probe | None], feed: Callable[[], Probe | None],
                  on_broker_down: Callable[[str], None], on_broker_up: Callable[[str], None],
-                 on_feed_down: Callable[[str], None]) -> None:
+                 on_feed_down: Callable[[str], None], clock: Callable[[], float] = time.monotonic,
+                 spawn: Callable[[Callable[[], None], str], threading.Thread] = start_daemon) -> None:
         self.interval = float(settings.watchdog_interval_seconds)
-        self.broker_beat = _Beat(float(settings.watchdog_broker_timeout_seconds))
-        self.feed_beat = _Beat(float(settings.watchdog_feed_timeout_seconds))
+        self._clock, self._spawn = clock, spawn  # seams for the fault simulator (tests/sim); production passes none
+        self.broker_beat = _Beat(float(settings.watchdog_broker_timeout_seconds), clock)
+        self.feed_beat = _Beat(float(settings.watchdog_feed_timeout_seconds), clock)
         self._broker, self._feed = broker, feed
         self.on_broker_down, self.on_broker_up, self.on_feed_down = on_broker_down, on_broker_up, on_feed_down
         self._stop = threading.Event()
@@ -62,15 +72,14 @@ class Watchdog:
         self._lock = threading.Lock()  # broker state moves from the watchdog thread and the engine's
         self._broker_failures = 0  # consecutive failed probes while suspended: the backoff exponent
         self._next_broker_probe = 0.0
-        self.last_loop = time.monotonic()
+        self.last_loop = clock()
         self.died_of = ""
 
     def start(self) -> None:
         """Start (or, after a death, restart) the probing thread; the beats carry over."""
         self._stop.clear()
-        self.last_loop = time.monotonic()
-        self._thread = threading.Thread(target=self._run, name="watchdog", daemon=True)
-        self._thread.start()
+        self.last_loop = self._clock()
+        self._thread = self._spawn(self._run, "watchdog")
 
     def stop(self) -> None:
         self._stop.set()
@@ -82,13 +91,13 @@ class Watchdog:
 
     def rearm_feed(self) -> None:
         """A restarted engine has a new feed: start its clock afresh."""
-        self.feed_beat = _Beat(self.feed_beat.threshold)
+        self.feed_beat = _Beat(self.feed_beat.threshold, self._clock)
 
     def snapshot(self) -> dict[str, Any]:
         return {"broker": self.broker_beat.snapshot(), "feed": self.feed_beat.snapshot()}
 
     def probe_once(self) -> None:
-        now = time.monotonic()
+        now = self._clock()
         if now >= self._next_broker_probe:
             self._probe_broker()
             self._next_broker_probe = now + self._broker_delay()
@@ -103,7 +112,7 @@ class Watchdog:
                 return
             beat.state = "suspended"
             self._broker_failures = 0
-            self._next_broker_probe = time.monotonic() + self.interval
+            self._next_broker_probe = self._clock() + self.interval
         self.on_broker_down(cause)
 
     def broker_suspended(self) -> bool:
@@ -126,7 +135,7 @@ class Watchdog:
         try:
             while not self._stop.wait(self.interval):
                 self.probe_once()
-                self.last_loop = time.monotonic()
+                self.last_loop = self._clock()
         except BaseException as exc:  # the supervisor sees the dead thread and restarts it once
             self.died_of = f"{type(exc).__name__}: {exc}"[:300]
             raise
@@ -151,7 +160,7 @@ class Watchdog:
                 self.on_broker_down(f"no broker heartbeat for {beat.age():.1f}s ({beat.cause})")
             return
         with self._lock:
-            beat.last_ok = time.monotonic()
+            beat.last_ok = self._clock()
             came_back = beat.state == "suspended"
             beat.state, self._broker_failures = "ok", 0
         if came_back:
@@ -171,5 +180,5 @@ class Watchdog:
             else:
                 beat.state = "stale"
             return
-        beat.last_ok = time.monotonic()
+        beat.last_ok = self._clock()
         beat.state = "ok"

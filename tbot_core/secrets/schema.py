@@ -29,6 +29,11 @@ def _boolean(value: str) -> str | None:
     return None if value.lower() in ("true", "false") else "expected true or false"
 
 
+def _user_name(value: str) -> str | None:
+    ok = 1 <= len(value) <= 64 and all(ch.isalnum() or ch in "_.@-" for ch in value)
+    return None if ok else "expected a user name: 1-64 letters, digits, _ . @ -"
+
+
 def _url(value: str) -> str | None:
     return None if value.startswith(("https://", "http://")) else "expected an http(s):// URL"
 
@@ -55,6 +60,9 @@ KNOWN_SECRETS: dict[str, SecretSchema] = {
     "notifier_smtp": SecretSchema("SMTP account for alerts", ("host", "port", "username", "password", "from", "to", "starttls"),
                                   public=frozenset({"port", "starttls"}), formats={"port": _port, "starttls": _boolean}),
     "notifier_webhook": SecretSchema("Webhook for alerts", ("url",), ("token",), formats={"url": _url}),
+    # `tbot serve`'s login; the user name is the operator named on flags sent from the browser (not secret)
+    "web_console": SecretSchema("Login for the console in a browser (tbot serve)", ("user", "password"),
+                                public=frozenset({"user"}), formats={"user": _user_name}),
 }
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from tbot_core.config import Settings
-from tbot_core.data.base import Bar
+from tbot_core.bars import Bar
 from tbot_core.errors import ConfigError
 from tbot_core.market_calendar import Session
 from tbot_core.signals import Side, Signal

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from tbot_core.data.base import Bar
+from tbot_core.bars import Bar
 from tbot_core.market_calendar import Session
 from tbot_core.signals import Signal
 from tbot_core.strategies.base import Strategy, SymbolState

@@ -19,7 +19,7 @@ import math
 from datetime import date, datetime
 
 from tbot_core.config import Settings
-from tbot_core.data.base import Bar
+from tbot_core.bars import Bar
 from tbot_core.indicators import IncrementalADX, IncrementalATR, IncrementalBollinger, SessionVWAP
 from tbot_core.market_calendar import Session, session_for
 from tbot_core.signals import IndicatorSnapshot

@@ -7,7 +7,7 @@ the one signal of the session for the symbol.
 
 from __future__ import annotations
 
-from tbot_core.data.base import Bar
+from tbot_core.bars import Bar
 from tbot_core.market_calendar import Session
 from tbot_core.signals import Signal
 from tbot_core.strategies.base import Strategy, SymbolState

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from tbot_core.config import Settings
-from tbot_core.data.base import Bar
+from tbot_core.bars import Bar
 from tbot_core.errors import ConfigError
 from tbot_core.indicators import IncrementalSMA, sma
 from tbot_core.market_calendar import Session

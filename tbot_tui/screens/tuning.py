@@ -9,6 +9,9 @@ from tbot_core.state import StateRead
 from tbot_tui.screens.base import ConsoleScreen
 from tbot_tui.view import money, rows, section, text
 
+# The figures appear as soon as a core publishes the `tuning` section of state.json (docs/state.md).
+NOT_PUBLISHED = "not published yet: this core's state.json has no tuning section (per-strategy stats come with the tuning pipeline)"
+
 
 class TuningScreen(ConsoleScreen):
     def compose_body(self) -> ComposeResult:
@@ -27,6 +30,8 @@ class TuningScreen(ConsoleScreen):
         state = read.state if read else None
         tuning = self.query_one("#tuning-table", DataTable)
         tuning.clear()
+        if state is not None and "tuning" not in state:
+            tuning.add_row("—", NOT_PUBLISHED, "", "", "", "")
         for name, stats in sorted(section(state, "tuning").items()):
             if not isinstance(stats, dict):
                 continue
@@ -34,7 +39,7 @@ class TuningScreen(ConsoleScreen):
             tuning.add_row(name, text(stats.get("trades")), text(stats.get("win_rate")), money(stats.get("pnl")),
                            money(stats.get("max_drawdown")), ", ".join(f"{m} {n}" for m, n in sorted(blocks.items())) or "—")
         if not tuning.row_count:
-            tuning.add_row("—", "no tuning stats yet", "", "", "", "")
+            tuning.add_row("—", "no tuning stats yet (no closed trades)", "", "", "", "")
         enh = self.query_one("#enhancement-table", DataTable)
         enh.clear()
         for e in rows(state, "enhancements"):

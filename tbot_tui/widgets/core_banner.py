@@ -35,7 +35,9 @@ class CoreBanner(Static):
         if read is not None and read.status != "ok":
             lines.append(f"CORE {read.status.upper()}: {read.problem} — {HINTS.get(read.status, '')}")
         elif read is not None and (read.state or {}).get("mode") == "halted":
-            lines.append("KILL SWITCH TRIGGERED: trading halted — reset with R (type RESET and give a reason)")
+            how = ("reset it from an operator console (`tbot tui`, key R) or `tbot control reset`" if self.app.read_only
+                   else "reset with R (type RESET and give a reason)")
+            lines.append(f"KILL SWITCH TRIGGERED: trading halted — {how}")
         elif read is not None and (read.state or {}).get("mode") == "blocked":
             reason = (read.state or {}).get("blocked_reason") or "see the Self-check screen"
             lines.append(f"LAUNCH BLOCKED: {reason} — fix it, then start the core again")

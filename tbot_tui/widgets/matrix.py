@@ -1,7 +1,17 @@
-"""The seed's Emergency Event Matrix with each row's live state."""
+"""The seed's Emergency Event Matrix with each row's live state.
+
+The table fits its width instead of scrolling sideways: wide enough (a full-width
+panel on a large terminal), every field has its own column on one line; narrower
+(the grid's quarter at 160 columns, a tab at 80), each row takes two or three
+lines — state over the time it last fired, event over its cause (when it fired) — and scope and
+response are always shown whole, the response wrapped. Only event and cause are
+ever abbreviated (with "…"), and only on a row that fired (the cause takes the event's second line).
+"""
 
 from __future__ import annotations
 
+import textwrap
+from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
@@ -9,10 +19,61 @@ from textual.widgets import DataTable
 
 from tbot_core.emergency import EMERGENCY_MATRIX
 from tbot_core.state import StateRead
-from tbot_tui.view import hhmmss, rows, text
+from tbot_tui.view import DASH, hhmmss, rows, text
 
 TRIGGERED_STYLE = "bold red reverse"
-COLUMNS = (("state", 9), ("event", 29), ("last", 8), ("cause", 32), ("scope", 6), ("response", 48))
+CELL_PADDING = 2  # DataTable's default cell padding, one column each side
+STATE_W, LAST_W, SCOPE_W = 9, 8, max(len(s.scope) for s in EMERGENCY_MATRIX)
+EVENT_W = max(len(s.event) for s in EMERGENCY_MATRIX)
+RESPONSE_W = max(len(s.response) for s in EMERGENCY_MATRIX)
+CAUSE_W, EVENT_MIN = 32, 12
+WIDE = (("state", STATE_W), ("event", EVENT_W), ("last", LAST_W), ("cause", CAUSE_W), ("scope", SCOPE_W),
+        ("response", RESPONSE_W))
+WIDE_MIN = sum(w + CELL_PADDING for _label, w in WIDE)
+
+
+@dataclass(frozen=True)
+class MatrixLayout:
+    """Column widths for one table width; ``lines`` is the row height (1: one column per field)."""
+
+    lines: int
+    event: int
+    response: int
+
+    @property
+    def columns(self) -> list[tuple[str, int]]:
+        if self.lines == 1:
+            return list(WIDE)
+        return [("state", STATE_W), ("event · cause", self.event), ("scope", SCOPE_W), ("response", self.response)]
+
+
+def wrapped_width(texts: list[str], lines: int) -> int:
+    """The narrowest width at which every text wraps (at spaces) into at most ``lines`` lines."""
+    width = max(1, max(len(t) for t in texts) // lines)
+    while any(len(textwrap.wrap(t, width)) > lines for t in texts):
+        width += 1
+    return width
+
+
+def matrix_layout(width: int) -> MatrixLayout:
+    """One line per row when every column fits; else stacked rows two lines high (three when narrower),
+    the response getting the width it needs to show whole and the event/cause column the rest."""
+    if width >= WIDE_MIN:
+        return MatrixLayout(1, EVENT_W, RESPONSE_W)
+    responses = [s.response for s in EMERGENCY_MATRIX]
+    fixed = STATE_W + SCOPE_W + 4 * CELL_PADDING
+    for lines in (2, 3):
+        need = wrapped_width(responses, lines)
+        rest = width - fixed - need
+        if rest >= EVENT_MIN:
+            event = min(EVENT_W, rest)  # the event whole first, then any spare width to the response
+            return MatrixLayout(lines, event, width - fixed - event)
+    response = wrapped_width(responses, 3)
+    return MatrixLayout(3, max(EVENT_MIN, width - fixed - response), response)
+
+
+def fit(value: str, width: int) -> str:
+    return value if len(value) <= width else value[: max(width - 1, 0)] + "…"
 
 
 class MatrixPanel(DataTable):
@@ -20,23 +81,46 @@ class MatrixPanel(DataTable):
 
     BORDER_TITLE = "Emergency matrix"
     _shown: dict[Any, dict[str, Any]] | None = None
+    _layout: MatrixLayout | None = None
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
-        for label, width in COLUMNS:
-            self.add_column(label, width=width)
         self.watch(self.app, "state_read", self._on_state, init=True)
+
+    def on_resize(self) -> None:
+        self._render_rows(self._shown or {})
 
     def _on_state(self, read: StateRead | None) -> None:
         live = {r.get("key"): r for r in rows(read.state if read else None, "emergency_matrix")}
         if live == self._shown:
             return
         self._shown = live
-        self.clear()
+        self._layout = None
+        self._render_rows(live)
+
+    def _render_rows(self, live: dict[Any, dict[str, Any]]) -> None:
+        layout = matrix_layout(self.size.width - self.styles.scrollbar_size_vertical)
+        if layout == self._layout:
+            return
+        self._layout = layout
+        self.clear(columns=True)
+        for label, width in layout.columns:
+            self.add_column(label, width=width)
         for spec in EMERGENCY_MATRIX:
             row: dict[str, Any] = live.get(spec.key, {})
             state = str(row.get("state") or "—")
             style = TRIGGERED_STYLE if state == "triggered" else ""
-            cells = [state.upper() if state == "triggered" else state, spec.event, hhmmss(row.get("last_utc")),
-                     text(row.get("cause")), spec.scope, spec.response]
-            self.add_row(*(Text(c, style=style) for c in cells), key=spec.key)
+            shown_state = state.upper() if state == "triggered" else state
+            last, cause = hhmmss(row.get("last_utc")), text(row.get("cause"))
+            if layout.lines == 1:
+                cells = [shown_state, spec.event, last, cause, spec.scope, spec.response]
+            else:
+                response = "\n".join(textwrap.wrap(spec.response, layout.response))
+                when = "" if last == DASH else last  # the second line only when the row ever fired
+                if cause == DASH:  # never fired: the event may take both lines
+                    event = "\n".join(textwrap.wrap(spec.event, layout.event)[: layout.lines])
+                else:
+                    event = f"{fit(spec.event, layout.event)}\n{fit(cause, layout.event)}"
+                cells = [f"{shown_state}\n{when}", event,
+                         spec.scope, response]
+            self.add_row(*(Text(c, style=style, no_wrap=True) for c in cells), key=spec.key, height=layout.lines)

@@ -10,22 +10,23 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Select, Static
 
 from tbot_core.state import StateRead
-from tbot_tui.view import hhmmss, rows, text
+from tbot_tui.view import DASH, hhmmss, rows, text
 from tbot_tui.widgets.select_options import grow_options
 
 OUTCOMES = [("allow", "allow"), ("block", "block")]
 # What an operator reads first goes left; the reason takes whatever width is left.
 FIXED_COLUMNS = (("time", 8), ("verdict", 7), ("symbol", 6))
+DATED_TIME = ("date time (UTC)", 19)  # replay and backtest bars are not from today: then every row shows its date
 STRATEGY_WIDTH = 8
 MODULE_MIN, REASON_MIN = 14, 12
 CELL_PADDING = 2  # DataTable's default cell padding, one column each side
 
 
-def column_widths(width: int, longest_module: int, longest_reason: int) -> list[tuple[str, int]]:
-    """Columns for a table ``width`` cells wide: time, verdict, symbol and module always (the module
-    yields width to the reason down to MODULE_MIN); the reason fills the rest; strategy only when
-    the whole reason fits beside it (it matters least)."""
-    columns = list(FIXED_COLUMNS)
+def column_widths(width: int, longest_module: int, longest_reason: int, *, dated: bool = False) -> list[tuple[str, int]]:
+    """Columns for a table ``width`` cells wide: time (with the date when ``dated``), verdict, symbol and
+    module always (the module yields width to the reason down to MODULE_MIN); the reason fills the rest;
+    strategy only when the whole reason fits beside it (it matters least)."""
+    columns = [DATED_TIME, *FIXED_COLUMNS[1:]] if dated else list(FIXED_COLUMNS)
     rest = width - sum(w + CELL_PADDING for _label, w in columns)
     module = max(MODULE_MIN, min(longest_module, rest - longest_reason - 2 * CELL_PADDING))
     columns.append(("module", module))
@@ -34,6 +35,17 @@ def column_widths(width: int, longest_module: int, longest_reason: int) -> list[
     if with_strategy - CELL_PADDING >= longest_reason:
         return [*columns, ("reason", with_strategy - CELL_PADDING), ("strategy", STRATEGY_WIDTH)]
     return [*columns, ("reason", max(REASON_MIN, rest - CELL_PADDING))]
+
+
+def verdict_time(ts_utc: Any, dated: bool) -> str:
+    """``15:29:58``, or ``2026-01-05 14:30:00`` when the table shows dates."""
+    raw = str(ts_utc or "")
+    return f"{raw[:10]} {hhmmss(raw)}" if dated and hhmmss(raw) != DASH else hhmmss(raw)
+
+
+def needs_dates(verdicts: list[dict[str, Any]], today: str) -> bool:
+    """True when any verdict's bar is not from ``today`` (YYYY-MM-DD, UTC): a replay or a backtest."""
+    return any(str(v.get("ts_utc") or "")[:10] not in ("", today) for v in verdicts)
 
 
 def verdict_matches(verdict: dict[str, Any], module: str | None, outcome: str | None) -> bool:
@@ -86,9 +98,10 @@ class VerdictPanel(Vertical):
         module, outcome = self._filter("#verdict-module"), self._filter("#verdict-outcome")
         shown = [v for v in self._verdicts if verdict_matches(v, module, outcome)]
         table = self.query_one(DataTable)
+        dated = needs_dates(self._verdicts, self.app.clock().strftime("%Y-%m-%d"))
         columns = column_widths(table.size.width - table.styles.scrollbar_size_vertical,
                                 max((len(text(v.get("module"))) for v in self._verdicts), default=0),
-                                max((len(text(v.get("reason"))) for v in self._verdicts), default=0))
+                                max((len(text(v.get("reason"))) for v in self._verdicts), default=0), dated=dated)
         key = (module, outcome, len(shown), tuple(columns),
                tuple((v.get("ts_utc"), v.get("symbol"), v.get("module")) for v in shown[:3]))
         if key == self._shown_key:
@@ -99,7 +112,7 @@ class VerdictPanel(Vertical):
             table.add_column(label, width=width, key=label)
         for v in shown:
             allowed = bool(v.get("allow"))
-            cells = {"time": hhmmss(v.get("ts_utc")),
+            cells = {"time": verdict_time(v.get("ts_utc"), dated), DATED_TIME[0]: verdict_time(v.get("ts_utc"), dated),
                      "verdict": Text("ALLOW", style="green") if allowed else Text("BLOCK", style="bold red"),
                      "symbol": text(v.get("symbol")), "module": text(v.get("module")),
                      "reason": text(v.get("reason")), "strategy": text(v.get("strategy"))}

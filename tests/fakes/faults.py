@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from tbot_core.data.base import Bar
+from tbot_core.bars import Bar
 from tbot_core.errors import LogicError, NetworkError
 from tbot_core.signals import Signal
 
@@ -163,3 +164,182 @@ class RaisingNotifier(_Proxy):
         if event in self.events:
             raise RuntimeError(f"injected notifier failure on {event}")
         self._inner.notify(event, cause, **kwargs)
+
+
+# -- fakes for the seeded fault simulator (tests/sim) ---------------------------------------------------------
+# Each one is driven by callables the simulator hands in, so a fault is on exactly when the seed's schedule says.
+
+
+class SwitchedBroker(_Proxy):
+    """The real broker behind a switch: while ``down()`` every API call raises NetworkError.
+
+    ``before_submit(request)`` runs just before an order reaches the real broker (the simulator
+    checks its order invariants there, with the core's state at that very instant).  ``leak`` is
+    appended to outage messages: a secret-looking text the core must scrub from every log and file.
+    """
+
+    CALLS = FlakyBroker.CALLS
+
+    def __init__(self, inner: Any, *, down: Any, before_submit: Any, leak: str = "", slow: Any = None,
+                 sleep: Any = None) -> None:
+        super().__init__(inner)
+        self.code = inner.code
+        self._down, self._before_submit, self.leak = down, before_submit, leak
+        self._slow, self._sleep = slow, sleep  # slow() -> seconds a heartbeat takes to answer (an HTTP timeout)
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if name not in self.CALLS:
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if name == "heartbeat" and self._slow is not None and self._slow() > 0:
+                self._sleep(self._slow())
+            if self._down():
+                raise NetworkError(f"{self.code}: simulated API outage ({name}); upstream said {self.leak}")
+            if name == "submit_order":
+                self._before_submit(args[0] if args else kwargs["request"])
+            return attr(*args, **kwargs)
+
+        return call
+
+    def on_bar(self, bar: Bar, close_cents: int, bar_utc: str) -> Any:
+        return self._inner.on_bar(bar, close_cents, bar_utc)  # market data in, not an API call
+
+
+class SteppedFeed(_Proxy):
+    """The real replay feed, one bar per ``bar_seconds`` of sim time, that stalls or fails on command.
+
+    While ``stalled()`` it delivers nothing and its heartbeat fails (the watchdog's feed timeout
+    decides); when ``fail()`` says so, ``bars()`` raises a NetworkError (the feed itself broke).
+    """
+
+    def __init__(self, inner: Any, *, sleep: Any, bar_seconds: float, stalled: Any, fail: Any) -> None:
+        super().__init__(inner)
+        self._sleep, self.bar_seconds, self._stalled, self._fail = sleep, bar_seconds, stalled, fail
+        self.closed = False
+
+    def bars(self) -> Iterator[Bar]:
+        for bar in self._inner.bars():
+            self._sleep(self.bar_seconds)
+            while self._stalled() and not self.closed:
+                self._sleep(self.bar_seconds)
+            if self.closed:
+                return
+            if self._fail():
+                raise NetworkError("replay feed: simulated data API failure")
+            yield bar
+
+    def heartbeat(self) -> None:
+        if self._stalled():
+            raise NetworkError("replay feed: no bar (stalled by the simulator)")
+        self._inner.heartbeat()
+
+    def close(self) -> None:
+        self.closed = True
+        self._inner.close()
+
+
+class RecordingNotifier(_Proxy):
+    """The real notifier's interface, recording every alert into ``sent`` instead of sending it.
+
+    No sending thread is started (the simulator runs without free-running threads); ``raises(event)``
+    makes ``notify`` raise for that event (a broken alert path inside a callback).
+    """
+
+    def __init__(self, inner: Any, *, sent: list, raises: Any) -> None:
+        super().__init__(inner)
+        self.sent, self._raises = sent, raises
+
+    def notify(self, event: str, cause: str, **kwargs: Any) -> None:
+        if self._raises(event):
+            raise RuntimeError(f"injected notifier failure on {event}")
+        self.sent.append((event, cause, kwargs))
+
+    def start(self) -> None:
+        """Nothing to start: nothing is sent."""
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Nothing queued."""
+
+    def died_of(self) -> str:
+        return ""
+
+
+class HookedStrategy(ScriptedStrategy):
+    """``ScriptedStrategy`` that first calls ``hook(bar)``: the simulator raises or hangs there on schedule."""
+
+    def __init__(self, every: int, hook: Any) -> None:
+        super().__init__(every)
+        self.hook = hook
+
+    def on_bar(self, bar: Bar, vix: float | None) -> list[Signal]:
+        self.hook(bar)
+        return super().on_bar(bar, vix)
+
+
+def faulty_filters(gate: Any, raises: Any) -> Any:
+    """The real gate, whose filter modules raise inside ``evaluate`` while ``raises(module_name)`` says so.
+
+    The gate's own error path then decides (audit ``module_error``; a fatal module blocks the trade, any
+    other lets it proceed on core logic).  Each module keeps its identity; only its ``evaluate`` is wrapped.
+    """
+    for name, module in gate.modules.items():
+        if not getattr(module, "is_filter", False):
+            continue
+
+        def evaluate(signal: Any, market: Any, _inner: Any = module.evaluate, _name: str = name) -> Any:
+            if raises(_name):
+                raise LogicError(f"injected failure inside filter {_name}")
+            return _inner(signal, market)
+
+        module.evaluate = evaluate
+    return gate
+
+
+class DiskFaults:
+    """I/O errors and a full disk on one database, as the core sees them: its write statements fail.
+
+    ``arm(db, kind, after, count)``: the ``after``-th write statement (INSERT/UPDATE/DELETE/CREATE)
+    on a connection to ``db`` (``core.db``, ``ledger.db``, ``audit.db``) and the ``count - 1`` after
+    it raise ``apsw.IOError`` (kind ``io``) or ``apsw.FullError`` (``full``), as SQLite does when it
+    cannot write a page; the caller's transaction then rolls back.  Installed on every new connection
+    through ``apsw.connection_hooks`` (APSW's public hook) as an exec tracer.  Not a Python VFS here:
+    APSW re-raises any exception inside a Python VFS at the next API call, including the lock SQLite
+    is refused (and ignores) when a read-only connection closes, so a pass-through VFS as the
+    process default breaks every read-only reader of a WAL database.
+    """
+
+    WRITES = ("INSERT", "UPDATE", "DELETE", "CREATE", "REPLACE")
+
+    def __init__(self) -> None:
+        import apsw
+
+        self._apsw = apsw
+        self.targets: list[list[Any]] = []  # [db, kind, countdown, remaining]
+        self.fired: list[str] = []
+        apsw.connection_hooks.append(self._hook)
+
+    def _hook(self, conn: Any) -> None:
+        name = Path(conn.filename).name if conn.filename else ""
+        if name.endswith(".db"):
+            conn.exec_trace = lambda _cursor, sql, _bindings: self._check(name, sql)
+
+    def arm(self, db: str, kind: str, after: int = 1, count: int = 1) -> None:
+        self.targets.append([db, kind, after, count])
+
+    def _check(self, db: str, sql: str) -> bool:
+        if not self.targets or not sql.lstrip()[:7].upper().startswith(self.WRITES):
+            return True
+        for target in self.targets:
+            if target[3] <= 0 or db != target[0]:
+                continue
+            target[2] -= 1
+            if target[2] <= 0:
+                target[3] -= 1
+                self.fired.append(f"{target[1]}:{db}")
+                raise (self._apsw.FullError if target[1] == "full" else self._apsw.IOError)(f"injected {target[1]} fault on {db}")
+        return True
+
+    def close(self) -> None:
+        self._apsw.connection_hooks.remove(self._hook)

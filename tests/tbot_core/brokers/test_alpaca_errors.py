@@ -18,7 +18,7 @@ from tbot_core.brokers.base import OrderRequest
 from tbot_core.brokers.errors import BrokerUnreachable
 from tbot_core.control import read_flags
 from tbot_core.errors import BrokerError, ConfigError, NetworkError
-from tbot_core.runtime.context import CoreContext, Matrix
+from tbot_core.context import CoreContext, Matrix
 from tbot_core.safety.error_handler import ErrorHandler
 from tbot_core.safety.escalation import Action
 from tbot_core.syslog import SystemLog

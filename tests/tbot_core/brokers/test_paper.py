@@ -11,7 +11,7 @@ from tbot_core.brokers.base import OrderRequest
 from tbot_core.brokers.paper import PaperBroker
 from tbot_core.config import Settings
 from tbot_core.core_store import CoreStore
-from tbot_core.data.base import Bar
+from tbot_core.bars import Bar
 from tbot_core.errors import BrokerError
 
 TS = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)

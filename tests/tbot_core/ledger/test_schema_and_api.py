@@ -32,7 +32,7 @@ def db(tmp_path: Path) -> Path:
 _RAW_GROUP = ("INSERT INTO groups (group_id, batch_id, kind, effective_utc, memo, group_no, group_count, leg_count) "
               "VALUES (?, ?, 'POSTING', ?, 'raw', ?, ?, ?)")
 _RAW_LEG = "INSERT INTO legs (group_id, leg_no, account_code, debit_cents, credit_cents, leg_count) VALUES (?,?,?,?,?,?)"
-_RAW_SEAL = ("INSERT INTO batches VALUES (?, NULL, NULL, 'posting', 'system', 'raw', ?, ?, ?, 0, 'committed', ?, "
+_RAW_SEAL = ("INSERT INTO batches VALUES (?, NULL, NULL, 'posting', 'system', 'raw', ?, ?, ?, 0, 'committed', ?, NULL, "
              "(SELECT max(seq) + 1 FROM batches), printf('%064d', 0))")
 
 

@@ -10,7 +10,7 @@ from tbot_core.core_store import CoreStore
 from tbot_core.gate import GateDecision
 from tbot_core.data.replay import ReplayFeed
 from tbot_core.home import BotHome
-from tbot_core.runtime.context import CoreContext, Matrix
+from tbot_core.context import CoreContext, Matrix
 from tbot_core.runtime.engine import Engine, EngineControl
 from tbot_core.safety.error_handler import ErrorHandler
 from tbot_core.safety.kill_switch import KillSwitch

@@ -105,17 +105,20 @@ def test_a_sell_with_no_position_is_no_trade_no_verdict_and_no_validation_failur
     assert store.query("SELECT count(*) FROM paper_orders")[0][0] == 0
 
 
-def test_a_kill_switch_whose_database_write_fails_still_halts(tmp_path):
-    """Fail closed: the breach halts this process even when core.db refuses the write."""
-    import apsw
-    import pytest
-
+def test_a_kill_switch_whose_database_write_fails_still_halts_cancels_audits_and_alerts(tmp_path):
+    """Fail closed: the breach halts this process even when core.db refuses the write, and the cancel, the
+    audit row (the halt's second copy, which the next start reconciles from) and the alert still happen."""
     paths = make_home(tmp_path, {}, bars=10, symbols=("SPY",))
-    _engine, store, kill, _ = build_engine(paths.root, 1000)
+    _engine, store, kill, ctx = build_engine(paths.root, 1000)
+    cancels: list[str] = []
+    alerts: list[str] = []
+    kill.cancel_orders = lambda: cancels.append("cancel") or 2
+    kill.notifier.notify = lambda event, cause, **_: alerts.append(event)
     store.close()  # every later write to core.db raises
-    with pytest.raises(apsw.Error):
-        kill.evaluate(-10_000_00, 100_00, "2026-01-05T14:31:00.000000Z")
-    assert kill.triggered
+    assert kill.evaluate(-10_000_00, 100_00, "2026-01-05T14:31:00.000000Z")
+    assert kill.triggered and cancels == ["cancel"] and alerts == ["kill_switch_triggered"]
+    row = ctx.audit.latest("kill_switch", ("kill_switch_triggered",))
+    assert row is not None and row.context_dict()["persisted"] is False and row.context_dict()["orders_cancelled"] == 2
 
 
 def test_the_daily_loss_row_changes_before_the_mode_it_explains(tmp_path):

@@ -204,3 +204,16 @@ def test_a_system_stop_left_by_an_earlier_core_is_acknowledged_as_superseded_not
     _mode(paths, "running", "defense")
     assert not audit_events(paths, "controlled_stop") and proc.poll() is None
     assert stop_core(proc) == 0
+
+
+def test_an_engine_restart_while_the_broker_is_down_waits_suspended_instead_of_exiting(tmp_path):
+    paths = make_home(tmp_path, {"WATCHDOG_BROKER_TIMEOUT_SECONDS": "0.2", "WATCHDOG_FEED_TIMEOUT_SECONDS": "0.5",
+                                 "RESTART_MAX_ATTEMPTS": "5"})
+    proc = start_core(paths, broker_outage_after_bars=15, broker_outage_seconds=4, feed_stall_after_bars=20)
+    wait_for(lambda: audit_events(paths, "broker_resumed"), "the broker comes back", 40)
+    events = [e[1] for e in audit_events(paths)]
+    restarted = events.index("engine_restarted")
+    assert events.index("broker_suspended") < restarted < events.index("broker_resumed")
+    assert proc.poll() is None and "core_crashed" not in events
+    wait_for(lambda: "account" in state(paths), "the restarted engine read the account")
+    assert stop_core(proc) == 0

@@ -7,7 +7,7 @@ import json
 
 from tbot_core.audit import AuditLog
 from tbot_core.errors import BrokerError, NetworkError
-from tbot_core.runtime.context import CoreContext, Matrix
+from tbot_core.context import CoreContext, Matrix
 from tbot_core.safety.error_handler import FIELDS, ErrorHandler
 from tbot_core.sanitize import register_secret
 from tbot_core.syslog import CSV_FIELDS, SystemLog

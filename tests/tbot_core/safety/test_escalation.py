@@ -13,7 +13,7 @@ from tbot_core.audit import AuditLog
 from tbot_core.brokers.errors import BrokerUnreachable, from_http_status, from_ib_error
 from tbot_core.control import read_flags
 from tbot_core.errors import BrokerError, ConfigError, LogicError, NetworkError, SecurityError
-from tbot_core.runtime.context import CoreContext, Matrix
+from tbot_core.context import CoreContext, Matrix
 from tbot_core.safety.error_handler import ErrorHandler, error_code
 from tbot_core.safety.escalation import ERROR_CLASSES, PLACES, POLICY, Action, lookup, markdown_table
 from tbot_core.syslog import SystemLog

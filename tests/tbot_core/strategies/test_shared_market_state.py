@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from tbot_core.config import Settings
-from tbot_core.data.base import Bar
+from tbot_core.bars import Bar
 from tbot_core.paths import package_sample_data
 from tbot_core.strategies.market_state import _bar_problem_reason, bar_problem
 from tbot_core.strategies.registry import STRATEGIES, build_strategies

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from tbot_core.config import Settings
-from tbot_core.data.base import Bar
+from tbot_core.bars import Bar
 from tbot_core.errors import ConfigError
 from tbot_core.paths import package_sample_data
 from tbot_core.signals import IndicatorSnapshot
