@@ -28,9 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="open the console; start a detached core first if none is running")
     add_home_option(run)
     run.add_argument("--no-console", action="store_true", help="only make sure the core is running")
+    run.add_argument("--theme", help="console theme, e.g. textual-dark, nord, gruvbox (default: $TBOT_THEME)")
     run.set_defaults(handler=cmd_run)
     tui = sub.add_parser("tui", help="attach the console to this home (never starts a core)")
     add_home_option(tui)
+    tui.add_argument("--theme", help="console theme, e.g. textual-dark, nord, gruvbox (default: $TBOT_THEME)")
     tui.set_defaults(handler=cmd_tui)
 
 
@@ -71,14 +73,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"started core (pid {pid}) for {root}")
     if args.no_console:
         return 0
-    return exec_console(root)
+    return exec_console(root, args.theme)
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
     home = open_home(args)
-    return exec_console(str(home.paths.root))
+    return exec_console(str(home.paths.root), args.theme)
 
 
-def exec_console(root: str) -> int:
-    os.execv(sys.executable, [sys.executable, "-m", "tbot_tui", "--home", root])
+def exec_console(root: str, theme: str | None = None) -> int:
+    """Hand the terminal to the console (``python -m tbot_tui``); it validates the theme name itself."""
+    os.execv(sys.executable, [sys.executable, "-m", "tbot_tui", "--home", root, *(["--theme", theme] if theme else [])])
     return 0  # not reached

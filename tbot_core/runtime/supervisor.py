@@ -75,6 +75,7 @@ class Supervisor(Workers):
         self.store: CoreStore | None = None
         self.exit_code = EXIT_OK
         self.blocked_reason = ""
+        self._last_mode = "starting"
         self._restart_at: float | None = None
         self._restart_key = ""
         self._launched = False
@@ -278,9 +279,28 @@ class Supervisor(Workers):
 
     def publish(self, *, force: bool = False) -> None:
         """Write ``state.json``; the state is built only when a write is due (not on every poll)."""
-        if self.ctx is None or not (force or self.state.due()):
+        if self.ctx is None:
+            return
+        self._note_mode()
+        if not (force or self.state.due()):
             return
         self.state.write(build_state(self), force=force)
+
+    def _note_mode(self) -> None:
+        """One audit row per change of mode, with the reason, so the log alone tells the core's story."""
+        mode = self.mode()
+        if mode == self._last_mode:
+            return
+        why = {"halted": lambda: self.kill.state().cause if self.kill is not None else "",
+               "blocked": lambda: self.blocked_reason,
+               "stopped": lambda: self._stop_cause}.get(mode, lambda: "")() or ""
+        row = {"suspended": "broker_down", "defense": "defense_mode"}.get(mode)
+        if row and not why:
+            why = next((r["cause"] or "" for r in self.ctx.matrix.rows() if r["key"] == row), "")
+        severity = "critical" if mode in {"halted", "blocked", "suspended"} else "info"
+        self.ctx.audit.append("supervisor", "mode_changed", {"from": self._last_mode, "to": mode, "why": why[:300]},
+                              severity=severity)
+        self._last_mode = mode
 
 
 def blocked_before_launch(home: BotHome, exc: TbotError) -> int:

@@ -103,3 +103,16 @@ def test_concurrent_config_sets_from_two_processes_both_land(home_paths):
     shown = run_tbot("config", "show", home=home_paths.root).stdout
     assert any(line.split()[:2] == ["MAX_PE_RATIO", "41"] for line in shown.splitlines())
     assert any(line.split()[:2] == ["MAX_DEBT_EQUITY", "1.5"] for line in shown.splitlines())
+
+
+def test_tbot_tui_passes_theme_to_the_console_which_refuses_an_unknown_one_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    subprocess.run([sys.executable, "-m", "tbot_core.cli.main", "init", "--home", str(home)], check=True,
+                   capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "tbot_core.cli.main", "tui", "--home", str(home), "--theme", "nosuch"],
+                            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: --theme 'nosuch': unknown theme") and "Traceback" not in result.stderr

@@ -217,3 +217,18 @@ def test_an_engine_restart_while_the_broker_is_down_waits_suspended_instead_of_e
     assert proc.poll() is None and "core_crashed" not in events
     wait_for(lambda: "account" in state(paths), "the restarted engine read the account")
     assert stop_core(proc) == 0
+
+
+def test_every_mode_change_is_one_audit_row_with_its_reason(tmp_path):
+    paths = make_home(tmp_path, {"REPLAY_SPEED": "5"})
+    proc = start_core(paths)
+    _mode(paths, "running")
+    write_flag(paths, "kill", reason="mode audit test")
+    _mode(paths, "halted")
+    write_flag(paths, "reset", reason="done")
+    _mode(paths, "running")
+    assert stop_core(proc) == 0
+    changes = [(c["from"], c["to"]) for _cat, _ev, c in audit_events(paths, "mode_changed")]
+    assert changes == [("starting", "running"), ("running", "halted"), ("halted", "running"), ("running", "stopped")]
+    halted = [c for _cat, _ev, c in audit_events(paths, "mode_changed") if c["to"] == "halted"][0]
+    assert "mode audit test" in halted["why"]
