@@ -45,8 +45,10 @@ def post_groups(ledger: Ledger, batch_id: str, groups: Sequence[GroupSpec], *, c
                 reason: str = "posting") -> BatchOutcome:
     def build(draft: Draft) -> None:
         add = draft.add_group
+        spelled: dict[str, str] = {}  # a batch names a handful of brokers: normalize each spelling once
         for g in groups:
-            broker = None if g.broker_code is None else normalize_broker_code(g.broker_code)
+            code = g.broker_code
+            broker = None if code is None else spelled.get(code) or spelled.setdefault(code, normalize_broker_code(code))
             add(g.kind, g.effective_utc, g.memo, g.legs, symbol=g.symbol, broker_code=broker, fitid=g.fitid,
                 content_hash=g.content_hash)
 
