@@ -37,7 +37,10 @@ class TickerBlocklist(Enhancement):
             return
         try:
             section = json.loads(path.read_text(encoding="utf-8")).get(_KEY, {})
-            self._day = date.fromisoformat(section["day"]) if section else None
+            day = section.get("day") if section else None
+            if day is None and section and section.get("tickers"):
+                raise ValueError("tickers listed without a session day")
+            self._day = date.fromisoformat(day) if day is not None else None
             self._used = {str(k): dict(v) for k, v in section.get("tickers", {}).items()}
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             self._unreadable = f"run/session.json unreadable ({type(exc).__name__}): cannot prove any ticker unused this session"
@@ -57,6 +60,9 @@ class TickerBlocklist(Enhancement):
 
     def mark(self, signal: Signal) -> None:
         """Record that ``signal``'s ticker is used for its session (called when the gate allows it)."""
+        day = market_day(signal.ts)
+        if day != self._day:  # evaluate() did not run for this signal (it raised): its session starts here
+            self._day, self._used, self._unreadable = day, {}, ""
         self._used[signal.symbol] = {"strategy": signal.strategy, "side": signal.side, "ts_utc": iso_z(signal.ts)}
         if self.env.persist:
             self._save()

@@ -97,7 +97,10 @@ class KillSwitch:
                    "orders_cancelled": cancelled, "persisted": not persist_error, **detail}
         if persist_error:
             context["persist_error"] = persist_error
-        self.ctx.audit.append("kill_switch", TRIGGERED_EVENT, context, severity="critical", actor=actor)
+        try:
+            self.ctx.audit.append("kill_switch", TRIGGERED_EVENT, context, severity="critical", actor=actor)
+        except Exception as exc:  # noqa: BLE001 - an audit log that refuses the row must not also silence the alert
+            context["audit_error"] = f"{type(exc).__name__}: {exc}"[:200]
         self.ctx.syslog.error("kill_switch", f"HALT: {cause}", **context)
         self.notifier.notify("kill_switch_triggered", cause, scope="Broker", bar_utc=bar_utc)
 

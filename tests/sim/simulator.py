@@ -1,0 +1,403 @@
+"""One seed, one run of the real core on a sim clock, with the seed's faults, checked as it goes.
+
+The core here is the production one: ``Supervisor.run`` (startup pipeline, flag
+handling, worker checks, restart policy, publish), the engine thread, the
+watchdog thread, the paper broker on ``core.db``, the replay feed, the gate,
+risk bot, kill switch, ledger and audit log, in a real encrypted home.  The
+simulator only passes seams: its clock, its thread scheduler (``sched``),
+``SimEvent`` waits, and the fakes of ``tests/fakes/faults.py`` through
+``wiring.Fakes``.  The driver (this thread) wakes every sim second to inject
+the faults due and to check the invariants (``invariants.py``).
+
+SIGKILL is the driver parking every thread of the life where it stands,
+dropping its database connections and its core lock, and starting a fresh
+``Supervisor`` on the same home: what a restart after ``kill -9`` sees.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import random
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tbot_core.control import Operator, write_flag
+from tbot_core.errors import LogicError
+from tbot_core.home import BotHome
+from tbot_core.runtime.supervisor import Supervisor
+from tbot_core.runtime.wiring import Fakes
+from tests.fakes.faults import (
+    DiskFaults,
+    HookedStrategy,
+    RecordingNotifier,
+    SteppedFeed,
+    SwitchedBroker,
+    faulty_filters,
+)
+from tests.sim import invariants
+from tests.sim.home import SECRETS, SimHome, release_lock_fds, tmp_root, write_bars
+from tests.sim.sched import Scheduler, SimClock, SimEvent
+from tests.sim.schedules import Schedule
+
+BAR_SECONDS = 0.6
+MAX_STEPS = 160
+SETTLE_STEPS = 8  # after the last fault: time for restarts, resumes and the feed's end
+OPERATOR = Operator("sim-operator", None)
+
+
+@dataclass
+class Life:
+    number: int
+    sup: SimSupervisor
+    started_step: int
+    exit_code: int | None = None
+    killed: bool = False
+    ended_step: int | None = None
+
+
+@dataclass
+class Result:
+    seed: int
+    schedule: Schedule
+    violations: list[invariants.Violation] = field(default_factory=list)
+    steps: int = 0
+    lives: int = 0
+    orders: int = 0
+    exit_code: int | None = None
+    fingerprint: str = ""  # the audit log's event sequence and the orders: equal for two runs of one seed
+    events: frozenset[str] = frozenset()  # every audit event name the run wrote
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+class SimSupervisor(Supervisor):
+    """The production supervisor with the simulator's clock, threads and waits; nothing else differs."""
+
+    def __init__(self, home: BotHome, fakes: Fakes, sim: Sim) -> None:
+        super().__init__(home, fakes, clock=sim.clock, spawn=sim.sched.spawn)
+        self.sim = sim
+        self.stop_requested = SimEvent(sim.sched)
+        self.control.stop = SimEvent(sim.sched)
+        self.state.min_interval_s = float("inf")  # state.json is written when the driver checks it (deterministic)
+
+    def build_parts(self) -> None:
+        super().build_parts()
+        self.watchdog._stop = SimEvent(self.sim.sched)
+        self.errors._rng = random.Random(self.sim.seed)  # retry jitter from the seed: one seed, one run
+
+    def _install_signals(self) -> None:
+        """No signals in a simulated process (and this is not the main thread)."""
+
+    def exit_process(self, code: int) -> None:
+        """``os._exit``: the process ends where it stands, no ``finally`` runs."""
+        self.sim.process_exited(self, code)
+        self.sim.sched.park_forever()
+
+
+class Sim:
+    def __init__(self, schedule: Schedule, template: SimHome, workdir: Path) -> None:
+        self.schedule, self.seed, self.template = schedule, schedule.seed, template
+        self.root = workdir / f"seed-{self.seed}"
+        self.clock = SimClock()
+        self.sched = Scheduler(self.clock)
+        self.t0 = self.clock.now
+        self.step = 0
+        self.lives: list[Life] = []
+        self.sent: list[tuple[str, str, dict]] = []  # every alert the core raised, across lives
+        self.orders: list[dict[str, Any]] = []
+        self.violations: list[invariants.Violation] = []
+        self.fired: set[str] = set()  # fault kinds that actually hit the core
+        self.fatal_life = 0  # the life a fatal fault last hit (a SIGKILL after it wipes the slate)
+        self.restart_at: int | None = None
+        self.out = io.StringIO()
+        self.checker = invariants.Checker(self)
+        self._down: list[tuple[float, float]] = []
+        self._stalls: list[tuple[float, float]] = []
+        self._feed_errors: list[float] = []
+        self._engine_errors: list[float] = []
+        self._bug_from: float | None = None
+        self._hangs: list[tuple[float, float]] = []
+        self._stuck_from: float | None = None  # from then on every bar's strategy call takes 60 s (stuck)
+        self._slow: list[tuple[float, float, float]] = []  # (from, to, seconds a broker heartbeat takes)
+        self._notifier_raises: dict[str, float] = {}
+        self._filters: list[tuple[float, float]] = []
+        self.vfs: DiskFaults | None = None
+
+    # -- time ---------------------------------------------------------------------------
+    def now(self) -> float:
+        return self.clock.now - self.t0
+
+    @property
+    def life(self) -> Life:
+        return self.lives[-1]
+
+    # -- the run ------------------------------------------------------------------------
+    def run(self) -> Result:
+        self.template.copy_to(self.root)
+        write_bars(self.root, self.seed, self.schedule.crash_at_bar)
+        if any(f.kind == "disk" for f in self.schedule.faults):
+            self.vfs = DiskFaults()  # hooked on every connection opened from now until the seed ends
+        self._plan()
+        try:
+            with contextlib.redirect_stdout(self.out), contextlib.redirect_stderr(self.out):
+                self._start_life()
+                last = max((f.at for f in self.schedule.faults), default=0)
+                while self.step < MAX_STEPS:
+                    self._inject(self.step)
+                    self.checker.each_step()
+                    if self._finished(last):
+                        break
+                    self.sched.sleep(1.0)
+                    self.step += 1
+                if self.vfs is not None:
+                    self.vfs.targets.clear()  # the end state is judged as the next start would read it
+                self.checker.at_end()
+        finally:
+            if self.vfs is not None:
+                self.vfs.targets.clear()
+                self.vfs.close()
+            self._sever(self.life)
+            self.sched.release_all()
+        self.checker.trace.update(repr([(o["step"], o["client_order_id"]) for o in self.orders]).encode())
+        return Result(self.seed, self.schedule, self.violations, self.step, len(self.lives), len(self.orders),
+                      self.life.exit_code, self.checker.trace.hexdigest()[:16], frozenset(self.checker.events))
+
+    def _finished(self, last_fault: int) -> bool:
+        if self.step < last_fault + SETTLE_STEPS or self.restart_at is not None:
+            return False
+        life = self.life
+        if life.exit_code is not None or life.killed:
+            return True
+        return life.sup.engine_finished() == "feed_ended"
+
+    # -- lives ----------------------------------------------------------------------------
+    def _start_life(self) -> None:
+        self.sched.life += 1
+        number = self.sched.life
+        fakes = Fakes(broker=lambda b: SwitchedBroker(b, down=self.broker_down, before_submit=self.before_submit,
+                                                      leak=SECRETS.leak, slow=self.heartbeat_delay, sleep=self.sched.sleep),
+                      feed=lambda f: SteppedFeed(f, sleep=self.sched.sleep, bar_seconds=BAR_SECONDS,
+                                                 stalled=self.feed_stalled, fail=self.feed_fails),
+                      notifier=lambda n: RecordingNotifier(n, sent=self.sent, raises=self.notifier_raises),
+                      strategies=lambda _s: [HookedStrategy(3, self.strategy_hook)],
+                      gate=lambda g: faulty_filters(g, self.filter_raises))
+        sup = SimSupervisor(BotHome(str(self.root)), fakes, self)
+        life = Life(number, sup, self.step)
+        self.lives.append(life)
+
+        def main() -> None:
+            try:
+                code = sup.run()
+            except Exception as exc:  # noqa: BLE001 - an uncaught exception ends a Python process with status 1
+                if self.sched.over:
+                    return  # a dead life unwinding after the seed: nothing to record
+                print(f"core died of an uncaught {type(exc).__name__}: {exc}")
+                code = 1
+            if self.sched.over:
+                return
+            life.exit_code, life.ended_step = code, self.step
+            self.sched.kill_life(number, keep=self.sched.current)  # the process is gone: so are its threads
+            self.checker.life_ended(life)
+
+        self.sched.spawn(main, "supervisor")
+
+    def process_exited(self, sup: SimSupervisor, code: int) -> None:
+        life = next(l for l in self.lives if l.sup is sup)
+        life.exit_code, life.ended_step = code, self.step
+        self.sched.kill_life(life.number, keep=None)
+        self._sever(life)
+        self.checker.life_ended(life)
+
+    def _kill(self, restart_after: int) -> None:
+        life = self.life
+        if life.exit_code is not None or life.killed:
+            return
+        life.killed, life.ended_step = True, self.step
+        self.sched.kill_life(life.number, keep=None)
+        self._sever(life)
+        self.fired.add("sigkill")
+        self.checker.life_ended(life)
+        self.restart_at = self.step + restart_after
+
+    def _sever(self, life: Life) -> None:
+        """What the kernel does for a dead process: its connections and its lock file go away."""
+        sup = life.sup
+        for conn in (getattr(sup.store, "conn", None), getattr(getattr(sup.ctx, "audit", None), "conn", None)):
+            with contextlib.suppress(Exception):
+                if conn is not None:
+                    conn.close(True)
+        release_lock_fds(sup.paths.core_lock)
+
+    # -- faults -----------------------------------------------------------------------------
+    def _plan(self) -> None:
+        for f in self.schedule.faults:
+            if f.kind == "broker_down":
+                self._down.append((f.at, f.at + float(f.arg)))
+            elif f.kind == "feed_stall":
+                self._stalls.append((f.at, f.at + float(f.arg)))
+            elif f.kind == "feed_error":
+                self._feed_errors.append(f.at)
+            elif f.kind == "filter_error":
+                self._filters.append((f.at, f.at + float(f.arg)))
+            elif f.kind == "slow_heartbeat":
+                self._slow.append((f.at, f.at + 10, float(f.arg)))
+            elif f.kind == "engine_error":
+                self._engine_errors.append(f.at)
+            elif f.kind == "engine_bug":
+                self._bug_from = min(self._bug_from or f.at, f.at)
+            elif f.kind == "short_hang":
+                self._hangs.append((f.at, float(f.arg)))
+            elif f.kind == "long_hang":
+                self._stuck_from = min(self._stuck_from or f.at, f.at)
+            elif f.kind == "notifier_raises":
+                self._notifier_raises[f.arg] = min(self._notifier_raises.get(f.arg, f.at), f.at)
+
+    def _inject(self, step: int) -> None:
+        if self.restart_at is not None and step >= self.restart_at:
+            self.restart_at = None
+            self._start_life()
+        for f in self.schedule.faults:
+            if f.at == step:
+                self._apply(f)
+
+    def _apply(self, f: Any) -> None:
+        paths = self.life.sup.paths
+        flag = lambda name, reason="": write_flag(paths, name, reason=reason, operator=OPERATOR)
+        if f.kind == "sigkill":
+            self._kill(int(f.arg))
+        elif f.kind == "disk" and self.vfs is not None:
+            db, kind, after, count = f.arg.split(":")
+            self.vfs.arm(db, kind, int(after), int(count))
+            self.fired.add("disk")
+        elif f.kind == "clock_leap":
+            self.clock.now += float(f.arg)
+            self.fired.add("clock_leap")
+        elif f.kind == "operator_kill":
+            flag("kill", "sim operator halts the bot")
+        elif f.kind == "operator_reset":
+            flag("reset", "sim operator reviewed the halt")
+        elif f.kind == "operator_stop":
+            flag("stop", "sim operator stops the core")
+            self.fired.add("operator_stop")
+            self.restart_at = f.at + 4  # and starts it again a little later
+        elif f.kind == "defense_flags":
+            flag("defense_on")
+        elif f.kind == "garbled_flag":
+            paths.control_dir.mkdir(parents=True, exist_ok=True)
+            (paths.control_dir / f"control_{f.arg}.flag").write_bytes(b'{"flag": "' + f.arg.encode() + b'", "reason": ')
+        elif f.kind == "duplicate_flag":
+            record = flag("reset", "sim operator reviewed the halt (sent twice)")
+            src = next(paths.control_dir.glob(f"control_reset.*.{record.nonce}.flag"), None)
+            if src is not None:
+                shutil.copyfile(src, paths.flag_file("reset"))
+        elif f.kind == "racing_flags":
+            first, second = f.arg.split("+")
+            for name in (first, second):
+                flag(name, f"sim operator races {f.arg}")
+            if "stop" in f.arg:
+                self.fired.add("operator_stop")
+                self.restart_at = f.at + 4
+
+    # -- what the fakes ask ---------------------------------------------------------------------
+    def broker_down(self) -> bool:
+        t = self.now()
+        down = any(a <= t < b for a, b in self._down)
+        if down:
+            self.fired.add("broker_down")
+        return down
+
+    def filter_raises(self, _module: str) -> bool:
+        t = self.now()
+        on = any(a <= t < b for a, b in self._filters)
+        if on:
+            self.fired.add("filter_error")
+        return on
+
+    def heartbeat_delay(self) -> float:
+        t = self.now()
+        delay = max((d for a, b, d in self._slow if a <= t < b), default=0.0)
+        if delay:
+            self.fired.add("slow_heartbeat")
+        return delay
+
+    def feed_stalled(self) -> bool:
+        t = self.now()
+        stalled = any(a <= t < b for a, b in self._stalls)
+        if stalled:
+            self.fired.add("feed_stall")
+        return stalled
+
+    def feed_fails(self) -> bool:
+        due = [a for a in self._feed_errors if a <= self.now()]
+        if due:
+            self._feed_errors.remove(due[0])
+            self.fired.add("feed_error")
+        return bool(due)
+
+    def audit_refused(self) -> bool:
+        """Whether an injected fault made audit.db refuse a write (an audit row may then be missing)."""
+        return self.vfs is not None and any(hit.endswith("audit.db") for hit in self.vfs.fired)
+
+    def broken_alerts(self) -> set[str]:
+        """Alerts the schedule made ``notify`` raise on (their rows cannot have been announced)."""
+        return {event for event, since in self._notifier_raises.items() if since <= self.now()}
+
+    def notifier_raises(self, event: str) -> bool:
+        since = self._notifier_raises.get(event)
+        if since is not None and since <= self.now():
+            self.fired.add("notifier_raises")
+            return True
+        return False
+
+    def strategy_hook(self, bar: Any) -> None:
+        """Runs on the engine thread inside ``process_bar``: an exception or a stuck call, on schedule."""
+        t = self.now()
+        hangs = [h for h in self._hangs if h[0] <= t]
+        if hangs:
+            self._hangs.remove(hangs[0])
+            self.fired.add("short_hang")
+            self.sched.sleep(hangs[0][1])
+        if self._stuck_from is not None and self._stuck_from <= t:
+            self.fired.add("long_hang")
+            self.fatal_life = self.life.number
+            self.sched.sleep(60.0)
+        due = [a for a in self._engine_errors if a <= t]
+        if due:
+            self._engine_errors.remove(due[0])
+            self.fired.add("engine_error")
+            raise LogicError(f"injected engine fault at {bar.symbol}; upstream said {SECRETS.leak}")
+        if self._bug_from is not None and self._bug_from <= t:
+            self.fired.add("engine_bug")
+            self.fatal_life = self.life.number
+            raise LogicError("injected persistent engine bug")
+
+    def before_submit(self, request: Any) -> None:
+        self.orders.append({"step": self.step, "client_order_id": request.client_order_id, "side": request.side})
+        self.checker.before_order(request)
+
+
+def run_seed(seed: int, schedule: Schedule | None = None, *, template: SimHome | None = None,
+             workdir: Path | None = None, keep: bool = False) -> Result:
+    """Run one seed (its drawn schedule unless one is given); the home is deleted unless ``keep``."""
+    from tests.sim.schedules import draw
+
+    template = template or SimHome.shared()
+    schedule = schedule or draw(seed)
+    own = workdir is None
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="tbot-sim-", dir=tmp_root()))
+    sim = Sim(schedule, template, workdir)
+    try:
+        return sim.run()
+    finally:
+        if keep:
+            print(f"seed {seed}: home kept at {sim.root}")
+        else:
+            shutil.rmtree(sim.root, ignore_errors=True)
+            if own:
+                shutil.rmtree(workdir, ignore_errors=True)
