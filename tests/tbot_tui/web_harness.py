@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,6 +16,7 @@ from tbot_core.home import BotHome
 from tbot_core.home_init import init_home
 from tbot_core.paths import HomePaths
 from tbot_core.secrets.store import SecretStore
+from tests.tbot_core.runtime.core_harness import wait_for as _wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 USER, PASSWORD = "alice", "correct-horse-battery-7"
@@ -89,10 +89,5 @@ def all_audit_text(paths: HomePaths) -> str:
 
 
 def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    """The core harness's wait, with the longer default a browser and a served console need."""
+    return _wait_for(predicate, what, timeout)
