@@ -119,6 +119,23 @@ def test_a_kill_switch_whose_database_write_fails_still_halts_cancels_audits_and
     assert kill.triggered and cancels == ["cancel"] and alerts == ["kill_switch_triggered"]
     row = ctx.audit.latest("kill_switch", ("kill_switch_triggered",))
     assert row is not None and row.context_dict()["persisted"] is False and row.context_dict()["orders_cancelled"] == 2
+    assert row.context_dict()["persist_error"].startswith("ConnectionClosedError: ")
+
+
+def test_a_kill_switch_whose_audit_log_refuses_the_row_still_alerts_and_logs_why(tmp_path):
+    """The audit row is one copy of the halt; when audit.db refuses it the alert and the system log still carry it."""
+    import json
+
+    paths = make_home(tmp_path, {}, bars=10, symbols=("SPY",))
+    _engine, _store, kill, ctx = build_engine(paths.root, 1000)
+    alerts: list[str] = []
+    kill.notifier.notify = lambda event, cause, **_: alerts.append(event)
+    ctx.audit.close()  # every later append raises
+    assert kill.evaluate(-10_000_00, 100_00, "2026-01-05T14:31:00.000000Z")
+    assert kill.triggered and alerts == ["kill_switch_triggered"]
+    halts = [json.loads(line) for line in paths.system_log(ctx.identity.BOT_IDENTITY).read_text().splitlines()
+             if '"HALT: ' in line]
+    assert halts and halts[-1]["context"]["audit_error"].startswith("ConnectionClosedError: ")
 
 
 def test_the_daily_loss_row_changes_before_the_mode_it_explains(tmp_path):
