@@ -291,12 +291,17 @@ class Supervisor(Workers):
         mode = self.mode()
         if mode == self._last_mode:
             return
-        why = {"halted": lambda: self.kill.state().cause if self.kill is not None else "",
-               "blocked": lambda: self.blocked_reason,
-               "stopped": lambda: self._stop_cause}.get(mode, lambda: "")() or ""
-        row = {"suspended": "broker_down", "defense": "defense_mode"}.get(mode)
-        if row and not why:
+        if mode == "halted" and self.kill is not None:
+            why = self.kill.state().cause or ""
+        elif mode == "blocked":
+            why = self.blocked_reason
+        elif mode == "stopped":
+            why = self._stop_cause
+        elif mode in ("suspended", "defense"):  # the matrix row that explains the mode holds the cause
+            row = "broker_down" if mode == "suspended" else "defense_mode"
             why = next((r["cause"] or "" for r in self.ctx.matrix.rows() if r["key"] == row), "")
+        else:
+            why = ""
         severity = "critical" if mode in {"halted", "blocked", "suspended"} else "info"
         self.ctx.audit.append("supervisor", "mode_changed", {"from": self._last_mode, "to": mode, "why": why[:300]},
                               severity=severity)

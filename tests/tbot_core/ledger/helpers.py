@@ -7,7 +7,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import apsw
+
 from tbot_core.ledger.activity import Activity
+from tbot_core.ledger.coa import DEFAULT_COA_BATCH, default_coa
 from tbot_core.ledger.posting import GroupSpec
 from tbot_core.ledger.schema import create_schema
 
@@ -66,3 +69,20 @@ def write_csv(path: Path, activities: list[Activity]) -> Path:
     lines = [",".join(fields)] + [",".join(activity_record(a)[f] for f in fields) for a in activities]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def open_old_ledger(path: Path, schema: Path, version: int, seal_sql: str, *seal_tail: int) -> apsw.Connection:
+    """A ledger file in an older schema with the default chart of accounts committed: what migrate starts from."""
+    conn = apsw.Connection(str(path))
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute(schema.read_text(encoding="utf-8"))
+    conn.execute(f"PRAGMA user_version = {version}")
+    coa = default_coa()
+    with conn:
+        conn.executemany("INSERT INTO accounts VALUES (?,?,?,?)", [(*account, DEFAULT_COA_BATCH) for account in coa.accounts])
+        conn.executemany("INSERT INTO coa_mapping (role, account_code, batch_id) VALUES (?,?,?)",
+                         [(role, code, DEFAULT_COA_BATCH) for role, code in coa.roles.items()])
+        conn.execute(seal_sql, (DEFAULT_COA_BATCH, None, None, "coa", "default chart of accounts", EFFECTIVE, EFFECTIVE,
+                                *seal_tail))
+    return conn

@@ -18,7 +18,7 @@ from tbot_core.cli.main import main
 from tbot_core.errors import TbotError
 from tbot_core.ledger.batch import Ledger
 from tbot_core.ledger.checks import ledger_findings, trial_balance
-from tbot_core.ledger.coa import DEFAULT_COA_BATCH, default_coa
+from tbot_core.ledger.coa import DEFAULT_COA_BATCH
 from tbot_core.ledger.conn import open_ledger
 from tbot_core.ledger.migrate import AUDIT_CATEGORY, migrate_ledger
 from tbot_core.ledger.posting import post_groups
@@ -28,7 +28,7 @@ from tbot_core.paths import HomePaths
 from tbot_core.runtime.lock import CoreLock
 from tests.conftest import run_tbot
 
-from .helpers import EFFECTIVE, balanced_groups, fresh_ledger, trading_day
+from .helpers import EFFECTIVE, balanced_groups, fresh_ledger, open_old_ledger, trading_day
 
 V1_SCHEMA = Path(__file__).parent / "fixtures" / "schema_v1.sql"
 TABLES = ("accounts", "coa_mapping", "batches", "failed_batches", "groups", "legs", "lots", "lot_reliefs")
@@ -84,17 +84,7 @@ def _write_v1_batch(conn: apsw.Connection, batch: V1Batch) -> None:
 
 
 def write_v1_ledger(path: Path) -> Path:
-    conn = apsw.Connection(str(path))
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute(V1_SCHEMA.read_text(encoding="utf-8"))
-    conn.execute("PRAGMA user_version = 1")
-    coa = default_coa()
-    with conn:
-        conn.executemany("INSERT INTO accounts VALUES (?,?,?,?)", [(*account, DEFAULT_COA_BATCH) for account in coa.accounts])
-        conn.executemany("INSERT INTO coa_mapping (role, account_code, batch_id) VALUES (?,?,?)",
-                         [(role, code, DEFAULT_COA_BATCH) for role, code in coa.roles.items()])
-        conn.execute(_V1_SEAL, (DEFAULT_COA_BATCH, None, None, "coa", "default chart of accounts", EFFECTIVE, EFFECTIVE, 0))
+    conn = open_old_ledger(path, V1_SCHEMA, 1, _V1_SEAL, 0)
     for batch in V1_BATCHES:
         _write_v1_batch(conn, batch)
     with conn:

@@ -16,14 +16,14 @@ import pytest
 from tbot_core.errors import TbotError
 from tbot_core.ledger.chain import verify_all
 from tbot_core.ledger.checks import ledger_findings, trial_balance
-from tbot_core.ledger.coa import DEFAULT_COA_BATCH, default_coa
+from tbot_core.ledger.coa import DEFAULT_COA_BATCH
 from tbot_core.ledger.conn import open_ledger
 from tbot_core.ledger.migrate import migrate_ledger
 from tbot_core.ledger.schema import SCHEMA_VERSION, expected_objects, schema_problems
 from tbot_core.paths import HomePaths
 from tests.conftest import run_tbot
 
-from .helpers import EFFECTIVE
+from .helpers import EFFECTIVE, open_old_ledger
 
 V2_SCHEMA = Path(__file__).parent / "fixtures" / "schema_v2.sql"
 _V2_SEAL = "INSERT INTO batches VALUES (?, ?, ?, ?, 'system', ?, ?, ?, ?, 0, 'committed', ?)"
@@ -51,17 +51,7 @@ def _write_v2_batch(conn: apsw.Connection, batch_id: str, kind: str, run: str | 
 
 
 def write_v2_ledger(path: Path) -> Path:
-    conn = apsw.Connection(str(path))
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute(V2_SCHEMA.read_text(encoding="utf-8"))
-    conn.execute("PRAGMA user_version = 2")
-    coa = default_coa()
-    with conn:
-        conn.executemany("INSERT INTO accounts VALUES (?,?,?,?)", [(*account, DEFAULT_COA_BATCH) for account in coa.accounts])
-        conn.executemany("INSERT INTO coa_mapping (role, account_code, batch_id) VALUES (?,?,?)",
-                         [(role, code, DEFAULT_COA_BATCH) for role, code in coa.roles.items()])
-        conn.execute(_V2_SEAL, (DEFAULT_COA_BATCH, None, None, "coa", "default chart of accounts", EFFECTIVE, EFFECTIVE, 0, 0))
+    conn = open_old_ledger(path, V2_SCHEMA, 2, _V2_SEAL, 0, 0)
     for batch in V2_BATCHES:
         _write_v2_batch(conn, *batch)
     conn.close()
