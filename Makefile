@@ -24,6 +24,8 @@ run: $(STAMP)
 	$(BIN)/tbot run
 
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -n 2 -q
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tbot_core.audit import AuditEvent, AuditLog  # noqa: E402
-from tbot_core.db import connect  # noqa: E402
-from tbot_core.timeutil import iso_z  # noqa: E402
+from tbot_core.audit import AuditEvent, AuditLog
+from tbot_core.db import connect
+from tbot_core.timeutil import iso_z
 
 PLAIN_SCHEMA = """
 CREATE TABLE plain_log (seq INTEGER PRIMARY KEY, ts_utc TEXT, category TEXT, event TEXT, severity TEXT,
@@ -28,8 +28,10 @@ CREATE TABLE plain_log (seq INTEGER PRIMARY KEY, ts_utc TEXT, category TEXT, eve
 
 
 def events(n: int) -> list[AuditEvent]:
-    return [AuditEvent("engine", "verdict", {"symbol": "AAPL", "i": i, "allow": i % 3 != 0, "reason": "adx 18.2 <= 25"})
-            for i in range(n)]
+    return [
+        AuditEvent("engine", "verdict", {"symbol": "AAPL", "i": i, "allow": i % 3 != 0, "reason": "adx 18.2 <= 25"})
+        for i in range(n)
+    ]
 
 
 def bench_audit(folder: Path, evs: list[AuditEvent], batch: int) -> float:

@@ -22,10 +22,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tbot_core.backtest.backtest_engine import run_backtest  # noqa: E402
-from tbot_core.backtest.data import bars_from_arrays  # noqa: E402
-from tbot_core.backtest.portfolio import FillModel  # noqa: E402
-from tbot_core.config import Settings  # noqa: E402
+from tbot_core.backtest.backtest_engine import run_backtest
+from tbot_core.backtest.data import bars_from_arrays
+from tbot_core.backtest.portfolio import FillModel
+from tbot_core.config import Settings
 
 MODEL = FillModel(Decimal(100_000), Decimal(1), Decimal(0), Decimal(0), Decimal(0))
 
@@ -63,8 +63,10 @@ def peer(bars: dict) -> tuple[float, object]:
                 self.position.close()
 
     series = bars["SYN"]
-    frame = pd.DataFrame({"Open": series.open, "High": series.high, "Low": series.low, "Close": series.close,
-                          "Volume": series.volume}, index=pd.DatetimeIndex(series.ts))
+    frame = pd.DataFrame(
+        {"Open": series.open, "High": series.high, "Low": series.low, "Close": series.close, "Volume": series.volume},
+        index=pd.DatetimeIndex(series.ts),
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         start = time.perf_counter()
@@ -91,8 +93,10 @@ def main() -> None:
     big = synthetic(args.big)
     best = min(ours(big)[0] for _ in range(args.repeat))
     result = ours(big)[1]
-    print(f"ours   sma_cross {args.big:>9,} bars: {best:.3f} s = {args.big / best:>11,.0f} bars/s "
-          f"({len(result.simulation.trades):,} trades; target >= 500,000 bars/s)")
+    print(
+        f"ours   sma_cross {args.big:>9,} bars: {best:.3f} s = {args.big / best:>11,.0f} bars/s "
+        f"({len(result.simulation.trades):,} trades; target >= 500,000 bars/s)"
+    )
     print(f"ours   peak traced memory on {args.big:,} bars: {peak_mib(lambda b: ours(b), big):.1f} MiB")
 
     small = synthetic(args.small, seed=7)
@@ -102,12 +106,18 @@ def main() -> None:
         return
     theirs, stats = peer(small)
     mine_result = ours(small)[1]
-    same = abs(float(mine_result.simulation.final_equity) - stats["Equity Final [$]"]) <= 1e-6 * stats["Equity Final [$]"]
-    print(f"peer   backtesting.py {args.small:>9,} bars: {theirs:.3f} s = {args.small / theirs:>11,.0f} bars/s "
-          f"(same final equity: {same})")
+    same = (
+        abs(float(mine_result.simulation.final_equity) - stats["Equity Final [$]"]) <= 1e-6 * stats["Equity Final [$]"]
+    )
+    print(
+        f"peer   backtesting.py {args.small:>9,} bars: {theirs:.3f} s = {args.small / theirs:>11,.0f} bars/s "
+        f"(same final equity: {same})"
+    )
     print(f"ratio  ours/backtesting.py speed: {theirs / mine:.1f}x (target >= 5x)")
-    print(f"peer   peak traced memory on {args.small:,} bars: {peak_mib(lambda b: peer(b), small):.1f} MiB; "
-          f"ours: {peak_mib(lambda b: ours(b), small):.1f} MiB")
+    print(
+        f"peer   peak traced memory on {args.small:,} bars: {peak_mib(lambda b: peer(b), small):.1f} MiB; "
+        f"ours: {peak_mib(lambda b: ours(b), small):.1f} MiB"
+    )
 
 
 if __name__ == "__main__":

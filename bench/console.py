@@ -28,17 +28,16 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tbot_core.audit import AuditEvent, AuditLog  # noqa: E402
-from tbot_core.home_init import init_home  # noqa: E402
-from tbot_core.paths import HomePaths  # noqa: E402
-from tbot_core.state import StateWriter, empty_matrix  # noqa: E402
-from tbot_core.timeutil import iso_z  # noqa: E402
+from tbot_core.audit import AuditEvent, AuditLog
+from tbot_core.home_init import init_home
+from tbot_core.paths import HomePaths
+from tbot_core.state import StateWriter, empty_matrix
+from tbot_core.timeutil import iso_z
 
 BATCH_EVERY_S = 0.02
 PAINT_RUNS = 5
@@ -52,22 +51,41 @@ def writer(root: str, rate: int, seconds: float) -> None:
     paths = HomePaths(root)
     per_batch = max(1, int(rate * BATCH_EVERY_S))
     state = StateWriter(paths.state_file, min_interval_s=0.25)
-    verdicts = [{"ts_utc": iso_z(), "strategy": "mid", "symbol": "AAPL", "side": "buy", "module": "adx_filter",
-                 "allow": i % 3 != 0, "reason": "ADX 22.0 <= 25", "latency_us": 90} for i in range(50)]
+    verdicts = [
+        {
+            "ts_utc": iso_z(),
+            "strategy": "mid",
+            "symbol": "AAPL",
+            "side": "buy",
+            "module": "adx_filter",
+            "allow": i % 3 != 0,
+            "reason": "ADX 22.0 <= 25",
+            "latency_us": 90,
+        }
+        for i in range(50)
+    ]
     history = [{"t": iso_z(), "pnl": f"{i % 40 - 20}.00"} for i in range(120)]
     end = time.monotonic() + seconds
     n = 0
     with AuditLog(paths.audit_db) as audit:
         next_at = time.monotonic()
         while time.monotonic() < end:
-            events = [AuditEvent("bench", "gate_verdict", {"n": n + i, "symbol": "AAPL", "allow": True}) for i in range(per_batch)]
+            events = [
+                AuditEvent("bench", "gate_verdict", {"n": n + i, "symbol": "AAPL", "allow": True})
+                for i in range(per_batch)
+            ]
             seqs = audit.append_many(events)
             print(seqs[-1], time.time(), flush=True)
             n += per_batch
-            state.write({"mode": "running", "core": {"pid": os.getpid(), "started_utc": iso_z(), "heartbeat_utc": iso_z(),
-                                                     "version": "bench"},
-                         "verdicts": verdicts, "pnl": {"daily": "-12.00", "limit": "2000.00", "history": history},
-                         "emergency_matrix": empty_matrix()})
+            state.write(
+                {
+                    "mode": "running",
+                    "core": {"pid": os.getpid(), "started_utc": iso_z(), "heartbeat_utc": iso_z(), "version": "bench"},
+                    "verdicts": verdicts,
+                    "pnl": {"daily": "-12.00", "limit": "2000.00", "history": history},
+                    "emergency_matrix": empty_matrix(),
+                }
+            )
             next_at += BATCH_EVERY_S
             time.sleep(max(0.0, next_at - time.monotonic()))
 
@@ -78,8 +96,11 @@ def rss_mb() -> float:
 
 
 def start_writer(root: Path, rate: int, seconds: float) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, __file__, "--writer", str(root), "--rate", str(rate), "--seconds", str(seconds)],
-                            stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, __file__, "--writer", str(root), "--rate", str(rate), "--seconds", str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
 
 
 def commits_of(proc: subprocess.Popen[str]) -> list[tuple[int, float]]:
@@ -153,8 +174,14 @@ def first_paint_terminal(root: Path) -> list[float]:
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 48, 160, 0, 0))
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "tbot_tui", "--home", str(root), "--read-only"], stdin=slave,
-                                stdout=slave, stderr=slave, env={**os.environ, "TERM": "xterm-256color"}, close_fds=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tbot_tui", "--home", str(root), "--read-only"],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env={**os.environ, "TERM": "xterm-256color"},
+            close_fds=True,
+        )
         os.close(slave)
         seen = b""
         while PAINT_MARKER not in seen and time.perf_counter() - start < 60:
@@ -187,8 +214,12 @@ def first_paint_browser(root: Path) -> list[float] | str:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "tbot_tui.web", "--home", str(root), "--port", str(port)],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tbot_tui.web", "--home", str(root), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     out: list[float] = []
     try:
         if "tbot serve" not in (server.stdout.readline() if server.stdout else ""):
@@ -207,7 +238,12 @@ def first_paint_browser(root: Path) -> list[float] | str:
             for _ in range(PAINT_RUNS):
                 page, frames = context.new_page(), []
                 page.route("**/fonts.googleapis.com/**", lambda route: route.abort())
-                page.on("websocket", lambda ws, seen=frames: ws.on("framereceived", lambda f: seen.append(f if isinstance(f, bytes) else f.encode())))
+                page.on(
+                    "websocket",
+                    lambda ws, seen=frames: ws.on(
+                        "framereceived", lambda f: seen.append(f if isinstance(f, bytes) else f.encode())
+                    ),
+                )
                 start = time.perf_counter()
                 page.goto(f"{base}/")
                 while PAINT_MARKER not in b"".join(frames) and time.perf_counter() - start < 60:
@@ -227,12 +263,16 @@ def print_first_paint(root: Path) -> None:
     browser = first_paint_browser(root)
     term_ms = statistics.median(terminal) * 1000
     print(f"first paint of the main screen, median of {PAINT_RUNS} (same run, same paper home):")
-    print(f"  terminal (pty 160x48, python -m tbot_tui):       {term_ms:7.0f} ms  runs {[round(v * 1000) for v in terminal]}")
+    print(
+        f"  terminal (pty 160x48, python -m tbot_tui):       {term_ms:7.0f} ms  runs {[round(v * 1000) for v in terminal]}"
+    )
     if isinstance(browser, str):
         print(f"  browser (tbot serve + headless Chromium):        {browser}")
         return
     web_ms = statistics.median(browser) * 1000
-    print(f"  browser (tbot serve + headless Chromium, login done): {web_ms:7.0f} ms  runs {[round(v * 1000) for v in browser]}")
+    print(
+        f"  browser (tbot serve + headless Chromium, login done): {web_ms:7.0f} ms  runs {[round(v * 1000) for v in browser]}"
+    )
     print(f"  ratio browser/terminal: x{web_ms / term_ms:.2f}")
 
 
@@ -242,7 +282,9 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, help="console phase length in minutes (overrides --seconds)")
     parser.add_argument("--peer-seconds", type=float, default=10.0)
     parser.add_argument("--rate", type=int, default=1200, help="audit events per second (default 1200)")
-    parser.add_argument("--first-paint-only", action="store_true", help="only the terminal vs browser first-paint figures")
+    parser.add_argument(
+        "--first-paint-only", action="store_true", help="only the terminal vs browser first-paint figures"
+    )
     parser.add_argument("--writer", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.writer:
@@ -261,14 +303,24 @@ def main() -> int:
         lat, rss, ring = asyncio.run(run_console(root, args.rate, seconds))
         with AuditLog(HomePaths(root).audit_db, readonly=True) as log:
             total = log.count()
-    print(f"console bench: {args.rate} audit events/s for {seconds:.0f} s ({total} rows in audit.db), state.json every 250 ms")
-    print(f"  peer (bare poll, no UI, {args.peer_seconds:.0f} s): median {statistics.median(peer):.1f} ms  p99 {pct(peer, .99):.1f} ms")
-    print(f"  console commit->painted:      median {statistics.median(lat):.1f} ms  p99 {pct(lat, .99):.1f} ms"
-          f"  (target p99 <= 250 ms: {'met' if pct(lat, .99) <= 250 else 'MISSED'})")
-    print(f"  ratio console/peer: median x{statistics.median(lat) / statistics.median(peer):.1f}  p99 x{pct(lat, .99) / pct(peer, .99):.1f}")
+    print(
+        f"console bench: {args.rate} audit events/s for {seconds:.0f} s ({total} rows in audit.db), state.json every 250 ms"
+    )
+    print(
+        f"  peer (bare poll, no UI, {args.peer_seconds:.0f} s): median {statistics.median(peer):.1f} ms  p99 {pct(peer, 0.99):.1f} ms"
+    )
+    print(
+        f"  console commit->painted:      median {statistics.median(lat):.1f} ms  p99 {pct(lat, 0.99):.1f} ms"
+        f"  (target p99 <= 250 ms: {'met' if pct(lat, 0.99) <= 250 else 'MISSED'})"
+    )
+    print(
+        f"  ratio console/peer: median x{statistics.median(lat) / statistics.median(peer):.1f}  p99 x{pct(lat, 0.99) / pct(peer, 0.99):.1f}"
+    )
     warm = rss[min(2, len(rss) - 1)]
-    print(f"  RSS: peak {max(rss):.1f} MB; after warm-up {warm:.1f} MB -> end {rss[-1]:.1f} MB "
-          f"(growth {rss[-1] - warm:+.1f} MB over {len(rss)} samples); audit ring {ring} rows (bounded)")
+    print(
+        f"  RSS: peak {max(rss):.1f} MB; after warm-up {warm:.1f} MB -> end {rss[-1]:.1f} MB "
+        f"(growth {rss[-1] - warm:+.1f} MB over {len(rss)} samples); audit ring {ring} rows (bounded)"
+    )
     print("  samples MB: " + json.dumps([round(v, 1) for v in rss]))
     with tempfile.TemporaryDirectory() as tmp:
         init_home(Path(tmp) / "home")

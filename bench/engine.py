@@ -32,20 +32,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tbot_core.audit import AuditLog  # noqa: E402
-from tbot_core.core_store import CoreStore  # noqa: E402
-from tbot_core.data.replay import ReplayFeed  # noqa: E402
-from tbot_core.home import BotHome  # noqa: E402
-from tbot_core.home_init import init_home  # noqa: E402
-from tbot_core.market_calendar import session_for  # noqa: E402
-from tbot_core.context import CoreContext, Matrix  # noqa: E402
-from tbot_core.runtime.engine import Engine, EngineControl  # noqa: E402
-from tbot_core.runtime.wiring import Fakes, build_parts  # noqa: E402
-from tbot_core.safety.error_handler import ErrorHandler  # noqa: E402
-from tbot_core.safety.kill_switch import KillSwitch  # noqa: E402
-from tbot_core.safety.notifier_bot import Notifier  # noqa: E402
-from tbot_core.syslog import SystemLog  # noqa: E402
-from tests.fakes.faults import ScriptedStrategy  # noqa: E402
+from tbot_core.audit import AuditLog
+from tbot_core.context import CoreContext, Matrix
+from tbot_core.core_store import CoreStore
+from tbot_core.data.replay import ReplayFeed
+from tbot_core.home import BotHome
+from tbot_core.home_init import init_home
+from tbot_core.market_calendar import session_for
+from tbot_core.runtime.engine import Engine, EngineControl
+from tbot_core.runtime.wiring import Fakes, build_parts
+from tbot_core.safety.error_handler import ErrorHandler
+from tbot_core.safety.kill_switch import KillSwitch
+from tbot_core.safety.notifier_bot import Notifier
+from tbot_core.syslog import SystemLog
+from tests.fakes.faults import ScriptedStrategy
 
 SYMBOLS = ("SPY", "AAPL", "MSFT", "NVDA")
 
@@ -91,9 +91,18 @@ def run(ticks: int, *, traced: bool) -> tuple[float, float, float, float]:
         # The core's own wiring function; the bench adds a scripted strategy so orders flow on every 50th bar.
         parts = build_parts(home, ctx, store, notifier, Fakes(strategies=lambda _s: [ScriptedStrategy(50)]))
         kill = KillSwitch(store, ctx, notifier, cancel_orders=parts.broker.cancel_all)
-        engine = Engine(ctx, store=store, broker=parts.broker, feed=parts.make_feed(None), strategies=parts.make_strategies(),
-                        gate=parts.gate, risk=parts.risk, kill_switch=kill, errors=ErrorHandler(ctx, broker_code="PAPER"),
-                        control=EngineControl())
+        engine = Engine(
+            ctx,
+            store=store,
+            broker=parts.broker,
+            feed=parts.make_feed(None),
+            strategies=parts.make_strategies(),
+            gate=parts.gate,
+            risk=parts.risk,
+            kill_switch=kill,
+            errors=ErrorHandler(ctx, broker_code="PAPER"),
+            control=EngineControl(),
+        )
         start = time.perf_counter()
         engine.run()
         elapsed = time.perf_counter() - start
@@ -119,13 +128,17 @@ def main() -> None:
     sizes = [int(x) for x in args.sizes.split(",")]
     for n in sizes:
         rate, _, floor_rate, feed_rate = run(n, traced=False)
-        print(f"{n:>9,} ticks: engine {rate:>8,.0f} ticks/s (target >= 20,000) | peers: csv.reader {floor_rate:>10,.0f} rows/s, "
-              f"replay feed alone {feed_rate:>9,.0f} bars/s | engine/csv {rate / floor_rate:.3f}, engine/feed {rate / feed_rate:.3f}")
+        print(
+            f"{n:>9,} ticks: engine {rate:>8,.0f} ticks/s (target >= 20,000) | peers: csv.reader {floor_rate:>10,.0f} rows/s, "
+            f"replay feed alone {feed_rate:>9,.0f} bars/s | engine/csv {rate / floor_rate:.3f}, engine/feed {rate / feed_rate:.3f}"
+        )
     if args.no_memory:
         return
     rss = []
     for n in sizes:
-        out = subprocess.run([sys.executable, __file__, "--child-rss", str(n)], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--child-rss", str(n)], capture_output=True, text=True, check=True
+        )
         rss.append(int(out.stdout.split()[-1]) / 1024)
         print(f"{n:>9,} ticks: process peak RSS {rss[-1]:.1f} MiB (fresh subprocess)")
     peaks = []
@@ -133,9 +146,11 @@ def main() -> None:
         peaks.append(run(n, traced=True)[1])
         print(f"{n:>9,} ticks: traced Python heap peak {peaks[-1]:.2f} MiB (separate tracemalloc run)")
     if len(sizes) > 1:
-        print(f"peak RSS growth {sizes[0]:,} -> {sizes[-1]:,}: {100 * (rss[-1] / rss[0] - 1):+.1f}% (target < 10%); "
-              f"traced heap {1024 * (peaks[-1] - peaks[0]):+.0f} KiB ({100 * (peaks[-1] / peaks[0] - 1):+.1f}% of a "
-              f"{peaks[0]:.2f} MiB base: bounded caches filling)")
+        print(
+            f"peak RSS growth {sizes[0]:,} -> {sizes[-1]:,}: {100 * (rss[-1] / rss[0] - 1):+.1f}% (target < 10%); "
+            f"traced heap {1024 * (peaks[-1] - peaks[0]):+.0f} KiB ({100 * (peaks[-1] / peaks[0] - 1):+.1f}% of a "
+            f"{peaks[0]:.2f} MiB base: bounded caches filling)"
+        )
 
 
 if __name__ == "__main__":

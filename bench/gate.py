@@ -40,11 +40,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         paths, _ = init_home(f"{tmp}/home")
         settings = Settings().with_values({"FUNDAMENTAL_GUARD_ENABLED": "true"})
-        gate = Gate(settings, Identity("TBOT_PAPER_01", "US", "PAPER"), paths, audit=None, broker_code="paper",
-                    fundamentals=WarmFundamentals())
+        gate = Gate(
+            settings,
+            Identity("TBOT_PAPER_01", "US", "PAPER"),
+            paths,
+            audit=None,
+            broker_code="paper",
+            fundamentals=WarmFundamentals(),
+        )
         ts = datetime(2026, 1, 6, 16, 0, tzinfo=UTC)
-        snap = IndicatorSnapshot(ts, 97.0, 500, adx=18.0, bb_upper=103.0, bb_middle=100.0, bb_lower=98.0, atr=1.0, vwap=100.0)
-        market = MarketContext({"AAPL": snap}, vix=20.0, option_quotes={"AAPL": OptionQuote("call", 13.0, 100, 100, 1, 0.2)})
+        snap = IndicatorSnapshot(
+            ts, 97.0, 500, adx=18.0, bb_upper=103.0, bb_middle=100.0, bb_lower=98.0, atr=1.0, vwap=100.0
+        )
+        market = MarketContext(
+            {"AAPL": snap}, vix=20.0, option_quotes={"AAPL": OptionQuote("call", 13.0, 100, 100, 1, 0.2)}
+        )
         sig = Signal(ts, "mid", "AAPL", "buy", Decimal("97.00"), "bench", {})
         gate_times, bare_times = [], []
         for i in range(RUNS + 1000):

@@ -63,8 +63,10 @@ def main() -> None:
     for x in c:
         abs(x)
     floor_us = (time.perf_counter() - start) / LIVE_BARS * 1e6
-    print(f"incremental per bar ({LIVE_BARS:,} bars): ADX {adx_us:.2f} us, Bollinger {bb_us:.2f} us "
-          f"(bare Python call floor {floor_us:.3f} us)")
+    print(
+        f"incremental per bar ({LIVE_BARS:,} bars): ADX {adx_us:.2f} us, Bollinger {bb_us:.2f} us "
+        f"(bare Python call floor {floor_us:.3f} us)"
+    )
 
 
 if __name__ == "__main__":

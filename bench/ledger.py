@@ -39,15 +39,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tbot_core.audit import AuditLog  # noqa: E402
-from tbot_core.ledger.activity import Activity  # noqa: E402
-from tbot_core.ledger.batch import Ledger  # noqa: E402
-from tbot_core.ledger.chain import save_checkpoint, verify_all, verify_since_checkpoint  # noqa: E402
-from tbot_core.ledger.checks import orphan_problem  # noqa: E402
-from tbot_core.ledger.conn import open_ledger  # noqa: E402
-from tbot_core.ledger.posting import GroupSpec, post_groups  # noqa: E402
-from tbot_core.ledger.schema import create_schema  # noqa: E402
-from tbot_core.ledger.sync import ingest_activities  # noqa: E402
+from tbot_core.audit import AuditLog
+from tbot_core.ledger.activity import Activity
+from tbot_core.ledger.batch import Ledger
+from tbot_core.ledger.chain import save_checkpoint, verify_all, verify_since_checkpoint
+from tbot_core.ledger.checks import orphan_problem
+from tbot_core.ledger.conn import open_ledger
+from tbot_core.ledger.posting import GroupSpec, post_groups
+from tbot_core.ledger.schema import create_schema
+from tbot_core.ledger.sync import ingest_activities
 
 RAW_SCHEMA = """
 CREATE TABLE groups (group_id INTEGER, batch_id TEXT, kind TEXT, effective_utc TEXT, memo TEXT, symbol TEXT,
@@ -69,8 +69,16 @@ def history(target_legs: int) -> list[Activity]:
     while legs < target_legs:
         sym = symbols[i % 4]
         qty, buy, sell = Decimal(10 + i % 7), Decimal("100.10") + i % 13, Decimal("100.35") + i % 11
-        acts.append(Activity(f"b-{i}", "FILL", sym, "buy", qty, buy, -(qty * buy), Decimal("1.00"), t0 + timedelta(seconds=2 * i + 1)))
-        acts.append(Activity(f"s-{i}", "FILL", sym, "sell", qty, sell, qty * sell, Decimal("1.00"), t0 + timedelta(seconds=2 * i + 2)))
+        acts.append(
+            Activity(
+                f"b-{i}", "FILL", sym, "buy", qty, buy, -(qty * buy), Decimal("1.00"), t0 + timedelta(seconds=2 * i + 1)
+            )
+        )
+        acts.append(
+            Activity(
+                f"s-{i}", "FILL", sym, "sell", qty, sell, qty * sell, Decimal("1.00"), t0 + timedelta(seconds=2 * i + 2)
+            )
+        )
         legs += 7
         i += 1
     return acts
@@ -87,7 +95,7 @@ def best_of(repeat: int, prepare, run):  # type: ignore[no-untyped-def]
     best, result = float("inf"), None
     for i in range(repeat):
         state = prepare(i)
-        seconds, result = timed(lambda: run(state))
+        seconds, result = timed(lambda state=state: run(state))
         best = min(best, seconds)
     return best, result, state
 
@@ -96,7 +104,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--legs", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3, help="best of N timings, each on a fresh database")
-    parser.add_argument("--verify-legs", type=int, default=1_000_000, help="size of the ledger whose hash chain is verified")
+    parser.add_argument(
+        "--verify-legs", type=int, default=1_000_000, help="size of the ledger whose hash chain is verified"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -107,11 +117,15 @@ def main() -> int:
                 path = folder / f"{name}-{i}.db"
                 create_schema(path)
                 return path
+
             return make
 
         with AuditLog(folder / "audit.db") as audit:
-            sync_s, result, db = best_of(args.repeat, fresh("ledger"),
-                                         lambda path: ingest_activities(path, "BENCH", acts, sync_run_id="bench-1", audit=audit))
+            sync_s, result, db = best_of(
+                args.repeat,
+                fresh("ledger"),
+                lambda path: ingest_activities(path, "BENCH", acts, sync_run_id="bench-1", audit=audit),
+            )
             rerun_s, again = timed(lambda: ingest_activities(db, "BENCH", acts, sync_run_id="bench-1", audit=audit))
             overlap_s, overlap = timed(lambda: ingest_activities(db, "BENCH", acts, sync_run_id="bench-2", audit=audit))
             assert again.already_committed and overlap.posted == 0 and overlap.skipped_known == len(acts)
@@ -127,6 +141,7 @@ def main() -> int:
             def posting(path: Path):  # type: ignore[no-untyped-def]
                 with Ledger(path, audit=audit) as ledger:
                     return post_groups(ledger, "bench-posting", specs)
+
             post_s, raw_s, post_db = interleaved(args.repeat, folder, rows, fresh("posting"), posting)
             repost_s, reposted = timed(lambda: posting(post_db))
             assert reposted.already_committed
@@ -136,23 +151,40 @@ def main() -> int:
 
     def rate(seconds: float) -> str:
         return f"{legs / seconds:>12,.0f} legs/s  ({seconds:.3f} s)"
-    print(f"legs per batch: {legs:,} in {len(rows['groups']):,} groups ({len(acts):,} activities); best of {args.repeat} per timing")
+
+    print(
+        f"legs per batch: {legs:,} in {len(rows['groups']):,} groups ({len(acts):,} activities); best of {args.repeat} per timing"
+    )
     print("posting API (the target):")
     print(f"  raw APSW executemany, groups + legs, no constraints : {rate(raw_s)}")
-    print(f"  post_groups (full API)                             : {rate(post_s)}  ratio {raw_s / post_s:.3f} (target >= 0.25)")
-    print(f"  repeat of the committed batch_id                   : {repost_s:.4f} s = {repost_s / post_s:.4f} of the first post")
+    print(
+        f"  post_groups (full API)                             : {rate(post_s)}  ratio {raw_s / post_s:.3f} (target >= 0.25)"
+    )
+    print(
+        f"  repeat of the committed batch_id                   : {repost_s:.4f} s = {repost_s / post_s:.4f} of the first post"
+    )
     print("broker sync path:")
-    print(f"  raw APSW executemany, + {len(rows['lots']):,} lots + {len(rows['lot_reliefs']):,} reliefs   : {rate(raw_lots_s)}")
+    print(
+        f"  raw APSW executemany, + {len(rows['lots']):,} lots + {len(rows['lot_reliefs']):,} reliefs   : {rate(raw_lots_s)}"
+    )
     print(f"  ingest_activities (maps, hashes, FIFO, posts)      : {rate(sync_s)}  ratio {raw_lots_s / sync_s:.3f}")
-    print(f"  idempotent re-run, same sync_run_id                : {rerun_s:.4f} s = {rerun_s / sync_s:.4f} of the first run (target <= 0.1)")
-    print(f"  overlapping export, all fitids known               : {overlap_s:.3f} s = {overlap_s / sync_s:.3f} of the first run (all skipped)")
+    print(
+        f"  idempotent re-run, same sync_run_id                : {rerun_s:.4f} s = {rerun_s / sync_s:.4f} of the first run (target <= 0.1)"
+    )
+    print(
+        f"  overlapping export, all fitids known               : {overlap_s:.3f} s = {overlap_s / sync_s:.3f} of the first run (all skipped)"
+    )
     total, batches, scan_s, verify_s, startup_s, startup_batches, orphan_s = chain
     print(f"hash chain ({total:,} legs in {batches} batches):")
     print(f"  plain SELECT scan of the same group + leg rows     : {total / scan_s:>12,.0f} legs/s  ({scan_s:.3f} s)")
-    print(f"  hash-chain verify, every batch (tbot ledger check) : {total / verify_s:>12,.0f} legs/s  ({verify_s:.3f} s)  "
-          f"ratio {scan_s / verify_s:.3f} (target >= 0.3)")
-    print(f"  startup check after one new batch (checkpoint)     : {startup_s:.3f} s, {startup_batches} batch(es) re-hashed "
-          f"= {startup_s / verify_s:.3f} of the full verify; orphan scan {orphan_s:.3f} s")
+    print(
+        f"  hash-chain verify, every batch (tbot ledger check) : {total / verify_s:>12,.0f} legs/s  ({verify_s:.3f} s)  "
+        f"ratio {scan_s / verify_s:.3f} (target >= 0.3)"
+    )
+    print(
+        f"  startup check after one new batch (checkpoint)     : {startup_s:.3f} s, {startup_batches} batch(es) re-hashed "
+        f"= {startup_s / verify_s:.3f} of the full verify; orphan scan {orphan_s:.3f} s"
+    )
     return 0
 
 
@@ -162,10 +194,10 @@ def interleaved(repeat: int, folder: Path, rows: dict[str, list[tuple]], make, p
     for i in range(repeat):
         raw = open_ledger(folder / f"raw-{i}.db")
         raw.execute(RAW_SCHEMA)
-        best_raw = min(best_raw, timed(lambda: insert_raw(raw, rows, ("groups", "legs")))[0])
+        best_raw = min(best_raw, timed(lambda raw=raw: insert_raw(raw, rows, ("groups", "legs")))[0])
         raw.close()
         last = make(i)
-        seconds, posted = timed(lambda: post(last))
+        seconds, posted = timed(lambda last=last: post(last))
         assert posted.row_count == len(rows["legs"])
         best_post = min(best_post, seconds)
     return best_post, best_raw, last
@@ -179,7 +211,7 @@ def chain_figures(folder: Path, specs: list[GroupSpec], target: int, repeat: int
     total, n = 0, 0
     with Ledger(path) as ledger:
         while total < target:
-            take = specs if target - total >= per_batch else specs[:max(1, (target - total) * len(specs) // per_batch)]
+            take = specs if target - total >= per_batch else specs[: max(1, (target - total) * len(specs) // per_batch)]
             batch = [g._replace(fitid=f"{g.fitid}-{n}") if g.fitid else g for g in take]
             total += post_groups(ledger, f"chain-{n}", batch).row_count
             n += 1
@@ -187,8 +219,15 @@ def chain_figures(folder: Path, specs: list[GroupSpec], target: int, repeat: int
     try:
         best_scan, best_verify = float("inf"), float("inf")
         for _ in range(repeat):
-            best_scan = min(best_scan, timed(lambda: (sum(1 for _ in conn.execute("SELECT * FROM groups")),
-                                                      sum(1 for _ in conn.execute("SELECT * FROM legs"))))[0])
+            best_scan = min(
+                best_scan,
+                timed(
+                    lambda: (
+                        sum(1 for _ in conn.execute("SELECT * FROM groups")),
+                        sum(1 for _ in conn.execute("SELECT * FROM legs")),
+                    )
+                )[0],
+            )
             seconds, result = timed(lambda: verify_all(conn))
             assert result.problem is None and result.checked_legs == total, result
             best_verify = min(best_verify, seconds)
@@ -214,7 +253,9 @@ def written_rows(db: Path, batch_id: str) -> dict[str, list[tuple]]:
             "groups": conn.execute("SELECT * FROM groups WHERE batch_id = ?", (batch_id,)).fetchall(),
             "legs": conn.execute(f"SELECT * FROM legs WHERE group_id IN ({groups})", (batch_id,)).fetchall(),
             "lots": conn.execute(f"SELECT * FROM lots WHERE group_id IN ({groups})", (batch_id,)).fetchall(),
-            "lot_reliefs": conn.execute(f"SELECT * FROM lot_reliefs WHERE group_id IN ({groups})", (batch_id,)).fetchall(),
+            "lot_reliefs": conn.execute(
+                f"SELECT * FROM lot_reliefs WHERE group_id IN ({groups})", (batch_id,)
+            ).fetchall(),
         }
     finally:
         conn.close()

@@ -30,9 +30,16 @@ RUNS = 5
 
 def _fill(home: BotHome) -> None:
     """200 secret files (the five known names are validated; the bench writes raw records under numbered names)."""
-    changes = {HomePaths.secret_rel(f"bench_secret_{i:03d}"): json.dumps(
-        {"fields": {"api_key": f"K{i:06d}" * 6, "secret_key": f"S{i:06d}" * 8}, "version": 1,
-         "updated_utc": "2026-01-01T00:00:00.000000Z"}).encode() for i in range(SECRETS)}
+    changes = {
+        HomePaths.secret_rel(f"bench_secret_{i:03d}"): json.dumps(
+            {
+                "fields": {"api_key": f"K{i:06d}" * 6, "secret_key": f"S{i:06d}" * 8},
+                "version": 1,
+                "updated_utc": "2026-01-01T00:00:00.000000Z",
+            }
+        ).encode()
+        for i in range(SECRETS)
+    }
     rotate(home, initiator="system", changes=changes)
 
 
@@ -43,7 +50,9 @@ def _raw_peer(home: BotHome, scratch: Path) -> float:
     artifacts = list(home.vault.artifacts(gen_dir))
     began = time.perf_counter()
     for number, rel in enumerate(artifacts):
-        write_bytes_durable(scratch.with_name(f"{scratch.name}{number}"), new.encrypt(old.decrypt((gen_dir / rel).read_bytes())))
+        write_bytes_durable(
+            scratch.with_name(f"{scratch.name}{number}"), new.encrypt(old.decrypt((gen_dir / rel).read_bytes()))
+        )
     return time.perf_counter() - began
 
 

@@ -44,7 +44,10 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
     size = 25
-    bounds = [(s, min(s + size, args.first_seed + args.seeds)) for s in range(args.first_seed, args.first_seed + args.seeds, size)]
+    bounds = [
+        (s, min(s + size, args.first_seed + args.seeds))
+        for s in range(args.first_seed, args.first_seed + args.seeds, size)
+    ]
     start = time.perf_counter()
     steps = violations = unknown = 0
     known: list[str] = []
@@ -60,9 +63,13 @@ def main() -> int:
     seconds = time.perf_counter() - start
     print(f"seeds {args.first_seed}..{args.first_seed + args.seeds - 1} on {args.jobs} process(es) in {seconds:.1f}s")
     print(f"seeds/s: {args.seeds / seconds:.2f}")
-    print(f"steps/s: {steps / seconds:.1f}  (a step is one sim-second of the core's clock: "
-          f"{steps / seconds:.0f}x a real core living through the same faults)")
-    print(f"known defects (tests/sim/known.py) hit by {len(known)} violation(s)" + (f", e.g. {known[0]}" if known else ""))
+    print(
+        f"steps/s: {steps / seconds:.1f}  (a step is one sim-second of the core's clock: "
+        f"{steps / seconds:.0f}x a real core living through the same faults)"
+    )
+    print(
+        f"known defects (tests/sim/known.py) hit by {len(known)} violation(s)" + (f", e.g. {known[0]}" if known else "")
+    )
     print(f"seeds failing on an unknown defect: {unknown}")
     print(f"violations: {violations}")
     return 1 if unknown else 0

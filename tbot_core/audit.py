@@ -15,9 +15,10 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import apsw
 
@@ -85,9 +86,13 @@ class AuditRow:
         return value if isinstance(value, dict) else {"_value": value}
 
 
-def row_hash(seq: int, ts_utc: str, category: str, event: str, severity: str, actor: str, context: str, prev_hash: str) -> str:
+def row_hash(
+    seq: int, ts_utc: str, category: str, event: str, severity: str, actor: str, context: str, prev_hash: str
+) -> str:
     """SHA-256 over the canonical row: fields joined by the ASCII unit separator."""
-    return _sha256(f"{seq}\x1f{ts_utc}\x1f{category}\x1f{event}\x1f{severity}\x1f{actor}\x1f{context}\x1f{prev_hash}".encode()).hexdigest()
+    return _sha256(
+        f"{seq}\x1f{ts_utc}\x1f{category}\x1f{event}\x1f{severity}\x1f{actor}\x1f{context}\x1f{prev_hash}".encode()
+    ).hexdigest()
 
 
 _sha256 = hashlib.sha256
@@ -170,15 +175,22 @@ class AuditLog:
         with self._lock:
             self.conn.close()
 
-    def __enter__(self) -> "AuditLog":
+    def __enter__(self) -> AuditLog:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- writing -----------------------------------------------------------------------
-    def append(self, category: str, event: str, context: dict[str, Any] | None = None, *,
-               severity: str = "info", actor: str = "system") -> int:
+    def append(
+        self,
+        category: str,
+        event: str,
+        context: dict[str, Any] | None = None,
+        *,
+        severity: str = "info",
+        actor: str = "system",
+    ) -> int:
         return self.append_many([AuditEvent(category, event, context or {}, severity, actor)])[-1]
 
     def append_many(self, events: Sequence[AuditEvent]) -> list[int]:
@@ -206,7 +218,9 @@ class AuditLog:
             for ev, ctx in zip(events, contexts):
                 seq += 1
                 # Inlined row_hash(): this loop is the audit log's hot path.
-                digest = sha(f"{seq}\x1f{ts}\x1f{ev.category}\x1f{ev.event}\x1f{ev.severity}\x1f{ev.actor}\x1f{ctx}\x1f{prev}".encode()).hexdigest()
+                digest = sha(
+                    f"{seq}\x1f{ts}\x1f{ev.category}\x1f{ev.event}\x1f{ev.severity}\x1f{ev.actor}\x1f{ctx}\x1f{prev}".encode()
+                ).hexdigest()
                 rows.append((seq, ts, ev.category, ev.event, ev.severity, ev.actor, ctx, prev, digest))
                 prev = digest
             conn.executemany("INSERT INTO audit_log VALUES (?,?,?,?,?,?,?,?,?)", rows)
@@ -219,8 +233,15 @@ class AuditLog:
         return [row[0] for row in rows]
 
     # -- reading -----------------------------------------------------------------------
-    def tail(self, n: int = 20, *, category: str | None = None, severity: str | None = None,
-             search: str | None = None, after_seq: int = 0) -> list[AuditRow]:
+    def tail(
+        self,
+        n: int = 20,
+        *,
+        category: str | None = None,
+        severity: str | None = None,
+        search: str | None = None,
+        after_seq: int = 0,
+    ) -> list[AuditRow]:
         """The newest ``n`` rows matching the filters, oldest first."""
         where, args = ["seq > ?"], [after_seq]
         if category:
@@ -260,7 +281,9 @@ class AuditLog:
         last = 0
         while True:
             with self._lock:
-                chunk = self.conn.execute("SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?", (last, batch)).fetchall()
+                chunk = self.conn.execute(
+                    "SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?", (last, batch)
+                ).fetchall()
             if not chunk:
                 return
             for raw in chunk:
@@ -272,12 +295,18 @@ class AuditLog:
         expected_seq, prev = 1, GENESIS
         for row in self.iter_rows():
             if row.seq != expected_seq:
-                raise IntegrityError(f"audit chain broken at seq {expected_seq}: row missing (next row is seq {row.seq})")
+                raise IntegrityError(
+                    f"audit chain broken at seq {expected_seq}: row missing (next row is seq {row.seq})"
+                )
             if row.prev_hash != prev:
                 raise IntegrityError(f"audit chain broken at seq {row.seq}: prev_hash does not match the row before")
-            digest = row_hash(row.seq, row.ts_utc, row.category, row.event, row.severity, row.actor, row.context, row.prev_hash)
+            digest = row_hash(
+                row.seq, row.ts_utc, row.category, row.event, row.severity, row.actor, row.context, row.prev_hash
+            )
             if digest != row.row_hash:
-                raise IntegrityError(f"audit chain broken at seq {row.seq}: row contents do not match its hash (edited)")
+                raise IntegrityError(
+                    f"audit chain broken at seq {row.seq}: row contents do not match its hash (edited)"
+                )
             prev, expected_seq = row.row_hash, expected_seq + 1
         count = expected_seq - 1
         self._check_anchor(count)
@@ -292,8 +321,10 @@ class AuditLog:
             return
         seq, digest = anchor
         if seq > count:
-            raise IntegrityError(f"audit chain broken at seq {count + 1}: rows {count + 1}..{seq} missing "
-                                 f"(the head anchor records seq {seq})")
+            raise IntegrityError(
+                f"audit chain broken at seq {count + 1}: rows {count + 1}..{seq} missing "
+                f"(the head anchor records seq {seq})"
+            )
         with self._lock:
             row = self.conn.execute("SELECT row_hash FROM audit_log WHERE seq = ?", (seq,)).fetchone()
         if seq and (row is None or row[0] != digest):

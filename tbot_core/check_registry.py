@@ -8,7 +8,7 @@ failed check named after the factory, so startup still blocks with a cause.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from tbot_core.errors import TbotError
 from tbot_core.home import BotHome
@@ -20,8 +20,8 @@ CheckFactory = Callable[[BotHome], list[SelfCheck]]
 
 def _factories() -> list[tuple[str, CheckFactory]]:
     # Imported here so a broken optional module fails its own check, not the CLI.
-    from tbot_core.ledger.checks import ledger_checks
     from tbot_core.enhancements.registry import build_check_checks, enhancement_checks
+    from tbot_core.ledger.checks import ledger_checks
     from tbot_core.safety.checks import safety_checks
     from tbot_core.safety.security_bot import security_checks
 
@@ -51,6 +51,6 @@ def registered_checks(home: BotHome) -> list[SelfCheck]:
     for name, factory in _factories():
         try:
             checks.extend(factory(home))
-        except Exception as exc:  # noqa: BLE001 - fail closed, reported as a failed check
+        except Exception as exc:
             checks.append(_FactoryFailure(name, exc))
     return checks

@@ -7,10 +7,10 @@ shape (never the value itself, which might be a secret).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import time
 from decimal import Decimal, InvalidOperation
-from typing import Callable
 
 Parser = Callable[[str], object]
 

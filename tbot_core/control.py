@@ -59,7 +59,7 @@ class Operator:
     ssh_client: str | None = None
 
     @classmethod
-    def current(cls) -> "Operator":
+    def current(cls) -> Operator:
         try:
             user = getpass.getuser()
         except (KeyError, OSError):
@@ -84,16 +84,24 @@ class ControlFlag:
         return json.dumps(asdict(self), sort_keys=True)
 
     def audit_context(self) -> dict[str, Any]:
-        return {"flag": self.flag, "requested_utc": self.requested_utc, "operator": self.operator.user,
-                "ssh_client": self.operator.ssh_client, "reason": self.reason, "source": self.source, "nonce": self.nonce}
+        return {
+            "flag": self.flag,
+            "requested_utc": self.requested_utc,
+            "operator": self.operator.user,
+            "ssh_client": self.operator.ssh_client,
+            "reason": self.reason,
+            "source": self.source,
+            "nonce": self.nonce,
+        }
 
 
 class FlagError(TbotError):
     """A flag file that must not be acted on."""
 
 
-def write_flag(paths: HomePaths, flag: str, *, reason: str = "", source: str = "cli",
-               operator: Operator | None = None) -> ControlFlag:
+def write_flag(
+    paths: HomePaths, flag: str, *, reason: str = "", source: str = "cli", operator: Operator | None = None
+) -> ControlFlag:
     """Write one request atomically under its own name; earlier requests, of any flag, stay pending."""
     if flag not in FLAGS:
         raise FlagError(f"unknown control flag {flag!r}; expected one of {', '.join(FLAGS)}")
@@ -212,7 +220,9 @@ def read_flags(paths: HomePaths, audit: AuditLog | None = None) -> tuple[list[Co
         except FileNotFoundError:
             continue
         except (FlagError, OSError) as exc:
-            _reject(paths, audit, entry, exc.one_line() if isinstance(exc, FlagError) else f"{entry.name}: unreadable", bad)
+            _reject(
+                paths, audit, entry, exc.one_line() if isinstance(exc, FlagError) else f"{entry.name}: unreadable", bad
+            )
             continue
         found.append(((parse_iso_z(record.requested_utc), entry.name), record, entry))
     found.sort(key=lambda item: item[0])
@@ -253,8 +263,13 @@ def _quarantine(paths: HomePaths, entry: Path) -> None:
 
 def acknowledge(paths: HomePaths, audit: AuditLog, flag: ControlFlag, outcome: str, **detail: Any) -> None:
     """Record that the core acted on ``flag`` and remove exactly that request; other requests stay pending."""
-    audit.append("control", f"flag_{flag.flag}_acknowledged", {**flag.audit_context(), "outcome": outcome, **detail},
-                 actor="system", severity="warning" if flag.flag in {"kill", "reset"} else "info")
+    audit.append(
+        "control",
+        f"flag_{flag.flag}_acknowledged",
+        {**flag.audit_context(), "outcome": outcome, **detail},
+        actor="system",
+        severity="warning" if flag.flag in {"kill", "reset"} else "info",
+    )
     flag_path(paths, flag).unlink(missing_ok=True)
     legacy = paths.flag_file(flag.flag)  # only if read_flags could not rename it
     try:

@@ -127,7 +127,7 @@ class CoreStore:
     def close(self) -> None:
         self.conn.close()
 
-    def transaction(self) -> "_Txn":
+    def transaction(self) -> _Txn:
         return _Txn(self)
 
     def query(self, sql: str, args: tuple = ()) -> list[tuple]:
@@ -147,8 +147,10 @@ class CoreStore:
 
     def set_kill_state(self, state: str, since_utc: str | None, cause: str | None, bar_utc: str | None) -> None:
         with self.transaction() as conn:
-            conn.execute("UPDATE kill_switch SET state = ?, since_utc = ?, cause = ?, bar_utc = ? WHERE id = 1",
-                         (state, since_utc, cause, bar_utc))
+            conn.execute(
+                "UPDATE kill_switch SET state = ?, since_utc = ?, cause = ?, bar_utc = ? WHERE id = 1",
+                (state, since_utc, cause, bar_utc),
+            )
 
     # -- day start -----------------------------------------------------------------------
     def day_start_equity(self, day: str) -> Decimal | None:
@@ -166,16 +168,21 @@ class CoreStore:
 
     def save_cursor(self, conn: apsw.Connection, last_bar_utc: str, bars: int, marks: dict[str, int]) -> None:
         conn.execute("UPDATE engine_cursor SET last_bar_utc = ?, bars = ? WHERE id = 1", (last_bar_utc, bars))
-        conn.executemany("INSERT INTO marks (symbol, price_cents) VALUES (?, ?) "
-                         "ON CONFLICT(symbol) DO UPDATE SET price_cents = excluded.price_cents", list(marks.items()))
+        conn.executemany(
+            "INSERT INTO marks (symbol, price_cents) VALUES (?, ?) "
+            "ON CONFLICT(symbol) DO UPDATE SET price_cents = excluded.price_cents",
+            list(marks.items()),
+        )
 
     def marks(self) -> dict[str, int]:
         return {sym: cents for sym, cents in self.query("SELECT symbol, price_cents FROM marks")}
 
     # -- fills waiting for the ledger ---------------------------------------------------------
     def unposted_fills(self) -> list[tuple]:
-        return self.query("SELECT fitid, order_id, symbol, side, qty, price_cents, fee_cents, timestamp_utc, strategy "
-                          "FROM paper_fills WHERE ledger_posted = 0 ORDER BY rowid")
+        return self.query(
+            "SELECT fitid, order_id, symbol, side, qty, price_cents, fee_cents, timestamp_utc, strategy "
+            "FROM paper_fills WHERE ledger_posted = 0 ORDER BY rowid"
+        )
 
     def mark_posted(self, fitids: list[str]) -> None:
         with self.transaction() as conn:
@@ -206,4 +213,3 @@ class _Txn:
                 conn.execute("ROLLBACK")
         finally:
             self.store.lock.release()
-

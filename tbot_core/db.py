@@ -13,7 +13,9 @@ import apsw
 BUSY_TIMEOUT_MS = 10_000
 
 
-def connect(path: Path, *, readonly: bool = False, busy_timeout_ms: int = BUSY_TIMEOUT_MS, vfs: str | None = None) -> apsw.Connection:
+def connect(
+    path: Path, *, readonly: bool = False, busy_timeout_ms: int = BUSY_TIMEOUT_MS, vfs: str | None = None
+) -> apsw.Connection:
     flags = apsw.SQLITE_OPEN_READONLY if readonly else apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE
     kwargs = {"flags": flags}
     if vfs:

@@ -20,15 +20,42 @@ class MatrixRow:
 
 
 EMERGENCY_MATRIX: tuple[MatrixRow, ...] = (
-    MatrixRow("daily_loss", "PnL Loss > DAILY_LOSS_LIMIT", "kill_switch.py", "Broker", "Halt broker, emit audit+notify", False),
-    MatrixRow("broker_down", "Broker API Down", "watchdog_bot.py", "Broker", "Suspend broker; supervisor continues health checks", False),
+    MatrixRow(
+        "daily_loss", "PnL Loss > DAILY_LOSS_LIMIT", "kill_switch.py", "Broker", "Halt broker, emit audit+notify", False
+    ),
+    MatrixRow(
+        "broker_down",
+        "Broker API Down",
+        "watchdog_bot.py",
+        "Broker",
+        "Suspend broker; supervisor continues health checks",
+        False,
+    ),
     MatrixRow("feed_down", "Market Data Down", "watchdog_bot.py", "All", "Supervisor issues controlled stop", True),
-    MatrixRow("decrypt_fail", ".env_bot Decryption Fail", "security_bot.py", "All", "Block launch; log sanitized error", True),
-    MatrixRow("logic_error", "Logic Error", "error_handler.py", "Varies", "Classify -> retry/backoff; escalate if critical", True),
+    MatrixRow(
+        "decrypt_fail", ".env_bot Decryption Fail", "security_bot.py", "All", "Block launch; log sanitized error", True
+    ),
+    MatrixRow(
+        "logic_error",
+        "Logic Error",
+        "error_handler.py",
+        "Varies",
+        "Classify -> retry/backoff; escalate if critical",
+        True,
+    ),
     MatrixRow("defense_mode", "Defense Mode On", "risk_bot.py+.env", "All", "Compress risk parameters", False),
     MatrixRow("validation_fail", "Validation Fail (risk/config)", "risk_bot.py", "Broker", "Block trade; log", False),
-    MatrixRow("manual_shutdown", "Manual Shutdown", "control_stop.flag", "Any", "Supervisor orchestrates safe shutdown", True),
-    MatrixRow("schema_fail", "System File/Schema Fail", "build_check.py", "All", "Abort launch; log & require remediation", True),
+    MatrixRow(
+        "manual_shutdown", "Manual Shutdown", "control_stop.flag", "Any", "Supervisor orchestrates safe shutdown", True
+    ),
+    MatrixRow(
+        "schema_fail",
+        "System File/Schema Fail",
+        "build_check.py",
+        "All",
+        "Abort launch; log & require remediation",
+        True,
+    ),
 )
 
 MATRIX_KEYS = tuple(row.key for row in EMERGENCY_MATRIX)

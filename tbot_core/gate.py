@@ -10,10 +10,11 @@ strategy log and the tuning summary, never to the ledger.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from tbot_core.config import Settings
 from tbot_core.enhancements.base import Enhancement, EnhancementEnv, Outcome, Verdict
@@ -52,21 +53,36 @@ class _ModuleStats:
 
 
 class Gate:
-    def __init__(self, settings: Settings, identity: Identity, paths: HomePaths, *, audit: "AuditLog | None",
-                 broker_code: str, fundamentals: Any = None, clock: Callable[[], datetime] | None = None,
-                 persist: bool = True) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        identity: Identity,
+        paths: HomePaths,
+        *,
+        audit: AuditLog | None,
+        broker_code: str,
+        fundamentals: Any = None,
+        clock: Callable[[], datetime] | None = None,
+        persist: bool = True,
+    ) -> None:
         self.settings = settings
         self.audit = audit
-        env = EnhancementEnv(settings, identity, paths, broker_code.lower(), audit, fundamentals, clock or utc_now, persist)
+        env = EnhancementEnv(
+            settings, identity, paths, broker_code.lower(), audit, fundamentals, clock or utc_now, persist
+        )
         self.modules = build_enhancements(env)
         self.blocklist: TickerBlocklist = self.modules["ticker_blocklist"]  # type: ignore[assignment]
         self.tracker: TuningTracker = self.modules["tuning_tracker"]  # type: ignore[assignment]
         self._stats = {name: _ModuleStats() for name in self.modules}
         self._chains: dict[str, tuple[Enhancement, ...]] = {}
-        self.log = VerdictLog(paths.strategy_log(identity.BOT_IDENTITY, settings.log_format), settings.log_format) if persist else None
+        self.log = (
+            VerdictLog(paths.strategy_log(identity.BOT_IDENTITY, settings.log_format), settings.log_format)
+            if persist
+            else None
+        )
 
     @classmethod
-    def offline(cls, settings: Settings, identity: Identity, paths: HomePaths) -> "Gate":
+    def offline(cls, settings: Settings, identity: Identity, paths: HomePaths) -> Gate:
         """The gate for backtests: same modules and toggles; no audit, no logs, no session file."""
         return cls(settings, identity, paths, audit=None, broker_code=settings.broker, persist=False)
 
@@ -107,7 +123,7 @@ class Gate:
         try:
             allow, reason, context = module.evaluate(signal, market)
             stats.errored = False
-        except Exception as exc:  # noqa: BLE001 - a module bug must not take the gate down
+        except Exception as exc:
             allow, reason, context = self._module_failed(module, signal, exc)
             stats.errored = True
         latency = (time.perf_counter_ns() - start) / 1000.0
@@ -122,10 +138,20 @@ class Gate:
         what = scrub(f"{type(exc).__name__}: {' '.join(str(exc).split())}")[:300]
         if self.audit is not None:
             try:
-                self.audit.append("enhancement", "module_error",
-                                  {"module": module.name, "fatal": module.fatal, "error": what, "strategy": signal.strategy,
-                                   "symbol": signal.symbol, "side": signal.side}, severity="error")
-            except Exception:  # noqa: BLE001 - the verdict below still records the failure
+                self.audit.append(
+                    "enhancement",
+                    "module_error",
+                    {
+                        "module": module.name,
+                        "fatal": module.fatal,
+                        "error": what,
+                        "strategy": signal.strategy,
+                        "symbol": signal.symbol,
+                        "side": signal.side,
+                    },
+                    severity="error",
+                )
+            except Exception:
                 pass
         if module.fatal:
             return Outcome(False, f"{module.name} failed ({what}); fatal module: trade blocked", {"error": what})
@@ -166,8 +192,17 @@ class Gate:
         for name, module in self.modules.items():
             stats = self._stats[name]
             status = "disabled" if not module.enabled else "error" if stats.errored else "ok"
-            rows.append({"module": name, "enabled": module.enabled, "fatal": module.fatal, "status": status,
-                         "allowed": stats.allowed, "blocked": stats.blocked, "last_reason": stats.last_reason})
+            rows.append(
+                {
+                    "module": name,
+                    "enabled": module.enabled,
+                    "fatal": module.fatal,
+                    "status": status,
+                    "allowed": stats.allowed,
+                    "blocked": stats.blocked,
+                    "last_reason": stats.last_reason,
+                }
+            )
         return rows
 
 

@@ -28,8 +28,10 @@ class BotHome:
         if not self.paths.root.is_dir():
             raise TbotError(f"bot home {self.paths.root.name!r} does not exist", hint="run `tbot init` first")
         if not self.vault.exists():
-            raise SecurityError("vault/current: missing; this home has no keys or encrypted config",
-                                hint="run `tbot init --force` to recreate the home (a backup is kept)")
+            raise SecurityError(
+                "vault/current: missing; this home has no keys or encrypted config",
+                hint="run `tbot init --force` to recreate the home (a backup is kept)",
+            )
 
     # -- configuration -------------------------------------------------------------------
     def encrypted_settings_text(self) -> str:
@@ -47,8 +49,10 @@ class BotHome:
         plain = self.paths.plaintext_env
         if plain.exists():
             if settings.environment == "production":
-                raise SecurityError(".env_bot: plaintext config present while ENVIRONMENT=production",
-                                    hint="move its values into the vault with `tbot config set`, then delete .env_bot")
+                raise SecurityError(
+                    ".env_bot: plaintext config present while ENVIRONMENT=production",
+                    hint="move its values into the vault with `tbot config set`, then delete .env_bot",
+                )
             try:
                 overlay = plain.read_text(encoding="utf-8")
             except UnicodeDecodeError:

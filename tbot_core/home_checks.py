@@ -14,8 +14,11 @@ def home_checks(home: BotHome) -> list[SelfCheck]:
     def layout() -> CheckResult:
         missing = [p for p in paths.folders() if not p.is_dir()]
         if missing:
-            return CheckResult.failed("home_layout", f"folder {missing[0].relative_to(paths.root.parent)} missing",
-                                      "run `tbot init --force` or recreate the folder")
+            return CheckResult.failed(
+                "home_layout",
+                f"folder {missing[0].relative_to(paths.root.parent)} missing",
+                "run `tbot init --force` or recreate the folder",
+            )
         return CheckResult.passed("home_layout", f"{len(paths.folders())} folders present")
 
     def key() -> CheckResult:
@@ -23,13 +26,19 @@ def home_checks(home: BotHome) -> list[SelfCheck]:
         home.vault.key_bytes()
         key_path = home.vault.current_dir() / paths.KEY_REL
         if not is_private(key_path):
-            return CheckResult.failed("vault_key", f"{home.vault.rel(key_path)}: readable by group or others",
-                                      f"chmod 600 {home.vault.rel(key_path)}")
+            return CheckResult.failed(
+                "vault_key",
+                f"{home.vault.rel(key_path)}: readable by group or others",
+                f"chmod 600 {home.vault.rel(key_path)}",
+            )
         return CheckResult.passed("vault_key", f"generation {home.vault.current_generation()} key valid, mode 0600")
 
     def config() -> CheckResult:
         settings = home.settings
-        return CheckResult.passed("config", f"{len(settings.to_env())} keys valid; BROKER={settings.broker}, ENVIRONMENT={settings.environment}")
+        return CheckResult.passed(
+            "config",
+            f"{len(settings.to_env())} keys valid; BROKER={settings.broker}, ENVIRONMENT={settings.environment}",
+        )
 
     def identity() -> CheckResult:
         ident = home.identity
@@ -54,6 +63,11 @@ def home_checks(home: BotHome) -> list[SelfCheck]:
             raise TbotError(f"control/: not writable ({exc.strerror})") from None
         return CheckResult.passed("control_flags", "control folder writable")
 
-    return [FunctionCheck("home_layout", layout), FunctionCheck("vault_key", key), FunctionCheck("config", config),
-            FunctionCheck("identity", identity), FunctionCheck("audit_log", audit_chain),
-            FunctionCheck("control_flags", control_folder)]
+    return [
+        FunctionCheck("home_layout", layout),
+        FunctionCheck("vault_key", key),
+        FunctionCheck("config", config),
+        FunctionCheck("identity", identity),
+        FunctionCheck("audit_log", audit_chain),
+        FunctionCheck("control_flags", control_folder),
+    ]

@@ -27,14 +27,22 @@ def _database_initialisers() -> list:
     return [lambda p: AuditLog(p.audit_db).close(), lambda p: create_schema(p.ledger_db)]
 
 
-def init_home(root: str | os.PathLike[str] | None, *, force: bool = False, identity: str = "TBOT_PAPER_01",
-              jurisdiction: str = "US") -> tuple[HomePaths, Path | None]:
+def init_home(
+    root: str | os.PathLike[str] | None,
+    *,
+    force: bool = False,
+    identity: str = "TBOT_PAPER_01",
+    jurisdiction: str = "US",
+) -> tuple[HomePaths, Path | None]:
     """Create the home; returns its paths and, with ``force``, where the old one was kept."""
     target = HomePaths(root)
     ident = Identity.build(identity.upper(), jurisdiction.upper(), "PAPER", source="tbot init")
     if target.root.exists() and any(target.root.iterdir()):
         if not force:
-            raise TbotError(f"{target.root.name}: a bot home already exists here", hint="use --force to replace it (a backup is kept)")
+            raise TbotError(
+                f"{target.root.name}: a bot home already exists here",
+                hint="use --force to replace it (a backup is kept)",
+            )
     staging = HomePaths(target.root.with_name(f".{target.root.name}.init-{stamp()}"))
     try:
         _build(staging, ident)
@@ -52,12 +60,18 @@ def init_home(root: str | os.PathLike[str] | None, *, force: bool = False, ident
 def _build(paths: HomePaths, ident: Identity) -> None:
     paths.root.mkdir(mode=FOLDER_MODE, parents=True)
     paths.ensure_layout(ident.BOT_IDENTITY)
-    Vault(paths).create({HomePaths.CONFIG_REL: default_env_text().encode(), HomePaths.IDENTITY_REL: ident.to_json()},
-                        initiator="operator")
+    Vault(paths).create(
+        {HomePaths.CONFIG_REL: default_env_text().encode(), HomePaths.IDENTITY_REL: ident.to_json()},
+        initiator="operator",
+    )
     for name in SAMPLE_FILES:
         shutil.copyfile(package_sample_data(name), paths.market_data_dir / name)
     for make_schema in _database_initialisers():
         make_schema(paths)
     with AuditLog(paths.audit_db) as audit:
-        audit.append("home", "home_initialised", {"identity": ident.BOT_IDENTITY, "broker": "paper", "mode": "paper"},
-                     actor="operator")
+        audit.append(
+            "home",
+            "home_initialised",
+            {"identity": ident.BOT_IDENTITY, "broker": "paper", "mode": "paper"},
+            actor="operator",
+        )

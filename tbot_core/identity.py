@@ -27,7 +27,7 @@ class Identity:
         return json.dumps(asdict(self), indent=2, sort_keys=True).encode()
 
     @classmethod
-    def parse(cls, raw: bytes, *, source: str) -> "Identity":
+    def parse(cls, raw: bytes, *, source: str) -> Identity:
         try:
             data = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
@@ -43,7 +43,7 @@ class Identity:
         return cls.build(data["BOT_IDENTITY"], data["JURISDICTION_CODE"], data["BROKER_CODE"], source=source)
 
     @classmethod
-    def build(cls, bot_identity: object, jurisdiction: object, broker: object, *, source: str = "identity") -> "Identity":
+    def build(cls, bot_identity: object, jurisdiction: object, broker: object, *, source: str = "identity") -> Identity:
         if not isinstance(bot_identity, str) or not _IDENTITY.match(bot_identity):
             raise ConfigError(f"{source}: BOT_IDENTITY: expected A-Z, 0-9 and _ (2-64 chars)")
         if not isinstance(jurisdiction, str) or not _JURISDICTION.match(jurisdiction):

@@ -43,7 +43,9 @@ _FLAG_NAME_RE = re.compile(r"^[a-z][a-z_]{0,31}$")
 _FLAG_STAMP_RE = re.compile(r"^\d{8}T\d{12}Z$")
 _FLAG_NONCE_RE = re.compile(r"^[0-9a-f]{32}$")
 # control_NAME.flag (legacy, hand-written) or control_NAME.STAMP.NONCE.flag (one file per request)
-FLAG_FILE_RE = re.compile(r"^control_(?P<flag>[a-z][a-z_]{0,31})(?:\.(?P<stamp>\d{8}T\d{12}Z)\.(?P<nonce>[0-9a-f]{32}))?\.flag$")
+FLAG_FILE_RE = re.compile(
+    r"^control_(?P<flag>[a-z][a-z_]{0,31})(?:\.(?P<stamp>\d{8}T\d{12}Z)\.(?P<nonce>[0-9a-f]{32}))?\.flag$"
+)
 
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600
@@ -328,7 +330,11 @@ class HomePaths:
         ]
 
     def ensure_layout(self, identity: str | None = None) -> None:
-        extra = [self.root / "output", self.output_dir(identity), self.logs_dir(identity), self.backtest_dir(identity)] if identity else []
+        extra = (
+            [self.root / "output", self.output_dir(identity), self.logs_dir(identity), self.backtest_dir(identity)]
+            if identity
+            else []
+        )
         for folder in [*self.folders(), *extra]:
             folder.mkdir(parents=True, exist_ok=True)
             os.chmod(folder, FOLDER_MODE)

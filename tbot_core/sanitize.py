@@ -15,7 +15,9 @@ from functools import lru_cache
 from typing import Any
 
 REDACTED = "***"
-_SECRET_NAME = re.compile(r"(pass(word|wd|phrase)?|secret|token|api[_-]?key|auth|credential|private|fernet|^key$|_key$)", re.I)
+_SECRET_NAME = re.compile(
+    r"(pass(word|wd|phrase)?|secret|token|api[_-]?key|auth|credential|private|fernet|^key$|_key$)", re.I
+)
 _MIN_SCRUB_LEN = 4
 
 _lock = threading.Lock()

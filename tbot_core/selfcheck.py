@@ -7,8 +7,9 @@ counts as a failure (fail closed), with its message sanitized.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from typing import Callable, Iterable, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from tbot_core.errors import TbotError
 from tbot_core.sanitize import scrub
@@ -24,11 +25,11 @@ class CheckResult:
     checked_utc: str = ""
 
     @classmethod
-    def passed(cls, module: str, detail: str = "ok") -> "CheckResult":
+    def passed(cls, module: str, detail: str = "ok") -> CheckResult:
         return cls(module, True, detail, "", iso_z())
 
     @classmethod
-    def failed(cls, module: str, detail: str, hint: str = "") -> "CheckResult":
+    def failed(cls, module: str, detail: str, hint: str = "") -> CheckResult:
         return cls(module, False, scrub(" ".join(detail.split())), hint, iso_z())
 
     def to_dict(self) -> dict[str, object]:
@@ -66,8 +67,10 @@ def run_one(check: SelfCheck) -> CheckResult:
         result = check.self_check()
     except TbotError as exc:
         return CheckResult.failed(name, str(exc), exc.hint or "")
-    except Exception as exc:  # noqa: BLE001 - a check that cannot decide must fail closed
-        return CheckResult.failed(name, f"self_check raised {type(exc).__name__}: {exc}", "see the system log; fix the module before launch")
+    except Exception as exc:
+        return CheckResult.failed(
+            name, f"self_check raised {type(exc).__name__}: {exc}", "see the system log; fix the module before launch"
+        )
     if not isinstance(result, CheckResult):
         return CheckResult.failed(name, f"self_check returned {type(result).__name__}, expected CheckResult")
     return result

@@ -8,10 +8,11 @@ computed from, so a backtest can gate it later with exactly that state.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 Side = Literal["buy", "sell"]
 SIDES = ("buy", "sell")
@@ -44,9 +45,18 @@ class IndicatorSnapshot:
     bad_bars: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ts": self.ts, "close": self.close, "bars": self.bars, "adx": self.adx, "bb_upper": self.bb_upper,
-                "bb_middle": self.bb_middle, "bb_lower": self.bb_lower, "atr": self.atr, "vwap": self.vwap,
-                "bad_bars": self.bad_bars}
+        return {
+            "ts": self.ts,
+            "close": self.close,
+            "bars": self.bars,
+            "adx": self.adx,
+            "bb_upper": self.bb_upper,
+            "bb_middle": self.bb_middle,
+            "bb_lower": self.bb_lower,
+            "atr": self.atr,
+            "vwap": self.vwap,
+            "bad_bars": self.bad_bars,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +92,9 @@ class MarketContext:
     option_quotes: Mapping[str, OptionQuote] = field(default_factory=dict)
 
     @classmethod
-    def from_signal(cls, signal: Signal, *, vix: float | None = None, imbalance: Imbalance | None = None) -> "MarketContext":
+    def from_signal(
+        cls, signal: Signal, *, vix: float | None = None, imbalance: Imbalance | None = None
+    ) -> MarketContext:
         """The context a strategy recorded in the signal (backtests gate signals this way)."""
         snap = signal.context.get("indicators")
         quote = signal.context.get("option_quote")

@@ -28,8 +28,20 @@ REQUIRED_KEYS = ("schema", "written_utc", "mode", "core")
 
 
 def empty_matrix() -> list[dict[str, Any]]:
-    return [{"key": r.key, "event": r.event, "detection": r.detection, "scope": r.scope, "response": r.response,
-             "reboot": r.reboot, "state": "armed", "last_utc": None, "cause": None} for r in EMERGENCY_MATRIX]
+    return [
+        {
+            "key": r.key,
+            "event": r.event,
+            "detection": r.detection,
+            "scope": r.scope,
+            "response": r.response,
+            "reboot": r.reboot,
+            "state": "armed",
+            "last_utc": None,
+            "cause": None,
+        }
+        for r in EMERGENCY_MATRIX
+    ]
 
 
 class StateWriter:

@@ -30,14 +30,26 @@ class SystemLog:
             path.write_text(",".join(CSV_FIELDS) + "\n")
 
     def write(self, level: str, module: str, message: str, **context: Any) -> None:
-        record = {"timestamp_utc": iso_z(), "level": level, "module": module, "message": scrub(message),
-                  "context": sanitize(context)}
+        record = {
+            "timestamp_utc": iso_z(),
+            "level": level,
+            "module": module,
+            "message": scrub(message),
+            "context": sanitize(context),
+        }
         if self.fmt == "JSON":
             line = json.dumps(record, sort_keys=True, default=str) + "\n"
         else:
             buf = io.StringIO()
-            csv.writer(buf).writerow([record["timestamp_utc"], level, module, record["message"],
-                                      json.dumps(record["context"], sort_keys=True, default=str)])
+            csv.writer(buf).writerow(
+                [
+                    record["timestamp_utc"],
+                    level,
+                    module,
+                    record["message"],
+                    json.dumps(record["context"], sort_keys=True, default=str),
+                ]
+            )
             line = buf.getvalue()
         with self._lock, open(self.path, "a", encoding="utf-8") as handle:
             handle.write(line)

@@ -19,11 +19,16 @@ WEB_CLIENT_MAX = 48
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tbot_tui", description="TradeBot operator console")
     parser.add_argument("--home", default=None, help="bot home folder (default: $TBOT_HOME or ./tbot_home)")
-    parser.add_argument("--theme", default=os.environ.get("TBOT_THEME") or None,
-                        help="Textual theme, e.g. textual-dark, nord, gruvbox (default: $TBOT_THEME or textual-dark)")
+    parser.add_argument(
+        "--theme",
+        default=os.environ.get("TBOT_THEME") or None,
+        help="Textual theme, e.g. textual-dark, nord, gruvbox (default: $TBOT_THEME or textual-dark)",
+    )
     parser.add_argument("--read-only", action="store_true", help="no control keys or commands: a view only")
     parser.add_argument("--web-user", default=None, help=argparse.SUPPRESS)  # set by `tbot serve --allow-control`
-    parser.add_argument("--web-client", default="", help=argparse.SUPPRESS)  # the browser's address, for the flag record
+    parser.add_argument(
+        "--web-client", default="", help=argparse.SUPPRESS
+    )  # the browser's address, for the flag record
     return parser
 
 

@@ -42,5 +42,7 @@ class AckTracker:
             context = row.context_dict()
             mine = self._pending.pop(str(context.get("nonce")), None) is not None
             if mine or not history:
-                found.append(Acknowledgement(match.group(1), str(context.get("outcome", "done")), row.seq, row.ts_utc, mine))
+                found.append(
+                    Acknowledgement(match.group(1), str(context.get("outcome", "done")), row.seq, row.ts_utc, mine)
+                )
         return found

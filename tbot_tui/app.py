@@ -17,8 +17,8 @@ import gc
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Callable, Iterable
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -50,24 +50,37 @@ AUDIT_POLL_S = 0.05
 AUDIT_RING = 2000
 GC_GEN0_THRESHOLD = 20_000
 
-SCREENS_BY_KEY = (("1", "main", "Main"), ("2", "selfcheck", "Self-check"), ("3", "tuning", "Tuning"),
-                  ("4", "positions", "Positions"), ("5", "config", "Config"), ("6", "backtest", "Backtest"))
+SCREENS_BY_KEY = (
+    ("1", "main", "Main"),
+    ("2", "selfcheck", "Self-check"),
+    ("3", "tuning", "Tuning"),
+    ("4", "positions", "Positions"),
+    ("5", "config", "Config"),
+    ("6", "backtest", "Backtest"),
+)
 # (key, flag, footer label, what the help screen and palette say)
-CONTROLS = (("s", "start", "Start", "Start (or resume) trading: writes control_start.flag"),
-            ("x", "stop", "Stop", "Stop the core in an orderly way: writes control_stop.flag"),
-            ("d", "defense_on", "Defense", "Defense mode on (compressed risk limits)"),
-            ("D", "defense_off", "Def off", "Defense mode off"))
+CONTROLS = (
+    ("s", "start", "Start", "Start (or resume) trading: writes control_start.flag"),
+    ("x", "stop", "Stop", "Stop the core in an orderly way: writes control_stop.flag"),
+    ("d", "defense_on", "Defense", "Defense mode on (compressed risk limits)"),
+    ("D", "defense_off", "Def off", "Defense mode off"),
+)
 
 
 HELP_BINDING = Binding("question_mark", "help", "Help", key_display="?", tooltip="This list of every key")
 # defense off stays out of the footer (room at 80 columns); help and the palette list it
 CONTROL_BINDINGS = (
-    *(Binding(key, f"flag('{flag}')", label, tooltip=long, show=flag != "defense_off") for key, flag, label, long in CONTROLS),
+    *(
+        Binding(key, f"flag('{flag}')", label, tooltip=long, show=flag != "defense_off")
+        for key, flag, label, long in CONTROLS
+    ),
     Binding("k", "kill", "Kill", tooltip="Kill switch: halt all trading (asks to confirm, needs a reason)"),
     Binding("R", "reset", "Reset", tooltip="Reset the kill switch (type RESET and give a reason)"),
 )
-SCREEN_BINDINGS = tuple(Binding(key, f"show('{mode}')", label, show=False, tooltip=f"Show the {label} screen")
-                        for key, mode, label in SCREENS_BY_KEY)
+SCREEN_BINDINGS = tuple(
+    Binding(key, f"show('{mode}')", label, show=False, tooltip=f"Show the {label} screen")
+    for key, mode, label in SCREENS_BY_KEY
+)
 QUIT_BINDING = Binding("q", "quit", "Quit", tooltip="Quit the console (the core keeps running)")
 
 
@@ -77,8 +90,14 @@ class ConsoleBase(App[None]):
 
     CSS_PATH = str(stylesheet())
     TITLE = "TradeBot"
-    MODES = {"main": MainScreen, "selfcheck": SelfCheckScreen, "tuning": TuningScreen,
-             "positions": PositionsScreen, "config": ConfigScreen, "backtest": BacktestScreen}
+    MODES = {
+        "main": MainScreen,
+        "selfcheck": SelfCheckScreen,
+        "tuning": TuningScreen,
+        "positions": PositionsScreen,
+        "config": ConfigScreen,
+        "backtest": BacktestScreen,
+    }
     read_only = True
 
     state_read: reactive[StateRead | None] = reactive(None, always_update=True)
@@ -86,13 +105,22 @@ class ConsoleBase(App[None]):
     audit_problem: reactive[str] = reactive("")
     ack_text: reactive[str] = reactive("")
 
-    def __init__(self, home: str | None = None, *, clock: Clock = system_clock,
-                 state_poll_s: float = STATE_POLL_S, audit_poll_s: float = AUDIT_POLL_S,
-                 theme: str | None = None, operator: Operator | None = None) -> None:
+    def __init__(
+        self,
+        home: str | None = None,
+        *,
+        clock: Clock = system_clock,
+        state_poll_s: float = STATE_POLL_S,
+        audit_poll_s: float = AUDIT_POLL_S,
+        theme: str | None = None,
+        operator: Operator | None = None,
+    ) -> None:
         super().__init__()
         if theme is not None:
             if theme not in self.available_themes:
-                raise ValueError(f"--theme {theme[:40]!r}: unknown theme; expected one of {', '.join(sorted(self.available_themes))}")
+                raise ValueError(
+                    f"--theme {theme[:40]!r}: unknown theme; expected one of {', '.join(sorted(self.available_themes))}"
+                )
             self.theme = theme
         self.operator = operator  # who control flags name (None: the local user, see Operator.current)
         self.paths = HomePaths(home)
@@ -110,7 +138,9 @@ class ConsoleBase(App[None]):
     # -- lifecycle -----------------------------------------------------------------------
     def on_mount(self) -> None:
         if self.read_only:
-            self.ack_text = "read-only view: no control keys here (use `tbot tui` on the server, or `tbot serve --allow-control`)"
+            self.ack_text = (
+                "read-only view: no control keys here (use `tbot tui` on the server, or `tbot serve --allow-control`)"
+            )
         elif self.operator is not None and self.operator.ssh_client and self.operator.ssh_client.startswith("web"):
             self.ack_text = f"browser console: control flags are sent as operator {self.operator.user}"
         self.switch_mode("main")
@@ -168,7 +198,9 @@ class ConsoleBase(App[None]):
         if self.on_audit_shown is not None:
             self.call_after_refresh(self.on_audit_shown, seq)
 
-    def audit_query(self, n: int, *, category: str | None, severity: str | None, search: str) -> tuple[list[AuditRow], str]:
+    def audit_query(
+        self, n: int, *, category: str | None, severity: str | None, search: str
+    ) -> tuple[list[AuditRow], str]:
         return self._query_source.query(n, category=category, severity=severity, search=search)
 
     def on_flag_acknowledged(self, message: FlagAcknowledged) -> None:
@@ -184,12 +216,31 @@ class ConsoleBase(App[None]):
         self.switch_mode(mode)
 
     def action_help(self) -> None:
-        groups = [("everywhere", list(self.BINDINGS)), ("main screen", list(MainScreen.BINDINGS)),
-                  ("main screen, narrow", [Binding("left,right", "previous_tab", "On the panel tab bar: previous / next panel")]),
-                  ("everywhere", [Binding("ctrl+p", "command_palette",
-                                          "Command palette: every screen" if self.read_only else "Command palette: every control and screen"),
-                                  Binding("tab", "focus_next", "Next panel / field (shift+tab: back)")]),
-                  ("dialogs", [Binding("enter", "confirm", "Confirm the dialog"), Binding("escape", "cancel", "Cancel the dialog")])]
+        groups = [
+            ("everywhere", list(self.BINDINGS)),
+            ("main screen", list(MainScreen.BINDINGS)),
+            (
+                "main screen, narrow",
+                [Binding("left,right", "previous_tab", "On the panel tab bar: previous / next panel")],
+            ),
+            (
+                "everywhere",
+                [
+                    Binding(
+                        "ctrl+p",
+                        "command_palette",
+                        "Command palette: every screen"
+                        if self.read_only
+                        else "Command palette: every control and screen",
+                    ),
+                    Binding("tab", "focus_next", "Next panel / field (shift+tab: back)"),
+                ],
+            ),
+            (
+                "dialogs",
+                [Binding("enter", "confirm", "Confirm the dialog"), Binding("escape", "cancel", "Cancel the dialog")],
+            ),
+        ]
         self.push_screen(HelpScreen(groups))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
@@ -237,8 +288,14 @@ class TradeBotConsole(ConsoleBase):
         record = message.record
         self.acks.expect(record)
         core_up = self.state_read is not None and self.state_read.status == "ok"
-        waiting = "waiting for the core's acknowledgement" if core_up else "core not running: the flag waits for the next core"
-        self.ack_text = (f"{record.flag} requested {record.requested_utc[11:19]}Z by {record.operator.describe()} — {waiting}")
+        waiting = (
+            "waiting for the core's acknowledgement"
+            if core_up
+            else "core not running: the flag waits for the next core"
+        )
+        self.ack_text = (
+            f"{record.flag} requested {record.requested_utc[11:19]}Z by {record.operator.describe()} — {waiting}"
+        )
 
     def action_kill(self) -> None:
         self.push_screen(KillConfirmScreen(), self._kill_answer)

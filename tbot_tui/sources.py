@@ -50,7 +50,9 @@ class AuditSource:
             self.last_seq = rows[-1].seq
         return rows, ""
 
-    def query(self, n: int, *, category: str | None, severity: str | None, search: str | None) -> tuple[list[AuditRow], str]:
+    def query(
+        self, n: int, *, category: str | None, severity: str | None, search: str | None
+    ) -> tuple[list[AuditRow], str]:
         """The newest ``n`` rows matching a filter (for a filter change, not the live tail)."""
         try:
             log = self._open()

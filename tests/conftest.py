@@ -29,15 +29,27 @@ def bot_home(home_paths: HomePaths) -> BotHome:
     return BotHome(str(home_paths.root))
 
 
-def run_tbot(*args: str, home: Path | None = None, input: str | None = None, env: dict[str, str] | None = None,
-             timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_tbot(
+    *args: str,
+    home: Path | None = None,
+    input: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
     """Run the real CLI (``python -m tbot_core.cli.main``) in a subprocess."""
     full_env = {**os.environ, **(env or {})}
     full_env.pop("TBOT_DEBUG", None)
     if home is not None:
         full_env["TBOT_HOME"] = str(home)
-    return subprocess.run([sys.executable, "-m", "tbot_core.cli.main", *args], capture_output=True, text=True,
-                          input=input, env=full_env, timeout=timeout, cwd=str(REPO))
+    return subprocess.run(
+        [sys.executable, "-m", "tbot_core.cli.main", *args],
+        capture_output=True,
+        text=True,
+        input=input,
+        env=full_env,
+        timeout=timeout,
+        cwd=str(REPO),
+    )
 
 
 @pytest.fixture

@@ -49,8 +49,10 @@ def main() -> None:
             high = np.maximum(open_, close) + spread
             low = np.minimum(open_, close) - spread
             volume = rng.integers(2_000, 60_000, n)
-            for ts, o, h, l, c, v in zip(minutes, open_, high, low, close, volume):
-                rows.append((ts.strftime("%Y-%m-%dT%H:%M:%SZ"), sym, f"{o:.2f}", f"{h:.2f}", f"{l:.2f}", f"{c:.2f}", int(v)))
+            for ts, o, h, lo, c, v in zip(minutes, open_, high, low, close, volume):
+                rows.append(
+                    (ts.strftime("%Y-%m-%dT%H:%M:%SZ"), sym, f"{o:.2f}", f"{h:.2f}", f"{lo:.2f}", f"{c:.2f}", int(v))
+                )
             SYMBOLS[sym] = float(close[-1])
     frame = pd.DataFrame(rows, columns=["timestamp_utc", "symbol", "open", "high", "low", "close", "volume"])
     frame.sort_values(["timestamp_utc", "symbol"], kind="stable").to_csv(OUT / "sample_ohlcv.csv", index=False)

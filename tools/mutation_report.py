@@ -20,10 +20,27 @@ import sys
 from pathlib import Path
 
 # mutmut's exit codes (mutmut/stats.py, 3.8): 1 and 3 mean a test failed on the mutant.
-KILLED = {1: "killed", 3: "killed", -24: "timeout", 24: "timeout", 152: "timeout", 255: "timeout", 36: "timeout",
-          -11: "segfault", -9: "segfault", 37: "caught by type check"}
-NAMES = {0: "survived", 5: "no tests", 33: "no tests", 34: "skipped", 35: "suspicious", 2: "interrupted",
-         None: "not checked"}
+KILLED = {
+    1: "killed",
+    3: "killed",
+    -24: "timeout",
+    24: "timeout",
+    152: "timeout",
+    255: "timeout",
+    36: "timeout",
+    -11: "segfault",
+    -9: "segfault",
+    37: "caught by type check",
+}
+NAMES = {
+    0: "survived",
+    5: "no tests",
+    33: "no tests",
+    34: "skipped",
+    35: "suspicious",
+    2: "interrupted",
+    None: "not checked",
+}
 
 
 def status(exit_code: int | None) -> str:
@@ -52,7 +69,7 @@ def report(paths: list[str], fail_under: float | None) -> int:
         rows.append((path, killed, total, survivors, results))
         all_killed, all_total = all_killed + killed, all_total + total
     width = max((len(p) for p in paths), default=10)
-    print(f"\nmutation score (killed / total mutants)")
+    print("\nmutation score (killed / total mutants)")
     failing = []
     for path, killed, total, survivors, results in rows:
         pct = 100.0 * killed / total

@@ -17,10 +17,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from tbot_core.backtest.arguments import add_arguments
 from tbot_core.backtest.data import SymbolBars, read_bars_csv
@@ -50,9 +50,15 @@ class BacktestResult:
     seconds: float
 
 
-def run_backtest(bars: dict[str, SymbolBars], strategy_name: str, settings: Settings, *,
-                 signal_filter: "SignalFilter | None" = None, model: FillModel | None = None,
-                 progress=None) -> BacktestResult:  # type: ignore[no-untyped-def]
+def run_backtest(
+    bars: dict[str, SymbolBars],
+    strategy_name: str,
+    settings: Settings,
+    *,
+    signal_filter: SignalFilter | None = None,
+    model: FillModel | None = None,
+    progress=None,
+) -> BacktestResult:  # type: ignore[no-untyped-def]
     """Signals -> filters -> fills -> metrics, for every symbol in ``bars``."""
     if strategy_name not in STRATEGIES:
         raise ConfigError(f"--strategy: unknown strategy {strategy_name!r}; expected one of {'|'.join(STRATEGIES)}")
@@ -115,16 +121,30 @@ def run_cli(args: argparse.Namespace) -> int:
 
         only = None if args.filters is None else [m.strip() for m in args.filters.split(",") if m.strip()]
         signal_filter = build_filter(settings, paths=paths, identity=identity, only=only)
-    say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731 - a one-line local helper reads better inline
     result = run_backtest(bars, args.strategy, settings, signal_filter=signal_filter, progress=say)
     model = FillModel.from_settings(settings)
-    run_info = {"strategy": args.strategy, "symbols": sorted(bars), "start": str(start), "end": str(end),
-                "bars": result.bars, "signals": result.signals, "data": data_file.name,
-                "filters": signal_filter.modules if signal_filter else [], "fill_model": model.describe(),
-                "finished_utc": iso_z()}
+    run_info = {
+        "strategy": args.strategy,
+        "symbols": sorted(bars),
+        "start": str(start),
+        "end": str(end),
+        "bars": result.bars,
+        "signals": result.signals,
+        "data": data_file.name,
+        "filters": signal_filter.modules if signal_filter else [],
+        "fill_model": model.describe(),
+        "finished_utc": iso_z(),
+    }
     daily = daily_series(result.simulation, float(model.starting_cash))
-    folder = write_outputs(paths, identity.BOT_IDENTITY, rows=[trade_row(t, bars) for t in result.simulation.trades], run=run_info,
-                           metrics=result.metrics, days=daily_rows(daily, result.simulation, bars))
+    folder = write_outputs(
+        paths,
+        identity.BOT_IDENTITY,
+        rows=[trade_row(t, bars) for t in result.simulation.trades],
+        run=run_info,
+        metrics=result.metrics,
+        days=daily_rows(daily, result.simulation, bars),
+    )
     if args.plot:
         from tbot_core.backtest.plot_results import plot_folder
 
@@ -138,6 +158,7 @@ def run_cli(args: argparse.Namespace) -> int:
 
 def summary_lines(strategy: str, m: dict) -> list[str]:  # type: ignore[type-arg]
     """A short table for the operator: percentages as percentages, money as money (metrics.json keeps the raw figures)."""
+
     def pct(value: object, sign: str = "") -> str:
         return "-" if value is None else f"{float(value) * 100:{sign}.2f}%"  # type: ignore[arg-type]
 
@@ -145,11 +166,16 @@ def summary_lines(strategy: str, m: dict) -> list[str]:  # type: ignore[type-arg
         return "-" if value is None else f"{float(value):,.2f}"  # type: ignore[arg-type]
 
     blocks = ", ".join(f"{name} {n}" for name, n in (m.get("blocks_per_filter") or {}).items()) or "none"
-    rows = [("trades", f"{m['trades']} ({m.get('closed_trades', 0)} closed)"), ("final equity", money(m.get("final_equity"))),
-            ("total return", pct(m.get("total_return"), "+")), ("win rate", pct(m.get("win_rate"))),
-            ("avg trade PnL", money(m.get("avg_trade_pnl"))), ("max drawdown", pct(m.get("max_drawdown"))),
-            ("Sharpe (annualized)", "-" if m.get("sharpe_annualized") is None else f"{float(m['sharpe_annualized']):.2f}"),
-            ("blocked by filter", blocks)]
+    rows = [
+        ("trades", f"{m['trades']} ({m.get('closed_trades', 0)} closed)"),
+        ("final equity", money(m.get("final_equity"))),
+        ("total return", pct(m.get("total_return"), "+")),
+        ("win rate", pct(m.get("win_rate"))),
+        ("avg trade PnL", money(m.get("avg_trade_pnl"))),
+        ("max drawdown", pct(m.get("max_drawdown"))),
+        ("Sharpe (annualized)", "-" if m.get("sharpe_annualized") is None else f"{float(m['sharpe_annualized']):.2f}"),
+        ("blocked by filter", blocks),
+    ]
     return [f"backtest {strategy}:", *(f"  {label:<20} {value}" for label, value in rows)]
 
 

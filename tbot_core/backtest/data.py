@@ -54,8 +54,14 @@ class SymbolBars:
 
     def frame(self) -> pd.DataFrame:
         """The frame shape strategies' ``simulate()`` takes."""
-        data = {"ts": pd.DatetimeIndex(self.ts, tz="UTC"), "open": self.open, "high": self.high, "low": self.low,
-                "close": self.close, "volume": self.volume}
+        data = {
+            "ts": pd.DatetimeIndex(self.ts, tz="UTC"),
+            "open": self.open,
+            "high": self.high,
+            "low": self.low,
+            "close": self.close,
+            "volume": self.volume,
+        }
         if self.vix is not None:
             data["vix"] = self.vix
         return pd.DataFrame(data)
@@ -81,8 +87,9 @@ def read_bars_csv(path: Path, *, start: date | None = None, end: date | None = N
     return bars_from_frame(raw, source=source, start=start, end=end)
 
 
-def bars_from_frame(raw: pd.DataFrame, *, source: str, start: date | None = None,
-                    end: date | None = None) -> dict[str, SymbolBars]:
+def bars_from_frame(
+    raw: pd.DataFrame, *, source: str, start: date | None = None, end: date | None = None
+) -> dict[str, SymbolBars]:
     """Validate a string-typed frame (as read from CSV) and split it per symbol."""
     columns = {str(c).strip().lower(): c for c in raw.columns}
     time_col = next((columns[c] for c in TIME_COLUMNS if c in columns), None)
@@ -90,8 +97,13 @@ def bars_from_frame(raw: pd.DataFrame, *, source: str, start: date | None = None
     if time_col is None:
         missing.insert(0, "timestamp_utc")
     if missing:
-        raise _fail(source, None, None, f"missing column '{missing[0]}' (expected timestamp_utc, open, high, low, close, volume"
-                                         "; optional symbol, vix)")
+        raise _fail(
+            source,
+            None,
+            None,
+            f"missing column '{missing[0]}' (expected timestamp_utc, open, high, low, close, volume"
+            "; optional symbol, vix)",
+        )
     if raw.empty:
         raise _fail(source, None, None, "no data rows after the header")
     lines = np.arange(2, len(raw) + 2)  # line 1 is the header
@@ -100,7 +112,9 @@ def bars_from_frame(raw: pd.DataFrame, *, source: str, start: date | None = None
     bad = ts.isna().to_numpy()
     if bad.any():
         i = int(np.argmax(bad))
-        raise _fail(source, int(lines[i]), str(time_col), f"cannot parse {str(raw[time_col].iloc[i])[:40]!r} as a UTC time")
+        raise _fail(
+            source, int(lines[i]), str(time_col), f"cannot parse {str(raw[time_col].iloc[i])[:40]!r} as a UTC time"
+        )
 
     numeric: dict[str, np.ndarray] = {}
     for name in (*REQUIRED, "vix"):
@@ -116,11 +130,23 @@ def bars_from_frame(raw: pd.DataFrame, *, source: str, start: date | None = None
         bad = values <= 0 if positive_required else values < 0
         if bad.any():
             i = int(np.argmax(bad))
-            expected = "a positive price" if name in PRICE_COLUMNS else "a positive level" if name == "vix" else "a non-negative volume"
+            expected = (
+                "a positive price"
+                if name in PRICE_COLUMNS
+                else "a positive level"
+                if name == "vix"
+                else "a non-negative volume"
+            )
             raise _fail(source, int(lines[i]), name, f"expected {expected}, got {values[i]:g}")
         numeric[name] = values
     high, low = numeric["high"], numeric["low"]
-    bad = (high < low) | (high < numeric["open"]) | (high < numeric["close"]) | (low > numeric["open"]) | (low > numeric["close"])
+    bad = (
+        (high < low)
+        | (high < numeric["open"])
+        | (high < numeric["close"])
+        | (low > numeric["open"])
+        | (low > numeric["close"])
+    )
     if bad.any():
         i = int(np.argmax(bad))
         raise _fail(source, int(lines[i]), "high", "high/low do not bracket open and close")
@@ -128,7 +154,11 @@ def bars_from_frame(raw: pd.DataFrame, *, source: str, start: date | None = None
     symbols = raw[columns["symbol"]].str.strip().str.upper().to_numpy() if "symbol" in columns else None
     ts_ns = ts.to_numpy(dtype="datetime64[ns]")
     result: dict[str, SymbolBars] = {}
-    groups = {DEFAULT_SYMBOL: np.arange(len(raw))} if symbols is None else pd.Series(np.arange(len(raw))).groupby(symbols).indices
+    groups = (
+        {DEFAULT_SYMBOL: np.arange(len(raw))}
+        if symbols is None
+        else pd.Series(np.arange(len(raw))).groupby(symbols).indices
+    )
     for symbol, idx in sorted(groups.items()):
         idx = np.asarray(idx)
         if not symbol:
@@ -137,7 +167,11 @@ def bars_from_frame(raw: pd.DataFrame, *, source: str, start: date | None = None
         steps = np.diff(sym_ts.astype(np.int64))
         if (steps <= 0).any():
             j = int(np.argmax(steps <= 0)) + 1
-            problem = "duplicate timestamp" if steps[j - 1] == 0 else "timestamp earlier than the previous row (rows must be sorted)"
+            problem = (
+                "duplicate timestamp"
+                if steps[j - 1] == 0
+                else "timestamp earlier than the previous row (rows must be sorted)"
+            )
             raise _fail(source, int(lines[idx[j]]), str(time_col), f"{problem} for {symbol}")
         keep = np.ones(len(idx), dtype=bool)
         days = sym_ts.astype("datetime64[D]")
@@ -149,15 +183,38 @@ def bars_from_frame(raw: pd.DataFrame, *, source: str, start: date | None = None
             continue
         pick = idx[keep]
         result[str(symbol)] = SymbolBars(
-            str(symbol), ts_ns[pick], numeric["open"][pick], numeric["high"][pick], numeric["low"][pick],
-            numeric["close"][pick], numeric["volume"][pick], numeric["vix"][pick] if "vix" in numeric else None)
+            str(symbol),
+            ts_ns[pick],
+            numeric["open"][pick],
+            numeric["high"][pick],
+            numeric["low"][pick],
+            numeric["close"][pick],
+            numeric["volume"][pick],
+            numeric["vix"][pick] if "vix" in numeric else None,
+        )
     if not result:
         span = f"between {start or 'the start'} and {end or 'the end'}"
-        raise _fail(source, None, None, f"no bars {span} (the file covers {pd.Timestamp(ts_ns.min()).date()} to {pd.Timestamp(ts_ns.max()).date()})")
+        raise _fail(
+            source,
+            None,
+            None,
+            f"no bars {span} (the file covers {pd.Timestamp(ts_ns.min()).date()} to {pd.Timestamp(ts_ns.max()).date()})",
+        )
     return result
 
 
-def bars_from_arrays(symbol: str, ts: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
-                     close: np.ndarray, volume: np.ndarray) -> SymbolBars:
+def bars_from_arrays(
+    symbol: str,
+    ts: np.ndarray,
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    volume: np.ndarray,
+) -> SymbolBars:
     """Bars already in memory (benchmarks, reference tests); trusted to be sorted and positive."""
-    return SymbolBars(symbol, np.asarray(ts, dtype="datetime64[ns]"), *(np.asarray(a, dtype=np.float64) for a in (open_, high, low, close, volume)))
+    return SymbolBars(
+        symbol,
+        np.asarray(ts, dtype="datetime64[ns]"),
+        *(np.asarray(a, dtype=np.float64) for a in (open_, high, low, close, volume)),
+    )

@@ -54,7 +54,9 @@ def toggled_settings(settings: Settings, only: list[str]) -> Settings:
     unknown = [name for name in only if name not in filters]
     if unknown:
         raise ConfigError(f"--filters: unknown module {unknown[0]!r}; expected some of {', '.join(sorted(filters))}")
-    overrides = {cls.toggle.upper(): ("true" if name in only else "false") for name, cls in filters.items() if cls.toggle}
+    overrides = {
+        cls.toggle.upper(): ("true" if name in only else "false") for name, cls in filters.items() if cls.toggle
+    }
     return settings.with_values(overrides)
 
 

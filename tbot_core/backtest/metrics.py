@@ -63,8 +63,9 @@ def trade_seconds(bars: dict[str, SymbolBars], trade: Trade) -> float | None:
     return float((ts[trade.exit_bar] - ts[trade.entry_bar]) / np.timedelta64(1, "s"))
 
 
-def compute(result: SimulationResult, bars: dict[str, SymbolBars], starting_cash: Decimal,
-            blocks: dict[str, int]) -> dict[str, object]:
+def compute(
+    result: SimulationResult, bars: dict[str, SymbolBars], starting_cash: Decimal, blocks: dict[str, int]
+) -> dict[str, object]:
     closed = [t for t in result.trades if t.status == "closed"]
     wins = sum(1 for t in closed if t.pnl > 0)
     durations = [trade_seconds(bars, t) for t in closed]
@@ -92,4 +93,3 @@ def compute(result: SimulationResult, bars: dict[str, SymbolBars], starting_cash
 
 def _fmt(value: Decimal) -> str:
     return f"{value:.6f}"
-

@@ -21,9 +21,27 @@ from tbot_core.backtest.portfolio import SimulationResult, Trade
 from tbot_core.fsutil import atomic_write_text
 from tbot_core.paths import HomePaths
 
-TRADE_COLUMNS = ("trade_id", "strategy", "symbol", "side", "entry_signal_utc", "entry_utc", "entry_bar", "entry_price",
-                 "qty", "exit_signal_utc", "exit_utc", "exit_bar", "exit_price", "commission", "pnl", "return_pct",
-                 "duration_bars", "duration_seconds", "status")
+TRADE_COLUMNS = (
+    "trade_id",
+    "strategy",
+    "symbol",
+    "side",
+    "entry_signal_utc",
+    "entry_utc",
+    "entry_bar",
+    "entry_price",
+    "qty",
+    "exit_signal_utc",
+    "exit_utc",
+    "exit_bar",
+    "exit_price",
+    "commission",
+    "pnl",
+    "return_pct",
+    "duration_bars",
+    "duration_seconds",
+    "status",
+)
 
 
 def _utc(ts: np.datetime64 | None) -> str:
@@ -35,9 +53,15 @@ def trade_row(trade: Trade, bars: dict[str, SymbolBars]) -> dict[str, Any]:
     notional = trade.entry_price * trade.qty
     seconds = trade_seconds(bars, trade)
     return {
-        "trade_id": trade.trade_id, "strategy": trade.strategy, "symbol": trade.symbol, "side": "long",
-        "entry_signal_utc": _utc(ts[trade.entry_signal_bar]), "entry_utc": _utc(ts[trade.entry_bar]),
-        "entry_bar": trade.entry_bar, "entry_price": str(trade.entry_price), "qty": trade.qty,
+        "trade_id": trade.trade_id,
+        "strategy": trade.strategy,
+        "symbol": trade.symbol,
+        "side": "long",
+        "entry_signal_utc": _utc(ts[trade.entry_signal_bar]),
+        "entry_utc": _utc(ts[trade.entry_bar]),
+        "entry_bar": trade.entry_bar,
+        "entry_price": str(trade.entry_price),
+        "qty": trade.qty,
         "exit_signal_utc": _utc(ts[trade.exit_signal_bar]) if trade.exit_signal_bar is not None else "",
         "exit_utc": _utc(ts[trade.exit_bar]) if trade.exit_bar is not None else "",
         "exit_bar": trade.exit_bar if trade.exit_bar is not None else "",
@@ -65,14 +89,28 @@ def daily_rows(daily: DailySeries, result: SimulationResult, bars: dict[str, Sym
         if trade.exit_bar is not None:
             day = str(bars[trade.symbol].ts[trade.exit_bar].astype("datetime64[D]"))
             closed_per_day.setdefault(day, []).append(trade.pnl)
-    return [{"date": day, "equity": f"{eq:.2f}", "return": f"{ret:.8f}", "drawdown": f"{dd:.8f}",
-             "trades_closed": len(closed_per_day.get(day, [])),
-             "pnl": str(sum(closed_per_day.get(day, []), Decimal(0)).quantize(Decimal("0.01")))}
-            for day, eq, ret, dd in zip(daily.dates, daily.equity, daily.returns, daily.drawdown)]
+    return [
+        {
+            "date": day,
+            "equity": f"{eq:.2f}",
+            "return": f"{ret:.8f}",
+            "drawdown": f"{dd:.8f}",
+            "trades_closed": len(closed_per_day.get(day, [])),
+            "pnl": str(sum(closed_per_day.get(day, []), Decimal(0)).quantize(Decimal("0.01"))),
+        }
+        for day, eq, ret, dd in zip(daily.dates, daily.equity, daily.returns, daily.drawdown)
+    ]
 
 
-def write_outputs(paths: HomePaths, identity: str, *, rows: list[dict[str, Any]], run: dict[str, Any],
-                  metrics: dict[str, Any], days: list[dict[str, Any]]) -> Path:
+def write_outputs(
+    paths: HomePaths,
+    identity: str,
+    *,
+    rows: list[dict[str, Any]],
+    run: dict[str, Any],
+    metrics: dict[str, Any],
+    days: list[dict[str, Any]],
+) -> Path:
     folder = paths.backtest_dir(identity)
     folder.mkdir(parents=True, exist_ok=True)
     files = {

@@ -14,12 +14,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
-from tbot_core.backtest.sources import resolve_identity  # noqa: E402
-from tbot_core.errors import TbotError  # noqa: E402
-from tbot_core.paths import HomePaths  # noqa: E402
+from tbot_core.backtest.sources import resolve_identity
+from tbot_core.errors import TbotError
+from tbot_core.paths import HomePaths
 
 
 def plot_folder(paths: HomePaths, identity: str) -> str:
@@ -45,8 +45,10 @@ def plot_folder(paths: HomePaths, identity: str) -> str:
             top.scatter(xs, ys, marker=marker, color=colour, s=28, label=kind, zorder=3)
     run = summary["run"]
     metrics = summary["metrics"]
-    top.set_title(f"{run['strategy']} {', '.join(run['symbols'][:4])}  {run['start']} to {run['end']}  "
-                  f"return {float(metrics['total_return']) * 100:.2f}%  Sharpe {metrics['sharpe_annualized']}")
+    top.set_title(
+        f"{run['strategy']} {', '.join(run['symbols'][:4])}  {run['start']} to {run['end']}  "
+        f"return {float(metrics['total_return']) * 100:.2f}%  Sharpe {metrics['sharpe_annualized']}"
+    )
     top.set_ylabel("equity")
     top.legend(loc="upper left")
     top.grid(alpha=0.3)

@@ -39,9 +39,14 @@ class FillModel:
     slippage_bps: Decimal = Decimal(0)
 
     @classmethod
-    def from_settings(cls, settings) -> "FillModel":  # type: ignore[no-untyped-def]
-        return cls(settings.backtest_starting_cash, settings.backtest_position_fraction,
-                   settings.backtest_commission_per_share, settings.backtest_commission_pct, settings.backtest_slippage_bps)
+    def from_settings(cls, settings) -> FillModel:  # type: ignore[no-untyped-def]
+        return cls(
+            settings.backtest_starting_cash,
+            settings.backtest_position_fraction,
+            settings.backtest_commission_per_share,
+            settings.backtest_commission_pct,
+            settings.backtest_slippage_bps,
+        )
 
     def fill_price(self, open_price: float, side: str) -> Decimal:
         price = Decimal(repr(open_price))
@@ -61,10 +66,14 @@ class FillModel:
         return int((budget / per_share).to_integral_value(rounding=ROUND_FLOOR)) if budget > 0 else 0
 
     def describe(self) -> dict[str, str]:
-        return {"rule": "signal on bar t close, fill at bar t+1 open; long only; whole shares",
-                "starting_cash": str(self.starting_cash), "position_fraction": str(self.position_fraction),
-                "commission_per_share": str(self.commission_per_share), "commission_pct": str(self.commission_pct),
-                "slippage_bps": str(self.slippage_bps)}
+        return {
+            "rule": "signal on bar t close, fill at bar t+1 open; long only; whole shares",
+            "starting_cash": str(self.starting_cash),
+            "position_fraction": str(self.position_fraction),
+            "commission_per_share": str(self.commission_per_share),
+            "commission_pct": str(self.commission_pct),
+            "slippage_bps": str(self.slippage_bps),
+        }
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,9 @@ def resolve_data(paths: HomePaths, data_file: str | None) -> tuple[Path, Path | 
     if data_file:
         return Path(data_file), None
     if not paths.sample_ohlcv.exists():
-        raise ConfigError("--data: no file given and the home has no sample data", hint="pass --data FILE or run `tbot init`")
+        raise ConfigError(
+            "--data: no file given and the home has no sample data", hint="pass --data FILE or run `tbot init`"
+        )
     return paths.sample_ohlcv, paths.sample_vix if paths.sample_vix.exists() else None
 
 
@@ -76,7 +78,7 @@ def attach_vix(bars: dict[str, SymbolBars], vix_file: Path) -> dict[str, SymbolB
     for symbol, series in bars.items():
         pos = np.searchsorted(vix_ts, series.ts, side="right") - 1
         attached = np.where(pos >= 0, vix_level[np.maximum(pos, 0)], np.nan)
-        out[symbol] = SymbolBars(series.symbol, series.ts, series.open, series.high, series.low, series.close,
-                                 series.volume, attached)
+        out[symbol] = SymbolBars(
+            series.symbol, series.ts, series.open, series.high, series.low, series.close, series.volume, attached
+        )
     return out
-

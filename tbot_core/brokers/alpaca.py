@@ -13,8 +13,9 @@ activity id, as Alpaca documents.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, QueryOrderStatus, TimeInForce
@@ -38,20 +39,34 @@ _MAX_OPEN_ORDERS = 500
 class AlpacaBroker(Broker):
     code = "ALPACA"
 
-    def __init__(self, credentials: AlpacaCredentials, *, paper: bool = True, url_override: str = "",
-                 timeout_seconds: float = 10.0) -> None:
+    def __init__(
+        self,
+        credentials: AlpacaCredentials,
+        *,
+        paper: bool = True,
+        url_override: str = "",
+        timeout_seconds: float = 10.0,
+    ) -> None:
         self._timeout = timeout_seconds
         self._service = "alpaca paper" if paper else "alpaca live"
-        client = TradingClient(credentials.api_key, credentials.secret_key, paper=paper, raw_data=True,
-                               url_override=url_or_none(url_override))
+        client = TradingClient(
+            credentials.api_key,
+            credentials.secret_key,
+            paper=paper,
+            raw_data=True,
+            url_override=url_or_none(url_override),
+        )
         self._client = tune_client(client, timeout_seconds)
         self._strategy_by_order: dict[str, str] = {}
 
     @classmethod
-    def from_home(cls, home: "BotHome", settings: "Settings") -> "AlpacaBroker":
-        return cls(AlpacaCredentials.from_home(home), paper=settings.alpaca_paper,
-                   url_override=settings.alpaca_url_override,
-                   timeout_seconds=float(settings.alpaca_request_timeout_seconds))
+    def from_home(cls, home: BotHome, settings: Settings) -> AlpacaBroker:
+        return cls(
+            AlpacaCredentials.from_home(home),
+            paper=settings.alpaca_paper,
+            url_override=settings.alpaca_url_override,
+            timeout_seconds=float(settings.alpaca_request_timeout_seconds),
+        )
 
     def _call(self, what: str, func: Any, *args: Any) -> Any:
         with alpaca_errors(self._service, what, timeout=self._timeout):
@@ -70,11 +85,18 @@ class AlpacaBroker(Broker):
             raise BrokerError(f"alpaca submit order: side {request.side!r}; expected buy or sell")
         # alpaca-py's request models hold qty/price as float; float() of a Decimal with at most
         # 9 places round-trips exactly through JSON, which is all Alpaca accepts anyway.
-        fields: dict[str, Any] = dict(symbol=request.symbol, qty=float(request.qty),
-                                      side=OrderSide.BUY if request.side == "buy" else OrderSide.SELL,
-                                      time_in_force=TimeInForce.DAY, client_order_id=request.client_order_id)
-        order_request = (MarketOrderRequest(**fields) if request.limit_price is None
-                         else LimitOrderRequest(**fields, limit_price=float(request.limit_price)))
+        fields: dict[str, Any] = dict(
+            symbol=request.symbol,
+            qty=float(request.qty),
+            side=OrderSide.BUY if request.side == "buy" else OrderSide.SELL,
+            time_in_force=TimeInForce.DAY,
+            client_order_id=request.client_order_id,
+        )
+        order_request = (
+            MarketOrderRequest(**fields)
+            if request.limit_price is None
+            else LimitOrderRequest(**fields, limit_price=float(request.limit_price))
+        )
         raw = self._call(f"submit order {request.client_order_id}", self._client.submit_order, order_request)
         order = mapping.order(raw, request.strategy)
         self._strategy_by_order[order.order_id] = request.strategy
@@ -95,10 +117,13 @@ class AlpacaBroker(Broker):
 
     # -- fills and activities ------------------------------------------------------------
     def fills_since(self, since: datetime | None) -> list[Fill]:
-        return [mapping.fill(raw, self._strategy_by_order.get(str(raw.get("order_id")), ""))
-                for raw in self.raw_activities(since, activity_types="FILL") if mapping.is_fill(raw)]
+        return [
+            mapping.fill(raw, self._strategy_by_order.get(str(raw.get("order_id")), ""))
+            for raw in self.raw_activities(since, activity_types="FILL")
+            if mapping.is_fill(raw)
+        ]
 
-    def fetch_activities(self, since: datetime | None) -> list["Activity"]:
+    def fetch_activities(self, since: datetime | None) -> list[Activity]:
         """Every account activity after ``since`` as ledger records (fitid = Alpaca activity id)."""
         from tbot_core.ledger.activity import Activity
 
@@ -126,6 +151,6 @@ class AlpacaBroker(Broker):
             params["page_token"] = token
 
 
-def make_alpaca_broker(home: "BotHome", settings: "Settings") -> AlpacaBroker:
+def make_alpaca_broker(home: BotHome, settings: Settings) -> AlpacaBroker:
     """Entry point for ``tbot_core.brokers.factory`` (BROKER=alpaca)."""
     return AlpacaBroker.from_home(home, settings)

@@ -32,17 +32,19 @@ class AlpacaCredentials:
         return "AlpacaCredentials(***)"
 
     @classmethod
-    def from_mapping(cls, values: dict[str, Any]) -> "AlpacaCredentials":
+    def from_mapping(cls, values: dict[str, Any]) -> AlpacaCredentials:
         api_key, secret_key = values.get("api_key"), values.get("secret_key")
         if not isinstance(api_key, str) or not api_key or not isinstance(secret_key, str) or not secret_key:
-            raise ConfigError(f"secret {SECRET_NAME}: expected non-empty text fields api_key and secret_key",
-                              hint=f"store them with `tbot secrets set {SECRET_NAME}`")
+            raise ConfigError(
+                f"secret {SECRET_NAME}: expected non-empty text fields api_key and secret_key",
+                hint=f"store them with `tbot secrets set {SECRET_NAME}`",
+            )
         register_secret(api_key)
         register_secret(secret_key)
         return cls(api_key, secret_key)
 
     @classmethod
-    def from_home(cls, home: "BotHome") -> "AlpacaCredentials":
+    def from_home(cls, home: BotHome) -> AlpacaCredentials:
         from tbot_core.secrets.store import SecretStore
 
         return cls.from_mapping(SecretStore(home).get(SECRET_NAME))

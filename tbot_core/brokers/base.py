@@ -12,8 +12,8 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 from decimal import Decimal
+from typing import Any
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,9 @@ class BrokerUnreachable(NetworkError):
 
     heartbeat_failure = True
 
-    def __init__(self, message: str, *, matrix_key: str, hint: str | None = None, code: str | int | None = None) -> None:
+    def __init__(
+        self, message: str, *, matrix_key: str, hint: str | None = None, code: str | int | None = None
+    ) -> None:
         super().__init__(message, hint=hint, code=code)
         self.matrix_key = matrix_key  # "broker_down" or "feed_down" (tbot_core.emergency)
 
@@ -73,8 +75,11 @@ def from_http_status(status: int | None, body: str, *, service: str, what: str) 
     where = f"{service} {what}: HTTP {status}"
     code = str(status) if status is not None else None
     if status in (401, 403):
-        return ConfigError(f"{where}: credentials refused: {detail}",
-                           hint=f"check the broker secret for {service.split()[0]} and its paper/live endpoint", code=code)
+        return ConfigError(
+            f"{where}: credentials refused: {detail}",
+            hint=f"check the broker secret for {service.split()[0]} and its paper/live endpoint",
+            code=code,
+        )
     if status == 429 or (status is not None and status >= 500):
         return NetworkError(f"{where}: {detail or 'temporary failure'}", code=code)
     return BrokerError(f"{where}: {detail or 'request refused'}", code=code)
@@ -96,12 +101,18 @@ def from_ib_error(code: int | str, message: str, *, service: str, what: str) -> 
     where = f"{service} {what}: IB error {number}"
     detail = _short(message)
     if number in IB_CONNECTIVITY_LOST:
-        return BrokerUnreachable(f"{where}: connectivity lost: {detail}; heartbeat failed", matrix_key=_matrix_key(service),
-                                 hint="check the TWS/Gateway connection to IB's servers", code=number)
+        return BrokerUnreachable(
+            f"{where}: connectivity lost: {detail}; heartbeat failed",
+            matrix_key=_matrix_key(service),
+            hint="check the TWS/Gateway connection to IB's servers",
+            code=number,
+        )
     if number in IB_TRANSIENT:
         return NetworkError(f"{where}: {detail or 'pacing violation'}", code=number)
     if number in IB_CONFIG:
-        return ConfigError(f"{where}: {detail}", hint="check the IB client id and market-data subscriptions", code=number)
+        return ConfigError(
+            f"{where}: {detail}", hint="check the IB client id and market-data subscriptions", code=number
+        )
     return BrokerError(f"{where}: {detail or 'request refused'}", code=number)
 
 
@@ -113,8 +124,11 @@ def from_transport(exc: BaseException, *, service: str, what: str, timeout: floa
         reason = "connection refused"
     else:
         reason = f"connection failed ({type(exc).__name__})"
-    return BrokerUnreachable(f"{service} {what}: {reason}; heartbeat failed", matrix_key=_matrix_key(service),
-                             hint="is the broker/gateway running and the host/port right?")
+    return BrokerUnreachable(
+        f"{service} {what}: {reason}; heartbeat failed",
+        matrix_key=_matrix_key(service),
+        hint="is the broker/gateway running and the host/port right?",
+    )
 
 
 def _alpaca_api_error_type() -> type[BaseException]:

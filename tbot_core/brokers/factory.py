@@ -32,6 +32,8 @@ def load_adapter(table: dict[str, tuple[str, str]], home: BotHome, settings: Set
     try:
         module = importlib.import_module(module_name)
     except ImportError:
-        raise ConfigError(f"BROKER={settings.broker}: {what} module {module_name} is not installed",
-                          hint="use BROKER=paper, or install the adapter") from None
+        raise ConfigError(
+            f"BROKER={settings.broker}: {what} module {module_name} is not installed",
+            hint="use BROKER=paper, or install the adapter",
+        ) from None
     return getattr(module, func_name)(home, settings)

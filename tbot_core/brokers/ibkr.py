@@ -37,7 +37,7 @@ class IbkrBroker(Broker):
         self._account = endpoint.account
 
     @classmethod
-    def from_home(cls, home: "BotHome", settings: "Settings") -> "IbkrBroker":
+    def from_home(cls, home: BotHome, settings: Settings) -> IbkrBroker:
         return cls(IbkrEndpoint.from_home(home, settings))
 
     def close(self) -> None:
@@ -59,8 +59,11 @@ class IbkrBroker(Broker):
         action = {"buy": "BUY", "sell": "SELL"}.get(request.side)
         if action is None:
             raise BrokerError(f"ibkr submit order: side {request.side!r}; expected buy or sell")
-        ib_order = (MarketOrder(action, float(request.qty)) if request.limit_price is None
-                    else LimitOrder(action, float(request.qty), float(request.limit_price)))
+        ib_order = (
+            MarketOrder(action, float(request.qty))
+            if request.limit_price is None
+            else LimitOrder(action, float(request.qty), float(request.limit_price))
+        )
         ib_order.orderRef = mapping.order_ref(request.strategy, request.client_order_id)
         ib_order.account = self._account
         ib_order.tif = "DAY"
@@ -90,14 +93,18 @@ class IbkrBroker(Broker):
     def _executions(self, since: datetime | None) -> list[IbFill]:
         """Executions after ``since`` whose commission is known (the rest come on the next sync)."""
         rows = self._session.call("executions", lambda ib: ib.reqExecutionsAsync())
-        return [row for row in rows
-                if mapping.has_commission(row) and row.execution.acctNumber in ("", self._account)
-                and (since is None or mapping.utc(row.execution.time) > since)]
+        return [
+            row
+            for row in rows
+            if mapping.has_commission(row)
+            and row.execution.acctNumber in ("", self._account)
+            and (since is None or mapping.utc(row.execution.time) > since)
+        ]
 
     def fills_since(self, since: datetime | None) -> list[Fill]:
         return [mapping.fill(row) for row in self._executions(since)]
 
-    def fetch_activities(self, since: datetime | None) -> list["Activity"]:
+    def fetch_activities(self, since: datetime | None) -> list[Activity]:
         """Executions after ``since`` as ledger records (fitid = IB execId, fee = IB commission)."""
         from tbot_core.ledger.activity import Activity
 
@@ -111,6 +118,6 @@ def _find_trade(ib: IB, order_id: str) -> Trade:
     raise BrokerError(f"ibkr order {order_id}: not known to this session")
 
 
-def make_ibkr_broker(home: "BotHome", settings: "Settings") -> IbkrBroker:
+def make_ibkr_broker(home: BotHome, settings: Settings) -> IbkrBroker:
     """Entry point for ``tbot_core.brokers.factory`` (BROKER=ibkr)."""
     return IbkrBroker.from_home(home, settings)

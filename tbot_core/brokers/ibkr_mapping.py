@@ -28,16 +28,27 @@ from tbot_core.errors import BrokerError, TbotError
 _UNSET_LIMIT = 1e300  # ib_async's UNSET_DOUBLE is sys.float_info.max
 
 ORDER_STATUS = {
-    "PendingSubmit": "new", "ApiPending": "new", "PreSubmitted": "new",
-    "Submitted": "accepted", "PendingCancel": "accepted", "ApiUpdate": "accepted",
-    "Filled": "filled", "Cancelled": "canceled", "ApiCancelled": "canceled", "Inactive": "rejected",
+    "PendingSubmit": "new",
+    "ApiPending": "new",
+    "PreSubmitted": "new",
+    "Submitted": "accepted",
+    "PendingCancel": "accepted",
+    "ApiUpdate": "accepted",
+    "Filled": "filled",
+    "Cancelled": "canceled",
+    "ApiCancelled": "canceled",
+    "Inactive": "rejected",
 }
 SIDES = {"BUY": "buy", "BOT": "buy", "SELL": "sell", "SLD": "sell"}
 ACCOUNT_TAGS = {"cash": "TotalCashValue", "equity": "NetLiquidation", "buying_power": "BuyingPower"}
 
 
 def decimal(value: float, what: str) -> Decimal:
-    if value is None or isinstance(value, float) and (math.isnan(value) or math.isinf(value) or abs(value) >= _UNSET_LIMIT):
+    if (
+        value is None
+        or isinstance(value, float)
+        and (math.isnan(value) or math.isinf(value) or abs(value) >= _UNSET_LIMIT)
+    ):
         raise BrokerError(f"ibkr {what}: no value reported")
     return Decimal(str(value))
 
@@ -71,10 +82,18 @@ def order(trade: Trade) -> Order:
     strategy, client_order_id = split_order_ref(trade.order.orderRef)
     submitted = trade.log[0].time if trade.log else datetime.now(UTC)
     avg = trade.orderStatus.avgFillPrice
-    return Order(order_id=str(trade.order.orderId), client_order_id=client_order_id, symbol=trade.contract.symbol,
-                 side=_side(trade.order.action, "order"), qty=decimal(trade.order.totalQuantity, "order quantity"),
-                 status=mapped, submitted_utc=utc(submitted), strategy=strategy, filled_qty=filled,
-                 filled_avg_price=decimal(avg, "average fill price") if filled > 0 else None)
+    return Order(
+        order_id=str(trade.order.orderId),
+        client_order_id=client_order_id,
+        symbol=trade.contract.symbol,
+        side=_side(trade.order.action, "order"),
+        qty=decimal(trade.order.totalQuantity, "order quantity"),
+        status=mapped,
+        submitted_utc=utc(submitted),
+        strategy=strategy,
+        filled_qty=filled,
+        filled_avg_price=decimal(avg, "average fill price") if filled > 0 else None,
+    )
 
 
 REFUSED_STATUSES = frozenset({"Inactive", "Cancelled", "ApiCancelled", "ValidationError"})
@@ -90,8 +109,12 @@ def order_rejection(trade: Trade) -> TbotError | None:
         return None
     for entry in reversed(trade.log):
         if entry.errorCode and entry.errorCode not in IB_INFO:
-            return from_ib_error(entry.errorCode, entry.message, service="ibkr",
-                                 what=f"order {trade.order.orderId} ({trade.orderStatus.status})")
+            return from_ib_error(
+                entry.errorCode,
+                entry.message,
+                service="ibkr",
+                what=f"order {trade.order.orderId} ({trade.orderStatus.status})",
+            )
     return None
 
 
@@ -113,25 +136,42 @@ def fill(ib_fill: IbFill) -> Fill:
     if not has_commission(ib_fill):
         raise BrokerError(f"ibkr execution {execution.execId}: commission report not received yet")
     strategy, _ = split_order_ref(execution.orderRef)
-    return Fill(fitid=execution.execId, order_id=str(execution.orderId), symbol=ib_fill.contract.symbol,
-                side=_side(execution.side, f"execution {execution.execId}"),
-                qty=decimal(execution.shares, f"execution {execution.execId} shares"),
-                price=decimal(execution.price, f"execution {execution.execId} price"),
-                fee=decimal(ib_fill.commissionReport.commission, f"execution {execution.execId} commission"),
-                timestamp_utc=utc(execution.time), strategy=strategy)
+    return Fill(
+        fitid=execution.execId,
+        order_id=str(execution.orderId),
+        symbol=ib_fill.contract.symbol,
+        side=_side(execution.side, f"execution {execution.execId}"),
+        qty=decimal(execution.shares, f"execution {execution.execId} shares"),
+        price=decimal(execution.price, f"execution {execution.execId} price"),
+        fee=decimal(ib_fill.commissionReport.commission, f"execution {execution.execId} commission"),
+        timestamp_utc=utc(execution.time),
+        strategy=strategy,
+    )
 
 
 def ledger_fields(ib_fill: IbFill) -> dict[str, Any]:
     """Keyword arguments for ``tbot_core.ledger.activity.Activity`` (fitid = IB execId)."""
     trade = fill(ib_fill)
     gross = trade.qty * trade.price
-    return dict(fitid=trade.fitid, type="FILL", symbol=trade.symbol, side=trade.side, qty=trade.qty, price=trade.price,
-                amount=-gross if trade.side == "buy" else gross, fee=trade.fee, timestamp_utc=trade.timestamp_utc)
+    return dict(
+        fitid=trade.fitid,
+        type="FILL",
+        symbol=trade.symbol,
+        side=trade.side,
+        qty=trade.qty,
+        price=trade.price,
+        amount=-gross if trade.side == "buy" else gross,
+        fee=trade.fee,
+        timestamp_utc=trade.timestamp_utc,
+    )
 
 
 def position(raw: IbPosition) -> Position:
-    return Position(symbol=raw.contract.symbol, qty=decimal(raw.position, f"position {raw.contract.symbol}"),
-                    avg_price=decimal(raw.avgCost, f"position {raw.contract.symbol} average cost"))
+    return Position(
+        symbol=raw.contract.symbol,
+        qty=decimal(raw.position, f"position {raw.contract.symbol}"),
+        avg_price=decimal(raw.avgCost, f"position {raw.contract.symbol} average cost"),
+    )
 
 
 def account(values: list[AccountValue], currency: str = "USD") -> Account:
@@ -144,5 +184,8 @@ def account(values: list[AccountValue], currency: str = "USD") -> Account:
             amounts[name] = Decimal(by_tag[tag].value)
         except ArithmeticError:
             raise BrokerError(f"ibkr account summary: tag {tag} is not a number") from None
-    return Account(currency=currency, extra={"account_type": by_tag["AccountType"].value} if "AccountType" in by_tag else {},
-                   **amounts)
+    return Account(
+        currency=currency,
+        extra={"account_type": by_tag["AccountType"].value} if "AccountType" in by_tag else {},
+        **amounts,
+    )

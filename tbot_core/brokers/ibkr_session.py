@@ -51,18 +51,20 @@ class IbkrEndpoint:
     request_timeout: float
 
     @classmethod
-    def from_home(cls, home: "BotHome", settings: "Settings", *, client_id_offset: int = 0) -> "IbkrEndpoint":
+    def from_home(cls, home: BotHome, settings: Settings, *, client_id_offset: int = 0) -> IbkrEndpoint:
         """Config gives the defaults; the ``broker_ibkr`` secret may override host, port and client id."""
         from tbot_core.secrets.store import SecretStore
 
         return cls.from_secret(SecretStore(home).get(SECRET_NAME), settings, client_id_offset=client_id_offset)
 
     @classmethod
-    def from_secret(cls, secret: dict[str, Any], settings: "Settings", *, client_id_offset: int = 0) -> "IbkrEndpoint":
+    def from_secret(cls, secret: dict[str, Any], settings: Settings, *, client_id_offset: int = 0) -> IbkrEndpoint:
         account = secret.get("account")
         if not isinstance(account, str) or not account:
-            raise ConfigError(f"secret {SECRET_NAME}: expected a non-empty text field account",
-                              hint=f"store it with `tbot secrets set {SECRET_NAME}`")
+            raise ConfigError(
+                f"secret {SECRET_NAME}: expected a non-empty text field account",
+                hint=f"store it with `tbot secrets set {SECRET_NAME}`",
+            )
         register_secret(account)
         try:
             port = int(secret.get("port") or settings.ibkr_port)
@@ -71,9 +73,14 @@ class IbkrEndpoint:
             raise ConfigError(f"secret {SECRET_NAME}: port and client_id must be whole numbers") from None
         if not 0 < port < 65536:
             raise ConfigError(f"secret {SECRET_NAME}: port {port} is outside 1-65535")
-        return cls(host=str(secret.get("host") or settings.ibkr_host), port=port, client_id=client_id + client_id_offset,
-                   account=account, connect_timeout=float(settings.ibkr_connect_timeout_seconds),
-                   request_timeout=float(settings.ibkr_request_timeout_seconds))
+        return cls(
+            host=str(secret.get("host") or settings.ibkr_host),
+            port=port,
+            client_id=client_id + client_id_offset,
+            account=account,
+            connect_timeout=float(settings.ibkr_connect_timeout_seconds),
+            request_timeout=float(settings.ibkr_request_timeout_seconds),
+        )
 
 
 class IbkrSession:
@@ -103,7 +110,7 @@ class IbkrSession:
         elif code in IB_CONNECTIVITY_RESTORED:
             self.connectivity_lost = None
 
-    def _submit(self, coro: Awaitable[T]) -> "concurrent.futures.Future[T]":
+    def _submit(self, coro: Awaitable[T]) -> concurrent.futures.Future[T]:
         return asyncio.run_coroutine_threadsafe(coro, self._loop)  # type: ignore[arg-type]
 
     async def _ensure_connected(self) -> None:
@@ -112,9 +119,12 @@ class IbkrSession:
                 return
             ep = self.endpoint
             with ib_errors(self.service, f"connect {ep.host}:{ep.port}", timeout=ep.connect_timeout):
-                await asyncio.wait_for(self.ib.connectAsync(ep.host, ep.port, clientId=ep.client_id,
-                                                            timeout=ep.connect_timeout, account=ep.account),
-                                       ep.connect_timeout)
+                await asyncio.wait_for(
+                    self.ib.connectAsync(
+                        ep.host, ep.port, clientId=ep.client_id, timeout=ep.connect_timeout, account=ep.account
+                    ),
+                    ep.connect_timeout,
+                )
             self.connectivity_lost = None  # a fresh connection starts from what the gateway says now
 
     def call(self, what: str, request: Callable[[IB], Awaitable[T]], *, timeout: float | None = None) -> T:

@@ -34,12 +34,14 @@ def parse_since(text: str | None) -> datetime | None:
     return moment.astimezone(UTC)
 
 
-def pull_activities(home: "BotHome", broker_code: str, since_text: str | None) -> tuple[list["Activity"], str]:
+def pull_activities(home: BotHome, broker_code: str, since_text: str | None) -> tuple[list[Activity], str]:
     """The broker's activities after ``since`` and the run id that names exactly them."""
     name = broker_code.strip().lower()
     if name not in PULLABLE:
-        raise ConfigError(f"--broker {broker_code}: --from-broker works with {' or '.join(PULLABLE)}",
-                          hint="paper fills reach the ledger from the engine itself")
+        raise ConfigError(
+            f"--broker {broker_code}: --from-broker works with {' or '.join(PULLABLE)}",
+            hint="paper fills reach the ledger from the engine itself",
+        )
     since = parse_since(since_text)
     settings = home.settings.with_values({"BROKER": name})
     if name == "alpaca":

@@ -36,8 +36,12 @@ def cmd_tail(args: argparse.Namespace) -> int:
         raise TbotError("-n: expected a positive number")
     with _audit_path(args).audit(readonly=True) as audit:
         rows = audit.tail(args.n, category=args.category, severity=args.severity, search=args.search)
-    print(table(["seq", "time (UTC)", "category", "event", "severity", "actor", "context"],
-                [(r.seq, r.ts_utc, r.category, r.event, r.severity, r.actor, r.context[:120]) for r in rows]))
+    print(
+        table(
+            ["seq", "time (UTC)", "category", "event", "severity", "actor", "context"],
+            [(r.seq, r.ts_utc, r.category, r.event, r.severity, r.actor, r.context[:120]) for r in rows],
+        )
+    )
     return 0
 
 

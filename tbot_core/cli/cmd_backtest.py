@@ -8,7 +8,9 @@ from tbot_core.backtest.arguments import add_arguments
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    backtest = sub.add_parser("backtest", help="backtest a strategy over CSV bars with the live filters (writes only its outputs)")
+    backtest = sub.add_parser(
+        "backtest", help="backtest a strategy over CSV bars with the live filters (writes only its outputs)"
+    )
     add_arguments(backtest)
     backtest.set_defaults(handler=_run)
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 
 from tbot_core.cli.common import add_home_option, open_home, table
-from tbot_core.config import KNOWN_KEYS, Settings, is_secret_key, key_doc, parse_dotenv, render_env, settings_from_text, suggest
+from tbot_core.config import (
+    KNOWN_KEYS,
+    Settings,
+    is_secret_key,
+    key_doc,
+    parse_dotenv,
+    render_env,
+    settings_from_text,
+    suggest,
+)
 from tbot_core.errors import ConfigError
 from tbot_core.paths import HomePaths
 from tbot_core.sanitize import register_secret

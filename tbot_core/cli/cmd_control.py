@@ -11,8 +11,14 @@ from tbot_core.errors import TbotError
 from tbot_core.runtime.lock import holder
 from tbot_core.state import read_state
 
-ACTIONS = {"start": "start", "stop": "stop", "kill": "kill", "reset": "reset",
-           "defense-on": "defense_on", "defense-off": "defense_off"}
+ACTIONS = {
+    "start": "start",
+    "stop": "stop",
+    "kill": "kill",
+    "reset": "reset",
+    "defense-on": "defense_on",
+    "defense-off": "defense_off",
+}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,8 +41,10 @@ def cmd_flag(args: argparse.Namespace) -> int:
     if not home.paths.control_dir.is_dir():
         raise TbotError("control/: not found", hint="run `tbot init` first")
     record = write_flag(home.paths, args.flag, reason=args.reason, source="cli")
-    print(f"wrote control/{flag_path(home.paths, record).name} for {record.operator.describe()} at {record.requested_utc}; "
-          "the core acknowledges it in the audit log")
+    print(
+        f"wrote control/{flag_path(home.paths, record).name} for {record.operator.describe()} at {record.requested_utc}; "
+        "the core acknowledges it in the audit log"
+    )
     return 0
 
 

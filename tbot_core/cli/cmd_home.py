@@ -41,15 +41,28 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_self_check(args: argparse.Namespace) -> int:
     home = open_home(args)
     results = run_checks(registered_checks(home))
-    print(table(["module", "result", "checked (UTC)", "detail / hint"],
-                [(r.module, "ok" if r.ok else "FAIL", r.checked_utc, r.detail if r.ok else f"{r.detail} -> {r.hint}" if r.hint else r.detail)
-                 for r in results]))
+    print(
+        table(
+            ["module", "result", "checked (UTC)", "detail / hint"],
+            [
+                (
+                    r.module,
+                    "ok" if r.ok else "FAIL",
+                    r.checked_utc,
+                    r.detail if r.ok else f"{r.detail} -> {r.hint}" if r.hint else r.detail,
+                )
+                for r in results
+            ],
+        )
+    )
     for warning in home.warnings:
         home.warn(warning)
     failed = [r for r in results if not r.ok]
     if failed:
         first = failed[0]
-        print(f"self-check failed: {first.module}: {first.detail}" + (f" (hint: {first.hint})" if first.hint else ""),
-              file=sys.stderr)
+        print(
+            f"self-check failed: {first.module}: {first.detail}" + (f" (hint: {first.hint})" if first.hint else ""),
+            file=sys.stderr,
+        )
         return 1
     return 0

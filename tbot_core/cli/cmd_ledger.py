@@ -46,7 +46,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     sync.add_argument("--since", default=None, help="with --from-broker: only activities after this UTC date/time")
     sync.add_argument("--sync-run-id", default=None, help="run id (default: derived from the broker and file content)")
 
-    _action(inner, "check", "integrity, foreign keys, balance, orphans, telemetry, schema and COA; exit 1 on a problem", cmd_check)
+    _action(
+        inner,
+        "check",
+        "integrity, foreign keys, balance, orphans, telemetry, schema and COA; exit 1 on a problem",
+        cmd_check,
+    )
     _action(inner, "balance", "trial balance by account", cmd_balance)
     batches = _action(inner, "batches", "batch telemetry, newest first (committed and rolled back)", cmd_batches)
     batches.add_argument("-n", type=int, default=20)
@@ -66,7 +71,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     rem.add_argument("--reason", required=True)
     rem.add_argument("--move-balance", action="store_true", help="also move the old account's balance (RECLASS entry)")
 
-    hook = _action(inner, "hook", "fund a reserve from cash: " + ", ".join(h.replace("_", "-") for h in HOOKS), cmd_hook)
+    hook = _action(
+        inner, "hook", "fund a reserve from cash: " + ", ".join(h.replace("_", "-") for h in HOOKS), cmd_hook
+    )
     hook.add_argument("name", choices=[h.replace("_", "-") for h in HOOKS])
     hook.add_argument("amount", help="positive amount in whole cents, e.g. 250.00")
     hook.add_argument("--memo", default="")
@@ -77,15 +84,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     override.add_argument("--to", dest="target", required=True, help="role money goes to, e.g. cash")
     override.add_argument("--amount", required=True)
     override.add_argument("--reason", required=True)
-    override.add_argument("--batch-id", required=True, help="your id for this posting; a retry with the same id moves once")
+    override.add_argument(
+        "--batch-id", required=True, help="your id for this posting; a retry with the same id moves once"
+    )
 
     reverse = _action(inner, "reverse", "post the reversing entry of a group (the only correction)", cmd_reverse)
     reverse.add_argument("group_id", type=int)
     reverse.add_argument("--reason", required=True)
-    reverse.add_argument("--override", action="store_true",
-                         help="required to undo a holdings action (float top-up, tax, payroll, reinvest, override); audited")
+    reverse.add_argument(
+        "--override",
+        action="store_true",
+        help="required to undo a holdings action (float top-up, tax, payroll, reinvest, override); audited",
+    )
 
-    _action(inner, "migrate", "upgrade db/ledger.db to this code's schema version (backup first, one transaction)", cmd_migrate)
+    _action(
+        inner,
+        "migrate",
+        "upgrade db/ledger.db to this code's schema version (backup first, one transaction)",
+        cmd_migrate,
+    )
 
 
 def _action(inner: argparse._SubParsersAction, name: str, text: str, handler) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
@@ -135,14 +152,24 @@ def cmd_sync(args: argparse.Namespace) -> int:
     broker = normalize_broker_code(args.broker, "--broker")
     activities, default_run_id = _activities_from_args(args, broker)
     with home.audit() as audit:
-        result = ingest_activities(home.paths.ledger_db, broker, activities, sync_run_id=args.sync_run_id or default_run_id,
-                                   caller=CLI_CALLER, audit=audit)
+        result = ingest_activities(
+            home.paths.ledger_db,
+            broker,
+            activities,
+            sync_run_id=args.sync_run_id or default_run_id,
+            caller=CLI_CALLER,
+            audit=audit,
+        )
     if result.already_committed:
-        print(f"sync {result.sync_run_id}: already committed earlier ({result.posted} posted, {result.skipped_known} skipped "
-              f"then); nothing added")
+        print(
+            f"sync {result.sync_run_id}: already committed earlier ({result.posted} posted, {result.skipped_known} skipped "
+            f"then); nothing added"
+        )
     else:
-        print(f"sync {result.sync_run_id}: committed; posted {result.posted} activities ({result.row_count} legs), "
-              f"skipped {result.skipped_known} already known")
+        print(
+            f"sync {result.sync_run_id}: committed; posted {result.posted} activities ({result.row_count} legs), "
+            f"skipped {result.skipped_known} already known"
+        )
     return 0
 
 
@@ -174,12 +201,30 @@ def cmd_batches(args: argparse.Namespace) -> int:
         raise TbotError("-n: expected a positive number")
     conn = open_ledger(_home(args).paths.ledger_db, readonly=True)
     try:
-        rows = conn.execute("SELECT batch_id, sync_run_id, kind, caller, started_utc, completed_utc, row_count, commit_state, "
-                            "error_category, reason FROM batch_telemetry ORDER BY completed_utc DESC LIMIT ?", (args.n,)).fetchall()
+        rows = conn.execute(
+            "SELECT batch_id, sync_run_id, kind, caller, started_utc, completed_utc, row_count, commit_state, "
+            "error_category, reason FROM batch_telemetry ORDER BY completed_utc DESC LIMIT ?",
+            (args.n,),
+        ).fetchall()
     finally:
         conn.close()
-    print(table(["batch_id", "sync_run_id", "kind", "caller", "started (UTC)", "completed (UTC)", "rows", "state", "error", "reason"],
-                [tuple("" if v is None else v for v in r[:9]) + (str(r[9])[:60],) for r in rows]))
+    print(
+        table(
+            [
+                "batch_id",
+                "sync_run_id",
+                "kind",
+                "caller",
+                "started (UTC)",
+                "completed (UTC)",
+                "rows",
+                "state",
+                "error",
+                "reason",
+            ],
+            [tuple("" if v is None else v for v in r[:9]) + (str(r[9])[:60],) for r in rows],
+        )
+    )
     return 0
 
 
@@ -192,7 +237,12 @@ def cmd_coa_show(args: argparse.Namespace) -> int:
         conn.close()
     print(table(["account", "name", "kind"], accounts))
     print()
-    print(table(["role", "account", "default"], [(role, mapping.get(role, "-"), code) for role, code in default_coa().roles.items()]))
+    print(
+        table(
+            ["role", "account", "default"],
+            [(role, mapping.get(role, "-"), code) for role, code in default_coa().roles.items()],
+        )
+    )
     return 0
 
 
@@ -204,31 +254,52 @@ def _write(args: argparse.Namespace, what: str, action) -> int:  # type: ignore[
 
 
 def cmd_coa_add(args: argparse.Namespace) -> int:
-    return _write(args, f"add account {args.code}",
-                  lambda l: add_account(l, args.code, args.name, args.kind, reason=args.reason, caller=CLI_CALLER))
+    return _write(
+        args,
+        f"add account {args.code}",
+        lambda ledger: add_account(ledger, args.code, args.name, args.kind, reason=args.reason, caller=CLI_CALLER),
+    )
 
 
 def cmd_coa_remap(args: argparse.Namespace) -> int:
-    return _write(args, f"remap {args.role} -> {args.account}",
-                  lambda l: remap(l, args.role, args.account, reason=args.reason, caller=CLI_CALLER, move_balance=args.move_balance))
+    return _write(
+        args,
+        f"remap {args.role} -> {args.account}",
+        lambda ledger: remap(
+            ledger, args.role, args.account, reason=args.reason, caller=CLI_CALLER, move_balance=args.move_balance
+        ),
+    )
 
 
 def cmd_hook(args: argparse.Namespace) -> int:
     name = args.name.replace("-", "_")
     amount = _amount(args.amount, "amount")
-    return _write(args, name, lambda l: run_hook(l, name, amount, memo=args.memo, caller=CLI_CALLER, batch_id=args.batch_id))
+    return _write(
+        args,
+        name,
+        lambda ledger: run_hook(ledger, name, amount, memo=args.memo, caller=CLI_CALLER, batch_id=args.batch_id),
+    )
 
 
 def cmd_override(args: argparse.Namespace) -> int:
     amount = _amount(args.amount, "--amount")
-    return _write(args, f"override {args.source} -> {args.target}",
-                  lambda l: manual_override(l, args.source, args.target, amount, reason=args.reason, caller=CLI_CALLER,
-                                            batch_id=args.batch_id))
+    return _write(
+        args,
+        f"override {args.source} -> {args.target}",
+        lambda ledger: manual_override(
+            ledger, args.source, args.target, amount, reason=args.reason, caller=CLI_CALLER, batch_id=args.batch_id
+        ),
+    )
 
 
 def cmd_reverse(args: argparse.Namespace) -> int:
-    return _write(args, f"reverse group {args.group_id}",
-                  lambda l: reverse_group(l, args.group_id, reason=args.reason, caller=CLI_CALLER, override=args.override))
+    return _write(
+        args,
+        f"reverse group {args.group_id}",
+        lambda ledger: reverse_group(
+            ledger, args.group_id, reason=args.reason, caller=CLI_CALLER, override=args.override
+        ),
+    )
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

@@ -51,15 +51,23 @@ def start_detached_core(home_root: str) -> int:
     logs = home.paths.logs_dir(identity)
     logs.mkdir(parents=True, exist_ok=True)
     with open(home.paths.core_output_log(identity), "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "tbot_core", "--home", home_root], stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tbot_core", "--home", home_root],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
     deadline = time.monotonic() + CORE_START_WAIT_S
     while time.monotonic() < deadline:
         if core_running(home.paths.core_lock):
             return proc.pid
         if proc.poll() is not None:
-            raise TbotError(f"core exited at start (code {proc.returncode})",
-                            hint=f"see output/{identity}/logs/core.out and `tbot self-check`")
+            raise TbotError(
+                f"core exited at start (code {proc.returncode})",
+                hint=f"see output/{identity}/logs/core.out and `tbot self-check`",
+            )
         time.sleep(0.05)
     raise TbotError("core did not take its lock within 15 s", hint=f"see output/{identity}/logs/core.out")
 

@@ -50,7 +50,9 @@ def _read_stdin_json(name: str) -> object:
     except UnicodeDecodeError:
         raise ConfigError(f"stdin: secret {name}: not UTF-8 text") from None
     except json.JSONDecodeError as exc:  # the message names a position, never the text
-        raise ConfigError(f"stdin: secret {name}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        raise ConfigError(
+            f"stdin: secret {name}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
 
 
 def cmd_set(args: argparse.Namespace) -> int:
@@ -58,7 +60,9 @@ def cmd_set(args: argparse.Namespace) -> int:
     home.require_exists()
     data = _read_stdin_json(args.name)
     version = SecretStore(home).set(args.name, data)  # type: ignore[arg-type]
-    print(f"secret {args.name}: stored as version {version}; vault key rotated to generation {home.vault.current_generation()}")
+    print(
+        f"secret {args.name}: stored as version {version}; vault key rotated to generation {home.vault.current_generation()}"
+    )
     return 0
 
 
@@ -82,7 +86,9 @@ def cmd_delete(args: argparse.Namespace) -> int:
     home = open_home(args)
     home.require_exists()
     generation = SecretStore(home).delete(args.name)
-    print(f"secret {args.name}: deleted; previous generation kept in backups/; vault key rotated to generation {generation}")
+    print(
+        f"secret {args.name}: deleted; previous generation kept in backups/; vault key rotated to generation {generation}"
+    )
     return 0
 
 
@@ -92,6 +98,8 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     recover(home)
     generation = rotate(home, initiator="operator")
     meta = read_generation_meta(home.vault.current_dir())
-    print(f"vault key rotated: generation {generation}, key fingerprint {meta['key_fingerprint']}, "
-          f"{len(meta['artifacts'])} artifacts re-encrypted")  # type: ignore[arg-type]
+    print(
+        f"vault key rotated: generation {generation}, key fingerprint {meta['key_fingerprint']}, "
+        f"{len(meta['artifacts'])} artifacts re-encrypted"
+    )  # type: ignore[arg-type]
     return 0

@@ -22,10 +22,15 @@ TUNNEL = "ssh -L {port}:127.0.0.1:{port} you@this-server, then open http://127.0
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default 127.0.0.1; any other needs TLS)")
+    parser.add_argument(
+        "--host", default=DEFAULT_HOST, help="address to listen on (default 127.0.0.1; any other needs TLS)"
+    )
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
-    parser.add_argument("--allow-control", action="store_true",
-                        help="control keys in the browser; flags name the web login as operator (default: read-only)")
+    parser.add_argument(
+        "--allow-control",
+        action="store_true",
+        help="control keys in the browser; flags name the web login as operator (default: read-only)",
+    )
     parser.add_argument("--tls-cert", default=None, help="PEM certificate (with --tls-key): serve https and wss")
     parser.add_argument("--tls-key", default=None, help="PEM private key for --tls-cert")
     parser.add_argument("--theme", default=None, help="Textual theme of the console, e.g. nord, gruvbox")
@@ -33,7 +38,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    serve = sub.add_parser("serve", help="serve the console to a browser (login: the web_console secret; read-only by default)")
+    serve = sub.add_parser(
+        "serve", help="serve the console to a browser (login: the web_console secret; read-only by default)"
+    )
     add_home_option(serve)
     add_serve_arguments(serve)
     serve.set_defaults(handler=cmd_serve)
@@ -53,8 +60,10 @@ def bind_problem(host: str, port: int, tls: bool) -> str:
     if not 1 <= port <= 65535:
         return f"--port {port}: expected 1-65535"
     if not is_loopback(host) and not tls:
-        return (f"--host {host[:64]}: not a loopback address and no TLS (--tls-cert/--tls-key), so the login would cross "
-                f"the network in clear; keep 127.0.0.1 and use an SSH tunnel: {TUNNEL.format(port=port)}")
+        return (
+            f"--host {host[:64]}: not a loopback address and no TLS (--tls-cert/--tls-key), so the login would cross "
+            f"the network in clear; keep 127.0.0.1 and use an SSH tunnel: {TUNNEL.format(port=port)}"
+        )
     return ""
 
 

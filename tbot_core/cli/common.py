@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from tbot_core.home import BotHome
 
@@ -23,7 +23,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     widths = [len(h) for h in headers]
     for row in body:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row)]
-    line = lambda cells: "  ".join(cell.ljust(w) for cell, w in zip(cells, widths)).rstrip()  # noqa: E731
+    line = lambda cells: "  ".join(cell.ljust(w) for cell, w in zip(cells, widths)).rstrip()  # noqa: E731 - a one-line local helper reads better inline
     out = [line(headers), line(["-" * w for w in widths])]
     out.extend(line(row) for row in body)
     return "\n".join(out)

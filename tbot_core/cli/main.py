@@ -13,14 +13,34 @@ import argparse
 import os
 import sys
 import traceback
-from typing import Sequence
+from collections.abc import Sequence
 
 from tbot_core import __version__
-from tbot_core.cli import cmd_audit, cmd_backtest, cmd_config, cmd_control, cmd_home, cmd_ledger, cmd_run, cmd_secrets, cmd_serve
+from tbot_core.cli import (
+    cmd_audit,
+    cmd_backtest,
+    cmd_config,
+    cmd_control,
+    cmd_home,
+    cmd_ledger,
+    cmd_run,
+    cmd_secrets,
+    cmd_serve,
+)
 from tbot_core.errors import TbotError
 from tbot_core.sanitize import scrub
 
-COMMAND_MODULES = [cmd_home, cmd_run, cmd_config, cmd_audit, cmd_control, cmd_ledger, cmd_secrets, cmd_backtest, cmd_serve]
+COMMAND_MODULES = [
+    cmd_home,
+    cmd_run,
+    cmd_config,
+    cmd_audit,
+    cmd_control,
+    cmd_ledger,
+    cmd_secrets,
+    cmd_backtest,
+    cmd_serve,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,10 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as exc:  # noqa: BLE001 - never a raw traceback for the operator
+    except Exception as exc:
         if os.environ.get("TBOT_DEBUG") == "1":  # messages and chained causes appear verbatim: scrub them too
             print(scrub(traceback.format_exc()), end="", file=sys.stderr)
-        print(f"internal error: {type(exc).__name__}: {scrub(str(exc))[:300]} (set TBOT_DEBUG=1 for details)", file=sys.stderr)
+        print(
+            f"internal error: {type(exc).__name__}: {scrub(str(exc))[:300]} (set TBOT_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
         return 70
 
 

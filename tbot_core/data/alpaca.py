@@ -15,18 +15,18 @@ Alpaca's stock API carries no index data, so :meth:`vix` answers ``None``
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from alpaca.data.enums import DataFeed
 from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.data.requests import StockBarsRequest, StockLatestBarRequest
 from alpaca.data.timeframe import TimeFrame
 
+from tbot_core.bars import Bar
 from tbot_core.brokers.alpaca_common import AlpacaCredentials, tune_client, url_or_none
 from tbot_core.brokers.errors import alpaca_errors
-from tbot_core.bars import Bar
 from tbot_core.data.base import Feed
 from tbot_core.errors import ConfigError
 from tbot_core.timeutil import utc_now
@@ -40,10 +40,19 @@ _MINUTE = timedelta(minutes=1)
 
 
 class AlpacaFeed(Feed):
-    def __init__(self, credentials: AlpacaCredentials, *, symbols: tuple[str, ...], url_override: str = "",
-                 data_feed: str = "iex", timeout_seconds: float = 10.0, poll_seconds: float = 5.0,
-                 start: datetime | None = None, end: datetime | None = None,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        credentials: AlpacaCredentials,
+        *,
+        symbols: tuple[str, ...],
+        url_override: str = "",
+        data_feed: str = "iex",
+        timeout_seconds: float = 10.0,
+        poll_seconds: float = 5.0,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         if not symbols:
             raise ConfigError("SYMBOLS: the Alpaca feed needs at least one symbol")
         self._symbols = symbols
@@ -54,17 +63,25 @@ class AlpacaFeed(Feed):
         self._end = end
         self._clock = clock
         self._closed = threading.Event()
-        client = StockHistoricalDataClient(credentials.api_key, credentials.secret_key,
-                                           url_override=url_or_none(url_override))
+        client = StockHistoricalDataClient(
+            credentials.api_key, credentials.secret_key, url_override=url_or_none(url_override)
+        )
         self._client = tune_client(client, timeout_seconds)
 
     @classmethod
-    def from_home(cls, home: "BotHome", settings: "Settings", *, start: datetime | None = None,
-                  end: datetime | None = None) -> "AlpacaFeed":
-        return cls(AlpacaCredentials.from_home(home), symbols=settings.symbols,
-                   url_override=settings.alpaca_data_url_override, data_feed=settings.alpaca_data_feed,
-                   timeout_seconds=float(settings.alpaca_request_timeout_seconds),
-                   poll_seconds=float(settings.live_bar_poll_seconds), start=start, end=end)
+    def from_home(
+        cls, home: BotHome, settings: Settings, *, start: datetime | None = None, end: datetime | None = None
+    ) -> AlpacaFeed:
+        return cls(
+            AlpacaCredentials.from_home(home),
+            symbols=settings.symbols,
+            url_override=settings.alpaca_data_url_override,
+            data_feed=settings.alpaca_data_feed,
+            timeout_seconds=float(settings.alpaca_request_timeout_seconds),
+            poll_seconds=float(settings.live_bar_poll_seconds),
+            start=start,
+            end=end,
+        )
 
     def _call(self, what: str, func: Any, *args: Any) -> Any:
         with alpaca_errors(SERVICE, what, timeout=self._timeout):
@@ -72,8 +89,9 @@ class AlpacaFeed(Feed):
 
     def history(self, start: datetime, end: datetime | None) -> list[Bar]:
         """Every 1-minute bar of every symbol in ``[start, end]``, in time order."""
-        request = StockBarsRequest(symbol_or_symbols=list(self._symbols), timeframe=TimeFrame.Minute,
-                                   start=start, end=end, feed=self._feed)
+        request = StockBarsRequest(
+            symbol_or_symbols=list(self._symbols), timeframe=TimeFrame.Minute, start=start, end=end, feed=self._feed
+        )
         barset = self._call("bars", self._client.get_stock_bars, request)
         bars = [_bar(item) for series in barset.data.values() for item in series]
         return sorted(bars, key=lambda bar: (bar.ts, bar.symbol))
@@ -108,10 +126,17 @@ class AlpacaFeed(Feed):
 
 
 def _bar(item: Any) -> Bar:
-    return Bar(ts=item.timestamp.astimezone(UTC), symbol=item.symbol, open=float(item.open), high=float(item.high),
-               low=float(item.low), close=float(item.close), volume=float(item.volume))
+    return Bar(
+        ts=item.timestamp.astimezone(UTC),
+        symbol=item.symbol,
+        open=float(item.open),
+        high=float(item.high),
+        low=float(item.low),
+        close=float(item.close),
+        volume=float(item.volume),
+    )
 
 
-def make_alpaca_feed(home: "BotHome", settings: "Settings") -> AlpacaFeed:
+def make_alpaca_feed(home: BotHome, settings: Settings) -> AlpacaFeed:
     """Entry point for ``tbot_core.data.factory`` (BROKER=alpaca): a live feed."""
     return AlpacaFeed.from_home(home, settings)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Iterator
 
 from tbot_core.bars import Bar
 
@@ -18,8 +18,8 @@ class Feed(abc.ABC):
     def vix(self, ts: datetime) -> float | None:
         """The latest VIX level at or before ``ts`` (None if unknown)."""
 
-    def heartbeat(self) -> None:
+    def heartbeat(self) -> None:  # noqa: B027 - optional hook: a feed with no liveness probe of its own is fine
         """Raise if the feed is not delivering."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: most feeds have nothing to unblock
         """Make a blocked ``bars()`` return soon; the engine's stop calls it. Nothing to do by default."""

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 import finnhub
 import requests
 
 from tbot_core.config import Settings
-from tbot_core.errors import ConfigError, NetworkError, SecurityError, TbotError
+from tbot_core.errors import ConfigError, NetworkError, TbotError
 from tbot_core.fsutil import atomic_write_text
 from tbot_core.paths import HomePaths
 from tbot_core.timeutil import iso_z, utc_now
@@ -53,8 +54,14 @@ def screener_api_key(paths: HomePaths) -> str:
 
 
 class FinnhubFundamentals:
-    def __init__(self, settings: Settings, paths: HomePaths, *, clock: Callable[[], datetime] = utc_now,
-                 api_key: Callable[[HomePaths], str] = screener_api_key) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        paths: HomePaths,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        api_key: Callable[[HomePaths], str] = screener_api_key,
+    ) -> None:
         self.settings = settings
         self.paths = paths
         self.clock = clock
@@ -100,8 +107,9 @@ class FinnhubFundamentals:
         facts = self._fetch(symbol)
         self._cache[symbol] = asdict(facts)
         self.paths.cache_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.paths.fundamentals_cache(self._day), json.dumps(self._cache, sort_keys=True, indent=1),
-                          durable=False)
+        atomic_write_text(
+            self.paths.fundamentals_cache(self._day), json.dumps(self._cache, sort_keys=True, indent=1), durable=False
+        )
         return facts
 
     def _fetch(self, symbol: str) -> Fundamentals:
@@ -109,8 +117,10 @@ class FinnhubFundamentals:
             payload = self._connect().company_basic_financials(symbol, "all")
         except finnhub.FinnhubAPIException as exc:
             if exc.status_code in (401, 403):
-                raise ConfigError(f"Finnhub refused the screener_api key (HTTP {exc.status_code})",
-                                  hint="check the key with `tbot secrets set screener_api`") from None
+                raise ConfigError(
+                    f"Finnhub refused the screener_api key (HTTP {exc.status_code})",
+                    hint="check the key with `tbot secrets set screener_api`",
+                ) from None
             if exc.status_code == 429 or exc.status_code >= 500:
                 raise NetworkError(f"Finnhub /stock/metric {symbol}: HTTP {exc.status_code}") from None
             raise ConfigError(f"Finnhub /stock/metric {symbol}: HTTP {exc.status_code}") from None
@@ -123,7 +133,10 @@ class FinnhubFundamentals:
         metric = payload.get("metric") if isinstance(payload, dict) else None
         if not isinstance(metric, dict) or not metric:
             raise TbotError(f"Finnhub /stock/metric {symbol}: no 'metric' object in the response")
-        return Fundamentals(symbol=symbol, pe=_number(metric, "peNormalizedAnnual"),
-                            debt_equity=_number(metric, "totalDebt/totalEquityAnnual"),
-                            market_cap_usd=_number(metric, "marketCapitalization", MARKET_CAP_UNIT_USD),
-                            as_of=iso_z(self.clock()))
+        return Fundamentals(
+            symbol=symbol,
+            pe=_number(metric, "peNormalizedAnnual"),
+            debt_equity=_number(metric, "totalDebt/totalEquityAnnual"),
+            market_cap_usd=_number(metric, "marketCapitalization", MARKET_CAP_UNIT_USD),
+            as_of=iso_z(self.clock()),
+        )

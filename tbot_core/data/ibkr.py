@@ -19,15 +19,15 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from ib_async import IB, BarData, Contract, Index, Stock, Ticker
 
-from tbot_core.brokers.ibkr_session import IbkrEndpoint, IbkrSession
 from tbot_core.bars import Bar
+from tbot_core.brokers.ibkr_session import IbkrEndpoint, IbkrSession
 from tbot_core.data.base import Feed
 from tbot_core.errors import BrokerError, ConfigError
 from tbot_core.timeutil import utc_now
@@ -60,17 +60,28 @@ def imbalance_from_ticker(ticker: Ticker) -> AuctionImbalance | None:
     if ticker.contract is None or not (_known(ticker.auctionImbalance) and _known(ticker.auctionVolume)):
         return None
     when = ticker.time or datetime.now(UTC)
-    return AuctionImbalance(symbol=ticker.contract.symbol, ts=when.astimezone(UTC),
-                            paired_volume=float(ticker.auctionVolume), imbalance=float(ticker.auctionImbalance),
-                            auction_price=float(ticker.auctionPrice) if _known(ticker.auctionPrice) else math.nan,
-                            regulatory_imbalance=float(ticker.regulatoryImbalance) if _known(ticker.regulatoryImbalance) else None)
+    return AuctionImbalance(
+        symbol=ticker.contract.symbol,
+        ts=when.astimezone(UTC),
+        paired_volume=float(ticker.auctionVolume),
+        imbalance=float(ticker.auctionImbalance),
+        auction_price=float(ticker.auctionPrice) if _known(ticker.auctionPrice) else math.nan,
+        regulatory_imbalance=float(ticker.regulatoryImbalance) if _known(ticker.regulatoryImbalance) else None,
+    )
 
 
 def bar_from_ib(symbol: str, raw: BarData) -> Bar:
     if not isinstance(raw.date, datetime) or raw.date.tzinfo is None:
         raise BrokerError(f"ibkr bars {symbol}: expected UTC intraday bar times (formatDate=2)")
-    return Bar(ts=raw.date.astimezone(UTC), symbol=symbol, open=float(raw.open), high=float(raw.high),
-               low=float(raw.low), close=float(raw.close), volume=float(raw.volume))
+    return Bar(
+        ts=raw.date.astimezone(UTC),
+        symbol=symbol,
+        open=float(raw.open),
+        high=float(raw.high),
+        low=float(raw.low),
+        close=float(raw.close),
+        volume=float(raw.volume),
+    )
 
 
 def duration_for(start: datetime, end: datetime) -> str:
@@ -80,9 +91,16 @@ def duration_for(start: datetime, end: datetime) -> str:
 
 
 class IbkrFeed(Feed):
-    def __init__(self, endpoint: IbkrEndpoint, *, symbols: tuple[str, ...], poll_seconds: float = 5.0,
-                 start: datetime | None = None, end: datetime | None = None,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        endpoint: IbkrEndpoint,
+        *,
+        symbols: tuple[str, ...],
+        poll_seconds: float = 5.0,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         if not symbols:
             raise ConfigError("SYMBOLS: the IBKR feed needs at least one symbol")
         self._session = IbkrSession(endpoint, service="ibkr data")
@@ -93,21 +111,33 @@ class IbkrFeed(Feed):
         self._auction_tickers: dict[str, Ticker] = {}
 
     @classmethod
-    def from_home(cls, home: "BotHome", settings: "Settings", *, start: datetime | None = None,
-                  end: datetime | None = None) -> "IbkrFeed":
-        return cls(IbkrEndpoint.from_home(home, settings, client_id_offset=1), symbols=settings.symbols,
-                   poll_seconds=float(settings.live_bar_poll_seconds), start=start, end=end)
+    def from_home(
+        cls, home: BotHome, settings: Settings, *, start: datetime | None = None, end: datetime | None = None
+    ) -> IbkrFeed:
+        return cls(
+            IbkrEndpoint.from_home(home, settings, client_id_offset=1),
+            symbols=settings.symbols,
+            poll_seconds=float(settings.live_bar_poll_seconds),
+            start=start,
+            end=end,
+        )
 
     def _minute_bars(self, contract: Contract, start: datetime, end: datetime) -> list[BarData]:
         async def fetch(ib: IB) -> list[BarData]:
-            return list(await ib.reqHistoricalDataAsync(contract, end, duration_for(start, end), "1 min",
-                                                         "TRADES", useRTH=True, formatDate=2))
+            return list(
+                await ib.reqHistoricalDataAsync(
+                    contract, end, duration_for(start, end), "1 min", "TRADES", useRTH=True, formatDate=2
+                )
+            )
 
         return self._session.call(f"bars {contract.symbol}", fetch)
 
     def history(self, start: datetime, end: datetime) -> list[Bar]:
-        bars = [bar_from_ib(symbol, raw) for symbol in self._symbols
-                for raw in self._minute_bars(Stock(symbol, "SMART", "USD"), start, end)]
+        bars = [
+            bar_from_ib(symbol, raw)
+            for symbol in self._symbols
+            for raw in self._minute_bars(Stock(symbol, "SMART", "USD"), start, end)
+        ]
         return sorted((b for b in bars if start <= b.ts <= end), key=lambda b: (b.ts, b.symbol))
 
     def bars(self) -> Iterator[Bar]:
@@ -130,6 +160,7 @@ class IbkrFeed(Feed):
 
     def imbalance(self, symbol: str) -> AuctionImbalance | None:
         """Latest auction imbalance for ``symbol``; the first call subscribes and waits for one update."""
+
         async def read(ib: IB) -> Ticker:
             ticker = self._auction_tickers.get(symbol)
             if ticker is None:
@@ -151,6 +182,6 @@ class IbkrFeed(Feed):
         self._session.close()
 
 
-def make_ibkr_feed(home: "BotHome", settings: "Settings") -> IbkrFeed:
+def make_ibkr_feed(home: BotHome, settings: Settings) -> IbkrFeed:
     """Entry point for ``tbot_core.data.factory`` (BROKER=ibkr): a live feed."""
     return IbkrFeed.from_home(home, settings)

@@ -13,12 +13,12 @@ from __future__ import annotations
 import csv
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
 
-from tbot_core.config import Settings
 from tbot_core.bars import Bar
+from tbot_core.config import Settings
 from tbot_core.data.base import Feed
 from tbot_core.errors import ConfigError, NetworkError
 
@@ -60,7 +60,9 @@ class ReplayFeed(Feed):
     def bars(self) -> Iterator[Bar]:
         for name in (self.ohlcv, self.vix_path):
             if not name.exists():
-                raise ConfigError(f"data/market/{name.name}: not found", hint="run `tbot init --force` or copy the data back")
+                raise ConfigError(
+                    f"data/market/{name.name}: not found", hint="run `tbot init --force` or copy the data back"
+                )
         started = time.monotonic()
         last_text, last_ts = "", None
         with open(self.ohlcv, newline="", encoding="utf-8") as handle:
@@ -81,9 +83,13 @@ class ReplayFeed(Feed):
                         raise ConfigError(f"{self.ohlcv.name}:{line}: timestamp_utc goes back in time")
                     last_ts, last_text = _parse_ts(text, f"{self.ohlcv.name}:{line}"), text
                 try:
-                    bar = Bar(last_ts, row[1], float(row[2]), float(row[3]), float(row[4]), float(row[5]), float(row[6]))
+                    bar = Bar(
+                        last_ts, row[1], float(row[2]), float(row[3]), float(row[4]), float(row[5]), float(row[6])
+                    )
                 except ValueError:
-                    raise ConfigError(f"{self.ohlcv.name}:{line}: open/high/low/close/volume: expected numbers") from None
+                    raise ConfigError(
+                        f"{self.ohlcv.name}:{line}: open/high/low/close/volume: expected numbers"
+                    ) from None
                 if self.speed > 0:
                     due = started + self.delivered / self.speed
                     delay = due - time.monotonic()

@@ -33,7 +33,9 @@ class AdxFilter(Enhancement):
         trend = np.arange(1.0, 4.0 * period + 2)
         value = adx(trend + 0.5, trend - 0.5, trend, period)[-1]
         if not 99.0 <= value <= 100.0:
-            return CheckResult.failed(self.name, f"ADX of a straight uptrend is {value}, expected 100", "indicator code is broken")
+            return CheckResult.failed(
+                self.name, f"ADX of a straight uptrend is {value}, expected 100", "indicator code is broken"
+            )
         if not self.env.paths.market_data_dir.is_dir():
             return CheckResult.failed(self.name, "data/market/ missing: no bar source", "run `tbot init --force`")
         return CheckResult.passed(self.name, f"ADX({period}) computes; blocks above {self.settings.adx_threshold}")

@@ -9,10 +9,11 @@ gate audit-logs it and carries on with core logic unless the module is fatal.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from tbot_core.config import Settings
 from tbot_core.identity import Identity
@@ -52,9 +53,17 @@ class Verdict:
 
     def to_record(self, signal: Signal) -> dict[str, Any]:
         """The strategy-log / state.json ``verdicts`` row for this verdict on ``signal``."""
-        return {"ts_utc": iso_z(signal.ts), "strategy": signal.strategy, "symbol": signal.symbol, "side": signal.side,
-                "module": self.module, "allow": self.allow, "reason": self.reason,
-                "context": plain(self.context), "latency_us": round(self.latency_us, 1)}
+        return {
+            "ts_utc": iso_z(signal.ts),
+            "strategy": signal.strategy,
+            "symbol": signal.symbol,
+            "side": signal.side,
+            "module": self.module,
+            "allow": self.allow,
+            "reason": self.reason,
+            "context": plain(self.context),
+            "latency_us": round(self.latency_us, 1),
+        }
 
 
 def plain(value: Any) -> Any:
@@ -84,7 +93,7 @@ class EnhancementEnv:
     identity: Identity
     paths: HomePaths
     broker_code: str
-    audit: "AuditLog | None" = None
+    audit: AuditLog | None = None
     fundamentals: Any = None
     clock: Callable[[], datetime] = field(default=utc_now)
     # False in a backtest: modules keep their memory in-process and write no file.
@@ -127,7 +136,10 @@ def snapshot_for(signal: Signal, market: MarketContext, need_bars: int) -> tuple
     if snap.bars < need_bars:
         return None, f"{signal.symbol}: only {snap.bars} sound bars, need {need_bars}"
     if signal.ts - snap.ts > MAX_SNAPSHOT_AGE:
-        return None, f"{signal.symbol}: indicator state from {iso_z(snap.ts)} is stale for a signal at {iso_z(signal.ts)}"
+        return (
+            None,
+            f"{signal.symbol}: indicator state from {iso_z(snap.ts)} is stale for a signal at {iso_z(signal.ts)}",
+        )
     return snap, ""
 
 

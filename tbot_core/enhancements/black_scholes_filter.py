@@ -16,8 +16,9 @@ from tbot_core.selfcheck import CheckResult
 from tbot_core.signals import MarketContext, OptionQuote, Signal
 
 
-def bsm_price(spot: float, strike: float, years: float, rate: float, vol: float, option_type: str,
-              dividend_yield: float = 0.0) -> float:
+def bsm_price(
+    spot: float, strike: float, years: float, rate: float, vol: float, option_type: str, dividend_yield: float = 0.0
+) -> float:
     """European option value under Black-Scholes-Merton with a continuous dividend yield."""
     if option_type not in ("call", "put"):
         raise ValueError(f"option_type: expected call or put, got {option_type!r}")
@@ -49,30 +50,57 @@ class BlackScholesFilter(Enhancement):
             return block(f"option quote for {signal.symbol} has the wrong shape ({type(quote).__name__})")
         rate = self._rate()
         if rate is None:
-            return block(f"no risk-free rate for jurisdiction {self.env.identity.JURISDICTION_CODE} in BSM_RISK_FREE_RATES")
-        if not finite_positive(quote.price, quote.spot, quote.strike, quote.years, quote.vol) or quote.dividend_yield < 0:
+            return block(
+                f"no risk-free rate for jurisdiction {self.env.identity.JURISDICTION_CODE} in BSM_RISK_FREE_RATES"
+            )
+        if (
+            not finite_positive(quote.price, quote.spot, quote.strike, quote.years, quote.vol)
+            or quote.dividend_yield < 0
+        ):
             return block("option quote has a missing, zero or negative field", quote=_quote_ctx(quote))
-        model = bsm_price(quote.spot, quote.strike, quote.years, rate, quote.vol, quote.option_type, quote.dividend_yield)
+        model = bsm_price(
+            quote.spot, quote.strike, quote.years, rate, quote.vol, quote.option_type, quote.dividend_yield
+        )
         if model < 1e-6:
             return block(f"model value {model:.2e} is ~0: deviation undefined", quote=_quote_ctx(quote), rate=rate)
         deviation, limit = abs(quote.price - model) / model, float(self.settings.max_bsm_deviation)
-        ctx = {"quote": _quote_ctx(quote), "model": round(model, 6), "rate": rate, "deviation": round(deviation, 6), "max": limit}
+        ctx = {
+            "quote": _quote_ctx(quote),
+            "model": round(model, 6),
+            "rate": rate,
+            "deviation": round(deviation, 6),
+            "max": limit,
+        }
         if deviation > limit:
-            return block(f"quote {quote.price:.4f} deviates {deviation:.1%} from BSM {model:.4f} (max {limit:.0%})", **ctx)
+            return block(
+                f"quote {quote.price:.4f} deviates {deviation:.1%} from BSM {model:.4f} (max {limit:.0%})", **ctx
+            )
         return allow(f"quote within {deviation:.1%} of BSM {model:.4f}", **ctx)
 
     def check_ready(self) -> CheckResult:
         code = self.env.identity.JURISDICTION_CODE
         if self._rate() is None:
-            return CheckResult.failed(self.name, f"no risk-free rate for JURISDICTION_CODE {code}",
-                                      f"add {code}:RATE to BSM_RISK_FREE_RATES with `tbot config set`")
+            return CheckResult.failed(
+                self.name,
+                f"no risk-free rate for JURISDICTION_CODE {code}",
+                f"add {code}:RATE to BSM_RISK_FREE_RATES with `tbot config set`",
+            )
         call = bsm_price(100, 100, 1, 0.05, 0.2, "call")
         put = bsm_price(100, 100, 1, 0.05, 0.2, "put")
         if not (abs(call - 10.4506) < 1e-3 and abs(call - put - (100 - 100 * math.exp(-0.05))) < 1e-9):
             return CheckResult.failed(self.name, f"BSM reference value wrong ({call:.4f})", "pricing code is broken")
-        return CheckResult.passed(self.name, f"rate {self._rate()} for {code}; max deviation {self.settings.max_bsm_deviation}")
+        return CheckResult.passed(
+            self.name, f"rate {self._rate()} for {code}; max deviation {self.settings.max_bsm_deviation}"
+        )
 
 
 def _quote_ctx(quote: OptionQuote) -> dict[str, object]:
-    return {"type": quote.option_type, "price": quote.price, "spot": quote.spot, "strike": quote.strike,
-            "years": quote.years, "vol": quote.vol, "dividend_yield": quote.dividend_yield}
+    return {
+        "type": quote.option_type,
+        "price": quote.price,
+        "spot": quote.spot,
+        "strike": quote.strike,
+        "years": quote.years,
+        "vol": quote.vol,
+        "dividend_yield": quote.dividend_yield,
+    }

@@ -39,4 +39,6 @@ class BollingerConfluence(Enhancement):
         expected = 2.0 * math.sqrt(2.0)
         if not (math.isclose(middle[-1], 3.0) and math.isclose(upper[-1] - middle[-1], expected)):
             return CheckResult.failed(self.name, "Bollinger bands of 1..5 are wrong", "indicator code is broken")
-        return CheckResult.passed(self.name, f"bands {self.settings.bollinger_period} bars, {self.settings.bollinger_num_std} sigma")
+        return CheckResult.passed(
+            self.name, f"bands {self.settings.bollinger_period} bars, {self.settings.bollinger_num_std} sigma"
+        )

@@ -7,7 +7,7 @@ result names the first problem, how many there are, and what to do.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from tbot_core.audit import SCHEMA_VERSION as AUDIT_SCHEMA_VERSION
 from tbot_core.db import connect
@@ -36,15 +36,22 @@ class BuildCheck(Enhancement):
         s, ident = self.settings, self.env.identity
         out = []
         if s.enable_bsm_filter and ident.JURISDICTION_CODE not in s.bsm_risk_free_rates:
-            out.append((f"BSM_RISK_FREE_RATES has no rate for JURISDICTION_CODE {ident.JURISDICTION_CODE}",
-                        f"tbot config set BSM_RISK_FREE_RATES ...,{ident.JURISDICTION_CODE}:RATE"))
+            out.append(
+                (
+                    f"BSM_RISK_FREE_RATES has no rate for JURISDICTION_CODE {ident.JURISDICTION_CODE}",
+                    f"tbot config set BSM_RISK_FREE_RATES ...,{ident.JURISDICTION_CODE}:RATE",
+                )
+            )
         return out
 
     def _layout(self) -> list[tuple[str, str]]:
         paths = self.env.paths
         folders = [*paths.folders(), paths.logs_dir(self.env.identity.BOT_IDENTITY)]
-        return [(f"folder {f.relative_to(paths.root)}/ missing", "run `tbot init --force` or recreate it")
-                for f in folders if not f.is_dir()]
+        return [
+            (f"folder {f.relative_to(paths.root)}/ missing", "run `tbot init --force` or recreate it")
+            for f in folders
+            if not f.is_dir()
+        ]
 
     def _audit_schema(self) -> list[tuple[str, str]]:
         path = self.env.paths.audit_db
@@ -55,7 +62,12 @@ class BuildCheck(Enhancement):
     def _ledger(self) -> list[tuple[str, str]]:
         path = self.env.paths.ledger_db
         if not path.exists():
-            return [("db/ledger.db missing: no ledger schema or chart of accounts", "run `tbot init --force` to create the ledger")]
+            return [
+                (
+                    "db/ledger.db missing: no ledger schema or chart of accounts",
+                    "run `tbot init --force` to create the ledger",
+                )
+            ]
         try:
             from tbot_core.ledger.coa import coa_problems
             from tbot_core.ledger.schema import schema_problems

@@ -36,8 +36,15 @@ class FinnhubFundamentalGuard(Enhancement):
         except TbotError as exc:
             return block(f"fundamentals unavailable: {exc}")
         s = self.settings
-        ctx = {"pe": facts.pe, "debt_equity": facts.debt_equity, "market_cap_usd": facts.market_cap_usd, "as_of": facts.as_of,
-               "max_pe": str(s.max_pe_ratio), "max_debt_equity": str(s.max_debt_equity), "min_market_cap": str(s.min_market_cap_fundamental)}
+        ctx = {
+            "pe": facts.pe,
+            "debt_equity": facts.debt_equity,
+            "market_cap_usd": facts.market_cap_usd,
+            "as_of": facts.as_of,
+            "max_pe": str(s.max_pe_ratio),
+            "max_debt_equity": str(s.max_debt_equity),
+            "min_market_cap": str(s.min_market_cap_fundamental),
+        }
         missing = [k for k in ("pe", "debt_equity", "market_cap_usd") if ctx[k] is None]
         if missing:
             return block(f"{signal.symbol}: Finnhub has no {missing[0]}", **ctx)
@@ -48,7 +55,10 @@ class FinnhubFundamentalGuard(Enhancement):
         if facts.debt_equity > float(s.max_debt_equity):
             return block(f"{signal.symbol}: debt/equity {facts.debt_equity:g} > {s.max_debt_equity}", **ctx)
         if facts.market_cap_usd < float(s.min_market_cap_fundamental):
-            return block(f"{signal.symbol}: market cap ${facts.market_cap_usd:,.0f} < ${s.min_market_cap_fundamental:,.0f}", **ctx)
+            return block(
+                f"{signal.symbol}: market cap ${facts.market_cap_usd:,.0f} < ${s.min_market_cap_fundamental:,.0f}",
+                **ctx,
+            )
         return allow(f"{signal.symbol}: fundamentals within thresholds", **ctx)
 
     def check_ready(self) -> CheckResult:

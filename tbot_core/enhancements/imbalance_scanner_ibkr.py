@@ -30,7 +30,9 @@ class ImbalanceScannerIbkr(Enhancement):
         session = session_for(signal.ts)
         if session is None:
             return block(f"{iso_z(signal.ts)} is outside any NYSE session")
-        start, end = session.shifted_window(self.settings.imbalance_window_start_utc, self.settings.imbalance_window_end_utc)
+        start, end = session.shifted_window(
+            self.settings.imbalance_window_start_utc, self.settings.imbalance_window_end_utc
+        )
         if not start <= signal.ts < end:
             return allow(f"outside the imbalance window {start:%H:%M}-{end:%H:%M} UTC")
         report = market.imbalance.get(signal.symbol)
@@ -42,9 +44,17 @@ class ImbalanceScannerIbkr(Enhancement):
             return block("imbalance report has negative shares")
         ratio = report.shares / report.paired if report.paired > 0 else (float("inf") if report.shares else 0.0)
         limit = float(self.settings.imbalance_block_ratio)
-        ctx = {"imbalance_side": report.side, "shares": report.shares, "paired": report.paired, "ratio": ratio, "max": limit}
+        ctx = {
+            "imbalance_side": report.side,
+            "shares": report.shares,
+            "paired": report.paired,
+            "ratio": ratio,
+            "max": limit,
+        }
         if report.side != signal.side and ratio > limit:
-            return block(f"{report.side} imbalance {ratio:.2f}x paired volume opposes a {signal.side} (max {limit:g})", **ctx)
+            return block(
+                f"{report.side} imbalance {ratio:.2f}x paired volume opposes a {signal.side} (max {limit:g})", **ctx
+            )
         return allow(f"imbalance {report.side} {ratio:.2f}x paired: no strong opposition", **ctx)
 
     def self_check(self) -> CheckResult:
@@ -53,5 +63,8 @@ class ImbalanceScannerIbkr(Enhancement):
         return super().self_check()
 
     def check_ready(self) -> CheckResult:
-        return CheckResult.passed(self.name, f"window {self.settings.imbalance_window_start_utc:%H:%M}-"
-                                             f"{self.settings.imbalance_window_end_utc:%H:%M} UTC (winter), DST-aware")
+        return CheckResult.passed(
+            self.name,
+            f"window {self.settings.imbalance_window_start_utc:%H:%M}-"
+            f"{self.settings.imbalance_window_end_utc:%H:%M} UTC (winter), DST-aware",
+        )

@@ -36,7 +36,9 @@ def build_enhancements(env: EnhancementEnv) -> dict[str, Enhancement]:
 
 
 def env_from_home(home) -> EnhancementEnv:  # type: ignore[no-untyped-def]
-    return EnhancementEnv(settings=home.settings, identity=home.identity, paths=home.paths, broker_code=home.settings.broker)
+    return EnhancementEnv(
+        settings=home.settings, identity=home.identity, paths=home.paths, broker_code=home.settings.broker
+    )
 
 
 def enhancement_checks(home) -> list[Enhancement]:  # type: ignore[no-untyped-def]

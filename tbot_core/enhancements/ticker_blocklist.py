@@ -43,7 +43,9 @@ class TickerBlocklist(Enhancement):
             self._day = date.fromisoformat(day) if day is not None else None
             self._used = {str(k): dict(v) for k, v in section.get("tickers", {}).items()}
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            self._unreadable = f"run/session.json unreadable ({type(exc).__name__}): cannot prove any ticker unused this session"
+            self._unreadable = (
+                f"run/session.json unreadable ({type(exc).__name__}): cannot prove any ticker unused this session"
+            )
             self._day = market_day(self.env.clock())
 
     def evaluate(self, signal: Signal, market: MarketContext) -> Outcome:
@@ -54,8 +56,10 @@ class TickerBlocklist(Enhancement):
             return block(self._unreadable)
         first = self._used.get(signal.symbol)
         if first is not None:
-            return block(f"{signal.symbol} already used this session ({first['strategy']} {first['side']} at {first['ts_utc']})",
-                         first=first)
+            return block(
+                f"{signal.symbol} already used this session ({first['strategy']} {first['side']} at {first['ts_utc']})",
+                first=first,
+            )
         return allow(f"{signal.symbol} not yet used this session")
 
     def mark(self, signal: Signal) -> None:
@@ -81,7 +85,9 @@ class TickerBlocklist(Enhancement):
 
     def check_ready(self) -> CheckResult:
         if self._unreadable:
-            return CheckResult.failed(self.name, self._unreadable, "inspect run/session.json; delete it only if no trade was made today")
+            return CheckResult.failed(
+                self.name, self._unreadable, "inspect run/session.json; delete it only if no trade was made today"
+            )
         if not self.env.paths.run_dir.is_dir():
             return CheckResult.failed(self.name, "run/ folder missing", "run `tbot init --force`")
         return CheckResult.passed(self.name, f"{len(self._used)} ticker(s) used in the current session")

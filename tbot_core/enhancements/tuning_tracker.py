@@ -32,8 +32,15 @@ class StrategyStats:
 
     def as_dict(self) -> dict[str, Any]:
         win_rate = f"{Decimal(self.wins) / Decimal(self.trades):.4f}" if self.trades else None
-        return {"signals": self.signals, "allowed": self.allowed, "trades": self.trades, "win_rate": win_rate,
-                "pnl": str(self.pnl), "max_drawdown": str(self.max_drawdown), "blocks": dict(self.blocks)}
+        return {
+            "signals": self.signals,
+            "allowed": self.allowed,
+            "trades": self.trades,
+            "win_rate": win_rate,
+            "pnl": str(self.pnl),
+            "max_drawdown": str(self.max_drawdown),
+            "blocks": dict(self.blocks),
+        }
 
 
 class TuningTracker(Enhancement):
@@ -80,12 +87,17 @@ class TuningTracker(Enhancement):
             return
         path = self.env.paths.tuning_summary(self.env.identity.BOT_IDENTITY)
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(path, json.dumps({"written_utc": iso_z(self.env.clock()), "strategies": self.summary()}, indent=1),
-                          durable=False)
+        atomic_write_text(
+            path,
+            json.dumps({"written_utc": iso_z(self.env.clock()), "strategies": self.summary()}, indent=1),
+            durable=False,
+        )
         self._dirty = False
 
     def check_ready(self) -> CheckResult:
         folder = self.env.paths.logs_dir(self.env.identity.BOT_IDENTITY)
         if not folder.is_dir():
-            return CheckResult.failed(self.name, f"{folder.relative_to(self.env.paths.root)}/ missing", "run `tbot init --force`")
+            return CheckResult.failed(
+                self.name, f"{folder.relative_to(self.env.paths.root)}/ missing", "run `tbot init --force`"
+            )
         return CheckResult.passed(self.name, "summary goes to logs/tuning_summary.json")

@@ -39,8 +39,11 @@ class VerdictLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         new_file = not self.path.exists()
         with open(self.path, "a", encoding="utf-8", newline="") as handle:
-            handle.write(self._csv(records, new_file) if self.csv else
-                         "".join(json.dumps(r, separators=(",", ":"), ensure_ascii=False) + "\n" for r in records))
+            handle.write(
+                self._csv(records, new_file)
+                if self.csv
+                else "".join(json.dumps(r, separators=(",", ":"), ensure_ascii=False) + "\n" for r in records)
+            )
 
     @staticmethod
     def _csv(records: list[dict], header: bool) -> str:

@@ -12,7 +12,18 @@ from tbot_core.indicators.incremental import (
 )
 
 __all__ = [
-    "adx", "atr", "bollinger", "ema", "session_vwap", "sma", "true_range",
-    "IncrementalADX", "IncrementalATR", "IncrementalBollinger", "IncrementalEMA", "IncrementalSMA",
-    "RollingStats", "SessionVWAP",
+    "adx",
+    "atr",
+    "bollinger",
+    "ema",
+    "session_vwap",
+    "sma",
+    "true_range",
+    "IncrementalADX",
+    "IncrementalATR",
+    "IncrementalBollinger",
+    "IncrementalEMA",
+    "IncrementalSMA",
+    "RollingStats",
+    "SessionVWAP",
 ]

@@ -132,7 +132,9 @@ def bollinger(close: object, period: int = 20, num_std: float = 2.0) -> tuple[np
     full, rest = divmod(outputs, _STD_BLOCK)
     for first, rows, windows in ((0, full, _STD_BLOCK), (full * _STD_BLOCK, 1, rest)):
         if rows and windows:
-            blocks = as_strided(x[first:], shape=(rows, windows + period - 1), strides=(_STD_BLOCK * 8, 8), writeable=False)
+            blocks = as_strided(
+                x[first:], shape=(rows, windows + period - 1), strides=(_STD_BLOCK * 8, 8), writeable=False
+            )
             width = bn.move_std(blocks, period, axis=1, ddof=0)[:, period - 1 :]
             start = first + period - 1
             lower[start : start + rows * windows].reshape(rows, windows)[...] = width
@@ -258,7 +260,9 @@ def _adx_exact(h: np.ndarray, lo: np.ndarray, c: np.ndarray, period: int) -> np.
 
 def session_vwap(high: object, low: object, close: object, volume: object, session_id: object) -> np.ndarray:
     """VWAP of the typical price, restarted at every change of ``session_id``; NaN until volume trades."""
-    h, lo, c, v = (_as_float(a, name) for a, name in ((high, "high"), (low, "low"), (close, "close"), (volume, "volume")))
+    h, lo, c, v = (
+        _as_float(a, name) for a, name in ((high, "high"), (low, "low"), (close, "close"), (volume, "volume"))
+    )
     _same_length(h, lo, c, v)
     sessions = np.asarray(session_id)
     typical_volume = (h + lo + c) / 3.0 * v

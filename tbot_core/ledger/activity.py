@@ -81,7 +81,13 @@ class Activity:
 
     def __post_init__(self) -> None:
         fitid = self.fitid  # the common valid id passes this one line; anything else is named by fitid_problem
-        if not (type(fitid) is str and 0 < len(fitid) <= 128 and fitid.isprintable() and fitid[0] != " " and fitid[-1] != " "):
+        if not (
+            type(fitid) is str
+            and 0 < len(fitid) <= 128
+            and fitid.isprintable()
+            and fitid[0] != " "
+            and fitid[-1] != " "
+        ):
             raise ActivityError("fitid", fitid_problem(fitid) or "expected 1-128 printable characters")
         if self.type not in TYPES:
             raise ActivityError("type", f"expected one of {'|'.join(TYPES)}")
@@ -111,7 +117,9 @@ class Activity:
             raise ActivityError("price", "a FILL needs a price above zero")
         expected = self.qty * self.price * (-1 if self.side == "buy" else 1)
         if abs(self.amount - expected) > FILL_TOLERANCE:
-            raise ActivityError("amount", "expected the signed gross value: -(qty*price) for a buy, +(qty*price) for a sell")
+            raise ActivityError(
+                "amount", "expected the signed gross value: -(qty*price) for a buy, +(qty*price) for a sell"
+            )
 
     def _check_cash_activity(self) -> None:
         if self.side != "":
@@ -136,6 +144,16 @@ class Activity:
         ``time_text`` lets a caller that already formatted ``time_text()`` pass it in (it is the
         costliest field to format); it must be exactly that value.
         """
-        text = "\x1f".join((self.type, self.symbol, self.side, canonical(self.qty), canonical(self.price),
-                            canonical(self.amount), canonical(self.fee), time_text or self.time_text()))
+        text = "\x1f".join(
+            (
+                self.type,
+                self.symbol,
+                self.side,
+                canonical(self.qty),
+                canonical(self.price),
+                canonical(self.amount),
+                canonical(self.fee),
+                time_text or self.time_text(),
+            )
+        )
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]

@@ -43,7 +43,9 @@ def read_activity_file(path: Path) -> list[Activity]:
         raise ActivityFileError(f"{name}: not UTF-8 text (bad byte at offset {exc.start}); {EXPECTED}") from None
     if not text.strip():
         raise ActivityFileError(f"{name}: empty file; {EXPECTED}")
-    is_jsonl = path.suffix.lower() in JSONL_SUFFIXES or (path.suffix.lower() != ".csv" and text.lstrip().startswith("{"))
+    is_jsonl = path.suffix.lower() in JSONL_SUFFIXES or (
+        path.suffix.lower() != ".csv" and text.lstrip().startswith("{")
+    )
     activities = _read_jsonl(name, text) if is_jsonl else _read_csv(name, text)
     if not activities:
         raise ActivityFileError(f"{name}: no activity rows; {EXPECTED}")
@@ -72,13 +74,17 @@ def _read_csv(name: str, text: str) -> list[Activity]:
         header = [cell.strip().lower() for cell in next(reader)]
         missing = [field for field in FIELDS if field not in header]
         if missing:
-            raise ActivityFileError(f"{name} line 1: missing column {', '.join(missing)} (CSV header must name {', '.join(FIELDS)})")
+            raise ActivityFileError(
+                f"{name} line 1: missing column {', '.join(missing)} (CSV header must name {', '.join(FIELDS)})"
+            )
         for row in reader:
             number = reader.line_num
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) != len(header):
-                raise ActivityFileError(f"{name} line {number}: expected {len(header)} fields like the header, got {len(row)}")
+                raise ActivityFileError(
+                    f"{name} line {number}: expected {len(header)} fields like the header, got {len(row)}"
+                )
             out.append(_activity(name, number, dict(zip(header, row))))
     except csv.Error as exc:
         raise ActivityFileError(f"{name} line {reader.line_num}: malformed CSV ({exc})") from None
@@ -90,7 +96,9 @@ def _text(name: str, number: int, field: str, value: Any) -> str:
     guess which id the broker meant, so ``Activity`` refuses it with the line number instead."""
     if isinstance(value, (str, int, Decimal)) and not isinstance(value, bool):
         return str(value) if field == "fitid" else str(value).strip()
-    raise ActivityFileError(f"{name} line {number} field {field}: expected text or a number, got {type(value).__name__}")
+    raise ActivityFileError(
+        f"{name} line {number} field {field}: expected text or a number, got {type(value).__name__}"
+    )
 
 
 def _activity(name: str, number: int, record: dict[str, Any]) -> Activity:
@@ -98,8 +106,12 @@ def _activity(name: str, number: int, record: dict[str, Any]) -> Activity:
     if missing:
         raise ActivityFileError(f"{name} line {number}: missing field {', '.join(missing)}")
     raw = {field: _text(name, number, field, record[field]) for field in FIELDS}
-    values: dict[str, Any] = {"fitid": raw["fitid"], "type": raw["type"].upper(), "symbol": raw["symbol"].upper(),
-                              "side": raw["side"].lower()}
+    values: dict[str, Any] = {
+        "fitid": raw["fitid"],
+        "type": raw["type"].upper(),
+        "symbol": raw["symbol"].upper(),
+        "side": raw["side"].lower(),
+    }
     for field in DECIMAL_FIELDS:
         try:
             values[field] = parse_decimal(raw[field]) if field == "amount" else parse_decimal(raw[field] or "0")
@@ -108,8 +120,9 @@ def _activity(name: str, number: int, record: dict[str, Any]) -> Activity:
     try:
         values["timestamp_utc"] = parse_iso_z(raw["timestamp_utc"])
     except ValueError:
-        raise ActivityFileError(f"{name} line {number} field timestamp_utc: expected an ISO 8601 UTC time such as "
-                                "2025-01-02T15:04:05Z") from None
+        raise ActivityFileError(
+            f"{name} line {number} field timestamp_utc: expected an ISO 8601 UTC time such as 2025-01-02T15:04:05Z"
+        ) from None
     try:
         return Activity(**values)
     except ActivityError as exc:

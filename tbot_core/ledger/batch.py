@@ -11,9 +11,9 @@ validation, constraint, I/O, even a bug in ``build`` — ROLLs BACK, then a
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 import apsw
 
@@ -31,9 +31,13 @@ AUDIT_CATEGORY = "ledger_batch"
 
 # group_count is only known once the draft is complete; it is the same for every group of the batch,
 # so it is written into the statement as an integer literal rather than repeated in every row.
-_INSERT_GROUPS = ("INSERT INTO groups (group_id, batch_id, kind, effective_utc, memo, symbol, broker_code, fitid, content_hash, "
-                  "reverses_group_id, group_no, leg_count, group_count) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,{group_count:d})")
-_INSERT_LEGS = "INSERT INTO legs (group_id, leg_no, account_code, debit_cents, credit_cents, leg_count) VALUES (?,?,?,?,?,?)"
+_INSERT_GROUPS = (
+    "INSERT INTO groups (group_id, batch_id, kind, effective_utc, memo, symbol, broker_code, fitid, content_hash, "
+    "reverses_group_id, group_no, leg_count, group_count) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,{group_count:d})"
+)
+_INSERT_LEGS = (
+    "INSERT INTO legs (group_id, leg_no, account_code, debit_cents, credit_cents, leg_count) VALUES (?,?,?,?,?,?)"
+)
 _INSERT_LOTS = "INSERT INTO lots VALUES (?,?,?,?,?,?)"
 _INSERT_RELIEFS = "INSERT INTO lot_reliefs (relief_id, lot_id, group_id, qty, cost_cents) VALUES (?,?,?,?,?)"
 _INSERT_ACCOUNTS = "INSERT INTO accounts VALUES (?,?,?,?)"
@@ -97,9 +101,11 @@ class Draft:
     def __init__(self, conn: apsw.Connection, meta: BatchMeta) -> None:
         self.conn = conn
         self.meta = meta
-        top = conn.execute("SELECT (SELECT coalesce(max(group_id), 0) FROM groups), (SELECT coalesce(max(lot_id), 0) FROM lots), "
-                           "(SELECT coalesce(max(relief_id), 0) FROM lot_reliefs), "
-                           "(SELECT coalesce(max(mapping_id), 0) FROM coa_mapping)").fetchone()
+        top = conn.execute(
+            "SELECT (SELECT coalesce(max(group_id), 0) FROM groups), (SELECT coalesce(max(lot_id), 0) FROM lots), "
+            "(SELECT coalesce(max(relief_id), 0) FROM lot_reliefs), "
+            "(SELECT coalesce(max(mapping_id), 0) FROM coa_mapping)"
+        ).fetchone()
         self._next_group, self._next_lot, self._next_relief, self._next_mapping = (n + 1 for n in top)
         self._accounts: set[str] | None = None
         self.groups: list[tuple] = []
@@ -115,22 +121,57 @@ class Draft:
         """The id the next ``add_group`` will use (a sell needs it to relieve lots before its legs exist)."""
         return self._next_group
 
-    def add_group(self, kind: str, effective_utc: str, memo: str, legs: Iterable[tuple[str, int, int]], *, symbol: str = "",
-                  broker_code: str | None = None, fitid: str | None = None, content_hash: str | None = None,
-                  reverses: int | None = None) -> int:
+    def add_group(
+        self,
+        kind: str,
+        effective_utc: str,
+        memo: str,
+        legs: Iterable[tuple[str, int, int]],
+        *,
+        symbol: str = "",
+        broker_code: str | None = None,
+        fitid: str | None = None,
+        content_hash: str | None = None,
+        reverses: int | None = None,
+    ) -> int:
         """Validate and draft one group; ``legs`` are ``(account_code, debit_cents, credit_cents)``."""
         legs = legs if isinstance(legs, (list, tuple)) else list(legs)
         gid = self._next_group
         check_group(gid, fitid, legs, self.account_codes())
         self._next_group += 1
         count = len(legs)
-        self.groups.append((gid, self.meta.batch_id, kind, effective_utc, memo, symbol, broker_code, fitid, content_hash, reverses,
-                            len(self.groups) + 1, count))
-        self.legs.extend([(gid, no, account, debit, credit, count) for no, (account, debit, credit) in enumerate(legs, 1)])
+        self.groups.append(
+            (
+                gid,
+                self.meta.batch_id,
+                kind,
+                effective_utc,
+                memo,
+                symbol,
+                broker_code,
+                fitid,
+                content_hash,
+                reverses,
+                len(self.groups) + 1,
+                count,
+            )
+        )
+        self.legs.extend(
+            [(gid, no, account, debit, credit, count) for no, (account, debit, credit) in enumerate(legs, 1)]
+        )
         return gid
 
-    def add_signed_group(self, kind: str, effective_utc: str, memo: str, pairs: Iterable[tuple[str, int]], symbol: str,
-                         broker_code: str | None, fitid: str | None, content_hash: str | None) -> int:
+    def add_signed_group(
+        self,
+        kind: str,
+        effective_utc: str,
+        memo: str,
+        pairs: Iterable[tuple[str, int]],
+        symbol: str,
+        broker_code: str | None,
+        fitid: str | None,
+        content_hash: str | None,
+    ) -> int:
         """``add_group`` with legs given as ``(account, signed cents)`` pairs: positive debits, negative credits,
         zero dropped.  The broker sync's hot path, so it builds the leg rows in one pass without the keywords."""
         live = [pair for pair in pairs if pair[1]]
@@ -138,10 +179,28 @@ class Draft:
         check_signed_group(gid, fitid, live, self.account_codes())
         self._next_group = gid + 1
         count = len(live)
-        self.groups.append((gid, self.meta.batch_id, kind, effective_utc, memo, symbol, broker_code, fitid, content_hash, None,
-                            len(self.groups) + 1, count))
-        self.legs.extend([(gid, no, account, cents, 0, count) if cents > 0 else (gid, no, account, 0, -cents, count)
-                          for no, (account, cents) in enumerate(live, 1)])
+        self.groups.append(
+            (
+                gid,
+                self.meta.batch_id,
+                kind,
+                effective_utc,
+                memo,
+                symbol,
+                broker_code,
+                fitid,
+                content_hash,
+                None,
+                len(self.groups) + 1,
+                count,
+            )
+        )
+        self.legs.extend(
+            [
+                (gid, no, account, cents, 0, count) if cents > 0 else (gid, no, account, 0, -cents, count)
+                for no, (account, cents) in enumerate(live, 1)
+            ]
+        )
         return gid
 
     def add_leg_to(self, group_id: int, account: str, debit: int, credit: int) -> None:
@@ -178,8 +237,9 @@ class Draft:
 def _rendered(draft: Draft) -> tuple[str, ...] | None:
     """The draft's hash-chain sections rendered in Python, or None to have ``draft_hash`` read them back."""
     try:
-        return draft_sections(draft.groups, len(draft.groups), draft.legs, draft.lots, draft.reliefs, draft.accounts,
-                              draft.mappings)
+        return draft_sections(
+            draft.groups, len(draft.groups), draft.legs, draft.lots, draft.reliefs, draft.accounts, draft.mappings
+        )
     except Unrenderable:
         return None
 
@@ -195,7 +255,7 @@ class Ledger:
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> "Ledger":
+    def __enter__(self) -> Ledger:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -210,8 +270,18 @@ class Ledger:
             repeat = self._committed(meta)
             if repeat is not None:
                 conn.execute("ROLLBACK")
-                outcome = BatchOutcome(meta.batch_id, meta.sync_run_id, "committed", repeat[0], repeat[2], (), repeat[1], True,
-                                       started, iso_z())
+                outcome = BatchOutcome(
+                    meta.batch_id,
+                    meta.sync_run_id,
+                    "committed",
+                    repeat[0],
+                    repeat[2],
+                    (),
+                    repeat[1],
+                    True,
+                    started,
+                    iso_z(),
+                )
                 self._audit("batch_repeat", meta, {"row_count": 0, "note": "already committed; nothing added"})
                 return outcome
             draft = Draft(conn, meta)
@@ -220,10 +290,26 @@ class Ledger:
             self._insert(draft)
             completed = iso_z()
             seq, prev_hash = next_link(conn)
-            seal = (meta.batch_id, meta.sync_run_id, meta.broker_code, meta.kind, meta.caller, meta.reason, started,
-                    completed, len(draft.legs), draft.skipped_known, "committed", len(draft.groups), meta.input_digest, seq)
-            conn.execute("INSERT INTO batches VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                         (*seal, draft_hash(conn, seal, prev_hash, _rendered(draft))))
+            seal = (
+                meta.batch_id,
+                meta.sync_run_id,
+                meta.broker_code,
+                meta.kind,
+                meta.caller,
+                meta.reason,
+                started,
+                completed,
+                len(draft.legs),
+                draft.skipped_known,
+                "committed",
+                len(draft.groups),
+                meta.input_digest,
+                seq,
+            )
+            conn.execute(
+                "INSERT INTO batches VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (*seal, draft_hash(conn, seal, prev_hash, _rendered(draft))),
+            )
             conn.execute("COMMIT")
         except BaseException as exc:
             self._rollback()
@@ -235,34 +321,66 @@ class Ledger:
             if isinstance(exc, LedgerBatchError):
                 exc.batch_id = meta.batch_id
                 raise
-            error = LedgerBatchError(f"ledger batch {meta.batch_id} rolled back: {detail}", category=category, constraint=constraint)
+            error = LedgerBatchError(
+                f"ledger batch {meta.batch_id} rolled back: {detail}", category=category, constraint=constraint
+            )
             error.batch_id = meta.batch_id
             raise error from None
-        outcome = BatchOutcome(meta.batch_id, meta.sync_run_id, "committed", len(draft.legs), len(draft.groups),
-                               tuple(g[0] for g in draft.groups),
-                               draft.skipped_known, False, started, completed)
-        self._audit("batch_committed", meta, {"row_count": outcome.row_count, "groups": len(draft.groups),
-                                              "skipped_known": draft.skipped_known, "started_utc": started,
-                                              "completed_utc": completed, "commit_state": "committed"})
+        outcome = BatchOutcome(
+            meta.batch_id,
+            meta.sync_run_id,
+            "committed",
+            len(draft.legs),
+            len(draft.groups),
+            tuple(g[0] for g in draft.groups),
+            draft.skipped_known,
+            False,
+            started,
+            completed,
+        )
+        self._audit(
+            "batch_committed",
+            meta,
+            {
+                "row_count": outcome.row_count,
+                "groups": len(draft.groups),
+                "skipped_known": draft.skipped_known,
+                "started_utc": started,
+                "completed_utc": completed,
+                "commit_state": "committed",
+            },
+        )
         return outcome
 
     # -- internals ------------------------------------------------------------------------
     def _committed(self, meta: BatchMeta) -> tuple[int, int, int] | None:
         """(row_count, skipped_known, group_count) of an already committed batch with this id or sync_run_id."""
-        row = self.conn.execute("SELECT row_count, skipped_known, group_count, broker_code FROM batches WHERE batch_id = ? OR "
-                                "(sync_run_id IS NOT NULL AND sync_run_id = ?)", (meta.batch_id, meta.sync_run_id)).fetchone()
+        row = self.conn.execute(
+            "SELECT row_count, skipped_known, group_count, broker_code FROM batches WHERE batch_id = ? OR "
+            "(sync_run_id IS NOT NULL AND sync_run_id = ?)",
+            (meta.batch_id, meta.sync_run_id),
+        ).fetchone()
         if row is None:
             return None
         if meta.sync_run_id is not None and row[3] != meta.broker_code:
-            raise LedgerBatchError(f"sync_run_id {meta.sync_run_id} was already used for broker {row[3]}",
-                                   category="validation", constraint="sync_run_id_broker")
+            raise LedgerBatchError(
+                f"sync_run_id {meta.sync_run_id} was already used for broker {row[3]}",
+                category="validation",
+                constraint="sync_run_id_broker",
+            )
         return row[0], row[1], row[2]
 
     def _insert(self, draft: Draft) -> None:
         conn = self.conn
         groups_sql = _INSERT_GROUPS.format(group_count=len(draft.groups))
-        for sql, rows in ((_INSERT_ACCOUNTS, draft.accounts), (groups_sql, draft.groups), (_INSERT_LEGS, draft.legs),
-                          (_INSERT_LOTS, draft.lots), (_INSERT_RELIEFS, draft.reliefs), (_INSERT_MAPPINGS, draft.mappings)):
+        for sql, rows in (
+            (_INSERT_ACCOUNTS, draft.accounts),
+            (groups_sql, draft.groups),
+            (_INSERT_LEGS, draft.legs),
+            (_INSERT_LOTS, draft.lots),
+            (_INSERT_RELIEFS, draft.reliefs),
+            (_INSERT_MAPPINGS, draft.mappings),
+        ):
             if rows:
                 conn.executemany(sql, rows)
 
@@ -273,25 +391,59 @@ class Ledger:
         except apsw.Error:
             pass  # SQLite already rolled back (an I/O fault can do that); the failure row below says so
 
-    def _record_failure(self, meta: BatchMeta, started: str, attempted: int, category: str, constraint: str, detail: str) -> None:
+    def _record_failure(
+        self, meta: BatchMeta, started: str, attempted: int, category: str, constraint: str, detail: str
+    ) -> None:
         completed = iso_z()
         written = True
         try:
-            self.conn.execute("INSERT INTO failed_batches (batch_id, sync_run_id, broker_code, kind, caller, reason, started_utc, "
-                              "completed_utc, row_count, commit_state, error_category, error_detail) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                              (meta.batch_id, meta.sync_run_id, meta.broker_code, meta.kind, meta.caller, meta.reason, started,
-                               completed, attempted, "rolled_back", category, f"{constraint}: {detail}"[:500]))
+            self.conn.execute(
+                "INSERT INTO failed_batches (batch_id, sync_run_id, broker_code, kind, caller, reason, started_utc, "
+                "completed_utc, row_count, commit_state, error_category, error_detail) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    meta.batch_id,
+                    meta.sync_run_id,
+                    meta.broker_code,
+                    meta.kind,
+                    meta.caller,
+                    meta.reason,
+                    started,
+                    completed,
+                    attempted,
+                    "rolled_back",
+                    category,
+                    f"{constraint}: {detail}"[:500],
+                ),
+            )
         except apsw.Error:
             written = False
             self._rollback()
-        self._audit("batch_rolled_back", meta, {"row_count": attempted, "commit_state": "rolled_back", "category": category,
-                                                "constraint": constraint, "detail": detail[:300], "started_utc": started,
-                                                "completed_utc": completed, "telemetry_row_written": written},
-                    severity="error")
+        self._audit(
+            "batch_rolled_back",
+            meta,
+            {
+                "row_count": attempted,
+                "commit_state": "rolled_back",
+                "category": category,
+                "constraint": constraint,
+                "detail": detail[:300],
+                "started_utc": started,
+                "completed_utc": completed,
+                "telemetry_row_written": written,
+            },
+            severity="error",
+        )
 
     def _audit(self, event: str, meta: BatchMeta, extra: dict, *, severity: str = "info") -> None:
         if self.audit is None:
             return
-        context = {"batch_id": meta.batch_id, "sync_run_id": meta.sync_run_id, "broker_code": meta.broker_code,
-                   "kind": meta.kind, "caller": meta.caller, "reason": meta.reason, **extra}
+        context = {
+            "batch_id": meta.batch_id,
+            "sync_run_id": meta.sync_run_id,
+            "broker_code": meta.broker_code,
+            "kind": meta.kind,
+            "caller": meta.caller,
+            "reason": meta.reason,
+            **extra,
+        }
         self.audit.append(AUDIT_CATEGORY, event, context, severity=severity, actor=meta.caller)

@@ -49,24 +49,59 @@ from operator import itemgetter
 import apsw
 
 GENESIS = "0" * 64
-BATCH_COLUMNS = ("batch_id", "sync_run_id", "broker_code", "kind", "caller", "reason", "started_utc", "completed_utc",
-                 "row_count", "skipped_known", "commit_state", "group_count", "input_digest", "seq")
+BATCH_COLUMNS = (
+    "batch_id",
+    "sync_run_id",
+    "broker_code",
+    "kind",
+    "caller",
+    "reason",
+    "started_utc",
+    "completed_utc",
+    "row_count",
+    "skipped_known",
+    "commit_state",
+    "group_count",
+    "input_digest",
+    "seq",
+)
 
 # (label, columns with their printf conversions, FROM/WHERE with {b} for the batch id, ORDER BY): every row a batch
 # wrote, keyed to it.  %d only for NOT NULL INTEGER columns of STRICT tables (exact for any int64); %Q for text and
 # nullable columns (quoted, NULL as NULL), so no two different rows render the same.
 _SECTIONS = (
-    ("groups", "group_id %d, batch_id %Q, kind %Q, effective_utc %Q, memo %Q, symbol %Q, broker_code %Q, fitid %Q, "
-               "content_hash %Q, reverses_group_id %Q, group_no %d, group_count %d, leg_count %d",
-     "groups g WHERE g.batch_id = {b}", "g.group_no"),
-    ("legs", "group_id %d, leg_no %d, account_code %Q, debit_cents %d, credit_cents %d, leg_count %d",
-     "groups g JOIN legs l ON l.group_id = g.group_id WHERE g.batch_id = {b}", "g.group_no, l.leg_no"),
-    ("lots", "lot_id %d, group_id %d, broker_code %Q, symbol %Q, qty %Q, cost_cents %d",
-     "groups g JOIN lots t ON t.group_id = g.group_id WHERE g.batch_id = {b}", "t.lot_id"),
-    ("lot_reliefs", "relief_id %d, lot_id %d, group_id %d, qty %Q, cost_cents %d",
-     "groups g JOIN lot_reliefs r ON r.group_id = g.group_id WHERE g.batch_id = {b}", "r.relief_id"),
+    (
+        "groups",
+        "group_id %d, batch_id %Q, kind %Q, effective_utc %Q, memo %Q, symbol %Q, broker_code %Q, fitid %Q, "
+        "content_hash %Q, reverses_group_id %Q, group_no %d, group_count %d, leg_count %d",
+        "groups g WHERE g.batch_id = {b}",
+        "g.group_no",
+    ),
+    (
+        "legs",
+        "group_id %d, leg_no %d, account_code %Q, debit_cents %d, credit_cents %d, leg_count %d",
+        "groups g JOIN legs l ON l.group_id = g.group_id WHERE g.batch_id = {b}",
+        "g.group_no, l.leg_no",
+    ),
+    (
+        "lots",
+        "lot_id %d, group_id %d, broker_code %Q, symbol %Q, qty %Q, cost_cents %d",
+        "groups g JOIN lots t ON t.group_id = g.group_id WHERE g.batch_id = {b}",
+        "t.lot_id",
+    ),
+    (
+        "lot_reliefs",
+        "relief_id %d, lot_id %d, group_id %d, qty %Q, cost_cents %d",
+        "groups g JOIN lot_reliefs r ON r.group_id = g.group_id WHERE g.batch_id = {b}",
+        "r.relief_id",
+    ),
     ("accounts", "code %Q, name %Q, kind %Q, batch_id %Q", "accounts a WHERE a.batch_id = {b}", "a.code"),
-    ("coa_mapping", "mapping_id %d, role %Q, account_code %Q, batch_id %Q", "coa_mapping m WHERE m.batch_id = {b}", "m.mapping_id"),
+    (
+        "coa_mapping",
+        "mapping_id %d, role %Q, account_code %Q, batch_id %Q",
+        "coa_mapping m WHERE m.batch_id = {b}",
+        "m.mapping_id",
+    ),
 )
 _ALIAS = {"groups": "g", "legs": "l", "lots": "t", "lot_reliefs": "r", "accounts": "a", "coa_mapping": "m"}
 
@@ -77,16 +112,23 @@ def _section_sql(label: str, columns: str, source: str, order: str, batch: str) 
     pairs = [column.split() for column in columns.split(",")]
     pattern = ",".join(conversion for _, conversion in pairs)
     args = ", ".join(f"{alias}.{name}" for name, _ in pairs)
-    return (f"(SELECT coalesce(group_concat(format('{pattern}', {args}), char(10) ORDER BY {order}), '') "
-            f"FROM {source.format(b=batch)})")
+    return (
+        f"(SELECT coalesce(group_concat(format('{pattern}', {args}), char(10) ORDER BY {order}), '') "
+        f"FROM {source.format(b=batch)})"
+    )
 
 
 _SECTIONS_SQL = ", ".join(_section_sql(*section, batch="{b}") for section in _SECTIONS)
 # At posting time the batch row is not written yet (its hash goes into it), so the rows are read by id.
 _DRAFT_SQL = "SELECT " + _SECTIONS_SQL.format(b="?1")
 # Verification reads each batch row with its sections in one statement, in chain order.
-_VERIFY_SQL = ("SELECT " + ", ".join(f"b.{c}" for c in BATCH_COLUMNS) + ", b.batch_hash, "
-               + _SECTIONS_SQL.format(b="b.batch_id") + " FROM batches b WHERE b.seq > ?1 AND b.seq <= ?2 ORDER BY b.seq")
+_VERIFY_SQL = (
+    "SELECT "
+    + ", ".join(f"b.{c}" for c in BATCH_COLUMNS)
+    + ", b.batch_hash, "
+    + _SECTIONS_SQL.format(b="b.batch_id")
+    + " FROM batches b WHERE b.seq > ?1 AND b.seq <= ?2 ORDER BY b.seq"
+)
 _N = len(BATCH_COLUMNS)
 
 
@@ -114,7 +156,7 @@ def _q(value: object) -> str:
     if value is None:
         return "NULL"
     if type(value) is int:
-        return "'%d'" % value
+        return f"'{value:d}'"
     if type(value) is not str or "\x00" in value:
         raise Unrenderable
     return "'" + value.replace("'", "''") + "'"
@@ -160,7 +202,7 @@ def _lines(rows: list[tuple], kinds: str, insert: tuple[int, int] | None = None)
             parts.append("%s")
             slow[k] = [_q(value) for value in column]
     if insert is not None:
-        parts.insert(insert[0], "%d" % insert[1])
+        parts.insert(insert[0], f"{insert[1]:d}")
     pattern = ",".join(parts)
     if slow:
         rows = [tuple(slow[k][n] if k in slow else value for k, value in enumerate(row)) for n, row in enumerate(rows)]
@@ -170,8 +212,15 @@ def _lines(rows: list[tuple], kinds: str, insert: tuple[int, int] | None = None)
         raise Unrenderable from None
 
 
-def draft_sections(groups: list[tuple], group_count: int, legs: list[tuple], lots: list[tuple], reliefs: list[tuple],
-                   accounts: list[tuple], mappings: list[tuple]) -> tuple[str, ...]:
+def draft_sections(
+    groups: list[tuple],
+    group_count: int,
+    legs: list[tuple],
+    lots: list[tuple],
+    reliefs: list[tuple],
+    accounts: list[tuple],
+    mappings: list[tuple],
+) -> tuple[str, ...]:
     """The ``_SECTIONS`` texts of a drafted batch, rendered in Python exactly as ``_DRAFT_SQL`` renders them.
 
     The rows are ``Draft``'s, in key order already except the accounts:
@@ -181,8 +230,14 @@ def draft_sections(groups: list[tuple], group_count: int, legs: list[tuple], lot
     """
     if any(type(row[0]) is not str for row in accounts):
         raise Unrenderable
-    return (_lines(groups, "dQQQQQQQQidd", (11, group_count)), _lines(legs, "ddQddd"), _lines(lots, "ddQQQd"),
-            _lines(reliefs, "dddQd"), _lines(sorted(accounts), "QQQQ"), _lines(mappings, "dQQQ"))
+    return (
+        _lines(groups, "dQQQQQQQQidd", (11, group_count)),
+        _lines(legs, "ddQddd"),
+        _lines(lots, "ddQQQd"),
+        _lines(reliefs, "dddQd"),
+        _lines(sorted(accounts), "QQQQ"),
+        _lines(mappings, "dQQQ"),
+    )
 
 
 def next_link(conn: apsw.Connection) -> tuple[int, str]:
@@ -211,8 +266,13 @@ class ChainResult:
     problem: str | None = None
 
 
-def verify_range(conn: apsw.Connection, after_seq: int = 0, prev_hash: str = GENESIS, upto_seq: int | None = None,
-                 max_legs: int | None = None) -> ChainResult:
+def verify_range(
+    conn: apsw.Connection,
+    after_seq: int = 0,
+    prev_hash: str = GENESIS,
+    upto_seq: int | None = None,
+    max_legs: int | None = None,
+) -> ChainResult:
     """Recompute every batch with ``after_seq < seq <= upto_seq`` (default: to the head), starting from ``prev_hash``.
 
     Stops at the first batch whose stored hash differs, whose ``seq`` is not
@@ -222,14 +282,24 @@ def verify_range(conn: apsw.Connection, after_seq: int = 0, prev_hash: str = GEN
     upto = (1 << 62) if upto_seq is None else upto_seq
     expected, prev, batches, legs = after_seq + 1, prev_hash, 0, 0
     for row in conn.execute(_VERIFY_SQL, (after_seq, upto)):
-        batch_row, stored, sections = row[:_N], row[_N], row[_N + 1:]
+        batch_row, stored, sections = row[:_N], row[_N], row[_N + 1 :]
         batch_id, seq = batch_row[0], batch_row[-1]
         if seq != expected:
-            return ChainResult(batches, legs, expected - 1, prev,
-                               f"batch {batch_id}: seq {seq} follows seq {expected - 1}; batch seq {expected} is missing")
+            return ChainResult(
+                batches,
+                legs,
+                expected - 1,
+                prev,
+                f"batch {batch_id}: seq {seq} follows seq {expected - 1}; batch seq {expected} is missing",
+            )
         if batch_digest(batch_row, sections, prev) != stored:
-            return ChainResult(batches, legs, expected - 1, prev,
-                               f"batch {batch_id} (seq {seq}): its rows or its link no longer match its hash; edited after it was sealed")
+            return ChainResult(
+                batches,
+                legs,
+                expected - 1,
+                prev,
+                f"batch {batch_id} (seq {seq}): its rows or its link no longer match its hash; edited after it was sealed",
+            )
         prev, expected = stored, expected + 1
         batches, legs = batches + 1, legs + batch_row[8]
         if max_legs is not None and legs >= max_legs:
@@ -243,8 +313,13 @@ def verify_all(conn: apsw.Connection) -> ChainResult:
     if result.problem is None:
         (count,) = conn.execute("SELECT count(*) FROM batches").fetchone()
         if count != result.checked_batches:
-            return ChainResult(result.checked_batches, result.checked_legs, result.head_seq, result.head_hash,
-                               f"{count - result.checked_batches} batch rows lie outside the chain (seq gap or duplicate)")
+            return ChainResult(
+                result.checked_batches,
+                result.checked_legs,
+                result.head_seq,
+                result.head_hash,
+                f"{count - result.checked_batches} batch rows lie outside the chain (seq gap or duplicate)",
+            )
     return result
 
 
@@ -264,11 +339,15 @@ NO_CHECKPOINT = Checkpoint(0, GENESIS, 0, "never")
 
 
 def read_checkpoint(conn: apsw.Connection) -> Checkpoint:
-    row = conn.execute("SELECT head_seq, head_hash, sweep_seq, verified_utc FROM chain_checkpoint WHERE slot = 1").fetchone()
+    row = conn.execute(
+        "SELECT head_seq, head_hash, sweep_seq, verified_utc FROM chain_checkpoint WHERE slot = 1"
+    ).fetchone()
     return NO_CHECKPOINT if row is None else Checkpoint(*row)
 
 
-def verify_since_checkpoint(conn: apsw.Connection, now_utc: str, sweep_legs: int = SWEEP_LEGS) -> tuple[ChainResult, Checkpoint]:
+def verify_since_checkpoint(
+    conn: apsw.Connection, now_utc: str, sweep_legs: int = SWEEP_LEGS
+) -> tuple[ChainResult, Checkpoint]:
     """The startup check: new batches since the checkpoint in full, plus a bounded slice of the older ones.
 
     The trade-off, and why it is acceptable: a restart must not re-hash a
@@ -292,36 +371,58 @@ def verify_since_checkpoint(conn: apsw.Connection, now_utc: str, sweep_legs: int
     if cp.head_seq:
         row = conn.execute("SELECT batch_id, batch_hash FROM batches WHERE seq = ?", (cp.head_seq,)).fetchone()
         if row is None:
-            return ChainResult(0, 0, cp.head_seq, cp.head_hash, f"batch seq {cp.head_seq}, verified at {cp.verified_utc}, "
-                                                                  "is gone: committed batches were deleted"), cp
+            return ChainResult(
+                0,
+                0,
+                cp.head_seq,
+                cp.head_hash,
+                f"batch seq {cp.head_seq}, verified at {cp.verified_utc}, is gone: committed batches were deleted",
+            ), cp
         if row[1] != cp.head_hash:
-            return ChainResult(0, 0, cp.head_seq, cp.head_hash, f"batch {row[0]} (seq {cp.head_seq}): its hash changed since "
-                                                                  f"it was verified at {cp.verified_utc}"), cp
+            return ChainResult(
+                0,
+                0,
+                cp.head_seq,
+                cp.head_hash,
+                f"batch {row[0]} (seq {cp.head_seq}): its hash changed since it was verified at {cp.verified_utc}",
+            ), cp
     new = verify_range(conn, cp.head_seq, cp.head_hash)
     if new.problem is None:
         (count,) = conn.execute("SELECT count(*) FROM batches").fetchone()
         if count != new.head_seq:
-            new = ChainResult(new.checked_batches, new.checked_legs, new.head_seq, new.head_hash,
-                              f"{new.head_seq} batches in the chain but {count} batch rows (seq gap or duplicate)")
+            new = ChainResult(
+                new.checked_batches,
+                new.checked_legs,
+                new.head_seq,
+                new.head_hash,
+                f"{new.head_seq} batches in the chain but {count} batch rows (seq gap or duplicate)",
+            )
     if new.problem is not None:
         return new, cp
     start = cp.sweep_seq if cp.sweep_seq < cp.head_seq else 0
     link = conn.execute("SELECT batch_hash FROM batches WHERE seq = ?", (start,)).fetchone() if start else (GENESIS,)
     if link is None:
         return ChainResult(0, 0, start, GENESIS, f"batch seq {start} is missing"), cp
-    swept = verify_range(conn, start, link[0], upto_seq=cp.head_seq, max_legs=sweep_legs) if cp.head_seq and sweep_legs else None
+    swept = (
+        verify_range(conn, start, link[0], upto_seq=cp.head_seq, max_legs=sweep_legs)
+        if cp.head_seq and sweep_legs
+        else None
+    )
     if swept is None:
         return new, Checkpoint(new.head_seq, new.head_hash, cp.sweep_seq, now_utc)
     if swept.problem is not None:
         return swept, cp
-    total = ChainResult(new.checked_batches + swept.checked_batches, new.checked_legs + swept.checked_legs, new.head_seq,
-                        new.head_hash)
+    total = ChainResult(
+        new.checked_batches + swept.checked_batches, new.checked_legs + swept.checked_legs, new.head_seq, new.head_hash
+    )
     return total, Checkpoint(new.head_seq, new.head_hash, swept.head_seq, now_utc)
 
 
 def save_checkpoint(conn: apsw.Connection, cp: Checkpoint) -> None:
     """Store ``cp`` unless a concurrent start already stored a newer head (never moves the checkpoint back)."""
-    conn.execute("INSERT INTO chain_checkpoint VALUES (1, ?, ?, ?, ?) ON CONFLICT (slot) DO UPDATE SET head_seq = excluded.head_seq, "
-                 "head_hash = excluded.head_hash, sweep_seq = excluded.sweep_seq, verified_utc = excluded.verified_utc "
-                 "WHERE excluded.head_seq >= chain_checkpoint.head_seq",
-                 (cp.head_seq, cp.head_hash, cp.sweep_seq, cp.verified_utc))
+    conn.execute(
+        "INSERT INTO chain_checkpoint VALUES (1, ?, ?, ?, ?) ON CONFLICT (slot) DO UPDATE SET head_seq = excluded.head_seq, "
+        "head_hash = excluded.head_hash, sweep_seq = excluded.sweep_seq, verified_utc = excluded.verified_utc "
+        "WHERE excluded.head_seq >= chain_checkpoint.head_seq",
+        (cp.head_seq, cp.head_hash, cp.sweep_seq, cp.verified_utc),
+    )

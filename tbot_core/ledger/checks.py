@@ -27,7 +27,9 @@ from tbot_core.ledger.schema import schema_problems
 from tbot_core.selfcheck import CheckResult, FunctionCheck, SelfCheck
 from tbot_core.timeutil import iso_z
 
-BOOKS_REMEDY = "run `tbot ledger check` for the full report, then restore db/ledger.db from a backup taken before the edit"
+BOOKS_REMEDY = (
+    "run `tbot ledger check` for the full report, then restore db/ledger.db from a backup taken before the edit"
+)
 REMEDY = "if the schema version is older, run `tbot ledger migrate`; otherwise restore db/ledger.db from a backup, or run `tbot init --force` on a fresh home"
 
 
@@ -44,18 +46,27 @@ def _first(conn: apsw.Connection, sql: str) -> tuple | None:
 
 def _integrity(conn: apsw.Connection) -> Finding:
     rows = [r[0] for r in conn.execute("PRAGMA integrity_check")]
-    return Finding("integrity_check", rows == ["ok"], "ok" if rows == ["ok"] else f"{len(rows)} problems, first: {rows[0]}")
+    return Finding(
+        "integrity_check", rows == ["ok"], "ok" if rows == ["ok"] else f"{len(rows)} problems, first: {rows[0]}"
+    )
 
 
 def _foreign_keys(conn: apsw.Connection) -> Finding:
     row = _first(conn, "PRAGMA foreign_key_check")
-    return Finding("foreign_key_check", row is None, "ok" if row is None else f"table {row[0]} row {row[1]} points at a missing {row[2]} row")
+    return Finding(
+        "foreign_key_check",
+        row is None,
+        "ok" if row is None else f"table {row[0]} row {row[1]} points at a missing {row[2]} row",
+    )
 
 
 def _balanced(conn: apsw.Connection) -> Finding:
-    row = _first(conn, "SELECT g.group_id, count(l.leg_no), g.leg_count, coalesce(sum(l.debit_cents), 0), coalesce(sum(l.credit_cents), 0) "
-                       "FROM groups g LEFT JOIN legs l ON l.group_id = g.group_id GROUP BY g.group_id "
-                       "HAVING count(l.leg_no) < 2 OR count(l.leg_no) <> g.leg_count OR sum(l.debit_cents) IS NOT sum(l.credit_cents) LIMIT 1")
+    row = _first(
+        conn,
+        "SELECT g.group_id, count(l.leg_no), g.leg_count, coalesce(sum(l.debit_cents), 0), coalesce(sum(l.credit_cents), 0) "
+        "FROM groups g LEFT JOIN legs l ON l.group_id = g.group_id GROUP BY g.group_id "
+        "HAVING count(l.leg_no) < 2 OR count(l.leg_no) <> g.leg_count OR sum(l.debit_cents) IS NOT sum(l.credit_cents) LIMIT 1",
+    )
     if row is None:
         return Finding("groups_balanced", True, "every group balances and holds all its legs")
     gid, legs, declared, debit, credit = row
@@ -66,18 +77,31 @@ def _balanced(conn: apsw.Connection) -> Finding:
 
 # Rows outside every committed batch are outside the hash chain too, so they are looked for one by one.
 _ORPHANS = (
-    ("SELECT l.leg_no, l.group_id FROM legs l WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.group_id = l.group_id) LIMIT 1",
-     "leg {0} of group {1} points at a missing group"),
-    ("SELECT g.group_id, g.batch_id FROM groups g WHERE NOT EXISTS (SELECT 1 FROM batches b WHERE b.batch_id = g.batch_id) LIMIT 1",
-     "group {0} belongs to batch {1}, which was never committed"),
-    ("SELECT t.lot_id, t.group_id FROM lots t WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.group_id = t.group_id) LIMIT 1",
-     "lot {0} points at missing group {1}"),
-    ("SELECT r.relief_id, r.group_id FROM lot_reliefs r WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.group_id = r.group_id) "
-     "OR NOT EXISTS (SELECT 1 FROM lots t WHERE t.lot_id = r.lot_id) LIMIT 1", "lot relief {0} (group {1}) points at a missing group or lot"),
-    ("SELECT a.code, a.batch_id FROM accounts a WHERE NOT EXISTS (SELECT 1 FROM batches b WHERE b.batch_id = a.batch_id) LIMIT 1",
-     "account {0} belongs to batch {1}, which was never committed"),
-    ("SELECT m.mapping_id, m.batch_id FROM coa_mapping m WHERE NOT EXISTS (SELECT 1 FROM batches b WHERE b.batch_id = m.batch_id) LIMIT 1",
-     "role mapping {0} belongs to batch {1}, which was never committed"),
+    (
+        "SELECT l.leg_no, l.group_id FROM legs l WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.group_id = l.group_id) LIMIT 1",
+        "leg {0} of group {1} points at a missing group",
+    ),
+    (
+        "SELECT g.group_id, g.batch_id FROM groups g WHERE NOT EXISTS (SELECT 1 FROM batches b WHERE b.batch_id = g.batch_id) LIMIT 1",
+        "group {0} belongs to batch {1}, which was never committed",
+    ),
+    (
+        "SELECT t.lot_id, t.group_id FROM lots t WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.group_id = t.group_id) LIMIT 1",
+        "lot {0} points at missing group {1}",
+    ),
+    (
+        "SELECT r.relief_id, r.group_id FROM lot_reliefs r WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.group_id = r.group_id) "
+        "OR NOT EXISTS (SELECT 1 FROM lots t WHERE t.lot_id = r.lot_id) LIMIT 1",
+        "lot relief {0} (group {1}) points at a missing group or lot",
+    ),
+    (
+        "SELECT a.code, a.batch_id FROM accounts a WHERE NOT EXISTS (SELECT 1 FROM batches b WHERE b.batch_id = a.batch_id) LIMIT 1",
+        "account {0} belongs to batch {1}, which was never committed",
+    ),
+    (
+        "SELECT m.mapping_id, m.batch_id FROM coa_mapping m WHERE NOT EXISTS (SELECT 1 FROM batches b WHERE b.batch_id = m.batch_id) LIMIT 1",
+        "role mapping {0} belongs to batch {1}, which was never committed",
+    ),
 )
 
 
@@ -92,24 +116,38 @@ def orphan_problem(conn: apsw.Connection) -> str | None:
 
 def _orphans(conn: apsw.Connection) -> Finding:
     problem = orphan_problem(conn)
-    return Finding("no_orphans", problem is None, problem or "every leg, group, lot, relief and account belongs to a committed batch")
+    return Finding(
+        "no_orphans",
+        problem is None,
+        problem or "every leg, group, lot, relief and account belongs to a committed batch",
+    )
 
 
 def _chain(conn: apsw.Connection) -> Finding:
     result = verify_all(conn)
     if result.problem:
         return Finding("hash_chain", False, result.problem)
-    return Finding("hash_chain", True, f"{result.checked_batches} batches ({result.checked_legs} legs) match their hashes, "
-                                       f"each linked to the one before")
+    return Finding(
+        "hash_chain",
+        True,
+        f"{result.checked_batches} batches ({result.checked_legs} legs) match their hashes, "
+        f"each linked to the one before",
+    )
 
 
 def _telemetry(conn: apsw.Connection) -> Finding:
-    row = _first(conn, "SELECT b.batch_id, b.row_count, (SELECT count(*) FROM legs l JOIN groups g ON g.group_id = l.group_id "
-                       "WHERE g.batch_id = b.batch_id) AS legs FROM batches b WHERE b.row_count <> legs LIMIT 1")
+    row = _first(
+        conn,
+        "SELECT b.batch_id, b.row_count, (SELECT count(*) FROM legs l JOIN groups g ON g.group_id = l.group_id "
+        "WHERE g.batch_id = b.batch_id) AS legs FROM batches b WHERE b.row_count <> legs LIMIT 1",
+    )
     if row:
         return Finding("batch_telemetry", False, f"batch {row[0]} records {row[1]} rows but holds {row[2]} legs")
-    row = _first(conn, "SELECT b.batch_id, b.group_count, (SELECT count(*) FROM groups g WHERE g.batch_id = b.batch_id) AS n "
-                       "FROM batches b WHERE b.group_count <> n LIMIT 1")
+    row = _first(
+        conn,
+        "SELECT b.batch_id, b.group_count, (SELECT count(*) FROM groups g WHERE g.batch_id = b.batch_id) AS n "
+        "FROM batches b WHERE b.group_count <> n LIMIT 1",
+    )
     if row:
         return Finding("batch_telemetry", False, f"batch {row[0]} records {row[1]} groups but holds {row[2]}")
     bad = _first(conn, "SELECT batch_id FROM batch_telemetry WHERE completed_utc < started_utc LIMIT 1")
@@ -117,24 +155,37 @@ def _telemetry(conn: apsw.Connection) -> Finding:
         return Finding("batch_telemetry", False, f"batch {bad[0]} completed before it started")
     (committed,) = _first(conn, "SELECT count(*) FROM batches")
     (failed,) = _first(conn, "SELECT count(*) FROM failed_batches")
-    return Finding("batch_telemetry", True, f"{committed} committed and {failed} rolled-back batches consistent with rows")
+    return Finding(
+        "batch_telemetry", True, f"{committed} committed and {failed} rolled-back batches consistent with rows"
+    )
 
 
 def _totals(conn: apsw.Connection) -> Finding:
     debit, credit = _first(conn, "SELECT coalesce(sum(debit_cents), 0), coalesce(sum(credit_cents), 0) FROM legs")
-    return Finding("trial_balance", debit == credit, f"debits {debit} {'=' if debit == credit else '!='} credits {credit} (cents)")
+    return Finding(
+        "trial_balance", debit == credit, f"debits {debit} {'=' if debit == credit else '!='} credits {credit} (cents)"
+    )
 
 
 def ledger_findings(path: Path) -> list[Finding]:
     conn = open_ledger(path, readonly=True)
     try:
         schema = schema_problems(conn)
-        findings = [_integrity(conn), _foreign_keys(conn),
-                    Finding("schema", not schema, "; ".join(schema) or "every table, index and trigger present")]
+        findings = [
+            _integrity(conn),
+            _foreign_keys(conn),
+            Finding("schema", not schema, "; ".join(schema) or "every table, index and trigger present"),
+        ]
         if not schema:
             coa = coa_problems(conn)
-            findings += [Finding("chart_of_accounts", not coa, "; ".join(coa) or "aligned with the shipped default"),
-                         _balanced(conn), _orphans(conn), _telemetry(conn), _totals(conn), _chain(conn)]
+            findings += [
+                Finding("chart_of_accounts", not coa, "; ".join(coa) or "aligned with the shipped default"),
+                _balanced(conn),
+                _orphans(conn),
+                _telemetry(conn),
+                _totals(conn),
+                _chain(conn),
+            ]
         return findings
     finally:
         conn.close()
@@ -144,8 +195,12 @@ def trial_balance(path: Path) -> list[tuple[str, str, str, int, int]]:
     """(code, name, kind, debit cents, credit cents) of every account, by code."""
     conn = open_ledger(path, readonly=True)
     try:
-        return list(conn.execute("SELECT a.code, a.name, a.kind, coalesce(sum(l.debit_cents), 0), coalesce(sum(l.credit_cents), 0) "
-                                 "FROM accounts a LEFT JOIN legs l ON l.account_code = a.code GROUP BY a.code ORDER BY a.code"))
+        return list(
+            conn.execute(
+                "SELECT a.code, a.name, a.kind, coalesce(sum(l.debit_cents), 0), coalesce(sum(l.credit_cents), 0) "
+                "FROM accounts a LEFT JOIN legs l ON l.account_code = a.code GROUP BY a.code ORDER BY a.code"
+            )
+        )
     finally:
         conn.close()
 
@@ -168,9 +223,11 @@ def ledger_checks(home: BotHome) -> list[SelfCheck]:
             return CheckResult.failed(name, f"db/ledger.db: {'; '.join(problems[:3])}", REMEDY)
         return CheckResult.passed(name, "ok")
 
-    return [FunctionCheck("ledger_schema", lambda: run("ledger_schema", schema_problems)),
-            FunctionCheck("ledger_coa", lambda: run("ledger_coa", lambda c: schema_problems(c) or coa_problems(c))),
-            FunctionCheck("ledger_books", lambda: books_check(path))]
+    return [
+        FunctionCheck("ledger_schema", lambda: run("ledger_schema", schema_problems)),
+        FunctionCheck("ledger_coa", lambda: run("ledger_coa", lambda c: schema_problems(c) or coa_problems(c))),
+        FunctionCheck("ledger_books", lambda: books_check(path)),
+    ]
 
 
 def books_check(path: Path) -> CheckResult:
@@ -194,8 +251,11 @@ def books_check(path: Path) -> CheckResult:
     if result.problem:
         return CheckResult.failed(name, f"db/ledger.db: hash chain broken: {result.problem}", BOOKS_REMEDY)
     saved = _store_checkpoint(path, checkpoint)
-    return CheckResult.passed(name, f"no orphan rows; hash chain verified through batch seq {result.head_seq} "
-                                    f"({result.checked_batches} batches re-hashed{'' if saved else ', checkpoint not saved'})")
+    return CheckResult.passed(
+        name,
+        f"no orphan rows; hash chain verified through batch seq {result.head_seq} "
+        f"({result.checked_batches} batches re-hashed{'' if saved else ', checkpoint not saved'})",
+    )
 
 
 def _store_checkpoint(path: Path, checkpoint) -> bool:  # type: ignore[no-untyped-def]

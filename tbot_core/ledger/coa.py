@@ -48,7 +48,9 @@ def default_coa() -> ChartOfAccounts:
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ConfigError(f"{source}: unreadable default chart of accounts ({type(exc).__name__})") from None
     codes = {code for code, _, _ in accounts}
-    bad = [code for code, _, kind in accounts if kind not in ACCOUNT_KINDS] + [c for c in roles.values() if c not in codes]
+    bad = [code for code, _, kind in accounts if kind not in ACCOUNT_KINDS] + [
+        c for c in roles.values() if c not in codes
+    ]
     if bad or len(codes) != len(accounts):
         raise ConfigError(f"{source}: account {bad[0] if bad else '(duplicate code)'} is malformed or unknown")
     return ChartOfAccounts(accounts, roles)
@@ -56,8 +58,12 @@ def default_coa() -> ChartOfAccounts:
 
 def current_mapping(conn: apsw.Connection) -> dict[str, str]:
     """The account each role posts to now (the newest mapping row of each role)."""
-    return dict(conn.execute("SELECT role, account_code FROM coa_mapping WHERE mapping_id IN "
-                             "(SELECT max(mapping_id) FROM coa_mapping GROUP BY role)"))
+    return dict(
+        conn.execute(
+            "SELECT role, account_code FROM coa_mapping WHERE mapping_id IN "
+            "(SELECT max(mapping_id) FROM coa_mapping GROUP BY role)"
+        )
+    )
 
 
 def seed_default(ledger: Ledger) -> BatchOutcome:
@@ -101,7 +107,9 @@ def add_account(ledger: Ledger, code: str, name: str, kind: str, *, reason: str,
         raise TbotError(f"kind {kind!r}: expected one of {', '.join(ACCOUNT_KINDS)}")
     if not code or len(code) > 32 or not code.replace("_", "").replace("-", "").isalnum():
         raise TbotError(f"account code {code!r}: expected 1-32 letters, digits, - or _")
-    meta = BatchMeta(f"coa:add:{code}:{uuid.uuid4().hex[:12]}", "coa", caller, require_reason(reason, "a chart-of-accounts change"))
+    meta = BatchMeta(
+        f"coa:add:{code}:{uuid.uuid4().hex[:12]}", "coa", caller, require_reason(reason, "a chart-of-accounts change")
+    )
 
     def build(draft: Draft) -> None:
         if code in draft.account_codes():
@@ -111,12 +119,15 @@ def add_account(ledger: Ledger, code: str, name: str, kind: str, *, reason: str,
     return ledger.run(meta, build)
 
 
-def remap(ledger: Ledger, role: str, account_code: str, *, reason: str, caller: str = "ui",
-          move_balance: bool = False) -> BatchOutcome:
+def remap(
+    ledger: Ledger, role: str, account_code: str, *, reason: str, caller: str = "ui", move_balance: bool = False
+) -> BatchOutcome:
     kinds = default_coa().role_kinds()
     if role not in kinds:
         raise TbotError(f"role {role!r}: expected one of {', '.join(sorted(kinds))}")
-    meta = BatchMeta(f"coa:remap:{role}:{uuid.uuid4().hex[:12]}", "coa", caller, require_reason(reason, "a chart-of-accounts change"))
+    meta = BatchMeta(
+        f"coa:remap:{role}:{uuid.uuid4().hex[:12]}", "coa", caller, require_reason(reason, "a chart-of-accounts change")
+    )
 
     def build(draft: Draft) -> None:
         row = draft.conn.execute("SELECT kind FROM accounts WHERE code = ?", (account_code,)).fetchone()
@@ -129,10 +140,15 @@ def remap(ledger: Ledger, role: str, account_code: str, *, reason: str, caller: 
             raise TbotError(f"role {role} already maps to {account_code}")
         draft.map_role(role, account_code)
         if move_balance and old is not None:
-            (balance,) = draft.conn.execute("SELECT coalesce(sum(debit_cents - credit_cents), 0) FROM legs WHERE account_code = ?",
-                                            (old,)).fetchone()
+            (balance,) = draft.conn.execute(
+                "SELECT coalesce(sum(debit_cents - credit_cents), 0) FROM legs WHERE account_code = ?", (old,)
+            ).fetchone()
             if balance:
-                draft.add_group("RECLASS", iso_z(), f"remap {role}: {old} -> {account_code}",
-                                signed_legs([(account_code, balance), (old, -balance)]))
+                draft.add_group(
+                    "RECLASS",
+                    iso_z(),
+                    f"remap {role}: {old} -> {account_code}",
+                    signed_legs([(account_code, balance), (old, -balance)]),
+                )
 
     return ledger.run(meta, build)

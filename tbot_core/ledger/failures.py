@@ -60,7 +60,11 @@ def classify(exc: BaseException) -> tuple[str, str, str]:
     if isinstance(exc, apsw.Error) and _io_in_chain(exc):
         return "io", type(exc).__name__, f"I/O failure while writing the batch ({type(exc).__name__})"
     if isinstance(exc, apsw.Error):
-        return "database", type(exc).__name__, f"database error while writing the batch ({type(exc).__name__}: {scrub(text)[:160]})"
+        return (
+            "database",
+            type(exc).__name__,
+            f"database error while writing the batch ({type(exc).__name__}: {scrub(text)[:160]})",
+        )
     if isinstance(exc, TbotError):
         return "validation", type(exc).__name__, text
     return "internal", type(exc).__name__, f"unexpected {type(exc).__name__} while building the batch"

@@ -29,15 +29,22 @@ class LotBook:
         lots = self._open.get(symbol)
         if lots is None:
             conn = self.draft.conn
-            lots = [[lot_id, Decimal(qty), cost] for lot_id, qty, cost in conn.execute(
-                "SELECT l.lot_id, l.qty, l.cost_cents FROM lots l WHERE l.broker_code = ? AND l.symbol = ? AND "
-                + _NOT_REVERSED.format(col="l.group_id") + " ORDER BY l.lot_id", (self.broker_code, symbol))]
+            lots = [
+                [lot_id, Decimal(qty), cost]
+                for lot_id, qty, cost in conn.execute(
+                    "SELECT l.lot_id, l.qty, l.cost_cents FROM lots l WHERE l.broker_code = ? AND l.symbol = ? AND "
+                    + _NOT_REVERSED.format(col="l.group_id")
+                    + " ORDER BY l.lot_id",
+                    (self.broker_code, symbol),
+                )
+            ]
             if lots:
                 index = {lot[0]: lot for lot in lots}
                 for lot_id, qty, cost in conn.execute(
-                        "SELECT lr.lot_id, lr.qty, lr.cost_cents FROM lot_reliefs lr JOIN lots l ON l.lot_id = lr.lot_id "
-                        "WHERE l.broker_code = ? AND l.symbol = ? AND " + _NOT_REVERSED.format(col="lr.group_id"),
-                        (self.broker_code, symbol)):
+                    "SELECT lr.lot_id, lr.qty, lr.cost_cents FROM lot_reliefs lr JOIN lots l ON l.lot_id = lr.lot_id "
+                    "WHERE l.broker_code = ? AND l.symbol = ? AND " + _NOT_REVERSED.format(col="lr.group_id"),
+                    (self.broker_code, symbol),
+                ):
                     if lot_id in index:
                         index[lot_id][1] -= Decimal(qty)
                         index[lot_id][2] -= cost
@@ -55,13 +62,20 @@ class LotBook:
         if not lots or qty > lots[0][1]:  # the oldest lot alone does not cover it: count everything held
             available = sum((lot[1] for lot in lots), Decimal(0))
             if qty > available:
-                raise validation("sell_exceeds_lots", f"fitid {fitid}: sell of {canonical(qty)} {symbol} exceeds the "
-                                                      f"{canonical(available)} held (short positions are not booked)")
+                raise validation(
+                    "sell_exceeds_lots",
+                    f"fitid {fitid}: sell of {canonical(qty)} {symbol} exceeds the "
+                    f"{canonical(available)} held (short positions are not booked)",
+                )
         left, relieved = qty, 0
         while left > 0:
             lot = lots[0]
             take = min(left, lot[1])
-            cost = lot[2] if take == lot[1] else int((Decimal(lot[2]) * take / lot[1]).quantize(Decimal(1), ROUND_HALF_EVEN))
+            cost = (
+                lot[2]
+                if take == lot[1]
+                else int((Decimal(lot[2]) * take / lot[1]).quantize(Decimal(1), ROUND_HALF_EVEN))
+            )
             self.draft.relieve_lot(lot[0], group_id, canonical(take), cost)
             lot[1] -= take
             lot[2] -= cost

@@ -26,10 +26,11 @@ they are.  Why it is done this way:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import apsw
 
@@ -70,8 +71,10 @@ SELECT batch_id, sync_run_id, broker_code, kind, caller, reason, started_utc, co
 _GROUP_COUNT = {1: "(SELECT count(*) FROM groups g WHERE g.batch_id = b.batch_id)", 2: "group_count"}
 
 # (batches, groups, legs, debit cents, credit cents) of a set of tables: the copy must not change any of them.
-_TALLY = ("SELECT (SELECT count(*) FROM {batches}), (SELECT count(*) FROM {groups}), (SELECT count(*) FROM {legs}), "
-          "(SELECT coalesce(sum(debit_cents), 0) FROM {legs}), (SELECT coalesce(sum(credit_cents), 0) FROM {legs})")
+_TALLY = (
+    "SELECT (SELECT count(*) FROM {batches}), (SELECT count(*) FROM {groups}), (SELECT count(*) FROM {legs}), "
+    "(SELECT coalesce(sum(debit_cents), 0) FROM {legs}), (SELECT coalesce(sum(credit_cents), 0) FROM {legs})"
+)
 
 
 @dataclass(frozen=True)
@@ -94,21 +97,30 @@ class MigrationResult:
         rows = ", ".join(f"{table} {count}" for table, count in self.copied)
         kept = ", ".join(table for table in TABLES if table not in dict(self.copied))
         batches = dict(self.copied).get("batches", 0)
-        return [f"{self.path.name}: migrated schema version {self.from_version} -> {self.to_version} in one transaction",
-                f"backup (version {self.from_version}, taken before any change): {self.backup}",
-                f"rows copied and re-sealed: {rows}; {kept} kept in place",
-                f"hash chain computed for {batches} batches"]
+        return [
+            f"{self.path.name}: migrated schema version {self.from_version} -> {self.to_version} in one transaction",
+            f"backup (version {self.from_version}, taken before any change): {self.backup}",
+            f"rows copied and re-sealed: {rows}; {kept} kept in place",
+            f"hash chain computed for {batches} batches",
+        ]
 
     def audit_context(self) -> dict[str, Any]:
-        return {"file": self.path.name, "from_version": self.from_version, "to_version": self.to_version,
-                "backup": str(self.backup), **{f"{table}_copied": count for table, count in self.copied}}
+        return {
+            "file": self.path.name,
+            "from_version": self.from_version,
+            "to_version": self.to_version,
+            "backup": str(self.backup),
+            **{f"{table}_copied": count for table, count in self.copied},
+        }
 
 
 class _Refused(Exception):
     """A step of the rebuild failed; the message says which and why (the caller adds the file and rolls back)."""
 
 
-def migrate_ledger(path: Path, backup: Path, *, audit: AuditLog | None = None, actor: str = "system") -> MigrationResult:
+def migrate_ledger(
+    path: Path, backup: Path, *, audit: AuditLog | None = None, actor: str = "system"
+) -> MigrationResult:
     """Bring ``path`` to SCHEMA_VERSION; ``backup`` (a path from paths.py) receives the file as it was.
 
     Every refusal is one ``TbotError`` line naming the file; ``audit`` gets one
@@ -118,8 +130,13 @@ def migrate_ledger(path: Path, backup: Path, *, audit: AuditLog | None = None, a
         result = _migrate(path, backup)
     except TbotError as exc:
         if audit is not None:
-            audit.append(AUDIT_CATEGORY, "ledger_migration_refused", {"file": path.name, "error": exc.one_line()},
-                         severity="error", actor=actor)
+            audit.append(
+                AUDIT_CATEGORY,
+                "ledger_migration_refused",
+                {"file": path.name, "error": exc.one_line()},
+                severity="error",
+                actor=actor,
+            )
         raise
     if audit is not None and result.changed:
         audit.append(AUDIT_CATEGORY, "ledger_migrated", result.audit_context(), actor=actor)
@@ -143,8 +160,10 @@ def _migrate(path: Path, backup: Path) -> MigrationResult:
         try:
             copied = _rebuild(conn, seen, version)
         except _Refused as exc:
-            raise TbotError(f"{path.name}: migration to schema version {SCHEMA_VERSION} refused, {exc}; "
-                            f"the file is unchanged (backup kept: {backup})") from None
+            raise TbotError(
+                f"{path.name}: migration to schema version {SCHEMA_VERSION} refused, {exc}; "
+                f"the file is unchanged (backup kept: {backup})"
+            ) from None
         return MigrationResult(path, version, SCHEMA_VERSION, backup, copied)
     finally:
         conn.close()
@@ -157,11 +176,16 @@ def _require_known_layout(conn: apsw.Connection, path: Path, version: int) -> No
         raise TbotError(f"{path.name}: cannot migrate: {why}; nothing changed")
     legs = {row[0] for row in conn.execute("SELECT name FROM pragma_table_info('legs')")}
     batches = {row[0] for row in conn.execute("SELECT name FROM pragma_table_info('batches')")}
-    shaped = {1: "leg_id" in legs and "group_count" not in batches,
-              2: "leg_no" in legs and "group_count" in batches and "seq" not in batches}[version]
+    shaped = {
+        1: "leg_id" in legs and "group_count" not in batches,
+        2: "leg_no" in legs and "group_count" in batches and "seq" not in batches,
+    }[version]
     if not shaped:
-        raise TbotError(f"{path.name}: stamped schema version {version} but its tables are not the version-{version} layout; "
-                        "nothing changed", hint="restore db/ledger.db from a backup")
+        raise TbotError(
+            f"{path.name}: stamped schema version {version} but its tables are not the version-{version} layout; "
+            "nothing changed",
+            hint="restore db/ledger.db from a backup",
+        )
 
 
 def _data_version(conn: apsw.Connection) -> int:
@@ -232,8 +256,10 @@ def _rebuild_steps(conn: apsw.Connection, seen: int, version: int) -> tuple[tupl
     _step(f"creating the version-{SCHEMA_VERSION} schema", conn.execute, schema_sql())
     copied = []
     if version == 1:
-        copied += [("groups", _step("copying groups", _changes, conn, _COPY_GROUPS)),
-                   ("legs", _step("copying legs", _changes, conn, _COPY_LEGS))]
+        copied += [
+            ("groups", _step("copying groups", _changes, conn, _COPY_GROUPS)),
+            ("legs", _step("copying legs", _changes, conn, _COPY_LEGS)),
+        ]
     copied.insert(0, ("batches", _copy_batches(conn, version, old["batches"])))
     _step("comparing the copy", _check_tally, conn, old)
     for table in reversed(rebuilt):
@@ -264,8 +290,10 @@ def _drop_triggers_and_views(conn: apsw.Connection) -> None:
 
 def _copy_batches(conn: apsw.Connection, version: int, table: str) -> int:
     """One seal per batch, in commit order, each linked to the one before, so a seal that refuses names its batch."""
-    rows = _step("reading the old batches", lambda: conn.execute(
-        _OLD_BATCHES.format(group_count=_GROUP_COUNT[version], table=table)).fetchall())
+    rows = _step(
+        "reading the old batches",
+        lambda: conn.execute(_OLD_BATCHES.format(group_count=_GROUP_COUNT[version], table=table)).fetchall(),
+    )
     prev = GENESIS
     for seq, row in enumerate(rows, 1):
         seal = (*row, seq)

@@ -11,7 +11,8 @@ override, so such a reversal needs ``override=True`` and is audited as one.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from tbot_core.errors import TbotError
 from tbot_core.ledger.activity import normalize_broker_code
@@ -19,7 +20,6 @@ from tbot_core.ledger.batch import AUDIT_CATEGORY, BatchMeta, BatchOutcome, Draf
 from tbot_core.ledger.failures import validation
 from tbot_core.ledger.money import fmt_cents
 from tbot_core.timeutil import iso_z
-
 
 # Groups that set money aside (or move it between reserves): never undone except by a manual override.
 HOLDINGS_KINDS = ("FLOAT_TOPUP", "TAX_RESERVE", "PAYROLL", "REINVEST", "OVERRIDE")
@@ -41,16 +41,27 @@ class GroupSpec(NamedTuple):
     content_hash: str | None = None
 
 
-def post_groups(ledger: Ledger, batch_id: str, groups: Sequence[GroupSpec], *, caller: str = "system",
-                reason: str = "posting") -> BatchOutcome:
+def post_groups(
+    ledger: Ledger, batch_id: str, groups: Sequence[GroupSpec], *, caller: str = "system", reason: str = "posting"
+) -> BatchOutcome:
     def build(draft: Draft) -> None:
         add = draft.add_group
         spelled: dict[str, str] = {}  # a batch names a handful of brokers: normalize each spelling once
         for g in groups:
             code = g.broker_code
-            broker = None if code is None else spelled.get(code) or spelled.setdefault(code, normalize_broker_code(code))
-            add(g.kind, g.effective_utc, g.memo, g.legs, symbol=g.symbol, broker_code=broker, fitid=g.fitid,
-                content_hash=g.content_hash)
+            broker = (
+                None if code is None else spelled.get(code) or spelled.setdefault(code, normalize_broker_code(code))
+            )
+            add(
+                g.kind,
+                g.effective_utc,
+                g.memo,
+                g.legs,
+                symbol=g.symbol,
+                broker_code=broker,
+                fitid=g.fitid,
+                content_hash=g.content_hash,
+            )
 
     return ledger.run(BatchMeta(batch_id, "posting", caller, reason), build)
 
@@ -62,7 +73,9 @@ def require_reason(reason: str, what: str) -> str:
     return text
 
 
-def reverse_group(ledger: Ledger, group_id: int, *, reason: str, caller: str = "ui", override: bool = False) -> BatchOutcome:
+def reverse_group(
+    ledger: Ledger, group_id: int, *, reason: str, caller: str = "ui", override: bool = False
+) -> BatchOutcome:
     """Post the mirror image of ``group_id``; a holdings action needs ``override`` (audited, severity warning)."""
     why = require_reason(reason, "a manual override of a holdings action" if override else "a reversing entry")
     meta = BatchMeta(f"reversal:{group_id}", "override" if override else "reversal", caller, why)
@@ -74,28 +87,58 @@ def reverse_group(ledger: Ledger, group_id: int, *, reason: str, caller: str = "
         if row is None:
             raise validation("unknown_group", f"group {group_id} does not exist")
         if row[0] == "REVERSAL":
-            raise validation("reverse_reversal", f"group {group_id} is itself a reversal; post the original entry again instead")
+            raise validation(
+                "reverse_reversal", f"group {group_id} is itself a reversal; post the original entry again instead"
+            )
         if row[0] in HOLDINGS_KINDS and not override:
-            raise validation("holdings_need_override", f"group {group_id} is a {row[0]} holdings action; only an audited "
-                             f"manual override may undo it: tbot ledger reverse {group_id} --override --reason ...")
+            raise validation(
+                "holdings_need_override",
+                f"group {group_id} is a {row[0]} holdings action; only an audited "
+                f"manual override may undo it: tbot ledger reverse {group_id} --override --reason ...",
+            )
         if override and row[0] not in HOLDINGS_KINDS:
-            raise validation("override_not_holdings", f"group {group_id} is a {row[0]}, not a holdings action "
-                             f"({', '.join(HOLDINGS_KINDS)}); reverse it without --override")
-        relieved = conn.execute("SELECT count(*) FROM lot_reliefs lr JOIN lots l ON l.lot_id = lr.lot_id WHERE l.group_id = ? "
-                                "AND NOT EXISTS (SELECT 1 FROM groups r WHERE r.reverses_group_id = lr.group_id)",
-                                (group_id,)).fetchone()[0]
+            raise validation(
+                "override_not_holdings",
+                f"group {group_id} is a {row[0]}, not a holdings action "
+                f"({', '.join(HOLDINGS_KINDS)}); reverse it without --override",
+            )
+        relieved = conn.execute(
+            "SELECT count(*) FROM lot_reliefs lr JOIN lots l ON l.lot_id = lr.lot_id WHERE l.group_id = ? "
+            "AND NOT EXISTS (SELECT 1 FROM groups r WHERE r.reverses_group_id = lr.group_id)",
+            (group_id,),
+        ).fetchone()[0]
         if relieved:
-            raise validation("lot_already_sold", f"group {group_id} opened a lot that later sells relieved; reverse those sells first")
-        legs = [(account, credit, debit) for account, debit, credit in
-                conn.execute("SELECT account_code, debit_cents, credit_cents FROM legs WHERE group_id = ? ORDER BY leg_no", (group_id,))]
-        draft.add_group("REVERSAL", iso_z(), f"reversal of group {group_id}: {meta.reason}", legs, symbol=row[1],
-                        reverses=group_id)
+            raise validation(
+                "lot_already_sold",
+                f"group {group_id} opened a lot that later sells relieved; reverse those sells first",
+            )
+        legs = [
+            (account, credit, debit)
+            for account, debit, credit in conn.execute(
+                "SELECT account_code, debit_cents, credit_cents FROM legs WHERE group_id = ? ORDER BY leg_no",
+                (group_id,),
+            )
+        ]
+        draft.add_group(
+            "REVERSAL", iso_z(), f"reversal of group {group_id}: {meta.reason}", legs, symbol=row[1], reverses=group_id
+        )
         undone.append((row[0], sum(debit for _, debit, _ in legs)))
 
     outcome = ledger.run(meta, build)
     if override and undone and ledger.audit is not None:
         kind, cents = undone[0]
-        ledger.audit.append(AUDIT_CATEGORY, "manual_override", {"batch_id": meta.batch_id, "action": "reverse",
-                            "group_id": group_id, "group_kind": kind, "amount": fmt_cents(cents), "reason": why},
-                            severity="warning", actor=audit_actor(caller))
+        ledger.audit.append(
+            AUDIT_CATEGORY,
+            "manual_override",
+            {
+                "batch_id": meta.batch_id,
+                "action": "reverse",
+                "group_id": group_id,
+                "group_kind": kind,
+                "amount": fmt_cents(cents),
+                "reason": why,
+            },
+            severity="warning",
+            actor=audit_actor(caller),
+        )
     return outcome

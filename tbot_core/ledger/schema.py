@@ -65,8 +65,10 @@ def create_schema(path: Path) -> None:
 
 
 def _objects(conn: apsw.Connection) -> dict[tuple[str, str], str | None]:
-    return {(kind, name): sql for kind, name, sql in
-            conn.execute("SELECT type, name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'")}
+    return {
+        (kind, name): sql
+        for kind, name, sql in conn.execute("SELECT type, name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'")
+    }
 
 
 @lru_cache(maxsize=1)
@@ -86,8 +88,12 @@ def schema_problems(conn: apsw.Connection) -> list[str]:
         return [problem]
     expected, actual = expected_objects(), _objects(conn)
     problems = [f"{kind} {name} missing" for (kind, name) in expected if (kind, name) not in actual]
-    problems += [f"{kind} {name} differs from the shipped schema" for key, sql in expected.items()
-                 if key in actual and actual[key] != sql for kind, name in [key]]
+    problems += [
+        f"{kind} {name} differs from the shipped schema"
+        for key, sql in expected.items()
+        if key in actual and actual[key] != sql
+        for kind, name in [key]
+    ]
     problems += [f"unexpected {kind} {name}" for (kind, name) in actual if (kind, name) not in expected]
     if version != SCHEMA_VERSION:
         problems.append(f"schema version {version}, expected {SCHEMA_VERSION}")

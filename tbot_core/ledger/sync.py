@@ -23,11 +23,11 @@ takes the full path, which decides by content as before.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from operator import attrgetter
 from pathlib import Path
-from typing import Sequence
 
 import apsw
 
@@ -56,30 +56,60 @@ class SyncResult:
     #                          and the counts above are those of the run as first committed
 
 
-def ingest_activities(ledger_db: Path, broker_code: str, activities: Sequence[Activity], *, sync_run_id: str,
-                      caller: str = "system", audit: AuditLog | None = None, vfs: str | None = None) -> SyncResult:
+def ingest_activities(
+    ledger_db: Path,
+    broker_code: str,
+    activities: Sequence[Activity],
+    *,
+    sync_run_id: str,
+    caller: str = "system",
+    audit: AuditLog | None = None,
+    vfs: str | None = None,
+) -> SyncResult:
     broker = normalize_broker_code(broker_code)
-    if (not isinstance(sync_run_id, str) or not 1 <= len(sync_run_id) <= 128 or not sync_run_id.isprintable()
-            or sync_run_id != sync_run_id.strip()):
+    if (
+        not isinstance(sync_run_id, str)
+        or not 1 <= len(sync_run_id) <= 128
+        or not sync_run_id.isprintable()
+        or sync_run_id != sync_run_id.strip()
+    ):
         raise TbotError("sync_run_id: expected 1-128 printable characters without leading or trailing spaces")
     source = input_digest(broker, activities)
     reason = f"broker sync {broker} ({len(activities)} activities)"
     with Ledger(ledger_db, audit=audit, vfs=vfs) as ledger:
-        row = ledger.conn.execute("SELECT batch_id FROM batches WHERE sync_run_id = ? AND broker_code = ? AND input_digest = ?",
-                                  (sync_run_id, broker, source)).fetchone()
+        row = ledger.conn.execute(
+            "SELECT batch_id FROM batches WHERE sync_run_id = ? AND broker_code = ? AND input_digest = ?",
+            (sync_run_id, broker, source),
+        ).fetchone()
         if row is not None:  # the very input of a committed run: a repeat, answered (and audited) by Ledger.run
-            meta = BatchMeta(row[0], "sync", caller, reason, sync_run_id=sync_run_id, broker_code=broker, input_digest=source)
+            meta = BatchMeta(
+                row[0], "sync", caller, reason, sync_run_id=sync_run_id, broker_code=broker, input_digest=source
+            )
             outcome = ledger.run(meta, lambda draft: _build_named(draft, broker, _hashed(activities), meta.batch_id))
         else:
             hashed = _hashed(activities)
-            meta = BatchMeta(f"sync:{sync_run_id}:{run_digest(broker, hashed)}", "sync", caller, reason,
-                             sync_run_id=sync_run_id, broker_code=broker, input_digest=source)
+            meta = BatchMeta(
+                f"sync:{sync_run_id}:{run_digest(broker, hashed)}",
+                "sync",
+                caller,
+                reason,
+                sync_run_id=sync_run_id,
+                broker_code=broker,
+                input_digest=source,
+            )
             meta = _check_rerun(ledger, meta, hashed)
             outcome = ledger.run(meta, lambda draft: _build(draft, broker, hashed))
             if outcome.already_committed:  # another writer committed this run id between the check and the lock
                 _check_rerun(ledger, meta, hashed)
-    return SyncResult(sync_run_id, meta.batch_id, outcome.commit_state, outcome.group_count, outcome.skipped_known,
-                      outcome.row_count, outcome.already_committed)
+    return SyncResult(
+        sync_run_id,
+        meta.batch_id,
+        outcome.commit_state,
+        outcome.group_count,
+        outcome.skipped_known,
+        outcome.row_count,
+        outcome.already_committed,
+    )
 
 
 def _hashed(activities: Sequence[Activity]) -> list[tuple[Activity, str, str]]:
@@ -117,7 +147,9 @@ def input_digest(broker: str, activities: Sequence[Activity]) -> str:
         times = b"\x1ep" + b"".join([state[1][0] for state in map(datetime.__reduce__, map(_WHEN, activities))])
     except (TypeError, IndexError):
         times = b""
-    if len(times) != 2 + 10 * len(activities):  # a datetime that pickles otherwise: the ISO text instead (slower, as exact)
+    if len(times) != 2 + 10 * len(
+        activities
+    ):  # a datetime that pickles otherwise: the ISO text instead (slower, as exact)
         times = b"\x1ei" + "\x1f".join(map(datetime.isoformat, map(_WHEN, activities))).encode()
     h.update(times)
     return h.hexdigest()
@@ -127,8 +159,10 @@ def _build_named(draft: Draft, broker: str, hashed: list[tuple[Activity, str, st
     """The shortcut found ``batch_id`` committed but the lock found it gone (only a tampered file): post it only if
     the content still names it, so a shortcut can never book activities under another run's name."""
     if f"sync:{draft.meta.sync_run_id}:{run_digest(broker, hashed)}" != batch_id:
-        raise validation("sync_input_digest", f"batch {batch_id} matched this input but is no longer committed; run "
-                                              "`tbot ledger check`")
+        raise validation(
+            "sync_input_digest",
+            f"batch {batch_id} matched this input but is no longer committed; run `tbot ledger check`",
+        )
     _build(draft, broker, hashed)
 
 
@@ -146,25 +180,47 @@ def _check_rerun(ledger: Ledger, meta: BatchMeta, hashed: list[tuple[Activity, s
     part of the id (``sync:<run id>``) carry no digest; for those a rerun counts as a repeat only if every
     activity is already booked with the same content, i.e. answering "nothing added" drops nothing.
     """
-    row = ledger.conn.execute("SELECT batch_id, broker_code FROM batches WHERE sync_run_id = ?", (meta.sync_run_id,)).fetchone()
+    row = ledger.conn.execute(
+        "SELECT batch_id, broker_code FROM batches WHERE sync_run_id = ?", (meta.sync_run_id,)
+    ).fetchone()
     if row is None or row[0] == meta.batch_id:
         return meta
     stored, broker = row
     if broker != meta.broker_code:
-        problem = (f"sync_run_id {meta.sync_run_id} was already used for broker {broker}, not {meta.broker_code}; "
-                   "nothing was added", "sync_run_id_broker")
+        problem = (
+            f"sync_run_id {meta.sync_run_id} was already used for broker {broker}, not {meta.broker_code}; "
+            "nothing was added",
+            "sync_run_id_broker",
+        )
     elif stored == f"sync:{meta.sync_run_id}" and _all_booked(ledger, meta.broker_code or "", hashed):
         return replace(meta, batch_id=stored)
     else:
-        problem = (f"sync_run_id {meta.sync_run_id} was already committed with different content (batch {stored}); "
-                   "nothing was added", "sync_run_id_content_changed")
+        problem = (
+            f"sync_run_id {meta.sync_run_id} was already committed with different content (batch {stored}); "
+            "nothing was added",
+            "sync_run_id_content_changed",
+        )
     if ledger.audit is not None:
-        ledger.audit.append(AUDIT_CATEGORY, "sync_run_refused", {
-            "sync_run_id": meta.sync_run_id, "broker_code": meta.broker_code, "committed_batch_id": stored,
-            "refused_batch_id": meta.batch_id, "constraint": problem[1], "activities": len(hashed)},
-            severity="error", actor=meta.caller)
-    raise LedgerBatchError(problem[0], category="validation", constraint=problem[1],
-                           hint="give new activities a new --sync-run-id (or omit it: the default is derived from the content)")
+        ledger.audit.append(
+            AUDIT_CATEGORY,
+            "sync_run_refused",
+            {
+                "sync_run_id": meta.sync_run_id,
+                "broker_code": meta.broker_code,
+                "committed_batch_id": stored,
+                "refused_batch_id": meta.batch_id,
+                "constraint": problem[1],
+                "activities": len(hashed),
+            },
+            severity="error",
+            actor=meta.caller,
+        )
+    raise LedgerBatchError(
+        problem[0],
+        category="validation",
+        constraint=problem[1],
+        hint="give new activities a new --sync-run-id (or omit it: the default is derived from the content)",
+    )
 
 
 def _all_booked(ledger: Ledger, broker: str, hashed: list[tuple[Activity, str, str]]) -> bool:
@@ -175,10 +231,13 @@ def _all_booked(ledger: Ledger, broker: str, hashed: list[tuple[Activity, str, s
 def _known_hashes(conn: apsw.Connection, broker: str, fitids: list[str]) -> dict[str, str]:
     known: dict[str, str] = {}
     for start in range(0, len(fitids), _LOOKUP_CHUNK):
-        chunk = fitids[start:start + _LOOKUP_CHUNK]
+        chunk = fitids[start : start + _LOOKUP_CHUNK]
         marks = ",".join("?" * len(chunk))
-        known.update(conn.execute(f"SELECT fitid, content_hash FROM groups WHERE broker_code = ? AND fitid IN ({marks})",
-                                  (broker, *chunk)))
+        known.update(
+            conn.execute(
+                f"SELECT fitid, content_hash FROM groups WHERE broker_code = ? AND fitid IN ({marks})", (broker, *chunk)
+            )
+        )
     return known
 
 
@@ -193,8 +252,11 @@ def _build(draft: Draft, broker: str, hashed: list[tuple[Activity, str, str]]) -
         prior = known.get(act.fitid)
         if prior is not None:
             if prior != digest:
-                raise LedgerBatchError(f"fitid {act.fitid} of broker {broker} was already booked with different content; "
-                                       "run rolled back", category="validation", constraint="fitid_content_changed")
+                raise LedgerBatchError(
+                    f"fitid {act.fitid} of broker {broker} was already booked with different content; run rolled back",
+                    category="validation",
+                    constraint="fitid_content_changed",
+                )
             draft.skipped_known += 1
             continue
         known[act.fitid] = digest
@@ -216,21 +278,42 @@ class _Poster:
             gross = to_cents(act.amount)
             if act.side == "buy":
                 pairs = ((self.securities, -gross), (self.fees, fee), (self.cash, gross - fee))
-                gid = draft.add_signed_group("FILL", when, f"buy {act.qty!s} {act.symbol} @ {act.price!s}", pairs, act.symbol,
-                                             broker, act.fitid, digest)
+                gid = draft.add_signed_group(
+                    "FILL",
+                    when,
+                    f"buy {act.qty!s} {act.symbol} @ {act.price!s}",
+                    pairs,
+                    act.symbol,
+                    broker,
+                    act.fitid,
+                    digest,
+                )
                 self.book.buy(gid, act.symbol, act.qty, -gross)
                 return
             cost = self.book.sell(draft.peek_group_id(), act.symbol, act.qty, act.fitid)
             gain = gross - cost
-            pairs = ((self.cash, gross - fee), (self.fees, fee), (self.securities, -cost),
-                     (self.gain, -gain) if gain > 0 else (self.loss, -gain))
-            draft.add_signed_group("FILL", when, f"sell {act.qty!s} {act.symbol} @ {act.price!s}", pairs, act.symbol, broker,
-                                   act.fitid, digest)
+            pairs = (
+                (self.cash, gross - fee),
+                (self.fees, fee),
+                (self.securities, -cost),
+                (self.gain, -gain) if gain > 0 else (self.loss, -gain),
+            )
+            draft.add_signed_group(
+                "FILL",
+                when,
+                f"sell {act.qty!s} {act.symbol} @ {act.price!s}",
+                pairs,
+                act.symbol,
+                broker,
+                act.fitid,
+                digest,
+            )
             return
         amount = to_cents(act.amount)
         if act.type == "FEE":
             pairs = ((self.cash, amount - fee), (self.fees, fee - amount))
         else:
             pairs = ((self.cash, amount - fee), (self.fees, fee), (self.roles[_INCOME_ROLE[act.type]], -amount))
-        draft.add_signed_group(act.type, when, f"{act.type.lower()} {act.symbol}".strip(), pairs, act.symbol, broker,
-                               act.fitid, digest)
+        draft.add_signed_group(
+            act.type, when, f"{act.type.lower()} {act.symbol}".strip(), pairs, act.symbol, broker, act.fitid, digest
+        )

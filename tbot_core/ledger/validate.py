@@ -20,23 +20,35 @@ def _name(group_id: int, fitid: str | None) -> str:
     return f"group {group_id}" + (f" (fitid {fitid})" if fitid is not None else "")
 
 
-def check_group(group_id: int, fitid: str | None, legs: Sequence[tuple[str, int, int]], accounts: Collection[str]) -> None:
+def check_group(
+    group_id: int, fitid: str | None, legs: Sequence[tuple[str, int, int]], accounts: Collection[str]
+) -> None:
     """``legs`` are ``(account_code, debit_cents, credit_cents)``: at least two, each one-sided, known and balanced."""
     debit_total = credit_total = 0
     for account, debit, credit in legs:
         # One combined test for the common valid leg; any failure re-runs the rules one by one to name it.
-        if (type(debit) is not int or type(credit) is not int or debit < 0 or credit < 0
-                or (debit == 0) == (credit == 0) or account not in accounts):
+        if (
+            type(debit) is not int
+            or type(credit) is not int
+            or debit < 0
+            or credit < 0
+            or (debit == 0) == (credit == 0)
+            or account not in accounts
+        ):
             _refuse_leg(_name(group_id, fitid), account, debit, credit, accounts)
         debit_total += debit
         credit_total += credit
     if len(legs) < 2:
         raise validation("too_few_legs", f"{_name(group_id, fitid)}: a group needs at least two legs, has {len(legs)}")
     if debit_total != credit_total:
-        raise validation("unbalanced", f"{_name(group_id, fitid)}: debits {debit_total} != credits {credit_total} (cents)")
+        raise validation(
+            "unbalanced", f"{_name(group_id, fitid)}: debits {debit_total} != credits {credit_total} (cents)"
+        )
 
 
-def check_signed_group(group_id: int, fitid: str | None, pairs: Sequence[tuple[str, int]], accounts: Collection[str]) -> None:
+def check_signed_group(
+    group_id: int, fitid: str | None, pairs: Sequence[tuple[str, int]], accounts: Collection[str]
+) -> None:
     """The rules of ``check_group`` for ``(account_code, signed cents)`` pairs with the zero pairs dropped:
     a positive amount is a debit and a negative one a credit, so one-sidedness holds by construction."""
     total = 0
@@ -65,9 +77,14 @@ def check_batch(groups: list[tuple], stray_legs: list[tuple]) -> None:
         drafted = {group[0]: group for group in groups}
         gid, account = stray_legs[0][0], stray_legs[0][1]
         if gid not in drafted:
-            raise validation("orphan_leg", f"a leg on account {account} points at group {gid}, which is not in the batch")
-        raise validation("leg_outside_group", f"{_name(gid, drafted[gid][7])}: a leg on account {account} was added after its "
-                                              "group was drafted (a group's legs are fixed when it is added)")
+            raise validation(
+                "orphan_leg", f"a leg on account {account} points at group {gid}, which is not in the batch"
+            )
+        raise validation(
+            "leg_outside_group",
+            f"{_name(gid, drafted[gid][7])}: a leg on account {account} was added after its "
+            "group was drafted (a group's legs are fixed when it is added)",
+        )
 
 
 def _refuse_leg(name: str, account: str, debit: object, credit: object, accounts: Collection[str]) -> NoReturn:

@@ -22,24 +22,25 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
-from tbot_core.brokers.base import Broker, OrderRequest
-from tbot_core.core_store import CoreStore
 from tbot_core.bars import Bar
+from tbot_core.brokers.base import Broker, OrderRequest
+from tbot_core.context import CoreContext
+from tbot_core.core_store import CoreStore
 from tbot_core.data.base import Feed
 from tbot_core.gate import Gate
-from tbot_core.context import CoreContext
 from tbot_core.runtime.ledger_poster import LedgerPoster
 from tbot_core.runtime.portfolio import Portfolio
 from tbot_core.safety.error_handler import ErrorHandler, classify
 from tbot_core.safety.escalation import Action
 from tbot_core.safety.kill_switch import KillSwitch
 from tbot_core.safety.risk_bot import RiskBot
-from tbot_core.signals import MarketContext
 from tbot_core.sanitize import scrub
+from tbot_core.signals import MarketContext
 from tbot_core.timeutil import iso_z
 
 CURSOR_FLUSH_BARS = 500
@@ -66,10 +67,22 @@ class EngineControl:
 
 
 class Engine:
-    def __init__(self, ctx: CoreContext, *, store: CoreStore, broker: Broker, feed: Feed, strategies: list[Any],
-                 gate: Gate, risk: RiskBot, kill_switch: KillSwitch, errors: ErrorHandler, control: EngineControl,
-                 on_broker_down: Callable[[str], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        ctx: CoreContext,
+        *,
+        store: CoreStore,
+        broker: Broker,
+        feed: Feed,
+        strategies: list[Any],
+        gate: Gate,
+        risk: RiskBot,
+        kill_switch: KillSwitch,
+        errors: ErrorHandler,
+        control: EngineControl,
+        on_broker_down: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.ctx = ctx
         self._clock = clock  # decisions on elapsed time read this; the fault simulator passes its sim clock
         self.store, self.broker, self.feed = store, broker, feed
@@ -118,7 +131,7 @@ class Engine:
                     break
             else:
                 self.finished = "stopped" if self.control.stop.is_set() else "feed_ended"
-        except Exception as exc:  # noqa: BLE001 - the feed itself failed: the policy's "feed" row decides
+        except Exception as exc:
             self.errors.handle(exc, where="feed", context={"bar_utc": self._ts_text})
             self.finished = "escalated"
         finally:
@@ -136,7 +149,7 @@ class Engine:
                 self.portfolio.refresh()
                 self.busy_since = None
                 return True
-            except Exception as exc:  # noqa: BLE001 - only an unreachable broker is waited out; the rest escalates
+            except Exception as exc:
                 if classify(exc) != "NetworkError":
                     raise
                 if not reported:
@@ -162,7 +175,7 @@ class Engine:
                     return True
                 except EscalatedStop:
                     return False
-                except Exception as exc:  # noqa: BLE001 - the error policy's "bar" row: retry, then escalate
+                except Exception as exc:
                     last = attempt >= self.ctx.settings.api_retry_limit or self.control.stop.is_set()
                     context = {"bar_utc": self._ts_text, "symbol": bar.symbol, "attempt": attempt}
                     action = self.errors.handle(exc, where="bar", exhausted=last, context=context)
@@ -171,8 +184,12 @@ class Engine:
                     attempt += 1
                     cut = self._wait(self.errors.backoff(attempt))
                     if cut == "halted":
-                        self.errors.escalate("stop", "logic_error", f"{classify(exc)} on bar {self._ts_text} "
-                                                                    f"{bar.symbol}; kill switch halted during the retry wait")
+                        self.errors.escalate(
+                            "stop",
+                            "logic_error",
+                            f"{classify(exc)} on bar {self._ts_text} "
+                            f"{bar.symbol}; kill switch halted during the retry wait",
+                        )
                     if cut:
                         return False
         finally:
@@ -272,13 +289,31 @@ class Engine:
         if self.control.stop.is_set():  # asked to stop (e.g. stalled, this bar came back late): no new orders
             self._verdict(signal, "supervisor", False, "engine stopping: no new orders")
             return
-        risk = self.risk.check(strategy=signal.strategy, symbol=signal.symbol, side=signal.side, price=signal.price,
-                               equity=self.portfolio.equity(), holdings=self.portfolio.holdings(), defense=self.control.defense)
+        risk = self.risk.check(
+            strategy=signal.strategy,
+            symbol=signal.symbol,
+            side=signal.side,
+            price=signal.price,
+            equity=self.portfolio.equity(),
+            holdings=self.portfolio.holdings(),
+            defense=self.control.defense,
+        )
         self._verdict(signal, "risk_bot", risk.allow, risk.reason)
         if not risk.allow:
-            self.ctx.matrix.trigger("validation_fail", f"{signal.strategy} {signal.side} {signal.symbol}: {risk.reason}")
-            self.ctx.audit.append("risk", "trade_blocked", {"strategy": signal.strategy, "symbol": signal.symbol,
-                                                            "side": signal.side, "reason": risk.reason, "bar_utc": self._ts_text})
+            self.ctx.matrix.trigger(
+                "validation_fail", f"{signal.strategy} {signal.side} {signal.symbol}: {risk.reason}"
+            )
+            self.ctx.audit.append(
+                "risk",
+                "trade_blocked",
+                {
+                    "strategy": signal.strategy,
+                    "symbol": signal.symbol,
+                    "side": signal.side,
+                    "reason": risk.reason,
+                    "bar_utc": self._ts_text,
+                },
+            )
             return
         self._submit(signal, risk.qty)
 
@@ -289,23 +324,44 @@ class Engine:
         exposed = signal.side == "sell" or signal.symbol in self.portfolio.positions
         where = "order_submit_exposed" if exposed else "order_submit"
         try:
-            order = self.errors.retry(lambda: self.broker.submit_order(request), what=f"submit {client_id}", where=where,
-                                      strategy=signal.strategy, context={"symbol": signal.symbol},
-                                      wait=self._retry_wait, should_abort=lambda: self.control.stop.is_set() or self.kill.triggered)
-        except Exception as exc:  # noqa: BLE001 - an unresolved order: the error policy decides what follows
-            action = self.errors.handle(exc, where=where, strategy=signal.strategy, order=True,
-                                        context={"client_order_id": client_id, "symbol": signal.symbol,
-                                                 "side": signal.side, "qty": qty})
+            order = self.errors.retry(
+                lambda: self.broker.submit_order(request),
+                what=f"submit {client_id}",
+                where=where,
+                strategy=signal.strategy,
+                context={"symbol": signal.symbol},
+                wait=self._retry_wait,
+                should_abort=lambda: self.control.stop.is_set() or self.kill.triggered,
+            )
+        except Exception as exc:
+            action = self.errors.handle(
+                exc,
+                where=where,
+                strategy=signal.strategy,
+                order=True,
+                context={"client_order_id": client_id, "symbol": signal.symbol, "side": signal.side, "qty": qty},
+            )
             if action is Action.KILL_SWITCH:  # halt here and now; the kill flag the handler wrote is then a no-op
                 # The cause is persisted in core.db as it is: scrubbed here, a broker's echoed secret never lands there.
-                self.kill.trigger(f"{where}: {classify(exc)} on {signal.side} {signal.symbol} after retries: "
-                                  f"{scrub(str(exc))}", bar_utc=self._ts_text)
+                self.kill.trigger(
+                    f"{where}: {classify(exc)} on {signal.side} {signal.symbol} after retries: {scrub(str(exc))}",
+                    bar_utc=self._ts_text,
+                )
             elif action.stops_engine:
                 raise EscalatedStop(str(exc)) from None
             return
-        self.orders.appendleft({"order_id": order.order_id, "symbol": order.symbol, "side": order.side, "qty": str(order.qty),
-                                "status": order.status, "submitted_utc": iso_z(order.submitted_utc), "strategy": order.strategy,
-                                "bar_utc": self._ts_text})
+        self.orders.appendleft(
+            {
+                "order_id": order.order_id,
+                "symbol": order.symbol,
+                "side": order.side,
+                "qty": str(order.qty),
+                "status": order.status,
+                "submitted_utc": iso_z(order.submitted_utc),
+                "strategy": order.strategy,
+                "bar_utc": self._ts_text,
+            }
+        )
         if order.status in {"filled", "partially_filled"}:
             self._after_fills()
 
@@ -315,8 +371,18 @@ class Engine:
         self.ledger.post_pending()
 
     def _verdict(self, signal: Any, module: str, allow: bool, reason: str) -> None:
-        self.verdicts.appendleft({"ts_utc": self._ts_text, "strategy": signal.strategy, "symbol": signal.symbol,
-                                  "side": signal.side, "module": module, "allow": allow, "reason": reason, "latency_us": 0})
+        self.verdicts.appendleft(
+            {
+                "ts_utc": self._ts_text,
+                "strategy": signal.strategy,
+                "symbol": signal.symbol,
+                "side": signal.side,
+                "module": module,
+                "allow": allow,
+                "reason": reason,
+                "latency_us": 0,
+            }
+        )
 
     def _flush_cursor(self, force: bool = False) -> None:
         if not self._ts_text or (not force and not self._unflushed):
@@ -336,5 +402,5 @@ class Engine:
         self._last_gate_flush = self._clock()
         try:
             self.gate.flush()
-        except Exception as exc:  # noqa: BLE001 - an operational log, not a safety function
+        except Exception as exc:
             self.errors.record(exc, context={"where": "strategy log flush"})

@@ -21,8 +21,8 @@ from decimal import Decimal
 from typing import Any
 
 from tbot_core.brokers.base import Broker
-from tbot_core.core_store import CoreStore, from_cents
 from tbot_core.context import CoreContext
+from tbot_core.core_store import CoreStore, from_cents
 from tbot_core.timeutil import parse_iso_z, utc_now
 
 BROKER_LOOKBACK = timedelta(days=3)
@@ -53,9 +53,11 @@ class LedgerPoster:
         if not rows and self.posted:
             return 0
         try:
-            activities = [self._opening(Activity, *self.broker.opening_deposit())] + [self._activity(Activity, row) for row in rows]
+            activities = [self._opening(Activity, *self.broker.opening_deposit())] + [
+                self._activity(Activity, row) for row in rows
+            ]
             self._ingest(ingest_activities, activities)
-        except Exception as exc:  # noqa: BLE001 - fills stay pending; retried next time
+        except Exception as exc:
             self._problem(f"ledger ingest failed: {type(exc).__name__}: {exc}")
             return 0
         self.store.mark_posted([r[0] for r in rows])
@@ -70,7 +72,7 @@ class LedgerPoster:
             if activities:
                 self._ingest(ingest_activities, activities)
                 self._since = max(a.timestamp_utc for a in activities)
-        except Exception as exc:  # noqa: BLE001 - the next call retries from the same point
+        except Exception as exc:
             self._problem(f"broker activity sync failed: {type(exc).__name__}: {exc}")
             return 0
         self.posted += len(activities)
@@ -79,14 +81,29 @@ class LedgerPoster:
 
     def _ingest(self, ingest_activities: Any, activities: list) -> None:
         run_id = "engine-" + hashlib.sha256("|".join(a.fitid for a in activities).encode()).hexdigest()[:24]
-        ingest_activities(self.ctx.paths.ledger_db, self.broker_code, activities, sync_run_id=run_id,
-                          caller="system", audit=self.ctx.audit)
+        ingest_activities(
+            self.ctx.paths.ledger_db,
+            self.broker_code,
+            activities,
+            sync_run_id=run_id,
+            caller="system",
+            audit=self.ctx.audit,
+        )
 
     @staticmethod
     def _opening(activity_cls, fitid: str, cents: int, opened_utc: str):  # type: ignore[no-untyped-def]
         amount = from_cents(cents)
-        return activity_cls(fitid=fitid, type="TRANSFER", symbol="", side="", qty=Decimal(0), price=Decimal(0),
-                            amount=amount, fee=Decimal(0), timestamp_utc=parse_iso_z(opened_utc))
+        return activity_cls(
+            fitid=fitid,
+            type="TRANSFER",
+            symbol="",
+            side="",
+            qty=Decimal(0),
+            price=Decimal(0),
+            amount=amount,
+            fee=Decimal(0),
+            timestamp_utc=parse_iso_z(opened_utc),
+        )
 
     @staticmethod
     def _activity(activity_cls, row: tuple):  # type: ignore[no-untyped-def]
@@ -94,8 +111,17 @@ class LedgerPoster:
         price, fee = from_cents(price_cents), from_cents(fee_cents)
         gross = price * Decimal(qty)
         amount = -gross if side == "buy" else gross  # signed gross value; the fee travels separately
-        return activity_cls(fitid=fitid, type="FILL", symbol=symbol, side=side, qty=Decimal(qty), price=price,
-                            amount=amount, fee=fee, timestamp_utc=parse_iso_z(ts))
+        return activity_cls(
+            fitid=fitid,
+            type="FILL",
+            symbol=symbol,
+            side=side,
+            qty=Decimal(qty),
+            price=price,
+            amount=amount,
+            fee=fee,
+            timestamp_utc=parse_iso_z(ts),
+        )
 
     def _problem(self, text: str) -> None:
         if text != self.last_problem:

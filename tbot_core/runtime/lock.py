@@ -29,8 +29,10 @@ class CoreLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise LockedError(f"core for {self.identity} already running: {describe_holder(self.path)}",
-                              hint="attach with `tbot tui`, or stop it with `tbot control stop`") from None
+            raise LockedError(
+                f"core for {self.identity} already running: {describe_holder(self.path)}",
+                hint="attach with `tbot tui`, or stop it with `tbot control stop`",
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, json.dumps({"pid": os.getpid(), "identity": self.identity, "since_utc": iso_z()}).encode())
         os.fsync(fd)
@@ -42,7 +44,7 @@ class CoreLock:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> "CoreLock":
+    def __enter__(self) -> CoreLock:
         self.acquire()
         return self
 

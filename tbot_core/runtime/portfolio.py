@@ -50,14 +50,24 @@ class Portfolio:
         return Decimal(0) if cents is None else from_cents(cents)
 
     def holdings(self) -> dict[str, Holding]:
-        return {sym: Holding(qty, from_cents(qty * self.marks.get(sym, avg)), strategy)
-                for sym, (qty, avg, strategy) in self.positions.items()}
+        return {
+            sym: Holding(qty, from_cents(qty * self.marks.get(sym, avg)), strategy)
+            for sym, (qty, avg, strategy) in self.positions.items()
+        }
 
     def snapshot(self) -> list[dict[str, str]]:
         rows = []
         for sym, (qty, avg, strategy) in sorted(self.positions.items()):
             mark = self.marks.get(sym, avg)
-            rows.append({"symbol": sym, "qty": str(qty), "avg_price": str(from_cents(avg)), "last_price": str(from_cents(mark)),
-                         "market_value": str(from_cents(qty * mark)), "unrealized_pnl": str(from_cents(qty * (mark - avg))),
-                         "strategy": strategy})
+            rows.append(
+                {
+                    "symbol": sym,
+                    "qty": str(qty),
+                    "avg_price": str(from_cents(avg)),
+                    "last_price": str(from_cents(mark)),
+                    "market_value": str(from_cents(qty * mark)),
+                    "unrealized_pnl": str(from_cents(qty * (mark - avg))),
+                    "strategy": strategy,
+                }
+            )
         return rows

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from tbot_core.emergency import matrix_row
 
@@ -40,8 +40,10 @@ class RestartPolicy:
         if not matrix_row(matrix_key).reboot:
             return "no reboot for this event (Emergency Event Matrix)"
         if self.attempts >= self.max_attempts:
-            return (f"restart budget exhausted: {self.attempts} restarts in the last {self.window_s:g} s "
-                    f"(RESTART_MAX_ATTEMPTS={self.max_attempts}, RESTART_WINDOW_SECONDS={self.window_s:g})")
+            return (
+                f"restart budget exhausted: {self.attempts} restarts in the last {self.window_s:g} s "
+                f"(RESTART_MAX_ATTEMPTS={self.max_attempts}, RESTART_WINDOW_SECONDS={self.window_s:g})"
+            )
         return ""
 
     def next_delay(self) -> float:

@@ -19,17 +19,18 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tbot_core import __version__
 from tbot_core.audit import AuditLog
 from tbot_core.check_registry import registered_checks
+from tbot_core.context import CoreContext, Matrix
 from tbot_core.control import ControlFlag, acknowledge, read_flags
 from tbot_core.core_store import CoreStore
 from tbot_core.emergency import MATRIX_KEYS
 from tbot_core.errors import TbotError
 from tbot_core.home import BotHome
-from tbot_core.context import CoreContext, Matrix
 from tbot_core.runtime.lock import CoreLock
 from tbot_core.runtime.restart import RestartPolicy
 from tbot_core.runtime.snapshot import build_state
@@ -53,8 +54,14 @@ def startup_order(check: Any) -> int:
 
 
 class Supervisor(Workers):
-    def __init__(self, home: BotHome, fakes: Fakes | None = None, *, clock: Callable[[], float] = time.monotonic,
-                 spawn: Callable[[Callable[[], None], str], threading.Thread] = start_daemon) -> None:
+    def __init__(
+        self,
+        home: BotHome,
+        fakes: Fakes | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        spawn: Callable[[Callable[[], None], str], threading.Thread] = start_daemon,
+    ) -> None:
         self.home = home
         self.fakes = fakes
         # Seams for the fault simulator (tests/sim): its sim clock and its scheduled threads. Production passes none.
@@ -66,11 +73,14 @@ class Supervisor(Workers):
         self.started_utc = iso_z()
         self.checks: list[CheckResult] = []
         self.paths.ensure_layout(self.identity.BOT_IDENTITY)
-        self.log = SystemLog(self.paths.system_log(self.identity.BOT_IDENTITY, self.settings.log_format), self.settings.log_format)
+        self.log = SystemLog(
+            self.paths.system_log(self.identity.BOT_IDENTITY, self.settings.log_format), self.settings.log_format
+        )
         self.state = StateWriter(self.paths.state_file, min_interval_s=self.settings.state_write_interval_ms / 1000)
         s = self.settings
-        self.restart = RestartPolicy(s.restart_max_attempts, float(s.restart_backoff_seconds), float(s.restart_window_seconds),
-                                     clock=clock)
+        self.restart = RestartPolicy(
+            s.restart_max_attempts, float(s.restart_backoff_seconds), float(s.restart_window_seconds), clock=clock
+        )
         self.ctx: CoreContext | None = None
         self.store: CoreStore | None = None
         self.exit_code = EXIT_OK
@@ -91,13 +101,17 @@ class Supervisor(Workers):
             try:
                 if self._start():
                     self._loop()
-            except Exception as exc:  # noqa: BLE001 - a crash is audited as one, never as a clean exit
+            except Exception as exc:
                 self._crashed(audit, exc)
             finally:
                 self.shutdown_workers()
                 self.publish(force=True)
-                audit.append("supervisor", "core_stopped", {"pid": os.getpid(), "exit_code": self.exit_code},
-                             severity="info" if self.exit_code == EXIT_OK else "critical")
+                audit.append(
+                    "supervisor",
+                    "core_stopped",
+                    {"pid": os.getpid(), "exit_code": self.exit_code},
+                    severity="info" if self.exit_code == EXIT_OK else "critical",
+                )
                 self.log.info("supervisor", "core stopped", exit_code=self.exit_code)
                 if self.store is not None:
                     self.store.close()
@@ -108,7 +122,9 @@ class Supervisor(Workers):
         try:
             self.store = CoreStore(self.paths.core_db)
         except TbotError as exc:
-            self.checks = [CheckResult.failed("core_store", exc.one_line(), "restore db/core.db from a backup or move it aside")]
+            self.checks = [
+                CheckResult.failed("core_store", exc.one_line(), "restore db/core.db from a backup or move it aside")
+            ]
             self._block_launch()
             return False
         results: list[CheckResult] = []
@@ -128,8 +144,9 @@ class Supervisor(Workers):
         self.exit_code = EXIT_CRASHED
         detail = f"{type(exc).__name__}: {scrub(str(exc))[:300]}"
         audit.append("supervisor", "core_crashed", {"error": detail}, severity="critical")
-        self.log.error("supervisor", f"core crashed: {detail}",
-                       traceback=scrub("".join(traceback.format_exception(exc)))[-4000:])
+        self.log.error(
+            "supervisor", f"core crashed: {detail}", traceback=scrub("".join(traceback.format_exception(exc)))[-4000:]
+        )
         print(f"core crashed: {detail} (traceback in the system log)", file=sys.stderr, flush=True)
         self.notifier.notify("core_crashed", detail, scope="All")
 
@@ -155,7 +172,9 @@ class Supervisor(Workers):
         for result in failed:
             key = "decrypt_fail" if result.module.startswith("security") else "schema_fail"
             self.ctx.matrix.trigger(key, result.one_line())
-            self.ctx.audit.append("startup", "launch_blocked", {**result.to_dict(), "matrix_row": key}, severity="critical")
+            self.ctx.audit.append(
+                "startup", "launch_blocked", {**result.to_dict(), "matrix_row": key}, severity="critical"
+            )
             self.log.error("startup", result.one_line())
             print(f"launch blocked: {result.one_line()}", flush=True)
         self.blocked_reason = "; ".join(f"{r.module}: {r.detail}" for r in failed)[:500]
@@ -176,8 +195,12 @@ class Supervisor(Workers):
     def _watch_engine(self) -> None:
         if self._restart_at is not None and self.clock() >= self._restart_at:
             self._restart_at = None
-            self.ctx.audit.append("supervisor", "engine_restarted", {"matrix_row": self._restart_key,
-                                                                     "attempt": self.restart.attempts}, severity="warning")
+            self.ctx.audit.append(
+                "supervisor",
+                "engine_restarted",
+                {"matrix_row": self._restart_key, "attempt": self.restart.attempts},
+                severity="warning",
+            )
             self.ctx.matrix.clear(self._restart_key, f"engine restarted (attempt {self.restart.attempts})")
             self.start_engine()
             self.watchdog.rearm_feed()
@@ -190,26 +213,42 @@ class Supervisor(Workers):
             return
         self.ctx.matrix.trigger(matrix_key, cause)
         self.stop_engine(cause)
-        self.ctx.audit.append("supervisor", "controlled_stop", {"matrix_row": matrix_key, "cause": cause, "restart": True},
-                              severity="critical")
+        self.ctx.audit.append(
+            "supervisor",
+            "controlled_stop",
+            {"matrix_row": matrix_key, "cause": cause, "restart": True},
+            severity="critical",
+        )
         self.notifier.notify(f"{matrix_key}_controlled_stop", cause, scope="All")
         delay = self.restart.next_delay()
         self._restart_key = matrix_key
         self._restart_at = self.clock() + delay
-        self.ctx.audit.append("supervisor", "engine_restart_scheduled", {"matrix_row": matrix_key, "delay_s": delay,
-                                                                         "attempt": self.restart.attempts})
+        self.ctx.audit.append(
+            "supervisor",
+            "engine_restart_scheduled",
+            {"matrix_row": matrix_key, "delay_s": delay, "attempt": self.restart.attempts},
+        )
 
-    def fatal_stop(self, matrix_key: str, cause: str, *, refusal: str = "no restart after a second worker failure") -> None:
+    def fatal_stop(
+        self, matrix_key: str, cause: str, *, refusal: str = "no restart after a second worker failure"
+    ) -> None:
         """A controlled stop of the whole core: nothing restarts, the exit code says so."""
         self.ctx.matrix.trigger(matrix_key, cause)
         self._restart_at = None
         self.stop_engine(cause)
-        self.ctx.audit.append("supervisor", "controlled_stop", {"matrix_row": matrix_key, "cause": cause, "restart": False},
-                              severity="critical")
+        self.ctx.audit.append(
+            "supervisor",
+            "controlled_stop",
+            {"matrix_row": matrix_key, "cause": cause, "restart": False},
+            severity="critical",
+        )
         self.notifier.notify(f"{matrix_key}_controlled_stop", cause, scope="All")
-        self.ctx.audit.append("supervisor", "engine_not_restarted",
-                              {"matrix_row": matrix_key, "attempts": self.restart.attempts, "reason": refusal},
-                              severity="critical")
+        self.ctx.audit.append(
+            "supervisor",
+            "engine_not_restarted",
+            {"matrix_row": matrix_key, "attempts": self.restart.attempts, "reason": refusal},
+            severity="critical",
+        )
         self.exit_code = EXIT_GAVE_UP
         self._stop_cause = cause
         self.stop_requested.set()
@@ -225,14 +264,18 @@ class Supervisor(Workers):
         key, _, cause = flag.reason.partition(": ")
         if flag.flag == "stop" and flag.source == "system" and flag.requested_utc < self.started_utc:
             # An escalation of a core that is gone (it was stopped with this still queued): nothing to stop now.
-            acknowledge(self.paths, self.ctx.audit, flag, f"superseded: requested before this core started ({self.started_utc})")
+            acknowledge(
+                self.paths, self.ctx.audit, flag, f"superseded: requested before this core started ({self.started_utc})"
+            )
             return
         if flag.flag == "stop" and flag.source == "system" and key in MATRIX_KEYS:
             acknowledge(self.paths, self.ctx.audit, flag, "controlled stop")
             self.controlled_stop(key, cause or flag.reason)
             return
         if flag.flag == "stop":
-            self.ctx.matrix.trigger("manual_shutdown", f"stop flag from {flag.operator.user}: {flag.reason or 'no reason'}")
+            self.ctx.matrix.trigger(
+                "manual_shutdown", f"stop flag from {flag.operator.user}: {flag.reason or 'no reason'}"
+            )
             self._stop_cause = "stop flag"
             self.stop_requested.set()
             outcome = "stopping"
@@ -252,16 +295,26 @@ class Supervisor(Workers):
             self.kill.trigger(f"operator kill by {flag.operator.user}: {flag.reason}", actor="operator")
             outcome = "halted"
         elif flag.flag == "reset":
-            outcome = "kill switch re-armed" if self.kill.reset(flag.reason, flag.operator.user) else "not halted; nothing to reset"
+            outcome = (
+                "kill switch re-armed"
+                if self.kill.reset(flag.reason, flag.operator.user)
+                else "not halted; nothing to reset"
+            )
         elif flag.flag in {"defense_on", "defense_off"}:
             self._set_defense(flag.flag == "defense_on", f"{flag.flag} flag from {flag.operator.user}")
         acknowledge(self.paths, self.ctx.audit, flag, outcome)
 
     def _set_defense(self, on: bool, cause: str) -> None:
-        (self.ctx.matrix.trigger if on else self.ctx.matrix.clear)("defense_mode", cause)  # matrix before mode: see Matrix
+        (self.ctx.matrix.trigger if on else self.ctx.matrix.clear)(
+            "defense_mode", cause
+        )  # matrix before mode: see Matrix
         self.control.defense = on
-        self.ctx.audit.append("risk", "defense_mode_on" if on else "defense_mode_off",
-                              {"cause": cause, "factor": str(self.settings.defense_mode_factor)}, severity="warning")
+        self.ctx.audit.append(
+            "risk",
+            "defense_mode_on" if on else "defense_mode_off",
+            {"cause": cause, "factor": str(self.settings.defense_mode_factor)},
+            severity="warning",
+        )
 
     # -- state ------------------------------------------------------------------------------
     def mode(self) -> str:
@@ -303,8 +356,9 @@ class Supervisor(Workers):
         else:
             why = ""
         severity = "critical" if mode in {"halted", "blocked", "suspended"} else "info"
-        self.ctx.audit.append("supervisor", "mode_changed", {"from": self._last_mode, "to": mode, "why": why[:300]},
-                              severity=severity)
+        self.ctx.audit.append(
+            "supervisor", "mode_changed", {"from": self._last_mode, "to": mode, "why": why[:300]}, severity=severity
+        )
         self._last_mode = mode
 
 
@@ -313,17 +367,27 @@ def blocked_before_launch(home: BotHome, exc: TbotError) -> int:
     key = "decrypt_fail"
     try:
         with home.audit() as audit:
-            audit.append("startup", "launch_blocked", {"module": "security_bot", "detail": exc.one_line(), "matrix_row": key},
-                         severity="critical")
+            audit.append(
+                "startup",
+                "launch_blocked",
+                {"module": "security_bot", "detail": exc.one_line(), "matrix_row": key},
+                severity="critical",
+            )
     except TbotError:
         pass
     matrix = empty_matrix()
     for row in matrix:
         if row["key"] == key:
             row.update(state="triggered", last_utc=iso_z(), cause=exc.one_line())
-    StateWriter(home.paths.state_file).write({"mode": "blocked", "blocked_reason": f"security_bot: {exc.one_line()}", "core": {"pid": os.getpid(), "started_utc": iso_z(),
-                                              "heartbeat_utc": iso_z(), "version": __version__},
-                                              "emergency_matrix": matrix}, force=True)
+    StateWriter(home.paths.state_file).write(
+        {
+            "mode": "blocked",
+            "blocked_reason": f"security_bot: {exc.one_line()}",
+            "core": {"pid": os.getpid(), "started_utc": iso_z(), "heartbeat_utc": iso_z(), "version": __version__},
+            "emergency_matrix": matrix,
+        },
+        force=True,
+    )
     print(f"launch blocked: {exc.one_line()}", flush=True)
     return EXIT_BLOCKED
 
@@ -331,8 +395,7 @@ def blocked_before_launch(home: BotHome, exc: TbotError) -> int:
 def run_core(home: BotHome, fakes: Fakes | None = None) -> int:
     """The core's entry point. ``fakes`` is for tests (tests/fakes/); ``tbot core`` passes none."""
     try:
-        home.settings
-        home.identity
+        _ = home.settings, home.identity  # load both now: a bad .env_bot or identity blocks before any part starts
     except TbotError as exc:
         return blocked_before_launch(home, exc)
     return Supervisor(home, fakes).run()

@@ -10,19 +10,20 @@ reports it like any failed self-check (module, UTC, hint).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from tbot_core.brokers.base import Broker
 from tbot_core.brokers.factory import make_broker
 from tbot_core.config import Settings
+from tbot_core.context import CoreContext
 from tbot_core.core_store import CoreStore
 from tbot_core.data.base import Feed
 from tbot_core.data.factory import make_feed
 from tbot_core.errors import TbotError
 from tbot_core.gate import Gate
 from tbot_core.home import BotHome
-from tbot_core.context import CoreContext
 from tbot_core.safety.notifier_bot import Notifier, secret_store_loader
 from tbot_core.safety.risk_bot import RiskBot
 from tbot_core.sanitize import scrub
@@ -72,26 +73,40 @@ def _build(module: str, hint: str, make: Callable[[], Any]) -> Any:
         return make()
     except TbotError as exc:
         raise PartBuildError(module, exc.one_line(), exc.hint or hint) from None
-    except Exception as exc:  # noqa: BLE001 - any failure to build a part blocks launch (fail closed)
+    except Exception as exc:
         raise PartBuildError(module, f"{type(exc).__name__}: {scrub(str(exc))[:200]}", hint) from None
 
 
 def build_notifier(home: BotHome, syslog: SystemLog, fakes: Fakes | None = None) -> Notifier:
     """Built before anything else: a launch that is blocked must still be able to alert."""
     s, fakes = home.settings, fakes or Fakes()
-    return fakes.notifier(Notifier(secret_store_loader(home), syslog, bot_identity=home.identity.BOT_IDENTITY,
-                                   enabled=s.notify_on_critical, timeout_s=float(s.notify_webhook_timeout_seconds)))
+    return fakes.notifier(
+        Notifier(
+            secret_store_loader(home),
+            syslog,
+            bot_identity=home.identity.BOT_IDENTITY,
+            enabled=s.notify_on_critical,
+            timeout_s=float(s.notify_webhook_timeout_seconds),
+        )
+    )
 
 
-def build_parts(home: BotHome, ctx: CoreContext, store: CoreStore, notifier: Notifier,
-                fakes: Fakes | None = None) -> CoreParts:
+def build_parts(
+    home: BotHome, ctx: CoreContext, store: CoreStore, notifier: Notifier, fakes: Fakes | None = None
+) -> CoreParts:
     """Every part of a core, in dependency order; the first that cannot be built raises ``PartBuildError``."""
     fakes = fakes or Fakes()
     s = home.settings
-    broker = _build("broker", f"check BROKER={s.broker} and its secret (`tbot secrets list`)",
-                    lambda: fakes.broker(make_broker(home, s, store=store)))
-    gate = _build("gate", "see the enhancement settings (`tbot config show`)",
-                  lambda: fakes.gate(Gate(s, ctx.identity, ctx.paths, audit=ctx.audit, broker_code=broker.code)))
+    broker = _build(
+        "broker",
+        f"check BROKER={s.broker} and its secret (`tbot secrets list`)",
+        lambda: fakes.broker(make_broker(home, s, store=store)),
+    )
+    gate = _build(
+        "gate",
+        "see the enhancement settings (`tbot config show`)",
+        lambda: fakes.gate(Gate(s, ctx.identity, ctx.paths, audit=ctx.audit, broker_code=broker.code)),
+    )
     risk = _build("risk_bot", "check the risk and allocation settings", lambda: RiskBot(s))
 
     def feed(start_after: str | None) -> Feed:
@@ -102,4 +117,3 @@ def build_parts(home: BotHome, ctx: CoreContext, store: CoreStore, notifier: Not
 
     _build("strategies", "check the STRAT_* settings", strategies)
     return CoreParts(notifier=notifier, broker=broker, gate=gate, risk=risk, make_feed=feed, make_strategies=strategies)
-

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tbot_core.data.base import Feed
 from tbot_core.runtime.engine import Engine, EngineControl
@@ -52,9 +53,16 @@ class Workers:
         self.parts = build_parts(self.home, self.ctx, self.store, self.notifier, self.fakes)
         self.broker = self.parts.broker
         self.gate, self.risk = self.parts.gate, self.parts.risk
-        self.watchdog = Watchdog(s, broker=lambda: self.broker, feed=lambda: self._feed,
-                                 on_broker_down=self._broker_down, on_broker_up=self._broker_up, on_feed_down=self._feed_down,
-                                 clock=self.clock, spawn=self.spawn)
+        self.watchdog = Watchdog(
+            s,
+            broker=lambda: self.broker,
+            feed=lambda: self._feed,
+            on_broker_down=self._broker_down,
+            on_broker_up=self._broker_up,
+            on_feed_down=self._feed_down,
+            clock=self.clock,
+            spawn=self.spawn,
+        )
         self.errors = ErrorHandler(self.ctx, broker_code=self.broker.code, on_suspend=self.watchdog.broker_failed)
         kill = KillSwitch(self.store, self.ctx, self.notifier, cancel_orders=self.broker.cancel_all)
         if kill.triggered:  # before the supervisor can see it: a "halted" state.json must show this row triggered
@@ -70,18 +78,30 @@ class Workers:
         self.control.stop.clear()
         last_bar, _ = self.store.cursor()
         self._feed = self.parts.make_feed(last_bar)
-        self.engine = Engine(self.ctx, store=self.store, broker=self.broker, feed=self._feed,
-                             strategies=self.parts.make_strategies(), gate=self.gate, risk=self.risk,
-                             kill_switch=self.kill, errors=self.errors, control=self.control,
-                             on_broker_down=self.watchdog.broker_failed, clock=self.clock)
+        self.engine = Engine(
+            self.ctx,
+            store=self.store,
+            broker=self.broker,
+            feed=self._feed,
+            strategies=self.parts.make_strategies(),
+            gate=self.gate,
+            risk=self.risk,
+            kill_switch=self.kill,
+            errors=self.errors,
+            control=self.control,
+            on_broker_down=self.watchdog.broker_failed,
+            clock=self.clock,
+        )
         self._engine_thread = self.spawn(self._engine_main, "engine")
-        self.ctx.audit.append("supervisor", "engine_started", {"resume_after_bar": last_bar, "broker": self.broker.code})
+        self.ctx.audit.append(
+            "supervisor", "engine_started", {"resume_after_bar": last_bar, "broker": self.broker.code}
+        )
 
     def _engine_main(self) -> None:
         assert self.engine is not None
         try:
             self.engine.run()
-        except Exception as exc:  # noqa: BLE001 - a crash is a critical exception: escalate by flag
+        except Exception as exc:
             self.errors.record(exc, context={"where": "engine"})
             self.errors.escalate("stop", "logic_error", f"engine crashed: {type(exc).__name__}: {exc}")
             self.engine.finished = "crashed"
@@ -102,9 +122,12 @@ class Workers:
             return
         thread.join(float(self.settings.supervisor_stop_grace_seconds))
         if thread.is_alive():
-            self.ctx.audit.append("supervisor", "engine_unresponsive_exit",
-                                  {"cause": cause, "grace_s": str(self.settings.supervisor_stop_grace_seconds)},
-                                  severity="critical")
+            self.ctx.audit.append(
+                "supervisor",
+                "engine_unresponsive_exit",
+                {"cause": cause, "grace_s": str(self.settings.supervisor_stop_grace_seconds)},
+                severity="critical",
+            )
             self.log.error("supervisor", "engine ignored the stop; ending the core process")
             self.publish(force=True)
             self.exit_process(5)
@@ -127,9 +150,11 @@ class Workers:
                     return
 
     def _worker_checks(self) -> list[tuple[str, Callable[[], str], Callable[[], None]]]:
-        return [("watchdog", self._watchdog_problem, self.watchdog.start),
-                ("engine", self._engine_problem, self._restart_engine),
-                ("notifier", self._notifier_problem, self.notifier.start)]
+        return [
+            ("watchdog", self._watchdog_problem, self.watchdog.start),
+            ("engine", self._engine_problem, self._restart_engine),
+            ("notifier", self._notifier_problem, self.notifier.start),
+        ]
 
     def _stall_limit(self) -> float:
         return float(self.settings.worker_stall_seconds)
@@ -167,28 +192,40 @@ class Workers:
         count = self.worker_restarts.get(name, 0)
         if count < RESTARTS_PER_WORKER:
             self.worker_restarts[name] = count + 1
-            self.ctx.audit.append("supervisor", "worker_restarted", {"worker": name, "cause": cause, "restart": count + 1},
-                                  severity="critical")
+            self.ctx.audit.append(
+                "supervisor",
+                "worker_restarted",
+                {"worker": name, "cause": cause, "restart": count + 1},
+                severity="critical",
+            )
             self.log.error("supervisor", f"{name} failed, restarting it once: {cause}")
             self.notifier.notify("worker_restarted", f"{name}: {cause}", scope="All")
             restart()
             return
-        self.ctx.audit.append("supervisor", "worker_failed_again", {"worker": name, "cause": cause,
-                                                                    "restarts": count}, severity="critical")
+        self.ctx.audit.append(
+            "supervisor",
+            "worker_failed_again",
+            {"worker": name, "cause": cause, "restarts": count},
+            severity="critical",
+        )
         self.fatal_stop("logic_error", f"{name} failed again after {count} restart(s): {cause}")
 
     # -- watchdog callbacks (watchdog thread, or the engine's at start) ------------------------
     def _broker_down(self, cause: str) -> None:
         self.ctx.matrix.trigger("broker_down", cause)  # matrix before mode: see Matrix
         self.control.suspended = True
-        self.ctx.audit.append("watchdog", "broker_suspended", {"cause": cause, "broker": self.broker.code}, severity="critical")
+        self.ctx.audit.append(
+            "watchdog", "broker_suspended", {"cause": cause, "broker": self.broker.code}, severity="critical"
+        )
         self.log.error("watchdog_bot", f"broker suspended: {cause}")
         self.notifier.notify("broker_suspended", cause, scope="Broker")
 
     def _broker_up(self, cause: str) -> None:
         self.ctx.matrix.clear("broker_down", cause)  # matrix before mode: see Matrix
         self.control.suspended = False
-        self.ctx.audit.append("watchdog", "broker_resumed", {"cause": cause, "broker": self.broker.code}, severity="warning")
+        self.ctx.audit.append(
+            "watchdog", "broker_resumed", {"cause": cause, "broker": self.broker.code}, severity="warning"
+        )
         self.log.info("watchdog_bot", f"broker resumed: {cause}")
         self.notifier.notify("broker_resumed", cause, severity="warning", scope="Broker")
 

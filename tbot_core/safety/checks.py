@@ -38,8 +38,11 @@ def safety_checks(home: BotHome) -> list[SelfCheck]:
         try:
             state = stored_kill_state(home)
         except (apsw.Error, IntegrityError) as exc:
-            return CheckResult.failed(KillSwitch.name, f"core.db: kill switch state unreadable ({type(exc).__name__})",
-                                      "restore db/core.db from a backup or move it aside")
+            return CheckResult.failed(
+                KillSwitch.name,
+                f"core.db: kill switch state unreadable ({type(exc).__name__})",
+                "restore db/core.db from a backup or move it aside",
+            )
         return kill_switch_result(state, settings)
 
     def idle(*_args: Any) -> None:
@@ -50,9 +53,12 @@ def safety_checks(home: BotHome) -> list[SelfCheck]:
         FunctionCheck(KillSwitch.name, kill_switch),
         Watchdog(settings, broker=idle, feed=idle, on_broker_down=idle, on_broker_up=idle, on_feed_down=idle),
         RiskBot(settings),
-        FunctionCheck("error_handler", lambda: unresolved_log_result(paths.unresolved_orders_log(identity.BOT_IDENTITY),
-                                                                     settings)),
-        Notifier(secret_store_loader(home), log, bot_identity=identity.BOT_IDENTITY, enabled=settings.notify_on_critical),
+        FunctionCheck(
+            "error_handler", lambda: unresolved_log_result(paths.unresolved_orders_log(identity.BOT_IDENTITY), settings)
+        ),
+        Notifier(
+            secret_store_loader(home), log, bot_identity=identity.BOT_IDENTITY, enabled=settings.notify_on_critical
+        ),
     ]
 
 

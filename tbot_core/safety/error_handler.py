@@ -26,13 +26,14 @@ import json
 import random
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from tbot_core.config import Settings
-from tbot_core.control import Operator, write_flag
-from tbot_core.errors import BrokerError, ConfigError, LogicError, NetworkError, SecurityError
 from tbot_core.context import CoreContext
+from tbot_core.control import Operator, write_flag
+from tbot_core.errors import BrokerError, ConfigError, NetworkError, SecurityError
 from tbot_core.safety.escalation import Action, Rule, lookup
 from tbot_core.sanitize import sanitize, scrub
 from tbot_core.selfcheck import CheckResult
@@ -57,7 +58,7 @@ def _attr(exc: BaseException, name: str) -> Any:
     """An attribute that may be a property that raises (alpaca's ``APIError.code`` parses JSON)."""
     try:
         return getattr(exc, name, None)
-    except Exception:  # noqa: BLE001 - a broken property means "no code here"
+    except Exception:
         return None
 
 
@@ -84,8 +85,15 @@ def _one_line(exc: BaseException) -> str:
 class ErrorHandler:
     name = "error_handler"
 
-    def __init__(self, ctx: CoreContext, *, broker_code: str, sleep: Callable[[float], None] = time.sleep,
-                 on_suspend: Callable[[str], None] | None = None, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        ctx: CoreContext,
+        *,
+        broker_code: str,
+        sleep: Callable[[float], None] = time.sleep,
+        on_suspend: Callable[[str], None] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
         self.ctx = ctx
         self.broker_code = broker_code
         self.sleep = sleep
@@ -96,16 +104,27 @@ class ErrorHandler:
         self._lock = threading.Lock()
         self.counts: dict[str, int] = {}
 
-    def record(self, exc: BaseException, *, strategy: str = "", context: dict[str, Any] | None = None,
-               order: bool = False) -> dict[str, Any]:
-        entry = {"timestamp_utc": iso_z(), "strategy": strategy, "broker": self.broker_code, "error_type": classify(exc),
-                 "error_code": error_code(exc), "exception_repr": scrub(repr(exc))[:500], "context": sanitize(context or {})}
+    def record(
+        self, exc: BaseException, *, strategy: str = "", context: dict[str, Any] | None = None, order: bool = False
+    ) -> dict[str, Any]:
+        entry = {
+            "timestamp_utc": iso_z(),
+            "strategy": strategy,
+            "broker": self.broker_code,
+            "error_type": classify(exc),
+            "error_code": error_code(exc),
+            "exception_repr": scrub(repr(exc))[:500],
+            "context": sanitize(context or {}),
+        }
         self.counts[entry["error_type"]] = self.counts.get(entry["error_type"], 0) + 1
         if order:
             self._append(entry)
         # The system log carries the same structured entry (its own timestamp_utc column, the rest in context).
-        self.ctx.syslog.error("error_handler", f"{entry['error_type']}: {entry['exception_repr']}",
-                              **{name: entry[name] for name in FIELDS[1:]})
+        self.ctx.syslog.error(
+            "error_handler",
+            f"{entry['error_type']}: {entry['exception_repr']}",
+            **{name: entry[name] for name in FIELDS[1:]},
+        )
         return entry
 
     def backoff(self, attempt: int) -> float:
@@ -119,9 +138,17 @@ class ErrorHandler:
         ceiling = min(cap, float(s.api_retry_base_seconds) * 2.0 ** min(max(attempt, 1) - 1, 64))
         return min(cap, self._rng.uniform(0.0, ceiling))
 
-    def retry(self, func: Callable[[], T], *, what: str, where: str | None = None, strategy: str = "",
-              context: dict[str, Any] | None = None, wait: Callable[[float], bool] | None = None,
-              should_abort: Callable[[], bool] | None = None) -> T:
+    def retry(
+        self,
+        func: Callable[[], T],
+        *,
+        what: str,
+        where: str | None = None,
+        strategy: str = "",
+        context: dict[str, Any] | None = None,
+        wait: Callable[[float], bool] | None = None,
+        should_abort: Callable[[], bool] | None = None,
+    ) -> T:
         """Call ``func``; retry what the policy says is retryable, up to API_RETRY_LIMIT, then re-raise.
 
         With ``where`` the policy row for (class, where) decides whether a failure is
@@ -135,16 +162,19 @@ class ErrorHandler:
         while True:
             try:
                 return func()
-            except Exception as exc:  # noqa: BLE001 - classified below; the rest re-raise at once
+            except Exception as exc:
                 kind = classify(exc)
                 retryable = lookup(kind, where).first is Action.RETRY if where else kind == "NetworkError"
                 if not retryable or attempt >= limit or (should_abort is not None and should_abort()):
                     raise
                 attempt += 1
                 delay = self.backoff(attempt)
-                self.ctx.syslog.warning("error_handler", f"{what}: {kind} ({error_code(exc)}); "
-                                        f"retry {attempt}/{limit} in {delay:.2f}s", strategy=strategy,
-                                        **sanitize(context or {}))
+                self.ctx.syslog.warning(
+                    "error_handler",
+                    f"{what}: {kind} ({error_code(exc)}); retry {attempt}/{limit} in {delay:.2f}s",
+                    strategy=strategy,
+                    **sanitize(context or {}),
+                )
                 if self._wait(wait, delay) or (should_abort is not None and should_abort()):
                     raise
 
@@ -154,8 +184,16 @@ class ErrorHandler:
         self.sleep(delay)
         return False
 
-    def handle(self, exc: BaseException, *, where: str, strategy: str = "", context: dict[str, Any] | None = None,
-               order: bool = False, exhausted: bool = True) -> Action:
+    def handle(
+        self,
+        exc: BaseException,
+        *,
+        where: str,
+        strategy: str = "",
+        context: dict[str, Any] | None = None,
+        order: bool = False,
+        exhausted: bool = True,
+    ) -> Action:
         """Record ``exc``, act on the policy row for (its class, ``where``) and return the action taken.
 
         ``exhausted`` (default) means the caller's retries are over, so a retry row's
@@ -166,12 +204,16 @@ class ErrorHandler:
         kind = classify(exc)
         rule = lookup(kind, where)
         action = rule.after if exhausted else rule.first
-        self.record(exc, strategy=strategy, context={**(context or {}), "where": where, "action": action.value},
-                    order=order)
+        self.record(
+            exc, strategy=strategy, context={**(context or {}), "where": where, "action": action.value}, order=order
+        )
         if action in (Action.RETRY, Action.LOG):
             return action
-        cause = f"{kind} ({error_code(exc)}) at {where}" + (" after retries" if rule.first is Action.RETRY else "") \
+        cause = (
+            f"{kind} ({error_code(exc)}) at {where}"
+            + (" after retries" if rule.first is Action.RETRY else "")
             + f": {_one_line(exc)}"
+        )
         if action is Action.SUSPEND:
             return self._suspend(rule, cause)
         self.escalate("kill" if action is Action.KILL_SWITCH else "stop", rule.matrix_key, cause)
@@ -182,11 +224,15 @@ class ErrorHandler:
         if self.on_suspend is not None:
             try:
                 self.on_suspend(f"{rule.matrix_key}: {cause}"[:480])
-            except Exception as exc:  # noqa: BLE001 - a suspend that did not happen must not pass silently
+            except Exception as exc:
                 cause = f"{cause}; suspend failed ({type(exc).__name__})"
             else:
-                self.ctx.audit.append("error_handler", "escalated", {"action": "suspend", "matrix_row": rule.matrix_key,
-                                                                     "cause": scrub(cause)[:480]}, severity="critical")
+                self.ctx.audit.append(
+                    "error_handler",
+                    "escalated",
+                    {"action": "suspend", "matrix_row": rule.matrix_key, "cause": scrub(cause)[:480]},
+                    severity="critical",
+                )
                 return Action.SUSPEND
         self.escalate("stop", rule.matrix_key, cause)
         return Action.SUPERVISED_STOP
@@ -195,9 +241,17 @@ class ErrorHandler:
         """Ask the supervisor for a kill or a supervised stop by writing a control flag."""
         reason = f"{matrix_key}: {scrub(cause)}"[:480]
         write_flag(self.ctx.paths, flag, reason=reason, source="system", operator=SYSTEM_OPERATOR)
-        self.ctx.audit.append("error_handler", "escalated", {"action": "kill_switch" if flag == "kill" else "supervised_stop",
-                                                             "flag": flag, "matrix_row": matrix_key, "cause": reason},
-                              severity="critical")
+        self.ctx.audit.append(
+            "error_handler",
+            "escalated",
+            {
+                "action": "kill_switch" if flag == "kill" else "supervised_stop",
+                "flag": flag,
+                "matrix_row": matrix_key,
+                "cause": reason,
+            },
+            severity="critical",
+        )
         self.ctx.syslog.error("error_handler", f"escalated: control flag {flag} ({reason})")
 
     def self_check(self) -> CheckResult:
@@ -208,8 +262,9 @@ class ErrorHandler:
             line = json.dumps(entry, sort_keys=True, default=str) + "\n"
         else:
             buf = io.StringIO()
-            csv.writer(buf).writerow([entry[f] if f != "context" else json.dumps(entry[f], sort_keys=True, default=str)
-                                      for f in FIELDS])
+            csv.writer(buf).writerow(
+                [entry[f] if f != "context" else json.dumps(entry[f], sort_keys=True, default=str) for f in FIELDS]
+            )
             line = buf.getvalue()
         with self._lock:
             new = not self.path.exists() or self.path.stat().st_size == 0
@@ -226,6 +281,11 @@ def unresolved_log_result(path: Path, settings: Settings) -> CheckResult:
         with open(path, "a", encoding="utf-8"):
             pass
     except OSError as exc:
-        return CheckResult.failed(ErrorHandler.name, f"{path.name}: not writable ({exc.strerror})",
-                                  "check the permissions of output/<BOT_IDENTITY>/logs/")
-    return CheckResult.passed(ErrorHandler.name, f"{path.name} writable ({settings.log_format}); retry limit {settings.api_retry_limit}")
+        return CheckResult.failed(
+            ErrorHandler.name,
+            f"{path.name}: not writable ({exc.strerror})",
+            "check the permissions of output/<BOT_IDENTITY>/logs/",
+        )
+    return CheckResult.passed(
+        ErrorHandler.name, f"{path.name} writable ({settings.log_format}); retry limit {settings.api_retry_limit}"
+    )

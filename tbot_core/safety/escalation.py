@@ -66,48 +66,115 @@ class Rule:
 R, L, S, STOP, KILL = Action.RETRY, Action.LOG, Action.SUSPEND, Action.SUPERVISED_STOP, Action.KILL_SWITCH
 # ConfigError at runtime means keys revoked or a setting the broker refuses: restarting cannot fix it, so the
 # stop names "validation_fail" (Validation Fail (risk/config), Reboot: No).
-_CONFIG = Rule(STOP, STOP, "validation_fail", "credentials revoked or config refused: a restart cannot fix it; stop, no restart")
+_CONFIG = Rule(
+    STOP, STOP, "validation_fail", "credentials revoked or config refused: a restart cannot fix it; stop, no restart"
+)
 
 POLICY: dict[tuple[str, str], Rule] = {
     # -- order_submit: an entry, nothing open in the symbol --------------------------------------------------
-    ("NetworkError", "order_submit"): Rule(R, S, "broker_down", "transient until API_RETRY_LIMIT; then treat the broker as down: no orders until the watchdog sees it answer"),
-    ("BrokerError", "order_submit"): Rule(L, L, "", "the broker refused this entry (e.g. 422, IB 201); nothing is open, so skip the trade and log it"),
-    ("LogicError", "order_submit"): Rule(STOP, STOP, "logic_error", "a bug in our order path; never resubmit blindly; controlled stop, restart per matrix"),
+    ("NetworkError", "order_submit"): Rule(
+        R,
+        S,
+        "broker_down",
+        "transient until API_RETRY_LIMIT; then treat the broker as down: no orders until the watchdog sees it answer",
+    ),
+    ("BrokerError", "order_submit"): Rule(
+        L, L, "", "the broker refused this entry (e.g. 422, IB 201); nothing is open, so skip the trade and log it"
+    ),
+    ("LogicError", "order_submit"): Rule(
+        STOP,
+        STOP,
+        "logic_error",
+        "a bug in our order path; never resubmit blindly; controlled stop, restart per matrix",
+    ),
     ("ConfigError", "order_submit"): _CONFIG,
     # -- order_submit_exposed: an exit, or an order in a symbol with an open position ---------------------------
-    ("NetworkError", "order_submit_exposed"): Rule(R, KILL, "daily_loss", "open risk cannot be managed once retries fail; suspend would resume with the exit lost: halt and notify"),
-    ("BrokerError", "order_submit_exposed"): Rule(R, KILL, "daily_loss", "a refused exit may be transient (pending cancel); still refused = unmanaged exposure: kill switch"),
-    ("LogicError", "order_submit_exposed"): Rule(KILL, KILL, "daily_loss", "a bug while managing open risk: a restart could loop on it; halt, operator resets"),
+    ("NetworkError", "order_submit_exposed"): Rule(
+        R,
+        KILL,
+        "daily_loss",
+        "open risk cannot be managed once retries fail; suspend would resume with the exit lost: halt and notify",
+    ),
+    ("BrokerError", "order_submit_exposed"): Rule(
+        R,
+        KILL,
+        "daily_loss",
+        "a refused exit may be transient (pending cancel); still refused = unmanaged exposure: kill switch",
+    ),
+    ("LogicError", "order_submit_exposed"): Rule(
+        KILL, KILL, "daily_loss", "a bug while managing open risk: a restart could loop on it; halt, operator resets"
+    ),
     ("ConfigError", "order_submit_exposed"): _CONFIG,
     # -- bar: processing one bar -------------------------------------------------------------------------------
-    ("NetworkError", "bar"): Rule(R, S, "broker_down", "a broker read failed on every retry: broker down per the matrix; suspend, the engine goes on"),
-    ("BrokerError", "bar"): Rule(R, STOP, "logic_error", "the broker keeps answering what we cannot use; controlled stop, restart per matrix"),
-    ("LogicError", "bar"): Rule(R, STOP, "logic_error", "matrix Logic Error row: classify, retry/backoff, then controlled stop (Reboot: Yes)"),
+    ("NetworkError", "bar"): Rule(
+        R,
+        S,
+        "broker_down",
+        "a broker read failed on every retry: broker down per the matrix; suspend, the engine goes on",
+    ),
+    ("BrokerError", "bar"): Rule(
+        R, STOP, "logic_error", "the broker keeps answering what we cannot use; controlled stop, restart per matrix"
+    ),
+    ("LogicError", "bar"): Rule(
+        R, STOP, "logic_error", "matrix Logic Error row: classify, retry/backoff, then controlled stop (Reboot: Yes)"
+    ),
     ("ConfigError", "bar"): _CONFIG,
     # -- feed: the feed itself failed; the restart (with its budget) is the retry -----------------------------
-    ("NetworkError", "feed"): Rule(STOP, STOP, "feed_down", "market data down: the matrix says controlled stop (Reboot: Yes)"),
-    ("BrokerError", "feed"): Rule(STOP, STOP, "feed_down", "the data API refused the feed: market data down, controlled stop"),
-    ("LogicError", "feed"): Rule(STOP, STOP, "logic_error", "a bug in the feed code: controlled stop, restart per matrix"),
+    ("NetworkError", "feed"): Rule(
+        STOP, STOP, "feed_down", "market data down: the matrix says controlled stop (Reboot: Yes)"
+    ),
+    ("BrokerError", "feed"): Rule(
+        STOP, STOP, "feed_down", "the data API refused the feed: market data down, controlled stop"
+    ),
+    ("LogicError", "feed"): Rule(
+        STOP, STOP, "logic_error", "a bug in the feed code: controlled stop, restart per matrix"
+    ),
     ("ConfigError", "feed"): _CONFIG,
     # -- broker_probe: the watchdog's heartbeat -------------------------------------------------------------------
-    ("NetworkError", "broker_probe"): Rule(R, S, "broker_down", "matrix Broker API Down: suspend; the watchdog keeps probing and resumes it"),
-    ("BrokerError", "broker_probe"): Rule(R, S, "broker_down", "an error answer to a heartbeat is no heartbeat: same as down"),
-    ("LogicError", "broker_probe"): Rule(R, S, "broker_down", "a probe that cannot decide is a missed heartbeat (fail closed: no orders)"),
+    ("NetworkError", "broker_probe"): Rule(
+        R, S, "broker_down", "matrix Broker API Down: suspend; the watchdog keeps probing and resumes it"
+    ),
+    ("BrokerError", "broker_probe"): Rule(
+        R, S, "broker_down", "an error answer to a heartbeat is no heartbeat: same as down"
+    ),
+    ("LogicError", "broker_probe"): Rule(
+        R, S, "broker_down", "a probe that cannot decide is a missed heartbeat (fail closed: no orders)"
+    ),
     ("ConfigError", "broker_probe"): _CONFIG,
     # -- notifier: alerts never stop trading; the event itself is already audited ---------------------------------
-    ("NetworkError", "notifier"): Rule(R, L, "", "alert transport down: retry, then log; the audit log still has the event"),
+    ("NetworkError", "notifier"): Rule(
+        R, L, "", "alert transport down: retry, then log; the audit log still has the event"
+    ),
     ("BrokerError", "notifier"): Rule(L, L, "", "not a broker call; log"),
     ("LogicError", "notifier"): Rule(L, L, "", "a broken alert must not turn a warning into an outage; log"),
-    ("ConfigError", "notifier"): Rule(L, L, "", "bad SMTP/webhook secret is not a trading credential; log (its self-check reports it)"),
+    ("ConfigError", "notifier"): Rule(
+        L, L, "", "bad SMTP/webhook secret is not a trading credential; log (its self-check reports it)"
+    ),
     # -- ledger_post: unposted activity stays pending and is posted on the next pass (idempotent by fitid) --------
     ("NetworkError", "ledger_post"): Rule(R, L, "", "activity stays pending and is posted on the next pass; log"),
-    ("BrokerError", "ledger_post"): Rule(L, L, "", "an activity the broker reports badly stays pending for reconciliation; log"),
-    ("LogicError", "ledger_post"): Rule(STOP, STOP, "logic_error", "the books refused a group (constraint, imbalance): stop trading rather than trade unbooked"),
+    ("BrokerError", "ledger_post"): Rule(
+        L, L, "", "an activity the broker reports badly stays pending for reconciliation; log"
+    ),
+    ("LogicError", "ledger_post"): Rule(
+        STOP,
+        STOP,
+        "logic_error",
+        "the books refused a group (constraint, imbalance): stop trading rather than trade unbooked",
+    ),
     ("ConfigError", "ledger_post"): _CONFIG,
     # -- startup: before the engine runs ---------------------------------------------------------------------------
-    ("NetworkError", "startup"): Rule(R, S, "broker_down", "broker unreachable at start: start suspended, the watchdog resumes it (DESIGN fail-closed table)"),
-    ("BrokerError", "startup"): Rule(R, S, "broker_down", "the broker refuses our start-up reads: no orders until it answers properly"),
-    ("LogicError", "startup"): Rule(STOP, STOP, "logic_error", "a start-up part cannot be built: block, restart per matrix within the budget"),
+    ("NetworkError", "startup"): Rule(
+        R,
+        S,
+        "broker_down",
+        "broker unreachable at start: start suspended, the watchdog resumes it (DESIGN fail-closed table)",
+    ),
+    ("BrokerError", "startup"): Rule(
+        R, S, "broker_down", "the broker refuses our start-up reads: no orders until it answers properly"
+    ),
+    ("LogicError", "startup"): Rule(
+        STOP, STOP, "logic_error", "a start-up part cannot be built: block, restart per matrix within the budget"
+    ),
     ("ConfigError", "startup"): _CONFIG,
 }
 
@@ -131,8 +198,11 @@ def markdown_table() -> str:
         for cls in ERROR_CLASSES:
             rule = POLICY[(cls, place)]
             action = rule.first.value if rule.first is not Action.RETRY else f"retry → {rule.after.value}"
-            key = f" ({rule.matrix_key}{', restart' if rule.after is STOP and rule.restarts else ', no restart' if rule.after is STOP else ''})" \
-                if rule.matrix_key else ""
+            key = (
+                f" ({rule.matrix_key}{', restart' if rule.after is STOP and rule.restarts else ', no restart' if rule.after is STOP else ''})"
+                if rule.matrix_key
+                else ""
+            )
             cells.append(f"**{action}**{key}: {rule.why}")
         lines.append(f"| `{place}` | " + " | ".join(cells) + " |")
     return "\n".join(lines)

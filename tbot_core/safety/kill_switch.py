@@ -17,12 +17,13 @@ the stricter; a disagreement is itself a critical audit row and an alert.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from tbot_core.config import Settings
-from tbot_core.core_store import CoreStore, KillState, from_cents
 from tbot_core.context import CoreContext
+from tbot_core.core_store import CoreStore, KillState, from_cents
 from tbot_core.safety.notifier_bot import Notifier
 from tbot_core.selfcheck import CheckResult
 from tbot_core.timeutil import iso_z
@@ -33,8 +34,9 @@ TRIGGERED_EVENT, RESET_EVENT = "kill_switch_triggered", "kill_switch_reset"
 class KillSwitch:
     name = "kill_switch"
 
-    def __init__(self, store: CoreStore, ctx: CoreContext, notifier: Notifier,
-                 cancel_orders: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self, store: CoreStore, ctx: CoreContext, notifier: Notifier, cancel_orders: Callable[[], int] | None = None
+    ) -> None:
         self.store = store
         self.ctx = ctx
         self.settings: Settings = ctx.settings
@@ -76,8 +78,11 @@ class KillSwitch:
         if pnl_cents is None or limit_cents is None:
             self.trigger(f"cannot compute daily PnL: {problem or 'unknown'} (fail closed)", bar_utc=bar_utc)
         elif -pnl_cents > limit_cents:
-            self.trigger(f"daily PnL {from_cents(pnl_cents)} breached DAILY_LOSS_LIMIT {self.settings.daily_loss_limit} "
-                         f"(limit {from_cents(limit_cents)})", bar_utc=bar_utc)
+            self.trigger(
+                f"daily PnL {from_cents(pnl_cents)} breached DAILY_LOSS_LIMIT {self.settings.daily_loss_limit} "
+                f"(limit {from_cents(limit_cents)})",
+                bar_utc=bar_utc,
+            )
         return self._state.triggered
 
     def trigger(self, cause: str, *, bar_utc: str | None = None, actor: str = "system", **detail: Any) -> None:
@@ -92,14 +97,20 @@ class KillSwitch:
         # Cancel, audit and alert whatever the file did: the audit row is also the halt's second copy,
         # which ``reconcile`` takes at the next start if core.db lost it.
         cancelled = self._cancel_all()
-        context = {"cause": cause, "bar_utc": bar_utc, "limit": str(self.settings.daily_loss_limit),
-                   "daily_pnl": str(self.last_pnl) if self.last_pnl is not None else None,
-                   "orders_cancelled": cancelled, "persisted": not persist_error, **detail}
+        context = {
+            "cause": cause,
+            "bar_utc": bar_utc,
+            "limit": str(self.settings.daily_loss_limit),
+            "daily_pnl": str(self.last_pnl) if self.last_pnl is not None else None,
+            "orders_cancelled": cancelled,
+            "persisted": not persist_error,
+            **detail,
+        }
         if persist_error:
             context["persist_error"] = persist_error
         try:
             self.ctx.audit.append("kill_switch", TRIGGERED_EVENT, context, severity="critical", actor=actor)
-        except Exception as exc:  # noqa: BLE001 - an audit log that refuses the row must not also silence the alert
+        except Exception as exc:
             context["audit_error"] = f"{type(exc).__name__}: {exc}"[:200]
         self.ctx.syslog.error("kill_switch", f"HALT: {cause}", **context)
         self.notifier.notify("kill_switch_triggered", cause, scope="Broker", bar_utc=bar_utc)
@@ -108,7 +119,7 @@ class KillSwitch:
         """Write the halt to core.db; on failure return why (the halt stands in memory and in the audit log)."""
         try:
             self.store.set_kill_state(state, since, cause, bar_utc)
-        except Exception as exc:  # noqa: BLE001 - a failing write must not skip the cancel, the audit or the alert
+        except Exception as exc:
             self.ctx.syslog.error("kill_switch", f"could not persist the halt to core.db: {type(exc).__name__}")
             return f"{type(exc).__name__}: {exc}"[:200]
         return ""
@@ -123,17 +134,25 @@ class KillSwitch:
         where = f"audit seq {row.seq} at {row.ts_utc}" if row is not None else "no trigger or reset in the audit log"
         if audit_says == "triggered":
             logged = row.context_dict() if row is not None else {}
-            cause = (f"core.db says armed but the audit log's last kill switch event ({where}) is a trigger with no "
-                     f"audited reset: {logged.get('cause') or 'unknown cause'}")
+            cause = (
+                f"core.db says armed but the audit log's last kill switch event ({where}) is a trigger with no "
+                f"audited reset: {logged.get('cause') or 'unknown cause'}"
+            )
             with self._lock:
                 self.ctx.matrix.trigger("daily_loss", cause)  # matrix before mode: see Matrix
-                self._state = KillState("triggered", row.ts_utc if row is not None else iso_z(), cause,
-                                        logged.get("bar_utc"))
+                self._state = KillState(
+                    "triggered", row.ts_utc if row is not None else iso_z(), cause, logged.get("bar_utc")
+                )
             self._persist("triggered", self._state.since_utc, cause, self._state.bar_utc)  # halted in memory regardless
         else:
             cause = f"core.db says triggered but the audit log says armed ({where}); staying halted"
-        detail = {"core_db": stored, "audit_log": audit_says, "audit_seq": row.seq if row is not None else None,
-                  "taken": "triggered", "cause": cause}
+        detail = {
+            "core_db": stored,
+            "audit_log": audit_says,
+            "audit_seq": row.seq if row is not None else None,
+            "taken": "triggered",
+            "cause": cause,
+        }
         self.ctx.audit.append("kill_switch", "kill_switch_state_disagreement", detail, severity="critical")
         self.ctx.syslog.error("kill_switch", f"state disagreement: {cause}")
         self.notifier.notify("kill_switch_state_disagreement", cause, scope="Broker")
@@ -147,15 +166,23 @@ class KillSwitch:
             self.store.set_kill_state("armed", None, None, None)  # persisted first: a failed write leaves it halted
             self.ctx.matrix.clear("daily_loss", f"reset by {operator}: {reason}")  # matrix before mode: see Matrix
             self._state = self.store.kill_state()
-        self.ctx.audit.append("kill_switch", RESET_EVENT,
-                              {"reason": reason, "operator": operator, "was_cause": previous.cause,
-                               "was_since_utc": previous.since_utc}, severity="warning", actor="operator")
+        self.ctx.audit.append(
+            "kill_switch",
+            RESET_EVENT,
+            {"reason": reason, "operator": operator, "was_cause": previous.cause, "was_since_utc": previous.since_utc},
+            severity="warning",
+            actor="operator",
+        )
         return True
 
     def snapshot(self) -> dict[str, Any]:
-        return {"state": self._state.state, "since_utc": self._state.since_utc, "cause": self._state.cause,
-                "limit": None if self.last_limit is None else str(self.last_limit),
-                "daily_pnl": None if self.last_pnl is None else str(self.last_pnl)}
+        return {
+            "state": self._state.state,
+            "since_utc": self._state.since_utc,
+            "cause": self._state.cause,
+            "limit": None if self.last_limit is None else str(self.last_limit),
+            "daily_pnl": None if self.last_pnl is None else str(self.last_pnl),
+        }
 
     def self_check(self) -> CheckResult:
         return kill_switch_result(self.store.kill_state(), self.settings)
@@ -165,7 +192,7 @@ class KillSwitch:
             return 0
         try:
             return self.cancel_orders()
-        except Exception as exc:  # noqa: BLE001 - the halt stands even if cancelling fails
+        except Exception as exc:
             self.ctx.syslog.error("kill_switch", f"cancel open orders failed: {type(exc).__name__}: {exc}")
             return -1
 

@@ -14,8 +14,9 @@ import queue
 import smtplib
 import threading
 import urllib.request
+from collections.abc import Callable
 from email.message import EmailMessage
-from typing import Any, Callable
+from typing import Any
 
 from tbot_core.sanitize import register_secret, sanitize, scrub
 from tbot_core.selfcheck import CheckResult
@@ -37,7 +38,7 @@ def secret_store_loader(home: Any) -> CredentialLoader:
             return None
         try:
             value = SecretStore(home).get(name)
-        except Exception:  # noqa: BLE001 - a missing/undecryptable secret only disables the channel
+        except Exception:
             return None
         return value if isinstance(value, dict) else None
 
@@ -47,8 +48,15 @@ def secret_store_loader(home: Any) -> CredentialLoader:
 class Notifier:
     name = "notifier_bot"
 
-    def __init__(self, loader: CredentialLoader, syslog: SystemLog, *, bot_identity: str, enabled: bool = True,
-                 timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        loader: CredentialLoader,
+        syslog: SystemLog,
+        *,
+        bot_identity: str,
+        enabled: bool = True,
+        timeout_s: float = 5.0,
+    ) -> None:
         self.loader = loader
         self.syslog = syslog
         self.bot_identity = bot_identity
@@ -88,8 +96,16 @@ class Notifier:
         if not self.enabled:
             return
         self.start()
-        self._queue.put({"event": event, "severity": severity, "bot_identity": self.bot_identity, "utc": iso_z(),
-                         "cause": scrub(cause)[:MAX_CONTEXT_CHARS], "context": _small(sanitize(context))})
+        self._queue.put(
+            {
+                "event": event,
+                "severity": severity,
+                "bot_identity": self.bot_identity,
+                "utc": iso_z(),
+                "cause": scrub(cause)[:MAX_CONTEXT_CHARS],
+                "context": _small(sanitize(context)),
+            }
+        )
 
     def configured(self) -> list[str]:
         return [name for name in CHANNELS if self._credentials(name)]
@@ -112,8 +128,10 @@ class Notifier:
             message = self._queue.get()
             if message is None:
                 return
-            channels = [(name, send, self._credentials(name))
-                        for name, send in (("notifier_smtp", self._send_smtp), ("notifier_webhook", self._send_webhook))]
+            channels = [
+                (name, send, self._credentials(name))
+                for name, send in (("notifier_smtp", self._send_smtp), ("notifier_webhook", self._send_webhook))
+            ]
             message = sanitize(message)  # again, now that the channel secrets are registered for scrubbing
             for name, send, creds in channels:
                 if not creds:
@@ -121,10 +139,13 @@ class Notifier:
                 try:
                     send(creds, message)
                     self.sent += 1
-                except Exception as exc:  # noqa: BLE001 - a notifier failure never stops the engine
+                except Exception as exc:
                     self.failed += 1
-                    self.syslog.error("notifier_bot", f"{name}: send failed: {type(exc).__name__}: {scrub(str(exc))[:200]}",
-                                      event=message["event"])
+                    self.syslog.error(
+                        "notifier_bot",
+                        f"{name}: send failed: {type(exc).__name__}: {scrub(str(exc))[:200]}",
+                        event=message["event"],
+                    )
 
     def _credentials(self, name: str) -> dict[str, Any] | None:
         if name not in self._creds:
@@ -155,8 +176,10 @@ class Notifier:
         headers = {"Content-Type": "application/json"}
         if creds.get("token"):
             headers["Authorization"] = f"Bearer {creds['token']}"
-        request = urllib.request.Request(str(creds["url"]), data=json.dumps(message).encode(), headers=headers, method="POST")
-        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310 - operator-configured URL
+        request = urllib.request.Request(
+            str(creds["url"]), data=json.dumps(message).encode(), headers=headers, method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
             if response.status >= 300:
                 raise OSError(f"webhook answered HTTP {response.status}")
 

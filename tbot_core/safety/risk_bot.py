@@ -52,12 +52,24 @@ class RiskBot:
     def limits(self, defense: bool) -> RiskLimits:
         s = self.settings
         f = s.defense_mode_factor if defense else Decimal(1)
-        return RiskLimits(per_trade=s.max_risk_per_trade * f, max_positions=int(s.max_open_positions * f),
-                          gross=s.max_gross_exposure * f,
-                          alloc={name: getattr(s, attr) * f for name, attr in STRATEGY_ALLOC.items()})
+        return RiskLimits(
+            per_trade=s.max_risk_per_trade * f,
+            max_positions=int(s.max_open_positions * f),
+            gross=s.max_gross_exposure * f,
+            alloc={name: getattr(s, attr) * f for name, attr in STRATEGY_ALLOC.items()},
+        )
 
-    def check(self, *, strategy: str, symbol: str, side: str, price: Decimal, equity: Decimal,
-              holdings: dict[str, Holding], defense: bool) -> RiskDecision:
+    def check(
+        self,
+        *,
+        strategy: str,
+        symbol: str,
+        side: str,
+        price: Decimal,
+        equity: Decimal,
+        holdings: dict[str, Holding],
+        defense: bool,
+    ) -> RiskDecision:
         if symbol not in self.symbols:
             return RiskDecision(False, f"symbol {symbol!r} is not in SYMBOLS")
         if side not in {"buy", "sell"}:
@@ -85,11 +97,15 @@ class RiskBot:
         notional = price * qty
         gross = sum((h.market_value for h in holdings.values()), Decimal(0))
         if gross + notional > equity * limits.gross:
-            return RiskDecision(False, f"gross exposure {gross + notional:.2f} would exceed {equity * limits.gross:.2f}")
+            return RiskDecision(
+                False, f"gross exposure {gross + notional:.2f} would exceed {equity * limits.gross:.2f}"
+            )
         used = sum((h.market_value for h in holdings.values() if h.strategy == strategy), Decimal(0))
         budget = equity * limits.alloc[strategy]
         if used + notional > budget:
-            return RiskDecision(False, f"strategy {strategy} allocation {budget:.2f} would be exceeded ({used + notional:.2f})")
+            return RiskDecision(
+                False, f"strategy {strategy} allocation {budget:.2f} would be exceeded ({used + notional:.2f})"
+            )
         return RiskDecision(True, f"buy {qty} {symbol} (notional {notional:.2f} <= cap {cap:.2f})", qty)
 
     def self_check(self) -> CheckResult:
@@ -98,5 +114,8 @@ class RiskBot:
             return CheckResult.failed(self.name, "SYMBOLS is empty: nothing may be traded", "set SYMBOLS=AAPL,MSFT,...")
         if any(not math.isfinite(float(v)) for v in (limits.per_trade, limits.gross)):
             return CheckResult.failed(self.name, "risk limits are not finite")
-        return CheckResult.passed(self.name, f"per-trade {limits.per_trade}, max positions {limits.max_positions}, "
-                                             f"gross {limits.gross}, defense factor {self.settings.defense_mode_factor}")
+        return CheckResult.passed(
+            self.name,
+            f"per-trade {limits.per_trade}, max positions {limits.max_positions}, "
+            f"gross {limits.gross}, defense factor {self.settings.defense_mode_factor}",
+        )

@@ -35,8 +35,11 @@ class SecurityBot:
     def self_check(self) -> CheckResult:
         problems = self.findings()
         if problems:
-            return CheckResult.failed(self.name, " | ".join(problems),
-                                      "restore the named file (and its key) from backups/, or fix its mode with chmod 600")
+            return CheckResult.failed(
+                self.name,
+                " | ".join(problems),
+                "restore the named file (and its key) from backups/, or fix its mode with chmod 600",
+            )
         detail = f"generation {self.home.vault.current_generation()}: every artifact decrypts, keys and secrets private"
         if self.warnings:
             detail += "; warning: " + "; ".join(self.warnings)
@@ -68,8 +71,10 @@ class SecurityBot:
         except UnicodeDecodeError:
             return [".env_bot: not UTF-8 text"]
         if environment == "production" or overlay.get("ENVIRONMENT", "").lower() == "production":
-            return [".env_bot: plaintext config present while ENVIRONMENT=production; move it into the vault "
-                    "(`tbot config set`) and delete it"]
+            return [
+                ".env_bot: plaintext config present while ENVIRONMENT=production; move it into the vault "
+                "(`tbot config set`) and delete it"
+            ]
         self.warnings.append(".env_bot: plaintext config overlay in use (development only)")
         self.home.warnings.append(self.warnings[-1])
         return []
@@ -77,13 +82,24 @@ class SecurityBot:
     def _permissions(self) -> list[str]:
         vault = self.home.vault
         gen_dir = vault.current_dir()
-        folders = [self.paths.vault_dir, self.paths.backups_dir, gen_dir, *(p for p in gen_dir.rglob("*") if p.is_dir())]
+        folders = [
+            self.paths.vault_dir,
+            self.paths.backups_dir,
+            gen_dir,
+            *(p for p in gen_dir.rglob("*") if p.is_dir()),
+        ]
         files = [p for p in gen_dir.rglob("*") if p.is_file()]
         files += [p for p in (self.paths.used_keys_file, *self.paths.vault_backups()) if p.exists()]
-        problems = [f"{vault.rel(p)}: folder open to group or others (mode {p.stat().st_mode & 0o777:o}); expected 0700"
-                    for p in folders if p.is_dir() and not is_private(p)]
-        problems += [f"{vault.rel(p)}: readable by group or others (mode {p.stat().st_mode & 0o777:o}); expected 0600"
-                     for p in files if not is_private(p)]
+        problems = [
+            f"{vault.rel(p)}: folder open to group or others (mode {p.stat().st_mode & 0o777:o}); expected 0700"
+            for p in folders
+            if p.is_dir() and not is_private(p)
+        ]
+        problems += [
+            f"{vault.rel(p)}: readable by group or others (mode {p.stat().st_mode & 0o777:o}); expected 0600"
+            for p in files
+            if not is_private(p)
+        ]
         return problems
 
     def _key(self) -> list[str]:
@@ -117,4 +133,3 @@ class SecurityBot:
 def security_checks(home) -> list[SecurityBot]:  # type: ignore[no-untyped-def]
     """Factory for the startup pipeline's registry."""
     return [SecurityBot(home)]
-

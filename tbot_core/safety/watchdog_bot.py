@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from tbot_core.config import Settings
 from tbot_core.selfcheck import CheckResult
@@ -57,10 +58,18 @@ class _Beat:
 class Watchdog:
     name = "watchdog_bot"
 
-    def __init__(self, settings: Settings, *, broker: Callable[[], Probe | None], feed: Callable[[], Probe | None],
-                 on_broker_down: Callable[[str], None], on_broker_up: Callable[[str], None],
-                 on_feed_down: Callable[[str], None], clock: Callable[[], float] = time.monotonic,
-                 spawn: Callable[[Callable[[], None], str], threading.Thread] = start_daemon) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        broker: Callable[[], Probe | None],
+        feed: Callable[[], Probe | None],
+        on_broker_down: Callable[[str], None],
+        on_broker_up: Callable[[str], None],
+        on_feed_down: Callable[[str], None],
+        clock: Callable[[], float] = time.monotonic,
+        spawn: Callable[[Callable[[], None], str], threading.Thread] = start_daemon,
+    ) -> None:
         self.interval = float(settings.watchdog_interval_seconds)
         self._clock, self._spawn = clock, spawn  # seams for the fault simulator (tests/sim); production passes none
         self.broker_beat = _Beat(float(settings.watchdog_broker_timeout_seconds), clock)
@@ -121,14 +130,20 @@ class Watchdog:
     def _broker_delay(self) -> float:
         if self.broker_beat.state != "suspended":
             return 0.0
-        return min(self.interval * 2 ** self._broker_failures, max(self.interval, self.broker_beat.threshold))
+        return min(self.interval * 2**self._broker_failures, max(self.interval, self.broker_beat.threshold))
 
     def self_check(self) -> CheckResult:
         if self.interval >= min(self.broker_beat.threshold, self.feed_beat.threshold):
-            return CheckResult.failed(self.name, f"WATCHDOG_INTERVAL_SECONDS {self.interval} is not below the heartbeat timeouts",
-                                      "lower WATCHDOG_INTERVAL_SECONDS or raise the timeouts")
-        return CheckResult.passed(self.name, f"probe every {self.interval}s; broker timeout {self.broker_beat.threshold}s, "
-                                             f"feed timeout {self.feed_beat.threshold}s")
+            return CheckResult.failed(
+                self.name,
+                f"WATCHDOG_INTERVAL_SECONDS {self.interval} is not below the heartbeat timeouts",
+                "lower WATCHDOG_INTERVAL_SECONDS or raise the timeouts",
+            )
+        return CheckResult.passed(
+            self.name,
+            f"probe every {self.interval}s; broker timeout {self.broker_beat.threshold}s, "
+            f"feed timeout {self.feed_beat.threshold}s",
+        )
 
     # -- internals ----------------------------------------------------------------------
     def _run(self) -> None:
@@ -146,7 +161,7 @@ class Watchdog:
             return
         try:
             broker.heartbeat()
-        except Exception as exc:  # noqa: BLE001 - any failure is a missed heartbeat
+        except Exception as exc:
             with self._lock:
                 beat.cause = f"{type(exc).__name__}: {exc}"
                 went_down = beat.state != "suspended" and beat.age() > beat.threshold
@@ -172,7 +187,7 @@ class Watchdog:
             return
         try:
             feed.heartbeat()
-        except Exception as exc:  # noqa: BLE001 - any failure is a missed heartbeat
+        except Exception as exc:
             beat.cause = f"{type(exc).__name__}: {exc}"
             if beat.age() > beat.threshold:
                 beat.state = "down"

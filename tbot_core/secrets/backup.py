@@ -59,7 +59,9 @@ def open_backup(path: Path, next_fernet: Fernet) -> dict[Path, bytes]:
     except FileNotFoundError:
         raise SecurityError(f"backups/{path.name}: missing") from None
     except InvalidToken:
-        raise SecurityError(f"backups/{path.name}: does not decrypt with the key of the next generation (tampered or wrong key)") from None
+        raise SecurityError(
+            f"backups/{path.name}: does not decrypt with the key of the next generation (tampered or wrong key)"
+        ) from None
     files: dict[Path, bytes] = {}
     with tarfile.open(fileobj=io.BytesIO(raw), mode="r") as tar:
         for member in tar.getmembers():

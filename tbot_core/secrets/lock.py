@@ -25,7 +25,7 @@ class VaultLock:
         self.wait_seconds = wait_seconds
         self._fd: int | None = None
 
-    def __enter__(self) -> "VaultLock":
+    def __enter__(self) -> VaultLock:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
         deadline = time.monotonic() + self.wait_seconds
         while True:
@@ -35,8 +35,10 @@ class VaultLock:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     os.close(fd)
-                    raise LockedError(f"{self.path.name}: another process is changing the vault",
-                                      hint="wait for it to finish, then retry") from None
+                    raise LockedError(
+                        f"{self.path.name}: another process is changing the vault",
+                        hint="wait for it to finish, then retry",
+                    ) from None
                 time.sleep(_POLL_SECONDS)
         self._fd = fd
         return self

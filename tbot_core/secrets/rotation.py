@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from cryptography.fernet import Fernet
 
@@ -61,7 +61,9 @@ def rotate(home, *, initiator: str, changes: Changes | None = None, new_key: byt
     return number
 
 
-def rotate_vault(paths: HomePaths, *, initiator: str, changes: Changes | None = None, new_key: bytes | None = None) -> int:
+def rotate_vault(
+    paths: HomePaths, *, initiator: str, changes: Changes | None = None, new_key: bytes | None = None
+) -> int:
     """:func:`rotate` for code that has only a ``HomePaths``; returns the new generation number."""
     if initiator not in INITIATORS:
         raise ConfigError(f"rotation initiator {initiator!r}: expected one of {'|'.join(INITIATORS)}")
@@ -78,7 +80,9 @@ def rotate_vault(paths: HomePaths, *, initiator: str, changes: Changes | None = 
             if callable(data):
                 data = data(plaintexts.get(rel))
                 if not isinstance(data, bytes):
-                    raise ConfigError(f"rotation change {rel}: the update function returned {type(data).__name__}, not bytes")
+                    raise ConfigError(
+                        f"rotation change {rel}: the update function returned {type(data).__name__}, not bytes"
+                    )
             if data is None:
                 if rel not in plaintexts:
                     raise SecurityError(f"{vault.rel(paths.current_link / rel)}: cannot delete, no such file")
@@ -90,11 +94,19 @@ def rotate_vault(paths: HomePaths, *, initiator: str, changes: Changes | None = 
         new_number = old_number + 1
         staging = paths.generation_staging_dir(new_number)
         fernet = Fernet(key)
-        meta = {"previous_generation": old_number,
-                "changed": sorted(str(rel) for rel, data in changes.items() if data is not None),
-                "deleted": sorted(str(rel) for rel, data in changes.items() if data is None)}
-        write_generation(staging, key, {rel: fernet.encrypt(data) for rel, data in sorted(plaintexts.items())},
-                         number=new_number, initiator=initiator, extra_meta=meta)
+        meta = {
+            "previous_generation": old_number,
+            "changed": sorted(str(rel) for rel, data in changes.items() if data is not None),
+            "deleted": sorted(str(rel) for rel, data in changes.items() if data is None),
+        }
+        write_generation(
+            staging,
+            key,
+            {rel: fernet.encrypt(data) for rel, data in sorted(plaintexts.items())},
+            number=new_number,
+            initiator=initiator,
+            extra_meta=meta,
+        )
         crash_point("staged")
         backup = write_backup(paths, old_number, old_dir, fernet)
         crash_point("backed_up")
@@ -125,8 +137,9 @@ def _recover_locked(paths: HomePaths) -> list[str]:
     current = vault.current_generation()
     current_dir = paths.generation_dir(current)
     if not current_dir.is_dir():
-        raise SecurityError(f"vault/current: points at {current_dir.name}, which does not exist",
-                            hint="restore vault/ from backups/")
+        raise SecurityError(
+            f"vault/current: points at {current_dir.name}, which does not exist", hint="restore vault/ from backups/"
+        )
     cleaned: list[str] = []
     if paths.current_link_staging.is_symlink() or paths.current_link_staging.exists():
         paths.current_link_staging.unlink()
@@ -135,7 +148,10 @@ def _recover_locked(paths: HomePaths) -> list[str]:
         if _GENERATION_NAME.match(entry.name) and entry != current_dir:
             _remove_tree(entry)
             cleaned.append(entry.name)
-    temp_files = [*paths.vault_dir.glob(f".{paths.used_keys_file.name}.*.tmp"), *paths.backups_dir.glob(".vault-gen-*.tmp")]
+    temp_files = [
+        *paths.vault_dir.glob(f".{paths.used_keys_file.name}.*.tmp"),
+        *paths.backups_dir.glob(".vault-gen-*.tmp"),
+    ]
     for temp in temp_files:
         temp.unlink(missing_ok=True)
         cleaned.append(temp.name)
@@ -153,7 +169,9 @@ def _checked_changes(changes: Changes) -> Changes:
     for rel, data in changes.items():
         rel = Path(rel)
         if rel.is_absolute() or ".." in rel.parts or not rel.name.endswith(".enc") or rel in _PROTECTED:
-            raise ConfigError(f"rotation change {rel}: expected a relative path to an .enc artifact inside a generation")
+            raise ConfigError(
+                f"rotation change {rel}: expected a relative path to an .enc artifact inside a generation"
+            )
         if data is not None and not isinstance(data, bytes) and not callable(data):
             raise ConfigError(f"rotation change {rel}: expected bytes, None or a function, got {type(data).__name__}")
         checked[rel] = data
@@ -165,7 +183,9 @@ def _checked_key(key: bytes) -> bytes:
     try:
         Fernet(key)
     except (ValueError, TypeError):
-        raise SecurityError("supplied key: not a valid Fernet key (expected 32 url-safe base64-encoded bytes)") from None
+        raise SecurityError(
+            "supplied key: not a valid Fernet key (expected 32 url-safe base64-encoded bytes)"
+        ) from None
     return key
 
 
@@ -179,11 +199,15 @@ def _decrypt_all(vault: Vault, number: int) -> dict[Path, bytes]:
     artifacts = list(vault.artifacts(gen_dir))
     for rel in [HomePaths.KEY_REL, *artifacts]:
         if (gen_dir / rel).exists() and not is_private(gen_dir / rel):
-            raise SecurityError(f"{vault.rel(gen_dir / rel)}: readable by group or others; refusing to rotate",
-                                hint=f"chmod 600 {vault.rel(gen_dir / rel)}, then rotate again (treat its contents as leaked)")
+            raise SecurityError(
+                f"{vault.rel(gen_dir / rel)}: readable by group or others; refusing to rotate",
+                hint=f"chmod 600 {vault.rel(gen_dir / rel)}, then rotate again (treat its contents as leaked)",
+            )
     vault.verify_key(number)
     fernet = Fernet(vault.key_bytes(gen_dir))
-    return {rel: vault.decrypt((gen_dir / rel).read_bytes(), vault.paths.current_link / rel, fernet) for rel in artifacts}
+    return {
+        rel: vault.decrypt((gen_dir / rel).read_bytes(), vault.paths.current_link / rel, fernet) for rel in artifacts
+    }
 
 
 def _remove_tree(root: Path) -> None:
@@ -203,7 +227,9 @@ def _rotation_audited(paths: HomePaths, generation: int) -> bool:
     if not paths.audit_db.exists():
         return False
     with AuditLog(paths.audit_db, readonly=True) as audit:
-        return any(row.context_dict().get("generation") == generation for row in audit.tail(5, category=ROTATION_CATEGORY))
+        return any(
+            row.context_dict().get("generation") == generation for row in audit.tail(5, category=ROTATION_CATEGORY)
+        )
 
 
 def _audit_rotation(paths: HomePaths, generation: int, *, backup: str | None, recovered: bool) -> None:
@@ -222,8 +248,11 @@ def _audit_rotation(paths: HomePaths, generation: int, *, backup: str | None, re
     actor = meta.get("initiator") if meta.get("initiator") in INITIATORS else "system"
     try:
         with AuditLog(paths.audit_db) as audit:
-            audit.append(ROTATION_CATEGORY, "rotation_recovered" if recovered else "key_rotated", context, actor=str(actor))
+            audit.append(
+                ROTATION_CATEGORY, "rotation_recovered" if recovered else "key_rotated", context, actor=str(actor)
+            )
     except TbotError as exc:
-        raise TbotError(f"generation {generation} is current, but the rotation audit row could not be written: {exc}",
-                        hint="the next start (`tbot self-check`) adds it") from None
-
+        raise TbotError(
+            f"generation {generation} is current, but the rotation audit row could not be written: {exc}",
+            hint="the next start (`tbot self-check`) adds it",
+        ) from None

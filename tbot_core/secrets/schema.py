@@ -9,8 +9,8 @@ and scrubbing ``true`` or ``587`` out of every log line would garble the logs.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from tbot_core.errors import ConfigError
 
@@ -53,16 +53,28 @@ class SecretSchema:
 
 KNOWN_SECRETS: dict[str, SecretSchema] = {
     "broker_alpaca": SecretSchema("Alpaca API key pair", ("api_key", "secret_key")),
-    "broker_ibkr": SecretSchema("Interactive Brokers account (host/port/client_id override the config)",
-                                ("account",), ("host", "port", "client_id"),
-                                public=frozenset({"port", "client_id"}), formats={"port": _port, "client_id": _digits}),
+    "broker_ibkr": SecretSchema(
+        "Interactive Brokers account (host/port/client_id override the config)",
+        ("account",),
+        ("host", "port", "client_id"),
+        public=frozenset({"port", "client_id"}),
+        formats={"port": _port, "client_id": _digits},
+    ),
     "screener_api": SecretSchema("Finnhub API key for the fundamental guard", ("api_key",)),
-    "notifier_smtp": SecretSchema("SMTP account for alerts", ("host", "port", "username", "password", "from", "to", "starttls"),
-                                  public=frozenset({"port", "starttls"}), formats={"port": _port, "starttls": _boolean}),
+    "notifier_smtp": SecretSchema(
+        "SMTP account for alerts",
+        ("host", "port", "username", "password", "from", "to", "starttls"),
+        public=frozenset({"port", "starttls"}),
+        formats={"port": _port, "starttls": _boolean},
+    ),
     "notifier_webhook": SecretSchema("Webhook for alerts", ("url",), ("token",), formats={"url": _url}),
     # `tbot serve`'s login; the user name is the operator named on flags sent from the browser (not secret)
-    "web_console": SecretSchema("Login for the console in a browser (tbot serve)", ("user", "password"),
-                                public=frozenset({"user"}), formats={"user": _user_name}),
+    "web_console": SecretSchema(
+        "Login for the console in a browser (tbot serve)",
+        ("user", "password"),
+        public=frozenset({"user"}),
+        formats={"user": _user_name},
+    ),
 }
 
 
@@ -93,7 +105,9 @@ def validate(name: str, data: object) -> dict[str, str]:
         if not isinstance(value, str):
             raise ConfigError(f"secret {name}: field {key!r}: expected text, got {type(value).__name__}")
         if not value.strip() or len(value) > MAX_VALUE_CHARS or any(ord(ch) < 32 for ch in value):
-            raise ConfigError(f"secret {name}: field {key!r}: expected non-empty text up to {MAX_VALUE_CHARS} chars without control characters")
+            raise ConfigError(
+                f"secret {name}: field {key!r}: expected non-empty text up to {MAX_VALUE_CHARS} chars without control characters"
+            )
         problem = schema.formats.get(key, lambda _v: None)(value)
         if problem:
             raise ConfigError(f"secret {name}: field {key!r}: {problem}")

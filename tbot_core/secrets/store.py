@@ -44,7 +44,9 @@ class SecretStore:
         schema_for(name)
         vault = self.home.vault
         if not (vault.paths.current_link / HomePaths.secret_rel(name)).exists():
-            raise SecurityError(f"secret {name} ({self._shown(name)}): not set", hint=f"tbot secrets set {name} --stdin")
+            raise SecurityError(
+                f"secret {name} ({self._shown(name)}): not set", hint=f"tbot secrets set {name} --stdin"
+            )
         raw = vault.read(HomePaths.secret_rel(name))
         try:
             payload = json.loads(raw.decode("utf-8"))
@@ -52,7 +54,9 @@ class SecretStore:
             if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
                 raise ValueError
         except (UnicodeDecodeError, ValueError, KeyError, TypeError):
-            raise SecurityError(f"{self._shown(name)}: decrypts but is not a secret record (expected JSON with 'fields')") from None
+            raise SecurityError(
+                f"{self._shown(name)}: decrypts but is not a secret record (expected JSON with 'fields')"
+            ) from None
         return payload
 
     def get(self, name: str) -> dict[str, str]:
@@ -67,8 +71,12 @@ class SecretStore:
 
     def info(self, name: str) -> SecretInfo:
         payload = self._load(name)
-        return SecretInfo(name, tuple(sorted(payload["fields"])), int(payload.get("version", 1)),  # type: ignore[arg-type, call-overload]
-                          str(payload.get("updated_utc", "")))
+        return SecretInfo(
+            name,
+            tuple(sorted(payload["fields"])),
+            int(payload.get("version", 1)),  # type: ignore[arg-type, call-overload]
+            str(payload.get("updated_utc", "")),
+        )
 
     def names(self) -> list[str]:
         folder = self.home.paths.secrets_dir
@@ -84,11 +92,18 @@ class SecretStore:
                 register_secret(value)
         version = self.info(name).version + 1 if name in self.names() else 1
         payload = {"fields": fields, "version": version, "updated_utc": iso_z()}
-        generation = rotate(self.home, initiator=initiator,
-                            changes={HomePaths.secret_rel(name): json.dumps(payload, sort_keys=True).encode("utf-8")})
+        generation = rotate(
+            self.home,
+            initiator=initiator,
+            changes={HomePaths.secret_rel(name): json.dumps(payload, sort_keys=True).encode("utf-8")},
+        )
         with self.home.audit() as audit:
-            audit.append("secrets", "secret_set", {"name": name, "fields": sorted(fields), "version": version,
-                                                   "generation": generation}, actor=initiator)
+            audit.append(
+                "secrets",
+                "secret_set",
+                {"name": name, "fields": sorted(fields), "version": version, "generation": generation},
+                actor=initiator,
+            )
         return version
 
     def delete(self, name: str, *, initiator: str = "operator") -> int:
@@ -98,6 +113,11 @@ class SecretStore:
             raise SecurityError(f"secret {name} ({self._shown(name)}): not set, nothing to delete")
         generation = rotate(self.home, initiator=initiator, changes={HomePaths.secret_rel(name): None})
         with self.home.audit() as audit:
-            audit.append("secrets", "secret_deleted", {"name": name, "generation": generation}, actor=initiator,
-                         severity="warning")
+            audit.append(
+                "secrets",
+                "secret_deleted",
+                {"name": name, "generation": generation},
+                actor=initiator,
+                severity="warning",
+            )
         return generation

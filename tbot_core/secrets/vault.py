@@ -17,8 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from cryptography.fernet import Fernet, InvalidToken
 
@@ -50,8 +50,10 @@ class Vault:
     def current_generation(self) -> int:
         link = self.paths.current_link
         if not link.is_symlink():
-            raise SecurityError(f"{self.rel(link)}: missing; the home has no current key generation",
-                                hint="run `tbot init` (or restore vault/ from backups/)")
+            raise SecurityError(
+                f"{self.rel(link)}: missing; the home has no current key generation",
+                hint="run `tbot init` (or restore vault/ from backups/)",
+            )
         target = os.readlink(link)
         try:
             return int(Path(target).name.removeprefix("gen-"))
@@ -74,14 +76,19 @@ class Vault:
         try:
             key = key_path.read_bytes().strip()
         except FileNotFoundError:
-            raise SecurityError(f"{self.rel(key_path)}: key file missing", hint="restore the key from backups/ or re-run `tbot init --force`") from None
+            raise SecurityError(
+                f"{self.rel(key_path)}: key file missing",
+                hint="restore the key from backups/ or re-run `tbot init --force`",
+            ) from None
         except PermissionError:
             raise SecurityError(f"{self.rel(key_path)}: key file not readable by this user") from None
         try:
             Fernet(key)
         except (ValueError, TypeError):
-            raise SecurityError(f"{self.rel(key_path)}: not a valid Fernet key (corrupted or truncated)",
-                                hint="restore the key from backups/; the encrypted files need the matching key") from None
+            raise SecurityError(
+                f"{self.rel(key_path)}: not a valid Fernet key (corrupted or truncated)",
+                hint="restore the key from backups/; the encrypted files need the matching key",
+            ) from None
         return key
 
     def fernet(self) -> Fernet:
@@ -113,8 +120,10 @@ class Vault:
                 if self.current_generation() != number:
                     continue  # a rotation switched generations while we read: read the new one
                 if not path.exists():
-                    raise SecurityError(f"{self.rel(shown)}: file missing",
-                                        hint="restore it from backups/ or re-run `tbot init --force`") from None
+                    raise SecurityError(
+                        f"{self.rel(shown)}: file missing",
+                        hint="restore it from backups/ or re-run `tbot init --force`",
+                    ) from None
                 raise
             try:
                 return fernet.decrypt(token)
@@ -132,15 +141,20 @@ class Vault:
         except SecurityError:
             return
         if recorded != fingerprint(self.key_bytes(gen_dir)):
-            raise SecurityError(f"{self.rel(gen_dir / HomePaths.KEY_REL)}: not the key this generation was encrypted with "
-                                "(its fingerprint differs from generation.json)", hint="restore the key from backups/")
+            raise SecurityError(
+                f"{self.rel(gen_dir / HomePaths.KEY_REL)}: not the key this generation was encrypted with "
+                "(its fingerprint differs from generation.json)",
+                hint="restore the key from backups/",
+            )
 
     def decrypt(self, token: bytes, path: Path, fernet: Fernet | None = None) -> bytes:
         try:
             return (fernet or self.fernet()).decrypt(token)
         except InvalidToken:
-            raise SecurityError(f"{self.rel(path)}: does not decrypt with the current key (tampered, truncated or wrong key)",
-                                hint="restore the file and its key from backups/") from None
+            raise SecurityError(
+                f"{self.rel(path)}: does not decrypt with the current key (tampered, truncated or wrong key)",
+                hint="restore the file and its key from backups/",
+            ) from None
 
     def write(self, rel: Path, plaintext: bytes, *, initiator: str = "system") -> int:
         """Replace one artifact: a full key rotation (new generation), never an in-place edit."""
@@ -168,8 +182,13 @@ class Vault:
         os.chmod(vault, FOLDER_MODE)
         key = Fernet.generate_key()
         gen_dir = self.paths.generation_dir(1)
-        write_generation(gen_dir, key, {rel: Fernet(key).encrypt(data) for rel, data in artifacts.items()},
-                         number=1, initiator=initiator)
+        write_generation(
+            gen_dir,
+            key,
+            {rel: Fernet(key).encrypt(data) for rel, data in artifacts.items()},
+            number=1,
+            initiator=initiator,
+        )
         record_used_key(self.paths, key)
         switch_current(self.paths, gen_dir)
         self.forget_key()
@@ -186,11 +205,22 @@ def switch_current(paths: HomePaths, gen_dir: Path) -> None:
     fsync_dir(paths.vault_dir)
 
 
-def write_generation(gen_dir: Path, key: bytes, tokens: dict[Path, bytes], *, number: int, initiator: str,
-                     extra_meta: dict[str, object] | None = None) -> None:
+def write_generation(
+    gen_dir: Path,
+    key: bytes,
+    tokens: dict[Path, bytes],
+    *,
+    number: int,
+    initiator: str,
+    extra_meta: dict[str, object] | None = None,
+) -> None:
     """Write a complete generation folder (key, ciphertexts, metadata), every file fsynced."""
     gen_dir.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=False)
-    folders = {gen_dir / HomePaths.KEY_REL.parent, gen_dir / HomePaths.SECRETS_REL, gen_dir / HomePaths.CONFIG_REL.parent}
+    folders = {
+        gen_dir / HomePaths.KEY_REL.parent,
+        gen_dir / HomePaths.SECRETS_REL,
+        gen_dir / HomePaths.CONFIG_REL.parent,
+    }
     folders.update((gen_dir / rel).parent for rel in tokens)
     for folder in sorted(folders):
         folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
@@ -233,7 +263,9 @@ def used_key_fingerprints(paths: HomePaths) -> set[str]:
     except FileNotFoundError:
         return set()
     except (ValueError, KeyError, TypeError):
-        raise SecurityError(f"vault/{paths.used_keys_file.name}: garbled key registry; expected JSON with 'fingerprints'") from None
+        raise SecurityError(
+            f"vault/{paths.used_keys_file.name}: garbled key registry; expected JSON with 'fingerprints'"
+        ) from None
 
 
 def record_used_key(paths: HomePaths, key: bytes) -> None:

@@ -19,8 +19,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from tbot_core.config import Settings
 from tbot_core.bars import Bar
+from tbot_core.config import Settings
 from tbot_core.errors import ConfigError
 from tbot_core.market_calendar import Session
 from tbot_core.signals import Side, Signal
@@ -53,7 +53,7 @@ class Strategy(abc.ABC):
         self.market = market if market is not None else MarketState(self.settings)
         self._states: dict[str, SymbolState] = {}
 
-    def fresh(self) -> "Strategy":
+    def fresh(self) -> Strategy:
         """A new instance with the same parameters, its own market state and no memory."""
         return type(self)(self.settings)
 
@@ -79,8 +79,15 @@ class Strategy(abc.ABC):
 
     def signal(self, bar: Bar, side: Side, reason: str, state: SymbolState, vix: float | None, **extra: Any) -> Signal:
         context = {"indicators": state.indicators.snapshot(), "vix": vix, **extra}
-        return Signal(ts=bar.ts, strategy=self.name, symbol=bar.symbol, side=side, price=Decimal(repr(float(bar.close))),
-                      reason=reason, context=context)
+        return Signal(
+            ts=bar.ts,
+            strategy=self.name,
+            symbol=bar.symbol,
+            side=side,
+            price=Decimal(repr(float(bar.close))),
+            reason=reason,
+            context=context,
+        )
 
     # -- backtest form -------------------------------------------------------------------
     def simulate(self, frame: pd.DataFrame, symbol: str | None = None) -> list[Signal]:
@@ -99,7 +106,9 @@ class Strategy(abc.ABC):
         """Validated (symbol, UTC times, [open, high, low, close, volume] arrays, vix or None) of a frame."""
         missing = [c for c in FRAME_COLUMNS if c not in frame.columns]
         if missing:
-            raise ConfigError(f"simulate({self.name}): frame column {missing[0]!r} missing; expected {', '.join(FRAME_COLUMNS)}")
+            raise ConfigError(
+                f"simulate({self.name}): frame column {missing[0]!r} missing; expected {', '.join(FRAME_COLUMNS)}"
+            )
         symbol = symbol or _frame_symbol(frame)
         try:
             stamps = pd.to_datetime(frame["ts"], utc=True)

@@ -15,11 +15,10 @@ counted and skipped, never folded into an indicator.
 from __future__ import annotations
 
 import math
-
 from datetime import date, datetime
 
-from tbot_core.config import Settings
 from tbot_core.bars import Bar
+from tbot_core.config import Settings
 from tbot_core.indicators import IncrementalADX, IncrementalATR, IncrementalBollinger, SessionVWAP
 from tbot_core.market_calendar import Session, session_for
 from tbot_core.signals import IndicatorSnapshot
@@ -33,8 +32,13 @@ def bar_problem(bar: Bar) -> str | None:
     # is finite only if every term is); anything else takes the careful path below.
     try:
         total = bar.open + bar.high + bar.low + bar.close + bar.volume
-        if (type(total) is float and _isfinite(total) and 0.0 < bar.low <= bar.close <= bar.high
-                and bar.open > 0.0 and bar.volume >= 0.0):
+        if (
+            type(total) is float
+            and _isfinite(total)
+            and 0.0 < bar.low <= bar.close <= bar.high
+            and bar.open > 0.0
+            and bar.volume >= 0.0
+        ):
             return None
     except TypeError:
         pass
@@ -87,9 +91,18 @@ class SymbolIndicators:
         if self.last is None:
             return None
         upper, middle, lower = self.bollinger.value
-        return IndicatorSnapshot(ts=self.last.ts, close=self.last.close, bars=self.bars, adx=self.adx.value,
-                                 bb_upper=upper, bb_middle=middle, bb_lower=lower, atr=self.atr.value,
-                                 vwap=self.vwap.value, bad_bars=self.bad_bars)
+        return IndicatorSnapshot(
+            ts=self.last.ts,
+            close=self.last.close,
+            bars=self.bars,
+            adx=self.adx.value,
+            bb_upper=upper,
+            bb_middle=middle,
+            bb_lower=lower,
+            atr=self.atr.value,
+            vwap=self.vwap.value,
+            bad_bars=self.bad_bars,
+        )
 
 
 class MarketView:

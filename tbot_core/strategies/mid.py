@@ -31,8 +31,10 @@ class MidSessionReversion(Strategy):
         stretch = (bar.close - middle) / atr
         zone = 1 if stretch >= STRETCH_ATR else -1 if stretch <= -STRETCH_ATR else 0
         previous, state.memo["zone"] = state.memo.get("zone", 0), zone
-        in_window = (session.minutes_since_open(bar.ts) >= self.settings.strat_open_range_minutes
-                     and session.minutes_to_close(bar.ts) > self.settings.strat_close_window_minutes)
+        in_window = (
+            session.minutes_since_open(bar.ts) >= self.settings.strat_open_range_minutes
+            and session.minutes_to_close(bar.ts) > self.settings.strat_close_window_minutes
+        )
         if zone == 0 or zone == previous or not in_window:
             return []
         side = "sell" if zone > 0 else "buy"

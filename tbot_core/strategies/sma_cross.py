@@ -18,8 +18,8 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from tbot_core.config import Settings
 from tbot_core.bars import Bar
+from tbot_core.config import Settings
 from tbot_core.errors import ConfigError
 from tbot_core.indicators import IncrementalSMA, sma
 from tbot_core.market_calendar import Session
@@ -46,14 +46,15 @@ class SmaCross(Strategy):
     name = "sma_cross"
     uses_session = False
 
-    def __init__(self, settings: Settings | None = None, fast: int = 10, slow: int = 20,
-                 market: MarketState | None = None) -> None:
+    def __init__(
+        self, settings: Settings | None = None, fast: int = 10, slow: int = 20, market: MarketState | None = None
+    ) -> None:
         if not 1 <= fast < slow:
             raise ValueError(f"sma_cross: expected 1 <= fast < slow, got fast={fast}, slow={slow}")
         super().__init__(settings, market)
         self.fast, self.slow = fast, slow
 
-    def fresh(self) -> "SmaCross":
+    def fresh(self) -> SmaCross:
         return SmaCross(self.settings, self.fast, self.slow)
 
     def _reason(self, up: bool) -> str:
@@ -62,27 +63,49 @@ class SmaCross(Strategy):
     def decide(self, bar: Bar, vix: float | None, state: SymbolState, session: Session | None) -> list[Signal]:
         memo = state.memo
         if "fast" not in memo:
-            memo["fast"], memo["slow"], memo["prev"] = IncrementalSMA(self.fast), IncrementalSMA(self.slow), (math.nan, math.nan)
+            memo["fast"], memo["slow"], memo["prev"] = (
+                IncrementalSMA(self.fast),
+                IncrementalSMA(self.slow),
+                (math.nan, math.nan),
+            )
         fast, slow = memo["fast"].update(bar.close), memo["slow"].update(bar.close)
         (prev_fast, prev_slow), memo["prev"] = memo["prev"], (fast, slow)
         cross = int(crossings(np.array([prev_fast, fast]), np.array([prev_slow, slow]))[1])
         if cross == 0:
             return []
-        return [self.signal(bar, "buy" if cross > 0 else "sell", self._reason(cross > 0), state, vix, sma_fast=fast, sma_slow=slow)]
+        return [
+            self.signal(
+                bar, "buy" if cross > 0 else "sell", self._reason(cross > 0), state, vix, sma_fast=fast, sma_slow=slow
+            )
+        ]
 
     def simulate(self, frame: pd.DataFrame, symbol: str | None = None) -> list[Signal]:
         """The same rule over whole arrays: one SMA pass per average, one crossing pass."""
         symbol, stamps, (open_, high, low, close, _volume), vix = self.frame_inputs(frame, symbol)
-        if len(close) and not (np.isfinite(close).all() and (close > 0).all() and (low > 0).all() and (high >= low).all()):
+        if len(close) and not (
+            np.isfinite(close).all() and (close > 0).all() and (low > 0).all() and (high >= low).all()
+        ):
             bad = int(np.argmax(~(np.isfinite(close) & (close > 0) & (low > 0) & (high >= low))))
             raise ConfigError(f"simulate({self.name}): bar {bad}: expected finite positive prices with high >= low")
         fast, slow = sma(close, self.fast), sma(close, self.slow)
         sides = crossings(fast, slow)
         where = np.flatnonzero(sides)
         times = stamps.iloc[where].dt.to_pydatetime() if len(where) else []
-        closes, fasts, slows, levels = close[where].tolist(), fast[where].tolist(), slow[where].tolist(), (
-            vix[where].tolist() if vix is not None else [None] * len(where))
-        return [Signal(ts=ts, strategy=self.name, symbol=symbol, side="buy" if up else "sell", price=Decimal(repr(c)),
-                       reason=self._reason(up), context={"vix": None if lv is None or math.isnan(lv) else lv,
-                                                         "sma_fast": f, "sma_slow": s})
-                for ts, up, c, f, s, lv in zip(times, (sides[where] > 0).tolist(), closes, fasts, slows, levels)]
+        closes, fasts, slows, levels = (
+            close[where].tolist(),
+            fast[where].tolist(),
+            slow[where].tolist(),
+            (vix[where].tolist() if vix is not None else [None] * len(where)),
+        )
+        return [
+            Signal(
+                ts=ts,
+                strategy=self.name,
+                symbol=symbol,
+                side="buy" if up else "sell",
+                price=Decimal(repr(c)),
+                reason=self._reason(up),
+                context={"vix": None if lv is None or math.isnan(lv) else lv, "sma_fast": f, "sma_slow": s},
+            )
+            for ts, up, c, f, s, lv in zip(times, (sides[where] > 0).tolist(), closes, fasts, slows, levels)
+        ]

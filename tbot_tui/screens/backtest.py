@@ -16,8 +16,11 @@ from tbot_tui.widgets.column_plot import ColumnPlot
 
 def latest_backtest_identity(paths: HomePaths) -> str | None:
     """Without a core's state.json, the identity whose backtest summary is the newest (no vault access)."""
-    found = [(paths.backtest_daily_summary(name).stat().st_mtime, name) for name in paths.output_identities()
-             if paths.backtest_daily_summary(name).exists()]
+    found = [
+        (paths.backtest_daily_summary(name).stat().st_mtime, name)
+        for name in paths.output_identities()
+        if paths.backtest_daily_summary(name).exists()
+    ]
     return max(found)[1] if found else None
 
 
@@ -41,8 +44,11 @@ class BacktestScreen(ConsoleScreen):
         identity = section(read.state if read else None, "identity").get("bot_identity")
         try:
             identity = identity or latest_backtest_identity(self.app.paths)
-            series = load_backtest(self.app.paths, str(identity)) if identity else BacktestSeries(
-                problem="no backtest yet (run `tbot backtest` to make one)")
+            series = (
+                load_backtest(self.app.paths, str(identity))
+                if identity
+                else BacktestSeries(problem="no backtest yet (run `tbot backtest` to make one)")
+            )
         except (TbotError, ValueError) as exc:
             series = BacktestSeries(problem=exc.one_line() if isinstance(exc, TbotError) else str(exc))
         self.app.call_from_thread(self._show, series)
@@ -59,7 +65,9 @@ class BacktestScreen(ConsoleScreen):
             return
         first, last = series.equity[0], series.equity[-1]
         change = (last - first) / first * 100 if first else 0
-        title.update(f"Latest backtest {series.dates[0]} → {series.dates[-1]}: {len(series.equity)} days, equity "
-                     f"{first:,.2f} → {last:,.2f} ({change:+.2f}%), max drawdown {series.max_drawdown * 100:.2f}%")
+        title.update(
+            f"Latest backtest {series.dates[0]} → {series.dates[-1]}: {len(series.equity)} days, equity "
+            f"{first:,.2f} → {last:,.2f} ({change:+.2f}%), max drawdown {series.max_drawdown * 100:.2f}%"
+        )
         self.query_one("#backtest-equity", ColumnPlot).values = [float(v) for v in series.equity]
         self.query_one("#backtest-drawdown", ColumnPlot).values = [float(-d * 100) for d in series.drawdown]

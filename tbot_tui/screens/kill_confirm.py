@@ -19,7 +19,9 @@ class KillConfirmScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="kill-box", classes="dialog"):
-            yield Static("KILL: halt all trading now? The kill switch stays triggered until reset (R).", classes="dialog-title")
+            yield Static(
+                "KILL: halt all trading now? The kill switch stays triggered until reset (R).", classes="dialog-title"
+            )
             yield Input(DEFAULT_REASON, placeholder="reason (required)", id="kill-reason")
             yield Static("", id="kill-error", classes="error-line")
             with Horizontal(classes="dialog-buttons"):

@@ -21,8 +21,12 @@ from tbot_tui.widgets.risk import RiskPanel
 from tbot_tui.widgets.verdicts import VerdictPanel
 
 WIDE_MIN = Size(120, 34)
-PANES = (("tab-verdicts", "Filter verdicts"), ("tab-risk", "Risk state"),
-         ("tab-matrix", "Emergency matrix"), ("tab-audit", "Audit log"))
+PANES = (
+    ("tab-verdicts", "Filter verdicts"),
+    ("tab-risk", "Risk state"),
+    ("tab-matrix", "Emergency matrix"),
+    ("tab-audit", "Audit log"),
+)
 
 PANEL_KEYS = Binding.Group("Panel", compact=True)
 
@@ -43,15 +47,31 @@ class MainScreen(ConsoleScreen):
     AUTO_FOCUS = "#verdict-table"
     BINDINGS = [
         Binding("slash", "search", "Search", key_display="/", tooltip="Search the audit log (Tab leaves the box)"),
-        Binding("left_square_bracket", "panel(-1)", "Prev panel", key_display="[", group=PANEL_KEYS,
-                tooltip="Previous panel tab (narrow terminal; also ← on the tab bar)"),
-        Binding("right_square_bracket", "panel(1)", "Next panel", key_display="]", group=PANEL_KEYS,
-                tooltip="Next panel tab (narrow terminal; also → on the tab bar)"),
+        Binding(
+            "left_square_bracket",
+            "panel(-1)",
+            "Prev panel",
+            key_display="[",
+            group=PANEL_KEYS,
+            tooltip="Previous panel tab (narrow terminal; also ← on the tab bar)",
+        ),
+        Binding(
+            "right_square_bracket",
+            "panel(1)",
+            "Next panel",
+            key_display="]",
+            group=PANEL_KEYS,
+            tooltip="Next panel tab (narrow terminal; also → on the tab bar)",
+        ),
     ]
 
     def compose_body(self) -> ComposeResult:
-        panels = (VerdictPanel(id="verdicts", classes="panel"), RiskPanel(id="risk", classes="panel"),
-                  MatrixPanel(id="matrix", classes="panel"), AuditPanel(id="audit", classes="panel"))
+        panels = (
+            VerdictPanel(id="verdicts", classes="panel"),
+            RiskPanel(id="risk", classes="panel"),
+            MatrixPanel(id="matrix", classes="panel"),
+            AuditPanel(id="audit", classes="panel"),
+        )
         with TabbedContent(id="main-panels"):
             for (pane_id, title), panel in zip(PANES, panels):
                 with PanelPane(title, id=pane_id):
@@ -81,8 +101,9 @@ class MainScreen(ConsoleScreen):
         """Focus must never sit on a hidden widget (the tab bar in the grid, a pane behind another tab):
         keys would act on something the operator cannot see."""
         focused = self.focused
-        if focused is not None and all(w.display for w in (focused, *focused.ancestors_with_self)
-                                       if w is not self.app and w is not self):
+        if focused is not None and all(
+            w.display for w in (focused, *focused.ancestors_with_self) if w is not self.app and w is not self
+        ):
             return
         self._focus_active_pane()
 

@@ -19,8 +19,11 @@ class PositionsScreen(ConsoleScreen):
 
     def on_mount(self) -> None:
         self.query_one("#positions-table", DataTable).add_columns(
-            "symbol", "qty", "avg price", "last", "value", "unrealized", "strategy")
-        self.query_one("#orders-table", DataTable).add_columns("time", "order", "symbol", "side", "qty", "status", "strategy")
+            "symbol", "qty", "avg price", "last", "value", "unrealized", "strategy"
+        )
+        self.query_one("#orders-table", DataTable).add_columns(
+            "time", "order", "symbol", "side", "qty", "status", "strategy"
+        )
         self.watch(self.app, "state_read", self._on_state, init=True)
 
     def _on_state(self, read: StateRead | None) -> None:
@@ -28,14 +31,28 @@ class PositionsScreen(ConsoleScreen):
         positions = self.query_one("#positions-table", DataTable)
         positions.clear()
         for p in rows(state, "positions"):
-            positions.add_row(text(p.get("symbol")), text(p.get("qty")), money(p.get("avg_price")), money(p.get("last_price")),
-                              money(p.get("market_value")), money(p.get("unrealized_pnl")), text(p.get("strategy")))
+            positions.add_row(
+                text(p.get("symbol")),
+                text(p.get("qty")),
+                money(p.get("avg_price")),
+                money(p.get("last_price")),
+                money(p.get("market_value")),
+                money(p.get("unrealized_pnl")),
+                text(p.get("strategy")),
+            )
         if not positions.row_count:
             positions.add_row("—", "no open positions", "", "", "", "", "")
         orders = self.query_one("#orders-table", DataTable)
         orders.clear()
         for o in rows(state, "orders"):
-            orders.add_row(hhmmss(o.get("submitted_utc")), text(o.get("order_id")), text(o.get("symbol")), text(o.get("side")),
-                           text(o.get("qty")), text(o.get("status")), text(o.get("strategy")))
+            orders.add_row(
+                hhmmss(o.get("submitted_utc")),
+                text(o.get("order_id")),
+                text(o.get("symbol")),
+                text(o.get("side")),
+                text(o.get("qty")),
+                text(o.get("status")),
+                text(o.get("strategy")),
+            )
         if not orders.row_count:
             orders.add_row("—", "no orders yet", "", "", "", "", "")

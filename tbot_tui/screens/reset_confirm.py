@@ -28,8 +28,10 @@ class ResetConfirmScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="reset-box", classes="dialog"):
-            yield Static(f"Reset the kill switch: trading may resume. Type {CONFIRM_WORD} and give a reason.",
-                         classes="dialog-title")
+            yield Static(
+                f"Reset the kill switch: trading may resume. Type {CONFIRM_WORD} and give a reason.",
+                classes="dialog-title",
+            )
             yield Input(placeholder=f"type {CONFIRM_WORD}", id="reset-word")
             yield Input(placeholder="reason (required)", id="reset-reason")
             yield Static("", id="reset-error", classes="error-line")

@@ -25,7 +25,12 @@ class SelfCheckScreen(ConsoleScreen):
         table.clear()
         for check in rows(read.state if read else None, "self_check"):
             ok = bool(check.get("ok"))
-            table.add_row(text(check.get("module")), Text("PASS", style="green") if ok else Text("FAIL", style="bold red reverse"),
-                          text(check.get("detail")), text(check.get("hint")), text(check.get("checked_utc")))
+            table.add_row(
+                text(check.get("module")),
+                Text("PASS", style="green") if ok else Text("FAIL", style="bold red reverse"),
+                text(check.get("detail")),
+                text(check.get("hint")),
+                text(check.get("checked_utc")),
+            )
         if not table.row_count:
             table.add_row("—", "no self-check results published", "", "", "")

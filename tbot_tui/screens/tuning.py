@@ -10,7 +10,9 @@ from tbot_tui.screens.base import ConsoleScreen
 from tbot_tui.view import money, rows, section, text
 
 # The figures appear as soon as a core publishes the `tuning` section of state.json (docs/state.md).
-NOT_PUBLISHED = "not published yet: this core's state.json has no tuning section (per-strategy stats come with the tuning pipeline)"
+NOT_PUBLISHED = (
+    "not published yet: this core's state.json has no tuning section (per-strategy stats come with the tuning pipeline)"
+)
 
 
 class TuningScreen(ConsoleScreen):
@@ -21,9 +23,12 @@ class TuningScreen(ConsoleScreen):
         yield DataTable(id="enhancement-table", cursor_type="row", classes="half-table")
 
     def on_mount(self) -> None:
-        self.query_one("#tuning-table", DataTable).add_columns("strategy", "trades", "win rate", "PnL", "max DD", "blocks")
+        self.query_one("#tuning-table", DataTable).add_columns(
+            "strategy", "trades", "win rate", "PnL", "max DD", "blocks"
+        )
         self.query_one("#enhancement-table", DataTable).add_columns(
-            "module", "enabled", "fatal", "status", "allowed", "blocked", "last reason")
+            "module", "enabled", "fatal", "status", "allowed", "blocked", "last reason"
+        )
         self.watch(self.app, "state_read", self._on_state, init=True)
 
     def _on_state(self, read: StateRead | None) -> None:
@@ -36,14 +41,27 @@ class TuningScreen(ConsoleScreen):
             if not isinstance(stats, dict):
                 continue
             blocks = stats.get("blocks") if isinstance(stats.get("blocks"), dict) else {}
-            tuning.add_row(name, text(stats.get("trades")), text(stats.get("win_rate")), money(stats.get("pnl")),
-                           money(stats.get("max_drawdown")), ", ".join(f"{m} {n}" for m, n in sorted(blocks.items())) or "—")
+            tuning.add_row(
+                name,
+                text(stats.get("trades")),
+                text(stats.get("win_rate")),
+                money(stats.get("pnl")),
+                money(stats.get("max_drawdown")),
+                ", ".join(f"{m} {n}" for m, n in sorted(blocks.items())) or "—",
+            )
         if not tuning.row_count:
             tuning.add_row("—", "no tuning stats yet (no closed trades)", "", "", "", "")
         enh = self.query_one("#enhancement-table", DataTable)
         enh.clear()
         for e in rows(state, "enhancements"):
-            enh.add_row(text(e.get("module")), text(e.get("enabled")), text(e.get("fatal")), text(e.get("status")),
-                        text(e.get("allowed")), text(e.get("blocked")), text(e.get("last_reason")))
+            enh.add_row(
+                text(e.get("module")),
+                text(e.get("enabled")),
+                text(e.get("fatal")),
+                text(e.get("status")),
+                text(e.get("allowed")),
+                text(e.get("blocked")),
+                text(e.get("last_reason")),
+            )
         if not enh.row_count:
             enh.add_row("—", "no enhancement stats published", "", "", "", "", "")

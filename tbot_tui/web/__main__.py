@@ -16,6 +16,7 @@ from tbot_core.errors import TbotError
 from tbot_core.home import BotHome
 from tbot_core.sanitize import scrub
 
+
 def tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
     if not cert and not key:
         return None
@@ -26,8 +27,10 @@ def tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
     try:
         context.load_cert_chain(cert, key)
     except (OSError, ssl.SSLError) as exc:
-        raise TbotError(f"--tls-cert/--tls-key: cannot load the certificate and key ({type(exc).__name__}: "
-                        f"{getattr(exc, 'strerror', None) or getattr(exc, 'reason', None) or 'unreadable'})") from None
+        raise TbotError(
+            f"--tls-cert/--tls-key: cannot load the certificate and key ({type(exc).__name__}: "
+            f"{getattr(exc, 'strerror', None) or getattr(exc, 'reason', None) or 'unreadable'})"
+        ) from None
     return context
 
 
@@ -68,11 +71,23 @@ def serve(args: argparse.Namespace) -> int:
             raise TbotError(str(exc)) from None
     from tbot_tui.web.server import ConsoleServer
 
-    server = ConsoleServer(str(home.paths.root), host=args.host, port=args.port, allow_control=args.allow_control,
-                           tls=context, theme=args.theme, session_ttl_s=args.session_minutes * 60)
+    server = ConsoleServer(
+        str(home.paths.root),
+        host=args.host,
+        port=args.port,
+        allow_control=args.allow_control,
+        tls=context,
+        theme=args.theme,
+        session_ttl_s=args.session_minutes * 60,
+    )
     mode = "control allowed (flags name the web login)" if args.allow_control else "read-only"
-    ready = lambda: print(f"tbot serve: console ({mode}) on {server.public_url}/ — log in with the web_console secret; "  # noqa: E731
-                          "Ctrl+C stops", flush=True)
+
+    def ready() -> None:
+        print(
+            f"tbot serve: console ({mode}) on {server.public_url}/ — log in with the web_console secret; Ctrl+C stops",
+            flush=True,
+        )
+
     import asyncio
 
     asyncio.run(server.run(ready))

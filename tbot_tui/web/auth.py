@@ -13,8 +13,8 @@ import hmac
 import secrets
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from tbot_core.errors import SecurityError
 from tbot_core.home import BotHome
@@ -90,8 +90,15 @@ class FailureLimiter:
     """At most ``per_client`` failed logins per client address, and ``overall`` from everyone, per
     ``window_s``; past that every attempt is refused (even a right one) until old failures age out."""
 
-    def __init__(self, *, per_client: int = 5, overall: int = 20, window_s: float = 300.0,
-                 clock: Callable[[], float] = time.monotonic, max_clients: int = 1024) -> None:
+    def __init__(
+        self,
+        *,
+        per_client: int = 5,
+        overall: int = 20,
+        window_s: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+        max_clients: int = 1024,
+    ) -> None:
         self.per_client, self.overall, self.window_s = per_client, overall, window_s
         self.clock = clock
         self.max_clients = max_clients

@@ -25,8 +25,9 @@ import logging
 import shlex
 import ssl
 import sys
-from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 from textual_serve.app_service import AppService
@@ -45,12 +46,16 @@ LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 MAX_BODY_BYTES = 16 * 1024
 MAX_CONSOLES = 8  # console processes at once (each is a Python process of its own)
 SWEEP_S = 10.0
-SECURITY_HEADERS = {"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
-                    "Cache-Control": "no-store"}
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
 
 
 def utc_text(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class WebAudit:
@@ -65,10 +70,12 @@ class WebAudit:
             self._log = AuditLog(self.paths.audit_db)
         self._log.append("web", event, context, severity=severity, actor=actor)
 
-    async def __call__(self, event: str, context: dict[str, Any], *, severity: str = "info", actor: str = "system") -> None:
+    async def __call__(
+        self, event: str, context: dict[str, Any], *, severity: str = "info", actor: str = "system"
+    ) -> None:
         try:
             await asyncio.to_thread(self._append, event, context, severity, actor)
-        except Exception as exc:  # noqa: BLE001 - a refusal must still be answered when the log is unwritable
+        except Exception as exc:
             log.error("audit row web/%s not written: %s", event, type(exc).__name__)
 
     def append_now(self, event: str, context: dict[str, Any], *, severity: str = "info", actor: str = "system") -> None:
@@ -83,12 +90,27 @@ class WebAudit:
 class ConsoleServer(Server):
     """textual-serve's server with a login in front of every route and one console command per login."""
 
-    def __init__(self, root: str, *, host: str = "127.0.0.1", port: int = 8765, allow_control: bool = False,
-                 tls: ssl.SSLContext | None = None, theme: str | None = None, session_ttl_s: float = 8 * 3600,
-                 credentials: Credentials | None = None, limiter: FailureLimiter | None = None) -> None:
+    def __init__(
+        self,
+        root: str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8765,
+        allow_control: bool = False,
+        tls: ssl.SSLContext | None = None,
+        theme: str | None = None,
+        session_ttl_s: float = 8 * 3600,
+        credentials: Credentials | None = None,
+        limiter: FailureLimiter | None = None,
+    ) -> None:
         scheme = "https" if tls else "http"
-        super().__init__(command="tbot console", host=host, port=port, title="TradeBot console",
-                         public_url=f"{scheme}://{host}:{port}")
+        super().__init__(
+            command="tbot console",
+            host=host,
+            port=port,
+            title="TradeBot console",
+            public_url=f"{scheme}://{host}:{port}",
+        )
         self.root, self.allow_control, self.tls, self.theme = root, allow_control, tls, theme
         self.scheme = scheme
         self.paths = HomePaths(root)
@@ -106,16 +128,18 @@ class ConsoleServer(Server):
     # -- the aiohttp app -----------------------------------------------------------------------
     async def _make_app(self) -> web.Application:
         app = web.Application(middlewares=[self.guard], client_max_size=MAX_BODY_BYTES)
-        app.add_routes([
-            web.get("/", self.handle_index, name="index"),
-            web.get("/ws", self.handle_websocket, name="websocket"),
-            web.get("/download/{key}", self.handle_download, name="download"),
-            web.get("/login", self.handle_login_page, name="login"),
-            web.post("/login", self.handle_login, name="login_post"),
-            web.get("/logout", self.handle_logout_page, name="logout"),
-            web.post("/logout", self.handle_logout, name="logout_post"),
-            web.static("/static", self.statics_path, show_index=False, name="static"),
-        ])
+        app.add_routes(
+            [
+                web.get("/", self.handle_index, name="index"),
+                web.get("/ws", self.handle_websocket, name="websocket"),
+                web.get("/download/{key}", self.handle_download, name="download"),
+                web.get("/login", self.handle_login_page, name="login"),
+                web.post("/login", self.handle_login, name="login_post"),
+                web.get("/logout", self.handle_logout_page, name="logout"),
+                web.post("/logout", self.handle_logout, name="logout_post"),
+                web.static("/static", self.statics_path, show_index=False, name="static"),
+            ]
+        )
         app.on_startup.append(self.on_startup)
         app.on_shutdown.append(self.on_shutdown)
         return app
@@ -133,20 +157,42 @@ class ConsoleServer(Server):
         name = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
         return name in LOOPBACK_NAMES
 
-    async def refuse(self, request: web.Request, status: int, event: str, why: str, *, severity: str = "warning",
-                     headers: dict[str, str] | None = None, body: str | None = None) -> web.Response:
-        await self.audit(event, {"client": self.client(request), "method": request.method, "path": request.path[:200],
-                                 "status": status, "why": why}, severity=severity)
+    async def refuse(
+        self,
+        request: web.Request,
+        status: int,
+        event: str,
+        why: str,
+        *,
+        severity: str = "warning",
+        headers: dict[str, str] | None = None,
+        body: str | None = None,
+    ) -> web.Response:
+        await self.audit(
+            event,
+            {
+                "client": self.client(request),
+                "method": request.method,
+                "path": request.path[:200],
+                "status": status,
+                "why": why,
+            },
+            severity=severity,
+        )
         return web.Response(status=status, text=body or f"{status}: {why}\n", headers=headers)
 
     @web.middleware
-    async def guard(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    async def guard(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         response = await self._guarded(request, handler)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
 
-    async def _guarded(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    async def _guarded(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         if not self.host_allowed(request):
             return await self.refuse(request, 421, "request_refused", "Host is not this server's loopback name")
         if request.method not in ("GET", "HEAD", "POST"):
@@ -180,8 +226,11 @@ class ConsoleServer(Server):
         if fingerprint != session.fingerprint:  # the login was changed or deleted since this session began
             self.sessions.drop(session)
             await self.end_consoles(session)
-            await self.audit("session_revoked", {"user": session.user, "client": self.client(request),
-                                                 "why": "the web_console login changed"}, severity="warning")
+            await self.audit(
+                "session_revoked",
+                {"user": session.user, "client": self.client(request), "why": "the web_console login changed"},
+                severity="warning",
+            )
             return None, "login changed"
         return session, ""
 
@@ -200,15 +249,23 @@ class ConsoleServer(Server):
         client = self.client(request)
         wait = self.limiter.retry_after(client)
         if wait > 0:
-            await self.audit("login_rate_limited", {"client": client, "retry_after_s": int(wait) + 1}, severity="warning")
-            return self.login_page(f"too many failed attempts: try again in {int(wait) + 1} s", 429,
-                                   {"Retry-After": str(int(wait) + 1)})
+            await self.audit(
+                "login_rate_limited", {"client": client, "retry_after_s": int(wait) + 1}, severity="warning"
+            )
+            return self.login_page(
+                f"too many failed attempts: try again in {int(wait) + 1} s", 429, {"Retry-After": str(int(wait) + 1)}
+            )
         try:
             form = await request.post()
         except ValueError:
             return await self.refuse(request, 400, "request_refused", "login form not readable")
         user, password = form.get("user"), form.get("password")
-        if not isinstance(user, str) or not isinstance(password, str) or len(user) > MAX_FIELD_CHARS or len(password) > MAX_FIELD_CHARS:
+        if (
+            not isinstance(user, str)
+            or not isinstance(password, str)
+            or len(user) > MAX_FIELD_CHARS
+            or len(password) > MAX_FIELD_CHARS
+        ):
             return await self.refuse(request, 400, "request_refused", "login form needs text fields user and password")
         try:
             login = self.credentials.check(user, password)
@@ -218,20 +275,39 @@ class ConsoleServer(Server):
             return self.login_page("no login is configured on the server", 503)
         if login is None:
             self.limiter.failed(client)
-            await self.audit("login_failed", {"client": client, "user_known": user_known, "why": "wrong user or password"},
-                             severity="warning")
+            await self.audit(
+                "login_failed",
+                {"client": client, "user_known": user_known, "why": "wrong user or password"},
+                severity="warning",
+            )
             return self.login_page("wrong user or password", 401)
         self.limiter.succeeded(client)
         token, session = self.sessions.create(login, client)
-        await self.audit("login", {"user": login.user, "client": client, "expires_utc": utc_text(session.expires_at),
-                                   "mode": "control" if self.allow_control else "read-only"}, actor="operator")
+        await self.audit(
+            "login",
+            {
+                "user": login.user,
+                "client": client,
+                "expires_utc": utc_text(session.expires_at),
+                "mode": "control" if self.allow_control else "read-only",
+            },
+            actor="operator",
+        )
         response = web.Response(status=303, headers={"Location": "/"})
-        response.set_cookie(COOKIE, token, max_age=int(self.sessions.ttl_s), expires=self.cookie_expiry(session),
-                            path="/", httponly=True, samesite="Strict", secure=self.tls is not None)
+        response.set_cookie(
+            COOKIE,
+            token,
+            max_age=int(self.sessions.ttl_s),
+            expires=self.cookie_expiry(session),
+            path="/",
+            httponly=True,
+            samesite="Strict",
+            secure=self.tls is not None,
+        )
         return response
 
     def cookie_expiry(self, session: Session) -> str:
-        return datetime.fromtimestamp(session.expires_at, tz=timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")
+        return datetime.fromtimestamp(session.expires_at, tz=UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
 
     async def handle_logout_page(self, request: web.Request) -> web.StreamResponse:
         page = render(LOGOUT_PAGE, title=self.title, user=request["session"].user)
@@ -249,8 +325,13 @@ class ConsoleServer(Server):
     # -- the console ------------------------------------------------------------------------------
     async def handle_index(self, request: web.Request) -> web.StreamResponse:  # type: ignore[override]
         ws_scheme = "wss" if self.tls else "ws"
-        page = render(CONSOLE_PAGE, title=self.title, static_url="/static/", font_size=to_int(request.query.get("fontsize", "16"), 16),
-                      websocket_url=f"{ws_scheme}://{request.host}/ws")
+        page = render(
+            CONSOLE_PAGE,
+            title=self.title,
+            static_url="/static/",
+            font_size=to_int(request.query.get("fontsize", "16"), 16),
+            websocket_url=f"{ws_scheme}://{request.host}/ws",
+        )
         return web.Response(text=page, content_type="text/html")
 
     def console_command(self, session: Session) -> str:
@@ -270,12 +351,25 @@ class ConsoleServer(Server):
         service: AppService | None = None
         self.consoles += 1
         session.sockets.add(websocket)
-        await self.audit("console_opened", {"user": session.user, "client": self.client(request),
-                                            "mode": "control" if self.allow_control else "read-only"}, actor="operator")
+        await self.audit(
+            "console_opened",
+            {
+                "user": session.user,
+                "client": self.client(request),
+                "mode": "control" if self.allow_control else "read-only",
+            },
+            actor="operator",
+        )
         try:
             await websocket.prepare(request)
-            service = AppService(self.console_command(session), write_bytes=websocket.send_bytes, write_str=websocket.send_str,
-                                 close=websocket.close, download_manager=self.download_manager, debug=False)
+            service = AppService(
+                self.console_command(session),
+                write_bytes=websocket.send_bytes,
+                write_str=websocket.send_str,
+                close=websocket.close,
+                download_manager=self.download_manager,
+                debug=False,
+            )
             await service.start(width, height)
             try:
                 await self._process_messages(websocket, service)
@@ -283,7 +377,7 @@ class ConsoleServer(Server):
                 await service.stop()
         except asyncio.CancelledError:
             await websocket.close()
-        except Exception as error:  # noqa: BLE001 - one console's failure must not stop the server
+        except Exception as error:
             log.error("console session ended: %s", type(error).__name__)
         finally:
             self.consoles -= 1
@@ -326,14 +420,23 @@ class ConsoleServer(Server):
             await site.start()
         except OSError as exc:
             await runner.cleanup()
-            raise SecurityError(f"--host {self.host} --port {self.port}: cannot listen ({exc.strerror or exc})",
-                                hint="is another `tbot serve` running? pick another --port") from None
+            raise SecurityError(
+                f"--host {self.host} --port {self.port}: cannot listen ({exc.strerror or exc})",
+                hint="is another `tbot serve` running? pick another --port",
+            ) from None
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (2, 15):  # SIGINT, SIGTERM
             loop.add_signal_handler(signum, stop.set)
-        await self.audit("serve_started", {"host": self.host, "port": self.port, "tls": self.tls is not None,
-                                           "mode": "control" if self.allow_control else "read-only"})
+        await self.audit(
+            "serve_started",
+            {
+                "host": self.host,
+                "port": self.port,
+                "tls": self.tls is not None,
+                "mode": "control" if self.allow_control else "read-only",
+            },
+        )
         if ready is not None:
             ready()
         try:
@@ -342,4 +445,3 @@ class ConsoleServer(Server):
             await self.audit("serve_stopped", {"host": self.host, "port": self.port})
             await runner.cleanup()
             self.audit.close()
-

@@ -64,8 +64,11 @@ class AuditPanel(Vertical):
     def filters(self) -> tuple[str | None, str | None, str]:
         category = self.query_one("#audit-category", Select).value
         severity = self.query_one("#audit-severity", Select).value
-        return (category if isinstance(category, str) else None, severity if isinstance(severity, str) else None,
-                self.query_one(Input).value.strip())
+        return (
+            category if isinstance(category, str) else None,
+            severity if isinstance(severity, str) else None,
+            self.query_one(Input).value.strip(),
+        )
 
     def _on_new_rows(self, _seq: int) -> None:
         fresh = [r for r in self.app.audit_ring if r.seq > self._last_seq]

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-from textual.widgets import Static
-
 from typing import Any
+
+from textual.widgets import Static
 
 from tbot_core.state import StateRead
 from tbot_tui.view import seconds, section
 
-HINTS = {"missing": "start it with `tbot run` (or `tbot core`)",
-         "stale": "the figures below are the last ones the core published",
-         "garbled": "the core will replace it on its next write"}
+HINTS = {
+    "missing": "start it with `tbot run` (or `tbot core`)",
+    "stale": "the figures below are the last ones the core published",
+    "garbled": "the core will replace it on its next write",
+}
 
 
 def suspended_feeds(state: dict[str, Any]) -> str:
     watchdog = section(state, "watchdog")
-    down = [f"{name} {beat.get('state')} ({seconds(beat.get('age_seconds'))} > {seconds(beat.get('threshold_seconds'))})"
-            for name, beat in sorted(watchdog.items()) if isinstance(beat, dict) and beat.get("state") not in (None, "ok")]
+    down = [
+        f"{name} {beat.get('state')} ({seconds(beat.get('age_seconds'))} > {seconds(beat.get('threshold_seconds'))})"
+        for name, beat in sorted(watchdog.items())
+        if isinstance(beat, dict) and beat.get("state") not in (None, "ok")
+    ]
     return ", ".join(down) or "no heartbeat detail published"
 
 
@@ -35,14 +40,19 @@ class CoreBanner(Static):
         if read is not None and read.status != "ok":
             lines.append(f"CORE {read.status.upper()}: {read.problem} — {HINTS.get(read.status, '')}")
         elif read is not None and (read.state or {}).get("mode") == "halted":
-            how = ("reset it from an operator console (`tbot tui`, key R) or `tbot control reset`" if self.app.read_only
-                   else "reset with R (type RESET and give a reason)")
+            how = (
+                "reset it from an operator console (`tbot tui`, key R) or `tbot control reset`"
+                if self.app.read_only
+                else "reset with R (type RESET and give a reason)"
+            )
             lines.append(f"KILL SWITCH TRIGGERED: trading halted — {how}")
         elif read is not None and (read.state or {}).get("mode") == "blocked":
             reason = (read.state or {}).get("blocked_reason") or "see the Self-check screen"
             lines.append(f"LAUNCH BLOCKED: {reason} — fix it, then start the core again")
         elif read is not None and (read.state or {}).get("mode") == "suspended":
-            lines.append(f"TRADING SUSPENDED by the watchdog: {suspended_feeds(read.state or {})} — the core retries by itself")
+            lines.append(
+                f"TRADING SUSPENDED by the watchdog: {suspended_feeds(read.state or {})} — the core retries by itself"
+            )
         if self.app.audit_problem:
             lines.append(f"AUDIT LOG: {self.app.audit_problem}")
         self.display = bool(lines)

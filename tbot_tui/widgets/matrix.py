@@ -27,8 +27,14 @@ STATE_W, LAST_W, SCOPE_W = 9, 8, max(len(s.scope) for s in EMERGENCY_MATRIX)
 EVENT_W = max(len(s.event) for s in EMERGENCY_MATRIX)
 RESPONSE_W = max(len(s.response) for s in EMERGENCY_MATRIX)
 CAUSE_W, EVENT_MIN = 32, 12
-WIDE = (("state", STATE_W), ("event", EVENT_W), ("last", LAST_W), ("cause", CAUSE_W), ("scope", SCOPE_W),
-        ("response", RESPONSE_W))
+WIDE = (
+    ("state", STATE_W),
+    ("event", EVENT_W),
+    ("last", LAST_W),
+    ("cause", CAUSE_W),
+    ("scope", SCOPE_W),
+    ("response", RESPONSE_W),
+)
 WIDE_MIN = sum(w + CELL_PADDING for _label, w in WIDE)
 
 
@@ -121,6 +127,5 @@ class MatrixPanel(DataTable):
                     event = "\n".join(textwrap.wrap(spec.event, layout.event)[: layout.lines])
                 else:
                     event = f"{fit(spec.event, layout.event)}\n{fit(cause, layout.event)}"
-                cells = [f"{shown_state}\n{when}", event,
-                         spec.scope, response]
+                cells = [f"{shown_state}\n{when}", event, spec.scope, response]
             self.add_row(*(Text(c, style=style, no_wrap=True) for c in cells), key=spec.key, height=layout.lines)

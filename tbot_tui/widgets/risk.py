@@ -25,8 +25,11 @@ def watchdog_line(watchdog: dict[str, Any]) -> str:
 
 def allocation_line(exposure: dict[str, Any]) -> str:
     allocations = exposure.get("allocations") if isinstance(exposure.get("allocations"), dict) else {}
-    cells = [f"{name} {money(a.get('used'))}/{money(a.get('limit'))}" for name, a in sorted(allocations.items())
-             if isinstance(a, dict)]
+    cells = [
+        f"{name} {money(a.get('used'))}/{money(a.get('limit'))}"
+        for name, a in sorted(allocations.items())
+        if isinstance(a, dict)
+    ]
     return "alloc     " + (" · ".join(cells) if cells else DASH)
 
 
@@ -55,26 +58,35 @@ class RiskPanel(VerticalScroll):
         defense, exposure = section(state, "defense_mode"), section(state, "exposure")
         self.query_one("#risk-pnl", Static).update(
             f"daily PnL {money(pnl.get('daily'))}  limit {text(pnl.get('limit_text') or pnl.get('limit'))}"
-            f"  realized {money(pnl.get('realized'))}")
+            f"  realized {money(pnl.get('realized'))}"
+        )
         self.query_one(PnlGauge).fraction = used_fraction(pnl)
         self.query_one(Sparkline).data = pnl_series(pnl) or [0.0]
         triggered = kill.get("state") == "triggered"
         kill_widget = self.query_one("#risk-kill", Static)
         kill_widget.set_class(triggered, "-alert")
-        kill_widget.update(f"kill sw   TRIGGERED {hhmmss(kill.get('since_utc'))}Z {text(kill.get('cause'))}" if triggered
-                           else f"kill sw   {text(kill.get('state'))}")
+        kill_widget.update(
+            f"kill sw   TRIGGERED {hhmmss(kill.get('since_utc'))}Z {text(kill.get('cause'))}"
+            if triggered
+            else f"kill sw   {text(kill.get('state'))}"
+        )
         active = defense.get("active")
         self.query_one("#risk-defense", Static).update(
-            f"defense   {'ON factor ' + text(defense.get('factor')) if active else ('off' if active is False else DASH)}")
+            f"defense   {'ON factor ' + text(defense.get('factor')) if active else ('off' if active is False else DASH)}"
+        )
         watchdog = section(state, "watchdog")
         dog = self.query_one("#risk-watchdog", Static)
         dog.update(watchdog_line(watchdog))
-        dog.set_class(any(isinstance(b, dict) and b.get("state") not in (None, "ok") for b in watchdog.values()), "-alert")
+        dog.set_class(
+            any(isinstance(b, dict) and b.get("state") not in (None, "ok") for b in watchdog.values()), "-alert"
+        )
         self.query_one("#risk-exposure", Static).update(
             f"exposure  gross {money(exposure.get('gross'))} / {money(exposure.get('gross_limit'))}"
-            f"  net {money(exposure.get('net'))}")
+            f"  net {money(exposure.get('net'))}"
+        )
         self.query_one("#risk-alloc", Static).update(allocation_line(exposure))
         positions = rows(state, "positions")
         cells = [f"{text(p.get('symbol'))} {text(p.get('qty'))}@{money(p.get('avg_price'))}" for p in positions]
         self.query_one("#risk-positions", Static).update(
-            f"positions {len(positions)}: " + (", ".join(cells) if cells else DASH))
+            f"positions {len(positions)}: " + (", ".join(cells) if cells else DASH)
+        )

@@ -40,8 +40,10 @@ class ConsoleHeader(Static):
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(f" {ident.get('bot_identity') or DASH} ", style="bold")
         line.append(f"│ broker {ident.get('broker') or DASH} · ")
-        line.append("PAPER" if paper else ("LIVE" if paper is False else "paper/live unknown"),
-                    style="bold" if paper is False else "")
+        line.append(
+            "PAPER" if paper else ("LIVE" if paper is False else "paper/live unknown"),
+            style="bold" if paper is False else "",
+        )
         line.append(f" │ {(state or {}).get('mode', DASH) if status == 'ok' else 'unknown'} ")
         clock = self.now_text if self.size.width >= FULL_DATE_MIN_WIDTH else self.now_text[11:]
         line.append(f"│ {clock} │ ")

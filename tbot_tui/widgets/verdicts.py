@@ -22,7 +22,9 @@ MODULE_MIN, REASON_MIN = 14, 12
 CELL_PADDING = 2  # DataTable's default cell padding, one column each side
 
 
-def column_widths(width: int, longest_module: int, longest_reason: int, *, dated: bool = False) -> list[tuple[str, int]]:
+def column_widths(
+    width: int, longest_module: int, longest_reason: int, *, dated: bool = False
+) -> list[tuple[str, int]]:
     """Columns for a table ``width`` cells wide: time (with the date when ``dated``), verdict, symbol and
     module always (the module yields width to the reason down to MODULE_MIN); the reason fills the rest;
     strategy only when the whole reason fits beside it (it matters least)."""
@@ -82,8 +84,11 @@ class VerdictPanel(Vertical):
 
     def _on_state(self, read: StateRead | None) -> None:
         self._verdicts = rows(read.state if read else None, "verdicts")
-        grow_options(self.query_one("#verdict-module", Select), self._modules,
-                     {str(v["module"]) for v in self._verdicts if v.get("module")})
+        grow_options(
+            self.query_one("#verdict-module", Select),
+            self._modules,
+            {str(v["module"]) for v in self._verdicts if v.get("module")},
+        )
         self._render_rows()
 
     def on_select_changed(self, event: Select.Changed) -> None:
@@ -99,11 +104,19 @@ class VerdictPanel(Vertical):
         shown = [v for v in self._verdicts if verdict_matches(v, module, outcome)]
         table = self.query_one(DataTable)
         dated = needs_dates(self._verdicts, self.app.clock().strftime("%Y-%m-%d"))
-        columns = column_widths(table.size.width - table.styles.scrollbar_size_vertical,
-                                max((len(text(v.get("module"))) for v in self._verdicts), default=0),
-                                max((len(text(v.get("reason"))) for v in self._verdicts), default=0), dated=dated)
-        key = (module, outcome, len(shown), tuple(columns),
-               tuple((v.get("ts_utc"), v.get("symbol"), v.get("module")) for v in shown[:3]))
+        columns = column_widths(
+            table.size.width - table.styles.scrollbar_size_vertical,
+            max((len(text(v.get("module"))) for v in self._verdicts), default=0),
+            max((len(text(v.get("reason"))) for v in self._verdicts), default=0),
+            dated=dated,
+        )
+        key = (
+            module,
+            outcome,
+            len(shown),
+            tuple(columns),
+            tuple((v.get("ts_utc"), v.get("symbol"), v.get("module")) for v in shown[:3]),
+        )
         if key == self._shown_key:
             return
         self._shown_key = key
@@ -112,10 +125,15 @@ class VerdictPanel(Vertical):
             table.add_column(label, width=width, key=label)
         for v in shown:
             allowed = bool(v.get("allow"))
-            cells = {"time": verdict_time(v.get("ts_utc"), dated), DATED_TIME[0]: verdict_time(v.get("ts_utc"), dated),
-                     "verdict": Text("ALLOW", style="green") if allowed else Text("BLOCK", style="bold red"),
-                     "symbol": text(v.get("symbol")), "module": text(v.get("module")),
-                     "reason": text(v.get("reason")), "strategy": text(v.get("strategy"))}
+            cells = {
+                "time": verdict_time(v.get("ts_utc"), dated),
+                DATED_TIME[0]: verdict_time(v.get("ts_utc"), dated),
+                "verdict": Text("ALLOW", style="green") if allowed else Text("BLOCK", style="bold red"),
+                "symbol": text(v.get("symbol")),
+                "module": text(v.get("module")),
+                "reason": text(v.get("reason")),
+                "strategy": text(v.get("strategy")),
+            }
             table.add_row(*(cells[label] for label, _width in columns))
         empty = self.query_one("#verdict-empty", Static)
         empty.display = not shown

@@ -37,11 +37,18 @@ def test_raw_peer_tables_have_exactly_the_columns_of_the_real_ones() -> None:
 
 
 def test_bench_runs_end_to_end_on_a_small_history() -> None:
-    done = subprocess.run([sys.executable, str(BENCH), "--legs", "2000", "--repeat", "1", "--verify-legs", "5000"],
-                          capture_output=True, text=True, timeout=180, check=False)
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--legs", "2000", "--repeat", "1", "--verify-legs", "5000"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert any("post_groups (full API)" in line and "ratio" in line for line in lines), done.stdout
     assert any("idempotent re-run" in line for line in lines), done.stdout
     assert any("hash-chain verify" in line and "ratio" in line for line in lines), done.stdout
-    assert any("startup check after one new batch" in line and "1 batch(es) re-hashed" in line for line in lines), done.stdout
+    assert any("startup check after one new batch" in line and "1 batch(es) re-hashed" in line for line in lines), (
+        done.stdout
+    )

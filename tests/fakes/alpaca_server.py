@@ -61,7 +61,7 @@ class FakeAlpaca:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def __enter__(self) -> "FakeAlpaca":
+    def __enter__(self) -> FakeAlpaca:
         self._thread.start()
         return self
 
@@ -79,11 +79,20 @@ class FakeAlpaca:
         return sum(1 for r in self.requests if r.method == method and r.path == path)
 
     # -- state helpers the tests use ---------------------------------------------------------
-    def add_activity(self, activity_type: str, net_amount: str, day: str = "2025-01-02", **extra: Any) -> dict[str, Any]:
+    def add_activity(
+        self, activity_type: str, net_amount: str, day: str = "2025-01-02", **extra: Any
+    ) -> dict[str, Any]:
         self.state.activity_seq += 1
-        item = {"id": f"{day.replace('-', '')}000000{self.state.activity_seq:03d}::{uuid.uuid4()}",
-                "account_id": str(uuid.UUID(int=1)), "activity_type": activity_type, "date": day,
-                "net_amount": net_amount, "description": "", "status": "executed", **extra}
+        item = {
+            "id": f"{day.replace('-', '')}000000{self.state.activity_seq:03d}::{uuid.uuid4()}",
+            "account_id": str(uuid.UUID(int=1)),
+            "activity_type": activity_type,
+            "date": day,
+            "net_amount": net_amount,
+            "description": "",
+            "status": "executed",
+            **extra,
+        }
         self.state.activities.append(item)
         return item
 
@@ -117,16 +126,28 @@ class FakeAlpaca:
 def _route(state: AlpacaState, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
     if (method, path) == ("GET", "/v2/account"):
         equity = state.cash + sum(q * state.prices[s] for s, (q, _) in state.positions.items())
-        return 200, {"id": str(uuid.UUID(int=1)), "account_number": "PA0000001", "status": "ACTIVE", "currency": "USD",
-                     "cash": str(state.cash), "equity": str(equity), "buying_power": str(state.cash * 2),
-                     "trading_blocked": False, "account_blocked": False}
+        return 200, {
+            "id": str(uuid.UUID(int=1)),
+            "account_number": "PA0000001",
+            "status": "ACTIVE",
+            "currency": "USD",
+            "cash": str(state.cash),
+            "equity": str(equity),
+            "buying_power": str(state.cash * 2),
+            "trading_blocked": False,
+            "account_blocked": False,
+        }
     if (method, path) == ("GET", "/v2/positions"):
         return 200, [_position(s, q, a, state.prices[s]) for s, (q, a) in state.positions.items() if q]
     if (method, path) == ("POST", "/v2/orders"):
         return _submit(state, body)
     if (method, path) == ("GET", "/v2/orders"):
         wanted = query.get("status", "open")
-        rows = [o for o in state.orders.values() if wanted == "all" or (o["status"] in ("new", "accepted")) == (wanted == "open")]
+        rows = [
+            o
+            for o in state.orders.values()
+            if wanted == "all" or (o["status"] in ("new", "accepted")) == (wanted == "open")
+        ]
         return 200, rows
     if path.startswith("/v2/orders/"):
         order = state.orders.get(path.rsplit("/", 1)[1])
@@ -136,7 +157,7 @@ def _route(state: AlpacaState, method: str, path: str, query: dict[str, str], bo
             return 200, order
         if method == "DELETE":
             if order["status"] not in ("new", "accepted"):
-                return 422, json.dumps({"code": 42210000, "message": f"order is already in \"{order['status']}\" state"})
+                return 422, json.dumps({"code": 42210000, "message": f'order is already in "{order["status"]}" state'})
             order["status"] = "canceled"
             return 204, None
     if (method, path) == ("GET", "/v2/account/activities"):
@@ -149,22 +170,46 @@ def _route(state: AlpacaState, method: str, path: str, query: dict[str, str], bo
 
 
 def _position(symbol: str, qty: Decimal, avg: Decimal, price: Decimal) -> dict[str, Any]:
-    return {"asset_id": str(uuid.UUID(int=2)), "symbol": symbol, "exchange": "NASDAQ", "asset_class": "us_equity",
-            "avg_entry_price": str(avg), "qty": str(abs(qty)), "side": "long" if qty > 0 else "short",
-            "market_value": str(qty * price), "cost_basis": str(qty * avg), "current_price": str(price)}
+    return {
+        "asset_id": str(uuid.UUID(int=2)),
+        "symbol": symbol,
+        "exchange": "NASDAQ",
+        "asset_class": "us_equity",
+        "avg_entry_price": str(avg),
+        "qty": str(abs(qty)),
+        "side": "long" if qty > 0 else "short",
+        "market_value": str(qty * price),
+        "cost_basis": str(qty * avg),
+        "current_price": str(price),
+    }
 
 
 def _submit(state: AlpacaState, body: dict[str, Any]) -> tuple[int, Any]:
     symbol, side = body["symbol"], body["side"]
     qty = Decimal(str(body["qty"]))
     if symbol not in state.prices:
-        return 422, json.dumps({"code": 42210000, "message": f"asset \"{symbol}\" not found"})
+        return 422, json.dumps({"code": 42210000, "message": f'asset "{symbol}" not found'})
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    order = {"id": str(uuid.uuid4()), "client_order_id": body.get("client_order_id") or str(uuid.uuid4()),
-             "created_at": now, "updated_at": now, "submitted_at": now, "symbol": symbol, "asset_class": "us_equity",
-             "qty": str(qty), "filled_qty": "0", "filled_avg_price": None, "order_class": "simple",
-             "order_type": body["type"], "type": body["type"], "side": side, "time_in_force": body["time_in_force"],
-             "limit_price": body.get("limit_price"), "status": "accepted", "extended_hours": False}
+    order = {
+        "id": str(uuid.uuid4()),
+        "client_order_id": body.get("client_order_id") or str(uuid.uuid4()),
+        "created_at": now,
+        "updated_at": now,
+        "submitted_at": now,
+        "symbol": symbol,
+        "asset_class": "us_equity",
+        "qty": str(qty),
+        "filled_qty": "0",
+        "filled_avg_price": None,
+        "order_class": "simple",
+        "order_type": body["type"],
+        "type": body["type"],
+        "side": side,
+        "time_in_force": body["time_in_force"],
+        "limit_price": body.get("limit_price"),
+        "status": "accepted",
+        "extended_hours": False,
+    }
     state.orders[order["id"]] = order
     if not state.hold_orders:
         _fill(state, order, qty, state.prices[symbol], now)
@@ -180,11 +225,23 @@ def _fill(state: AlpacaState, order: dict[str, Any], qty: Decimal, price: Decima
     state.cash -= sign * qty * price
     order.update(status="filled", filled_qty=str(qty), filled_avg_price=str(price), filled_at=now)
     state.activity_seq += 1
-    state.activities.append({
-        "id": f"{now[:10].replace('-', '')}000000{state.activity_seq:03d}::{uuid.uuid4()}",
-        "account_id": str(uuid.UUID(int=1)), "activity_type": "FILL", "transaction_time": now, "type": "fill",
-        "price": str(price), "qty": str(qty), "side": order["side"], "symbol": order["symbol"], "leaves_qty": "0",
-        "order_id": order["id"], "cum_qty": str(qty), "order_status": "filled"})
+    state.activities.append(
+        {
+            "id": f"{now[:10].replace('-', '')}000000{state.activity_seq:03d}::{uuid.uuid4()}",
+            "account_id": str(uuid.UUID(int=1)),
+            "activity_type": "FILL",
+            "transaction_time": now,
+            "type": "fill",
+            "price": str(price),
+            "qty": str(qty),
+            "side": order["side"],
+            "symbol": order["symbol"],
+            "leaves_qty": "0",
+            "order_id": order["id"],
+            "cum_qty": str(qty),
+            "order_status": "filled",
+        }
+    )
 
 
 def _activities(state: AlpacaState, query: dict[str, str]) -> list[dict[str, Any]]:
@@ -197,7 +254,7 @@ def _activities(state: AlpacaState, query: dict[str, str]) -> list[dict[str, Any
         rows = [a for a in rows if _activity_time(a) > after]
     if query.get("page_token"):
         ids = [a["id"] for a in rows]
-        rows = rows[ids.index(query["page_token"]) + 1:]
+        rows = rows[ids.index(query["page_token"]) + 1 :]
     return rows[: min(int(query.get("page_size", 100)), 100)]
 
 
@@ -208,7 +265,11 @@ def _activity_time(item: dict[str, Any]) -> datetime:
 
 
 def _bars(state: AlpacaState, query: dict[str, str]) -> dict[str, Any]:
-    start = datetime.fromisoformat(query["start"].replace("Z", "+00:00")).replace(tzinfo=UTC) if query.get("start") else None
+    start = (
+        datetime.fromisoformat(query["start"].replace("Z", "+00:00")).replace(tzinfo=UTC)
+        if query.get("start")
+        else None
+    )
     end = datetime.fromisoformat(query["end"].replace("Z", "+00:00")).replace(tzinfo=UTC) if query.get("end") else None
     flat = []
     for symbol in query["symbols"].split(","):
@@ -217,7 +278,7 @@ def _bars(state: AlpacaState, query: dict[str, str]) -> dict[str, Any]:
             if (start is None or ts >= start) and (end is None or ts <= end):
                 flat.append((symbol, bar))
     offset = int(query.get("page_token") or 0)
-    page = flat[offset: offset + state.bars_page_size]
+    page = flat[offset : offset + state.bars_page_size]
     grouped: dict[str, list[dict[str, Any]]] = {}
     for symbol, bar in page:
         grouped.setdefault(symbol, []).append(bar)

@@ -23,8 +23,16 @@ from tbot_core.runtime.supervisor import run_core
 from tbot_core.runtime.wiring import Fakes
 from tests.fakes.faults import FaultAtBar, FlakyBroker, HangAtBar, RaisingNotifier, ScriptedStrategy, StallingFeed
 
-KNOWN = {"broker_up_when", "broker_outage_after_bars", "broker_outage_seconds", "feed_stall_after_bars",
-         "engine_fault_at_bar", "hang_at_bar", "scripted_signal_every", "notifier_raises"}
+KNOWN = {
+    "broker_up_when",
+    "broker_outage_after_bars",
+    "broker_outage_seconds",
+    "feed_stall_after_bars",
+    "engine_fault_at_bar",
+    "hang_at_bar",
+    "scripted_signal_every",
+    "notifier_raises",
+}
 
 
 def fakes_from(faults: dict[str, str]) -> Fakes:
@@ -35,8 +43,9 @@ def fakes_from(faults: dict[str, str]) -> Fakes:
     up_when = faults.get("broker_up_when")
     after, seconds = int(faults.get("broker_outage_after_bars", 0)), float(faults.get("broker_outage_seconds", 0))
     if up_when or after:
-        kwargs["broker"] = lambda b: FlakyBroker(b, up_when=Path(up_when) if up_when else None, after_bars=after,
-                                                 seconds=seconds)
+        kwargs["broker"] = lambda b: FlakyBroker(
+            b, up_when=Path(up_when) if up_when else None, after_bars=after, seconds=seconds
+        )
     if "feed_stall_after_bars" in faults:
         stall = int(faults["feed_stall_after_bars"])
         kwargs["feed"] = lambda f: StallingFeed(f, stall)

@@ -36,7 +36,9 @@ class ScriptedStrategy:
             return []
         side = "sell" if bar.symbol in self.long else "buy"
         (self.long.discard if side == "sell" else self.long.add)(bar.symbol)
-        return [Signal(bar.ts, self.name, bar.symbol, side, Decimal(str(bar.close)), "scripted test signal", {"vix": vix})]
+        return [
+            Signal(bar.ts, self.name, bar.symbol, side, Decimal(str(bar.close)), "scripted test signal", {"vix": vix})
+        ]
 
 
 class FaultAtBar:
@@ -88,8 +90,17 @@ class FlakyBroker(_Proxy):
     from the ``after_bars``-th bar for ``seconds``.
     """
 
-    CALLS = ("account", "positions", "submit_order", "cancel_order", "open_orders", "order_status", "fills_since",
-             "cancel_all", "heartbeat")
+    CALLS = (
+        "account",
+        "positions",
+        "submit_order",
+        "cancel_order",
+        "open_orders",
+        "order_status",
+        "fills_since",
+        "cancel_all",
+        "heartbeat",
+    )
 
     def __init__(self, inner: Any, *, up_when: Path | None = None, after_bars: int = 0, seconds: float = 0.0) -> None:
         super().__init__(inner)
@@ -180,8 +191,9 @@ class SwitchedBroker(_Proxy):
 
     CALLS = FlakyBroker.CALLS
 
-    def __init__(self, inner: Any, *, down: Any, before_submit: Any, leak: str = "", slow: Any = None,
-                 sleep: Any = None) -> None:
+    def __init__(
+        self, inner: Any, *, down: Any, before_submit: Any, leak: str = "", slow: Any = None, sleep: Any = None
+    ) -> None:
         super().__init__(inner)
         self.code = inner.code
         self._down, self._before_submit, self.leak = down, before_submit, leak
@@ -338,7 +350,9 @@ class DiskFaults:
             if target[2] <= 0:
                 target[3] -= 1
                 self.fired.append(f"{target[1]}:{db}")
-                raise (self._apsw.FullError if target[1] == "full" else self._apsw.IOError)(f"injected {target[1]} fault on {db}")
+                raise (self._apsw.FullError if target[1] == "full" else self._apsw.IOError)(
+                    f"injected {target[1]} fault on {db}"
+                )
         return True
 
     def close(self) -> None:

@@ -38,18 +38,32 @@ asyncio.run(main())
 
 def test_wheel_carries_tbot_tcss_and_the_installed_console_opens_with_its_styles(tmp_path):
     wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(REPO)],
-                   check=True, capture_output=True, text=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(REPO)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     (wheel,) = wheels.glob("tradebot-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         payload = archive.read("tbot_tui/tbot.tcss")
     assert payload == (REPO / "tbot.tcss").read_bytes()  # the top-level file itself, not a link
     site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
-                   check=True, capture_output=True, text=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     home = tmp_path / "no_home_yet"  # the console opens without a core: it shows "core down", styled
     env = {**os.environ, "PYTHONPATH": str(site), "TBOT_HOME": str(home)}
-    probe = subprocess.run([sys.executable, "-c", PROBE, str(site), str(home)], cwd=tmp_path, env=env,
-                           capture_output=True, text=True, timeout=120)
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE, str(site), str(home)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert probe.returncode == 0, probe.stdout + probe.stderr
     assert "styles loaded from" in probe.stdout

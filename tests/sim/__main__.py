@@ -26,13 +26,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.seed is None:
         result = sweep(args.first_seed, args.seeds, progress=True)
-        print(f"{len(result.results)} seeds, {result.steps} steps in {result.seconds:.1f}s; "
-              f"violations: {sum(len(r.violations) for r in result.results)}")
+        print(
+            f"{len(result.results)} seeds, {result.steps} steps in {result.seconds:.1f}s; "
+            f"violations: {sum(len(r.violations) for r in result.results)}"
+        )
         return 1 if result.failing else 0
     schedule = parse(args.seed, args.schedule) if args.schedule is not None else draw(args.seed)
     result = run_seed(args.seed, schedule, keep=args.keep)
-    print(f"seed {args.seed}: {result.steps} steps, {result.lives} core li{'fe' if result.lives == 1 else 'ves'}, "
-          f"{result.orders} orders, last exit {result.exit_code}; schedule: {schedule.describe()}")
+    print(
+        f"seed {args.seed}: {result.steps} steps, {result.lives} core li{'fe' if result.lives == 1 else 'ves'}, "
+        f"{result.orders} orders, last exit {result.exit_code}; schedule: {schedule.describe()}"
+    )
     if result.ok:
         print("all invariants hold")
         return 0

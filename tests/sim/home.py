@@ -28,12 +28,26 @@ SYMBOLS = ("SPY", "AAPL", "MSFT", "NVDA")
 MINUTES = 12  # 48 bars; the 11th minute is 00:00 UTC
 START = 1767743400  # 2026-01-06T23:50:00Z
 SETTINGS = {
-    "REPLAY_SPEED": "0", "WATCHDOG_INTERVAL_SECONDS": "1", "WATCHDOG_BROKER_TIMEOUT_SECONDS": "3",
-    "WATCHDOG_FEED_TIMEOUT_SECONDS": "4", "API_RETRY_LIMIT": "2", "API_RETRY_BASE_SECONDS": "0.2",
-    "API_RETRY_MAX_SECONDS": "1", "RESTART_BACKOFF_SECONDS": "1", "RESTART_MAX_ATTEMPTS": "3",
-    "RESTART_WINDOW_SECONDS": "600", "SUPERVISOR_STOP_GRACE_SECONDS": "5", "WORKER_STALL_SECONDS": "8",
-    "SYMBOLS": ",".join(SYMBOLS), "ADX_FILTER_ENABLED": "false", "BOLLINGER_CONFLUENCE_ENABLED": "false",
-    "MAX_OPEN_POSITIONS": "100", "ALLOC_MID": "1.0", "ALLOC_OPEN": "0", "ALLOC_CLOSE": "0", "DAILY_LOSS_LIMIT": "300",
+    "REPLAY_SPEED": "0",
+    "WATCHDOG_INTERVAL_SECONDS": "1",
+    "WATCHDOG_BROKER_TIMEOUT_SECONDS": "3",
+    "WATCHDOG_FEED_TIMEOUT_SECONDS": "4",
+    "API_RETRY_LIMIT": "2",
+    "API_RETRY_BASE_SECONDS": "0.2",
+    "API_RETRY_MAX_SECONDS": "1",
+    "RESTART_BACKOFF_SECONDS": "1",
+    "RESTART_MAX_ATTEMPTS": "3",
+    "RESTART_WINDOW_SECONDS": "600",
+    "SUPERVISOR_STOP_GRACE_SECONDS": "5",
+    "WORKER_STALL_SECONDS": "8",
+    "SYMBOLS": ",".join(SYMBOLS),
+    "ADX_FILTER_ENABLED": "false",
+    "BOLLINGER_CONFLUENCE_ENABLED": "false",
+    "MAX_OPEN_POSITIONS": "100",
+    "ALLOC_MID": "1.0",
+    "ALLOC_OPEN": "0",
+    "ALLOC_CLOSE": "0",
+    "DAILY_LOSS_LIMIT": "300",
 }
 
 
@@ -64,8 +78,18 @@ class SimHome:
         paths, _ = init_home(root)
         paths.plaintext_env.write_text("".join(f"{k}={v}\n" for k, v in SETTINGS.items()))
         store = SecretStore(BotHome(str(root)))
-        store.set("notifier_smtp", {"host": "127.0.0.1", "port": "9", "username": "bot", "password": SECRETS.smtp_password,
-                                    "from": "bot@example.test", "to": "ops@example.test", "starttls": "false"})
+        store.set(
+            "notifier_smtp",
+            {
+                "host": "127.0.0.1",
+                "port": "9",
+                "username": "bot",
+                "password": SECRETS.smtp_password,
+                "from": "bot@example.test",
+                "to": "ops@example.test",
+                "starttls": "false",
+            },
+        )
         store.set("notifier_webhook", {"url": "http://127.0.0.1:9/hook", "token": SECRETS.webhook_token})
         self.fernet_key = paths.key_file.read_text().strip()
 

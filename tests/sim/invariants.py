@@ -40,7 +40,10 @@ ALL = (KILL_BLOCKS, NO_ORDER_SUSPENDED, NO_REARM, BOOKS, CHAINS, MATRIX, TRANSIE
 MATRIX_GRACE_S = 12.0  # a controlled stop audits after it has joined the engine (up to the stop grace)
 # Row -> (audit events that explain it, alerts that announce it; None: the matrix asks for no alert).
 EVIDENCE: dict[str, tuple[set[str], set[str] | None]] = {
-    "daily_loss": ({TRIGGERED_EVENT, "kill_switch_state_disagreement"}, {"kill_switch_triggered", "kill_switch_state_disagreement"}),
+    "daily_loss": (
+        {TRIGGERED_EVENT, "kill_switch_state_disagreement"},
+        {"kill_switch_triggered", "kill_switch_state_disagreement"},
+    ),
     "broker_down": ({"broker_suspended"}, {"broker_suspended"}),
     "feed_down": ({"controlled_stop"}, {"feed_down_controlled_stop"}),
     "logic_error": ({"controlled_stop"}, {"logic_error_controlled_stop"}),
@@ -85,8 +88,9 @@ class Checker:
     def _read_audit(self) -> None:
         if self._audit is None:  # the checker is not the core: it reads past the injected disk faults
             self._audit = connect(self.sim.root / "db" / "audit.db", readonly=True, vfs="unix")
-        rows = self._audit.execute("SELECT seq, category, event, context FROM audit_log WHERE seq > ? ORDER BY seq",
-                                   (self._seq,))
+        rows = self._audit.execute(
+            "SELECT seq, category, event, context FROM audit_log WHERE seq > ? ORDER BY seq", (self._seq,)
+        )
         for seq, category, event, context in rows.fetchall():
             self._seq = seq
             self.trace.update(f"{seq}|{category}|{event}\n".encode())
@@ -111,9 +115,12 @@ class Checker:
             self.fail(KILL_BLOCKS, f"order {what} sent while the kill switch is triggered")
         elif self.halt_seen:
             self.fail(KILL_BLOCKS, f"order {what} sent after the core was seen halted, with no audited reset since")
-        state = {"suspended": sup.control.suspended or sup.watchdog.broker_suspended(),
-                 "engine stop requested": sup.control.stop.is_set(), "core stopping": sup.stop_requested.is_set(),
-                 "blocked": bool(sup.blocked_reason)}
+        state = {
+            "suspended": sup.control.suspended or sup.watchdog.broker_suspended(),
+            "engine stop requested": sup.control.stop.is_set(),
+            "core stopping": sup.stop_requested.is_set(),
+            "blocked": bool(sup.blocked_reason),
+        }
         bad = [name for name, on in state.items() if on]
         if bad:
             self.fail(NO_ORDER_SUSPENDED, f"order {what} sent while {', '.join(bad)}")
@@ -152,11 +159,17 @@ class Checker:
             return
         self._read_audit()
         fired = self.sim.fired
-        excused = (fired & (FATAL | HARD) or ("operator_stop" in fired and life.exit_code == 0)
-                   or (self.budget_spent and life.exit_code == 4))  # RESTART_MAX_ATTEMPTS per window, by design
+        excused = (
+            fired & (FATAL | HARD)
+            or ("operator_stop" in fired and life.exit_code == 0)
+            or (self.budget_spent and life.exit_code == 4)
+        )  # RESTART_MAX_ATTEMPTS per window, by design
         if not excused:
-            self.fail(TRANSIENT, f"core life {life.number} exited with code {life.exit_code} after only "
-                                 f"transient faults ({', '.join(sorted(fired)) or 'none'})")
+            self.fail(
+                TRANSIENT,
+                f"core life {life.number} exited with code {life.exit_code} after only "
+                f"transient faults ({', '.join(sorted(fired)) or 'none'})",
+            )
 
     def at_end(self) -> None:
         self._read_audit()
@@ -166,9 +179,13 @@ class Checker:
             life.sup.publish(force=True)  # what the supervisor would publish now
             mode = life.sup.mode()
             if fired & FATAL and self.sim.fatal_life == life.number and mode in {"running", "defense", "suspended"}:
-                self.fail(FATAL_EXITS, f"fatal fault(s) {', '.join(sorted(fired & FATAL))} fired but the core is {mode}")
+                self.fail(
+                    FATAL_EXITS, f"fatal fault(s) {', '.join(sorted(fired & FATAL))} fired but the core is {mode}"
+                )
             if not fired & (FATAL | HARD) and mode in {"stopped", "blocked"} and "operator_stop" not in fired:
-                self.fail(TRANSIENT, f"core is {mode} after only transient faults ({', '.join(sorted(fired)) or 'none'})")
+                self.fail(
+                    TRANSIENT, f"core is {mode} after only transient faults ({', '.join(sorted(fired)) or 'none'})"
+                )
         elif fired & FATAL and life.killed:
             pass  # killed by the schedule after the fault: nothing to judge
         self.files(state=running and life.sup.engine is not None)
@@ -180,11 +197,11 @@ class Checker:
         try:
             with AuditLog(root / "db" / "audit.db", readonly=True) as log:
                 log.verify()
-        except Exception as exc:  # noqa: BLE001 - any failure to verify is the finding
+        except Exception as exc:
             self.fail(CHAINS, f"audit log: {exc}")
         try:
             bad = [f"{f.name}: {f.detail}" for f in ledger_findings(root / "db" / "ledger.db") if not f.ok]
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             bad = [f"ledger unreadable: {exc}"]
         if bad:
             self.fail(CHAINS, "ledger check: " + "; ".join(bad))
@@ -200,8 +217,9 @@ class Checker:
                 return
             cash = core.execute("SELECT cash_cents, opening_cash_cents, opened_utc FROM paper_account").fetchone()
             positions = dict(core.execute("SELECT symbol, qty FROM paper_positions"))
-            pending = core.execute("SELECT side, qty, price_cents, fee_cents, symbol, fitid FROM paper_fills "
-                                   "WHERE ledger_posted = 0").fetchall()
+            pending = core.execute(
+                "SELECT side, qty, price_cents, fee_cents, symbol, fitid FROM paper_fills WHERE ledger_posted = 0"
+            ).fetchall()
         finally:
             core.close()
         if cash is None:
@@ -210,16 +228,21 @@ class Checker:
         ledger = open_ledger(root / "db" / "ledger.db", readonly=True)
         try:
             # A fill booked but not yet marked posted (the mark failed, or a crash came between) is in the ledger.
-            pending = [p for p in pending if not ledger.execute("SELECT 1 FROM groups WHERE fitid = ?", (p[5],)).fetchone()]
+            pending = [
+                p for p in pending if not ledger.execute("SELECT 1 FROM groups WHERE fitid = ?", (p[5],)).fetchone()
+            ]
             for side, qty, price, fee, symbol, _fitid in pending:
                 expect_cash += qty * price + fee if side == "buy" else -(qty * price - fee)
                 expect_pos[symbol] = expect_pos.get(symbol, 0) + (-qty if side == "buy" else qty)
             account = current_mapping(ledger)["cash"]
-            booked = ledger.execute("SELECT coalesce(sum(debit_cents) - sum(credit_cents), 0) FROM legs WHERE account_code = ?",
-                                    (account,)).fetchone()[0]
+            booked = ledger.execute(
+                "SELECT coalesce(sum(debit_cents) - sum(credit_cents), 0) FROM legs WHERE account_code = ?", (account,)
+            ).fetchone()[0]
             opened = ledger.execute("SELECT count(*) FROM groups WHERE fitid LIKE 'PAPER-OPENING-%'").fetchone()[0]
             lots = ledger.execute("SELECT symbol, qty FROM lots").fetchall()
-            reliefs = ledger.execute("SELECT l.symbol, r.qty FROM lot_reliefs r JOIN lots l ON l.lot_id = r.lot_id").fetchall()
+            reliefs = ledger.execute(
+                "SELECT l.symbol, r.qty FROM lot_reliefs r JOIN lots l ON l.lot_id = r.lot_id"
+            ).fetchall()
         finally:
             ledger.close()
         if not opened:
@@ -232,8 +255,11 @@ class Checker:
         ledger_pos = {s: int(q) for s, q in held.items() if q}
         expect_pos = {s: q for s, q in expect_pos.items() if q}
         if booked != expect_cash or ledger_pos != expect_pos:
-            self.fail(BOOKS, f"ledger cash {booked} / positions {ledger_pos} != core.db cash {cash[0]} / positions "
-                             f"{positions} less {len(pending)} unposted fill(s)")
+            self.fail(
+                BOOKS,
+                f"ledger cash {booked} / positions {ledger_pos} != core.db cash {cash[0]} / positions "
+                f"{positions} less {len(pending)} unposted fill(s)",
+            )
         if with_state:
             self._state_matches(root, cash[0], positions)
 
@@ -243,8 +269,11 @@ class Checker:
             return
         shown = {p["symbol"]: int(Decimal(p["qty"])) for p in state.get("positions", [])}
         if Decimal(state["account"]["cash"]) * 100 != cash_cents or shown != positions:
-            self.fail(BOOKS, f"state.json cash {state['account']['cash']} / positions {shown} != core.db cash "
-                             f"{Decimal(cash_cents) / 100} / positions {positions}")
+            self.fail(
+                BOOKS,
+                f"state.json cash {state['account']['cash']} / positions {shown} != core.db cash "
+                f"{Decimal(cash_cents) / 100} / positions {positions}",
+            )
 
     def secrets(self) -> None:
         values = [v.encode() for v in self.sim.template.secret_values()]

@@ -89,7 +89,7 @@ class Scheduler:
                     target()
             except SimKilled:
                 pass
-            except BaseException as exc:  # noqa: BLE001 - a real thread would die of it; the core sees it dead
+            except BaseException as exc:
                 task.error = exc
             finally:
                 task.done = True

@@ -16,8 +16,22 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-TRANSIENT = {"broker_down", "slow_heartbeat", "filter_error", "feed_stall", "feed_error", "engine_error", "short_hang", "clock_leap", "garbled_flag",
-             "duplicate_flag", "racing_flags", "defense_flags", "crash_prices", "sigkill"}
+TRANSIENT = {
+    "broker_down",
+    "slow_heartbeat",
+    "filter_error",
+    "feed_stall",
+    "feed_error",
+    "engine_error",
+    "short_hang",
+    "clock_leap",
+    "garbled_flag",
+    "duplicate_flag",
+    "racing_flags",
+    "defense_flags",
+    "crash_prices",
+    "sigkill",
+}
 FATAL = {"engine_bug", "long_hang"}
 HARD = {"disk", "notifier_raises"}
 OPERATOR = {"operator_kill", "operator_reset", "operator_stop"}  # not faults: requests the core must honour
@@ -40,12 +54,15 @@ class Schedule:
     crash_at_bar: int | None = None  # bar index where prices fall 30 %: a sudden loss past DAILY_LOSS_LIMIT
 
     def describe(self) -> str:
-        return ", ".join(str(f) for f in sorted(self.faults)) + (f", crash_prices@bar{self.crash_at_bar}"
-                                                                 if self.crash_at_bar is not None else "") or "no faults"
+        return (
+            ", ".join(str(f) for f in sorted(self.faults))
+            + (f", crash_prices@bar{self.crash_at_bar}" if self.crash_at_bar is not None else "")
+            or "no faults"
+        )
 
     def without(self, index: int) -> Schedule:
         faults = sorted(self.faults)
-        return Schedule(self.seed, faults[:index] + faults[index + 1:], self.crash_at_bar)
+        return Schedule(self.seed, faults[:index] + faults[index + 1 :], self.crash_at_bar)
 
     def kinds(self) -> set[str]:
         return {f.kind for f in self.faults} | ({"crash_prices"} if self.crash_at_bar is not None else set())
@@ -55,11 +72,32 @@ def _one(rng: random.Random, horizon: int) -> list[Fault]:
     """One fault (a flapping broker is several outages) drawn by weight."""
     at = rng.randrange(0, horizon)
     kind = rng.choices(
-        ["broker_down", "broker_flap", "broker_at_start", "feed_stall", "feed_error", "engine_error", "engine_bug",
-         "short_hang", "long_hang", "notifier_raises", "disk", "sigkill", "garbled_flag", "duplicate_flag",
-         "racing_flags", "defense_flags", "operator_kill", "operator_reset", "operator_stop", "clock_leap",
-         "slow_heartbeat", "filter_error"],
-        weights=[8, 5, 4, 5, 3, 5, 2, 2, 1, 2, 8, 8, 3, 3, 3, 2, 3, 2, 2, 3, 3, 3])[0]
+        [
+            "broker_down",
+            "broker_flap",
+            "broker_at_start",
+            "feed_stall",
+            "feed_error",
+            "engine_error",
+            "engine_bug",
+            "short_hang",
+            "long_hang",
+            "notifier_raises",
+            "disk",
+            "sigkill",
+            "garbled_flag",
+            "duplicate_flag",
+            "racing_flags",
+            "defense_flags",
+            "operator_kill",
+            "operator_reset",
+            "operator_stop",
+            "clock_leap",
+            "slow_heartbeat",
+            "filter_error",
+        ],
+        weights=[8, 5, 4, 5, 3, 5, 2, 2, 1, 2, 8, 8, 3, 3, 3, 2, 3, 2, 2, 3, 3, 3],
+    )[0]
     if kind == "broker_at_start":
         return [Fault(0, "broker_down", str(rng.choice([2, 5, 12])))]
     if kind == "broker_flap":
@@ -72,8 +110,15 @@ def _one(rng: random.Random, horizon: int) -> list[Fault]:
     if kind in {"short_hang", "long_hang"}:
         return [Fault(at, kind, "3")] if kind == "short_hang" else [Fault(at, kind)]  # long: every bar, 60 s
     if kind == "notifier_raises":
-        return [Fault(at, kind, rng.choice(["broker_suspended", "kill_switch_triggered", "worker_restarted",
-                                            "feed_down_controlled_stop"]))]
+        return [
+            Fault(
+                at,
+                kind,
+                rng.choice(
+                    ["broker_suspended", "kill_switch_triggered", "worker_restarted", "feed_down_controlled_stop"]
+                ),
+            )
+        ]
     if kind == "disk":
         db = rng.choice(["core.db", "ledger.db", "audit.db"])
         return [Fault(at, kind, f"{db}:{rng.choice(['io', 'full'])}:{rng.choice([1, 2, 5])}:{rng.choice([1, 1, 3])}")]

@@ -165,8 +165,17 @@ class Sim:
             self._sever(self.life)
             self.sched.release_all()
         self.checker.trace.update(repr([(o["step"], o["client_order_id"]) for o in self.orders]).encode())
-        return Result(self.seed, self.schedule, self.violations, self.step, len(self.lives), len(self.orders),
-                      self.life.exit_code, self.checker.trace.hexdigest()[:16], frozenset(self.checker.events))
+        return Result(
+            self.seed,
+            self.schedule,
+            self.violations,
+            self.step,
+            len(self.lives),
+            len(self.orders),
+            self.life.exit_code,
+            self.checker.trace.hexdigest()[:16],
+            frozenset(self.checker.events),
+        )
 
     def _finished(self, last_fault: int) -> bool:
         if self.step < last_fault + SETTLE_STEPS or self.restart_at is not None:
@@ -180,13 +189,22 @@ class Sim:
     def _start_life(self) -> None:
         self.sched.life += 1
         number = self.sched.life
-        fakes = Fakes(broker=lambda b: SwitchedBroker(b, down=self.broker_down, before_submit=self.before_submit,
-                                                      leak=SECRETS.leak, slow=self.heartbeat_delay, sleep=self.sched.sleep),
-                      feed=lambda f: SteppedFeed(f, sleep=self.sched.sleep, bar_seconds=BAR_SECONDS,
-                                                 stalled=self.feed_stalled, fail=self.feed_fails),
-                      notifier=lambda n: RecordingNotifier(n, sent=self.sent, raises=self.notifier_raises),
-                      strategies=lambda _s: [HookedStrategy(3, self.strategy_hook)],
-                      gate=lambda g: faulty_filters(g, self.filter_raises))
+        fakes = Fakes(
+            broker=lambda b: SwitchedBroker(
+                b,
+                down=self.broker_down,
+                before_submit=self.before_submit,
+                leak=SECRETS.leak,
+                slow=self.heartbeat_delay,
+                sleep=self.sched.sleep,
+            ),
+            feed=lambda f: SteppedFeed(
+                f, sleep=self.sched.sleep, bar_seconds=BAR_SECONDS, stalled=self.feed_stalled, fail=self.feed_fails
+            ),
+            notifier=lambda n: RecordingNotifier(n, sent=self.sent, raises=self.notifier_raises),
+            strategies=lambda _s: [HookedStrategy(3, self.strategy_hook)],
+            gate=lambda g: faulty_filters(g, self.filter_raises),
+        )
         sup = SimSupervisor(BotHome(str(self.root)), fakes, self)
         life = Life(number, sup, self.step)
         self.lives.append(life)
@@ -194,7 +212,7 @@ class Sim:
         def main() -> None:
             try:
                 code = sup.run()
-            except Exception as exc:  # noqa: BLE001 - an uncaught exception ends a Python process with status 1
+            except Exception as exc:
                 if self.sched.over:
                     return  # a dead life unwinding after the seed: nothing to record
                 print(f"core died of an uncaught {type(exc).__name__}: {exc}")
@@ -208,7 +226,7 @@ class Sim:
         self.sched.spawn(main, "supervisor")
 
     def process_exited(self, sup: SimSupervisor, code: int) -> None:
-        life = next(l for l in self.lives if l.sup is sup)
+        life = next(candidate for candidate in self.lives if candidate.sup is sup)
         life.exit_code, life.ended_step = code, self.step
         self.sched.kill_life(life.number, keep=None)
         self._sever(life)
@@ -268,7 +286,10 @@ class Sim:
 
     def _apply(self, f: Any) -> None:
         paths = self.life.sup.paths
-        flag = lambda name, reason="": write_flag(paths, name, reason=reason, operator=OPERATOR)
+
+        def flag(name: str, reason: str = "") -> None:
+            write_flag(paths, name, reason=reason, operator=OPERATOR)
+
         if f.kind == "sigkill":
             self._kill(int(f.arg))
         elif f.kind == "disk" and self.vfs is not None:
@@ -382,8 +403,14 @@ class Sim:
         self.checker.before_order(request)
 
 
-def run_seed(seed: int, schedule: Schedule | None = None, *, template: SimHome | None = None,
-             workdir: Path | None = None, keep: bool = False) -> Result:
+def run_seed(
+    seed: int,
+    schedule: Schedule | None = None,
+    *,
+    template: SimHome | None = None,
+    workdir: Path | None = None,
+    keep: bool = False,
+) -> Result:
     """Run one seed (its drawn schedule unless one is given); the home is deleted unless ``keep``."""
     from tests.sim.schedules import draw
 

@@ -49,9 +49,11 @@ def replay_command(result: Result, schedule: Schedule | None = None) -> str:
 
 def report(result: Result, shrunk: Schedule | None = None) -> str:
     first = result.violations[0]
-    lines = [f"FAIL seed {result.seed}: {first.name} at step {first.step}: {first.detail}",
-             *(f"  also: {v}" for v in result.violations[1:4]),
-             f"  schedule: {result.schedule.describe()}"]
+    lines = [
+        f"FAIL seed {result.seed}: {first.name} at step {first.step}: {first.detail}",
+        *(f"  also: {v}" for v in result.violations[1:4]),
+        f"  schedule: {result.schedule.describe()}",
+    ]
     if shrunk is not None:
         lines.append(f"  minimal schedule: {shrunk.describe()}")
     lines.append(f"  replay: {replay_command(result, shrunk)}")

@@ -36,12 +36,19 @@ def test_every_invariant_holds_on_200_seeds(chunk):
 
 
 def test_one_seed_is_one_run_replayed_exactly():
-    seed = next(s for s in range(1000) if len(draw(s).faults) >= 3 and "sigkill" in draw(s).kinds()
-                and not draw(s).kinds() & FATAL)
+    seed = next(
+        s
+        for s in range(1000)
+        if len(draw(s).faults) >= 3 and "sigkill" in draw(s).kinds() and not draw(s).kinds() & FATAL
+    )
     first, second = run_seed(seed), run_seed(seed)
     assert first.steps > 10 and first.lives >= 2  # a SIGKILL and a restart are part of what must replay
-    assert (first.fingerprint, first.steps, first.lives, [str(v) for v in first.violations]) == \
-           (second.fingerprint, second.steps, second.lives, [str(v) for v in second.violations])
+    assert (first.fingerprint, first.steps, first.lives, [str(v) for v in first.violations]) == (
+        second.fingerprint,
+        second.steps,
+        second.lives,
+        [str(v) for v in second.violations],
+    )
 
 
 def test_the_simulator_catches_a_kill_switch_that_does_not_block(monkeypatch):

@@ -34,11 +34,13 @@ def test_threads_and_two_processes_appending_at_once_keep_one_verified_chain(tmp
                 log.append("thread", "appended", {"i": i, "thread": name})
                 if i % 100 == 0:
                     log.tail(5)  # reads share the connection too
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+        except BaseException as exc:
             errors.append(exc)
 
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(paths.audit_db), str(PER_PROCESS), str(n)], cwd=REPO)
-             for n in range(2)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(paths.audit_db), str(PER_PROCESS), str(n)], cwd=REPO)
+        for n in range(2)
+    ]
     threads = [threading.Thread(target=append, args=(f"t{n}",)) for n in range(4)]
     for thread in threads:
         thread.start()
@@ -48,6 +50,10 @@ def test_threads_and_two_processes_appending_at_once_keep_one_verified_chain(tmp
     assert errors == []
     assert log.verify() == before + 4 * PER_THREAD + 2 * PER_PROCESS
     log.close()
-    verify = subprocess.run([sys.executable, "-m", "tbot_core.cli.main", "audit", "verify", "--home", str(paths.root)],
-                            cwd=REPO, capture_output=True, text=True)
+    verify = subprocess.run(
+        [sys.executable, "-m", "tbot_core.cli.main", "audit", "verify", "--home", str(paths.root)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert verify.returncode == 0, verify.stdout + verify.stderr

@@ -24,9 +24,21 @@ def test_seed_defaults_are_the_documented_ones():
 
 
 def test_every_key_the_seed_names_is_known():
-    for key in ("ADX_FILTER_ENABLED", "ENABLE_BSM_FILTER", "MAX_BSM_DEVIATION", "MAX_PE_RATIO", "MAX_DEBT_EQUITY",
-                "MIN_MARKET_CAP_FUNDAMENTAL", "STRAT_CLOSE_VIX_THRESHOLD", "DAILY_LOSS_LIMIT", "API_RETRY_LIMIT",
-                "BROKER", "LOG_FORMAT", "DEFENSE_MODE_ACTIVE", "ENVIRONMENT"):
+    for key in (
+        "ADX_FILTER_ENABLED",
+        "ENABLE_BSM_FILTER",
+        "MAX_BSM_DEVIATION",
+        "MAX_PE_RATIO",
+        "MAX_DEBT_EQUITY",
+        "MIN_MARKET_CAP_FUNDAMENTAL",
+        "STRAT_CLOSE_VIX_THRESHOLD",
+        "DAILY_LOSS_LIMIT",
+        "API_RETRY_LIMIT",
+        "BROKER",
+        "LOG_FORMAT",
+        "DEFENSE_MODE_ACTIVE",
+        "ENVIRONMENT",
+    ):
         assert key in KNOWN_KEYS
 
 
@@ -71,7 +83,7 @@ def test_duplicate_key_is_an_error():
 
 
 def test_dotenv_syntax_quotes_export_and_comments():
-    values = parse_dotenv('export BROKER="alpaca"\nLOG_FORMAT=\'CSV\'\nSYMBOLS=AAPL,MSFT # trailing\n', source="f")
+    values = parse_dotenv("export BROKER=\"alpaca\"\nLOG_FORMAT='CSV'\nSYMBOLS=AAPL,MSFT # trailing\n", source="f")
     assert values == {"BROKER": "alpaca", "LOG_FORMAT": "CSV", "SYMBOLS": "AAPL,MSFT"}
 
 

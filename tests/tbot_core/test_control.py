@@ -86,9 +86,13 @@ def test_arbitrary_bytes_in_a_flag_file_are_parsed_or_refused_cleanly(name, raw)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(payload=st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-                            lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=12), kids, max_size=6),
-                            max_leaves=20))
+@given(
+    payload=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=12), kids, max_size=6),
+        max_leaves=20,
+    )
+)
 def test_arbitrary_json_in_a_flag_file_is_parsed_or_refused_cleanly(payload):
     try:
         parse_flag("control_stop.flag", json.dumps(payload).encode())
@@ -99,7 +103,7 @@ def test_arbitrary_json_in_a_flag_file_is_parsed_or_refused_cleanly(payload):
 def test_read_flags_quarantines_fuzzed_files_and_never_raises(home_paths):
     samples = [b"", b"\xff\xfe", b"[]", b"{}", json.dumps({"flag": "stop"}).encode(), b"x" * 5000]
     for i, raw in enumerate(samples):
-        (home_paths.control_dir / f"control_stop.flag").write_bytes(raw)
+        (home_paths.control_dir / "control_stop.flag").write_bytes(raw)
         valid, bad = read_flags(home_paths)
         assert valid == [] and len(bad) == 1, i
     assert len(list(home_paths.quarantine_dir.iterdir())) == len(samples)
@@ -112,7 +116,13 @@ def test_operator_describes_ssh_origin(monkeypatch):
 
 
 def test_requested_time_that_overflows_in_utc_is_refused_cleanly():
-    record = {"flag": "stop", "requested_utc": "0001-01-01T00:00:00+01:00", "operator": {"user": "bob", "ssh_client": None},
-              "reason": "", "nonce": "a" * 32, "source": "cli"}
+    record = {
+        "flag": "stop",
+        "requested_utc": "0001-01-01T00:00:00+01:00",
+        "operator": {"user": "bob", "ssh_client": None},
+        "reason": "",
+        "nonce": "a" * 32,
+        "source": "cli",
+    }
     with pytest.raises(FlagError, match="requested_utc"):
         parse_flag("control_stop.flag", json.dumps(record).encode())

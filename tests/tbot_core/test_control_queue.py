@@ -49,13 +49,13 @@ def test_system_and_operator_stop_written_by_two_threads_at_once_are_both_kept_a
     gate = threading.Barrier(3)
     errors: list[BaseException] = []
 
-    def writer(write) -> None:  # noqa: ANN001
+    def writer(write) -> None:
         try:
             for _ in range(rounds):
                 gate.wait(timeout=60)
                 write(home_paths)
                 gate.wait(timeout=60)
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+        except BaseException as exc:
             errors.append(exc)
             gate.abort()
 
@@ -72,7 +72,7 @@ def test_system_and_operator_stop_written_by_two_threads_at_once_are_both_kept_a
     assert errors == []
 
 
-def _process_writer(root: str, who: str, start, done, rounds: int) -> None:  # noqa: ANN001
+def _process_writer(root: str, who: str, start, done, rounds: int) -> None:
     paths = HomePaths(root)
     write = write_system_stop if who == "system" else write_operator_stop
     for _ in range(rounds):
@@ -85,8 +85,10 @@ def test_system_and_operator_stop_written_by_two_processes_at_once_are_both_kept
     rounds = 20
     ctx = multiprocessing.get_context("spawn")
     start, done = ctx.Barrier(3), ctx.Barrier(3)
-    procs = [ctx.Process(target=_process_writer, args=(str(home_paths.root), who, start, done, rounds))
-             for who in ("system", "operator")]
+    procs = [
+        ctx.Process(target=_process_writer, args=(str(home_paths.root), who, start, done, rounds))
+        for who in ("system", "operator")
+    ]
     for p in procs:
         p.start()
     try:
@@ -110,8 +112,14 @@ def test_requests_are_returned_in_the_order_they_were_written_not_by_name(home_p
 
 
 def _hand_record(flag: str, requested_utc: str, nonce: str, user: str = "bob") -> dict:
-    return {"flag": flag, "requested_utc": requested_utc, "operator": {"user": user, "ssh_client": None},
-            "reason": "by hand", "nonce": nonce, "source": "cli"}
+    return {
+        "flag": flag,
+        "requested_utc": requested_utc,
+        "operator": {"user": user, "ssh_client": None},
+        "reason": "by hand",
+        "nonce": nonce,
+        "source": "cli",
+    }
 
 
 def test_requests_with_the_same_requested_time_are_ordered_by_file_name_on_every_read(home_paths):
@@ -130,7 +138,9 @@ def test_hand_written_legacy_stop_is_accepted_renamed_and_acknowledged_without_t
     home_paths.flag_file("stop").write_text(json.dumps(_hand_record("stop", "2020-01-01T00:00:00Z", "a" * 32)))
     with AuditLog(home_paths.audit_db) as audit:
         flags, bad = read_flags(home_paths, audit)
-        assert bad == [] and [f.nonce for f in flags] == ["a" * 32, ours.nonce], "the older hand-written one comes first"
+        assert bad == [] and [f.nonce for f in flags] == ["a" * 32, ours.nonce], (
+            "the older hand-written one comes first"
+        )
         assert not home_paths.flag_file("stop").exists(), "renamed to its own request name"
         acknowledge(home_paths, audit, flags[0], "stopping")
         assert flag_files(home_paths) == [flag_path(home_paths, ours).name]
@@ -177,9 +187,16 @@ def test_temp_file_of_an_unfinished_write_is_ignored_and_left_alone(home_paths):
 def test_a_process_stuck_holding_the_control_lock_does_not_stop_a_request_landing_or_being_read(home_paths):
     home_paths.control_lock.touch()
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1]); fcntl.flock(f, fcntl.LOCK_EX); "
-                               "print('held', flush=True); time.sleep(600)", str(home_paths.control_lock)],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time; f = open(sys.argv[1]); fcntl.flock(f, fcntl.LOCK_EX); "
+            "print('held', flush=True); time.sleep(600)",
+            str(home_paths.control_lock),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         record = write_system_stop(home_paths)

@@ -13,7 +13,6 @@ from tbot_core.enhancements.adx_filter import AdxFilter
 from tbot_core.enhancements.build_check import BuildCheck
 from tbot_core.gate import Gate
 from tbot_core.signals import MarketContext
-
 from tests.tbot_core.enhancements.helpers import IDENTITY, signal, snap
 
 
@@ -31,11 +30,31 @@ def _log(home_paths) -> list[dict]:
 def test_an_allowed_mid_signal_passes_blocklist_adx_and_bollinger_and_is_logged(gate, home_paths):
     decision = gate.decide(signal(), MarketContext({"AAPL": snap(close=97.0)}))
     assert decision.allow
-    assert [v.module for v in decision.verdicts] == ["ticker_blocklist", "adx_filter", "bollinger_confluence", "black_scholes_filter"]
+    assert [v.module for v in decision.verdicts] == [
+        "ticker_blocklist",
+        "adx_filter",
+        "bollinger_confluence",
+        "black_scholes_filter",
+    ]
     gate.flush()
     rows = _log(home_paths)
-    assert {r["module"] for r in rows} == {"ticker_blocklist", "adx_filter", "bollinger_confluence", "black_scholes_filter"}
-    assert set(rows[0]) == {"ts_utc", "strategy", "symbol", "side", "module", "allow", "reason", "context", "latency_us"}
+    assert {r["module"] for r in rows} == {
+        "ticker_blocklist",
+        "adx_filter",
+        "bollinger_confluence",
+        "black_scholes_filter",
+    }
+    assert set(rows[0]) == {
+        "ts_utc",
+        "strategy",
+        "symbol",
+        "side",
+        "module",
+        "allow",
+        "reason",
+        "context",
+        "latency_us",
+    }
     assert rows[0]["ts_utc"].endswith("Z")
 
 
@@ -52,10 +71,16 @@ def test_the_first_blocking_module_gives_the_reason(gate):
     assert gate.decide(signal("close", symbol="MSFT"), MarketContext(vix=12.0)).reason.startswith("vix_gatekeeper")
 
 
-@pytest.mark.parametrize("bad, why", [
-    (signal(price="0"), "positive finite"), (signal(price="-3"), "positive finite"), (signal(price="NaN"), "positive finite"),
-    (signal(side="hold"), "expected buy or sell"), (signal(strategy="nope"), "unknown strategy"),
-])
+@pytest.mark.parametrize(
+    "bad, why",
+    [
+        (signal(price="0"), "positive finite"),
+        (signal(price="-3"), "positive finite"),
+        (signal(price="NaN"), "positive finite"),
+        (signal(side="hold"), "expected buy or sell"),
+        (signal(strategy="nope"), "unknown strategy"),
+    ],
+)
 def test_unusable_signals_are_blocked_with_a_reason(gate, bad, why):
     decision = gate.decide(bad, MarketContext())
     assert not decision.allow and why in decision.reason and decision.verdicts[0].module == "signal"
@@ -69,6 +94,7 @@ def test_missing_market_data_blocks_instead_of_raising(gate):
 def test_a_module_that_raises_is_audited_and_the_trade_proceeds_on_core_logic(gate, home_paths, monkeypatch):
     def boom(self, sig, market):
         raise RuntimeError("disk on fire")
+
     monkeypatch.setattr(AdxFilter, "evaluate", boom)
     decision = gate.decide(signal(), MarketContext({"AAPL": snap(close=97.0)}))
     assert decision.allow and "proceeding on core logic" in decision.verdicts[1].reason
@@ -108,10 +134,11 @@ def test_csv_log_format_writes_a_csv_strategy_log(home_paths):
     assert summary["strategies"]["mid"]["pnl"] == "12.5"
 
 
-
 def test_an_exit_is_never_blocked_by_entry_filters_or_the_blocklist(gate):
     """Long only: a sell closes a position, so neither the blocklist nor a filter may trap it."""
     assert gate.decide(signal(), MarketContext({"AAPL": snap(close=97.0)})).allow
     exit_ = gate.decide(signal(side="sell"), MarketContext())  # no indicator state: an entry would block
     assert exit_.allow and exit_.verdicts[0].reason.startswith("exit")
-    assert not gate.decide(signal(), MarketContext({"AAPL": snap(close=97.0)})).allow, "the exit must not free the ticker"
+    assert not gate.decide(signal(), MarketContext({"AAPL": snap(close=97.0)})).allow, (
+        "the exit must not free the ticker"
+    )

@@ -52,4 +52,4 @@ def test_plaintext_env_cannot_switch_to_production(bot_home):
     from tbot_core.errors import SecurityError
 
     with pytest.raises(SecurityError, match="production"):
-        bot_home.settings  # noqa: B018
+        bot_home.settings  # noqa: B018 - reading the property is the act under test

@@ -64,10 +64,12 @@ def _walk(seed: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def test_array_forms_agree_with_talib_after_warm_up():
     talib = pytest.importorskip("talib")
     high, low, close = _walk(7, 3000)
-    pairs = [(ind.adx(high, low, close, 14), talib.ADX(high, low, close, 14)),
-             (ind.atr(high, low, close, 14), talib.ATR(high, low, close, 14)),
-             (ind.ema(close, 10), talib.EMA(close, 10)),
-             (ind.bollinger(close, 20, 2.0)[0], talib.BBANDS(close, 20, 2.0, 2.0, 0)[0])]
+    pairs = [
+        (ind.adx(high, low, close, 14), talib.ADX(high, low, close, 14)),
+        (ind.atr(high, low, close, 14), talib.ATR(high, low, close, 14)),
+        (ind.ema(close, 10), talib.EMA(close, 10)),
+        (ind.bollinger(close, 20, 2.0)[0], talib.BBANDS(close, 20, 2.0, 2.0, 0)[0]),
+    ]
     for ours, theirs in pairs:
         assert np.array_equal(np.isnan(ours), np.isnan(theirs))
         assert np.nanmax(np.abs(ours - theirs)) <= 1e-8
@@ -92,11 +94,23 @@ def test_incremental_forms_equal_the_array_forms(closes, period, data):
     spread = np.array(data.draw(st.lists(st.floats(0.0, 5.0), min_size=len(closes), max_size=len(closes))))
     high, low = close + spread, np.maximum(close - spread[::-1], 0.01)
     pairs = {
-        "adx": (ind.adx(high, low, close, period), ind.IncrementalADX(period), lambda s, i: s.update(high[i], low[i], close[i])),
-        "atr": (ind.atr(high, low, close, period), ind.IncrementalATR(period), lambda s, i: s.update(high[i], low[i], close[i])),
+        "adx": (
+            ind.adx(high, low, close, period),
+            ind.IncrementalADX(period),
+            lambda s, i: s.update(high[i], low[i], close[i]),
+        ),
+        "atr": (
+            ind.atr(high, low, close, period),
+            ind.IncrementalATR(period),
+            lambda s, i: s.update(high[i], low[i], close[i]),
+        ),
         "ema": (ind.ema(close, period), ind.IncrementalEMA(period), lambda s, i: s.update(close[i])),
         "sma": (ind.sma(close, period), ind.IncrementalSMA(period), lambda s, i: s.update(close[i])),
-        "bb_upper": (ind.bollinger(close, period)[0], ind.IncrementalBollinger(period), lambda s, i: s.update(close[i])[0]),
+        "bb_upper": (
+            ind.bollinger(close, period)[0],
+            ind.IncrementalBollinger(period),
+            lambda s, i: s.update(close[i])[0],
+        ),
     }
     for name, (array, state, step) in pairs.items():
         live = np.array([step(state, i) for i in range(len(close))])

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -30,17 +30,45 @@ _BASE_EVENTS = [
     AuditEvent("supervisor", "core_starting", {"pid": 4242, "version": "0.1.0"}),
     AuditEvent("startup", "self_check_passed", {"checks": 8}),
     AuditEvent("supervisor", "core_started", {"pid": 4242, "checks": 8}),
-    AuditEvent("control", "flag_defense_on_acknowledged", {"flag": "defense_on", "operator": "alice", "ssh_client": "10.0.0.7",
-                                                           "reason": "", "source": "ui", "nonce": "0" * 32, "outcome": "done"}),
-    AuditEvent("control", "flag_defense_off_acknowledged", {"flag": "defense_off", "operator": "alice", "ssh_client": "10.0.0.7",
-                                                            "reason": "", "source": "ui", "nonce": "1" * 32, "outcome": "done"}),
-    AuditEvent("filters", "trade_blocked", {"module": "adx_filter", "symbol": "MSFT", "reason": "ADX 31.2 > 25"}, "info"),
+    AuditEvent(
+        "control",
+        "flag_defense_on_acknowledged",
+        {
+            "flag": "defense_on",
+            "operator": "alice",
+            "ssh_client": "10.0.0.7",
+            "reason": "",
+            "source": "ui",
+            "nonce": "0" * 32,
+            "outcome": "done",
+        },
+    ),
+    AuditEvent(
+        "control",
+        "flag_defense_off_acknowledged",
+        {
+            "flag": "defense_off",
+            "operator": "alice",
+            "ssh_client": "10.0.0.7",
+            "reason": "",
+            "source": "ui",
+            "nonce": "1" * 32,
+            "outcome": "done",
+        },
+    ),
+    AuditEvent(
+        "filters", "trade_blocked", {"module": "adx_filter", "symbol": "MSFT", "reason": "ADX 31.2 > 25"}, "info"
+    ),
     AuditEvent("broker", "order_filled", {"order_id": "P-000017", "symbol": "AMD", "qty": "40"}),
     AuditEvent("error_handler", "network_retry", {"attempt": 2, "error_type": "NetworkError"}, "warning"),
 ]
 _SCENARIO_EVENTS = {
-    "kill_triggered": [AuditEvent("kill_switch", "kill_switch_triggered", {"daily_pnl": "-2050.00", "limit": "2018.61"}, "critical")],
-    "watchdog_suspended": [AuditEvent("watchdog", "broker_suspended", {"age_seconds": 42.7, "threshold_seconds": 10.0}, "error")],
+    "kill_triggered": [
+        AuditEvent("kill_switch", "kill_switch_triggered", {"daily_pnl": "-2050.00", "limit": "2018.61"}, "critical")
+    ],
+    "watchdog_suspended": [
+        AuditEvent("watchdog", "broker_suspended", {"age_seconds": 42.7, "threshold_seconds": 10.0}, "error")
+    ],
     "core_down": [],
     "normal": [],
 }

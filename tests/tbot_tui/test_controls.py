@@ -132,7 +132,9 @@ async def test_two_stops_pressed_in_a_row_are_two_requests_each_acknowledged(hom
         await pilot.press("x")
         assert await wait_for(pilot, lambda: len(flag_requests(home, "stop")) == 1)
         await pilot.press("x")
-        assert await wait_for(pilot, lambda: len(flag_requests(home, "stop")) == 2), "the second must not replace the first"
+        assert await wait_for(pilot, lambda: len(flag_requests(home, "stop")) == 2), (
+            "the second must not replace the first"
+        )
         assert len(app.acks.waiting_for()) == 2
         with AuditLog(home.audit_db) as audit:
             flags, _ = read_flags(home, audit)
@@ -140,7 +142,9 @@ async def test_two_stops_pressed_in_a_row_are_two_requests_each_acknowledged(hom
             assert len(flag_requests(home, "stop")) == 1
             acknowledge(home, audit, flags[1], "already stopping")
         assert await wait_for(pilot, lambda: app.acks.waiting_for() == [])
-        assert "stop acknowledged by core: already stopping" in app.ack_text and "requested elsewhere" not in app.ack_text
+        assert (
+            "stop acknowledged by core: already stopping" in app.ack_text and "requested elsewhere" not in app.ack_text
+        )
         assert flag_requests(home, "stop") == []
 
 

@@ -54,8 +54,9 @@ async def test_80x24_shows_one_full_width_panel_and_brackets_switch_tabs(home: H
         await pilot.press("left_square_bracket")
         await pilot.pause()
         assert shown_panes(app) == ["tab-audit"]
-        assert app.focused is not None and app.screen.query_one("#tab-audit") in app.focused.ancestors, \
+        assert app.focused is not None and app.screen.query_one("#tab-audit") in app.focused.ancestors, (
             "focus follows the shown panel, so keys act on what the operator sees"
+        )
 
 
 async def test_80x24_left_right_on_the_tab_bar_switch_panels(home: HomePaths) -> None:

@@ -18,7 +18,9 @@ from tbot_tui.widgets.verdicts import column_widths, verdict_matches
 
 
 def _row(seq: int, category: str, event: str, context: dict, severity: str = "info") -> AuditRow:
-    return AuditRow(seq, "2026-03-02T15:00:00.000000Z", category, event, severity, "system", json.dumps(context), "0" * 64, "1" * 64)
+    return AuditRow(
+        seq, "2026-03-02T15:00:00.000000Z", category, event, severity, "system", json.dumps(context), "0" * 64, "1" * 64
+    )
 
 
 def test_used_fraction_prefers_published_value_and_derives_from_loss_otherwise() -> None:
@@ -42,8 +44,13 @@ def test_backtest_bad_day_is_one_line_naming_day_and_field(tmp_path) -> None:
     paths = HomePaths(tmp_path)
     target = paths.backtest_daily_summary("TBOT_X1")
     target.parent.mkdir(parents=True)
-    target.write_text(json.dumps({"days": [{"date": "2026-01-01", "equity": "100"}, {"date": "2026-01-02", "equity": "x"}]}))
-    assert load_backtest(paths, "TBOT_X1").problem == "daily_summary_backtest.json: day 2: equity: expected a decimal amount"
+    target.write_text(
+        json.dumps({"days": [{"date": "2026-01-01", "equity": "100"}, {"date": "2026-01-02", "equity": "x"}]})
+    )
+    assert (
+        load_backtest(paths, "TBOT_X1").problem
+        == "daily_summary_backtest.json: day 2: equity: expected a decimal amount"
+    )
 
 
 def test_drawdown_is_fraction_below_running_peak() -> None:
@@ -60,9 +67,11 @@ def test_ack_tracker_marks_only_its_own_nonces_once() -> None:
     tracker = AckTracker()
     mine = ControlFlag("stop", "2026-03-02T15:00:00Z", Operator("op"), "", "a" * 32, "ui")
     tracker.expect(mine)
-    rows = [_row(1, "control", "flag_stop_acknowledged", {"nonce": "a" * 32, "outcome": "stopping"}),
-            _row(2, "control", "flag_start_acknowledged", {"nonce": "b" * 32, "outcome": "resumed"}),
-            _row(3, "supervisor", "flag_stop_acknowledged", {"nonce": "a" * 32})]
+    rows = [
+        _row(1, "control", "flag_stop_acknowledged", {"nonce": "a" * 32, "outcome": "stopping"}),
+        _row(2, "control", "flag_start_acknowledged", {"nonce": "b" * 32, "outcome": "resumed"}),
+        _row(3, "supervisor", "flag_stop_acknowledged", {"nonce": "a" * 32}),
+    ]
     acks = tracker.scan(rows)
     assert [(a.flag, a.outcome, a.mine) for a in acks] == [("stop", "stopping", True), ("start", "resumed", False)]
     assert tracker.waiting_for() == []
@@ -89,8 +98,10 @@ def test_resample_keeps_the_last_value_of_each_bucket() -> None:
 def test_ack_tracker_history_reports_only_nonces_this_console_wrote() -> None:
     tracker = AckTracker()
     tracker.expect(ControlFlag("stop", "2026-03-02T15:00:00Z", Operator("op"), "", "a" * 32, "ui"))
-    rows = [_row(1, "control", "flag_defense_on_acknowledged", {"nonce": "b" * 32}),
-            _row(2, "control", "flag_stop_acknowledged", {"nonce": "a" * 32, "outcome": "stopping"})]
+    rows = [
+        _row(1, "control", "flag_defense_on_acknowledged", {"nonce": "b" * 32}),
+        _row(2, "control", "flag_stop_acknowledged", {"nonce": "a" * 32, "outcome": "stopping"}),
+    ]
     assert [(a.flag, a.mine) for a in tracker.scan(rows, history=True)] == [("stop", True)]
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import apsw
 import pytest
+from textual.widgets import DataTable, RichLog, Select
 
 from tbot_core.audit import AuditLog
 from tbot_core.paths import HomePaths
-from textual.widgets import DataTable, RichLog, Select
 
 from .conftest import frozen_console, settle
 from .console_homes import build_console_home

@@ -19,7 +19,9 @@ from tests.tbot_core.runtime.core_harness import wait_for as core_wait_for
 from .web_harness import PASSWORD, USER, Served, served_home, web_rows
 
 CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium: `.ci/run` installs it (apt-get install chromium)")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="no /usr/bin/chromium: `.ci/run` installs it (apt-get install chromium)"
+)
 VIEWPORT = {"width": 1280, "height": 800}
 
 
@@ -73,7 +75,8 @@ def browser():
 
 
 def test_browser_login_refuses_a_wrong_password_then_shows_the_read_only_console_where_the_stop_key_does_nothing(
-        browser, tmp_path):
+    browser, tmp_path
+):
     paths = served_home(tmp_path)
     with Served(paths) as served:
         page = Page(browser, served)
@@ -104,7 +107,9 @@ def test_browser_with_allow_control_sends_a_stop_that_a_real_core_acknowledges_n
             page.page.wait_for_selector("body.-first-byte")
             page.until_drawn(b"Emergency matrix", b"control flags are sent as operator alice")
             page.keys("x")
-            acks = core_wait_for(lambda: audit_events(paths, "flag_stop_acknowledged"), "the core's stop acknowledgement", timeout=120)
+            acks = core_wait_for(
+                lambda: audit_events(paths, "flag_stop_acknowledged"), "the core's stop acknowledgement", timeout=120
+            )
             page.until_drawn(b"stop acknowledged by core")
             page.page.screenshot(path=str(tmp_path / "console_stop_acknowledged.png"))
             page.page.close()

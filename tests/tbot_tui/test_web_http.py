@@ -29,9 +29,12 @@ def session(served: Served) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(base_url=served.base, cookie_jar=aiohttp.CookieJar(unsafe=True))
 
 
-async def login(client: aiohttp.ClientSession, served: Served, password: str = PASSWORD, user: str = USER) -> aiohttp.ClientResponse:
-    async with client.post("/login", data={"user": user, "password": password}, headers={"Origin": served.origin},
-                           allow_redirects=False) as response:
+async def login(
+    client: aiohttp.ClientSession, served: Served, password: str = PASSWORD, user: str = USER
+) -> aiohttp.ClientResponse:
+    async with client.post(
+        "/login", data={"user": user, "password": password}, headers={"Origin": served.origin}, allow_redirects=False
+    ) as response:
         await response.read()
         return response
 
@@ -106,8 +109,9 @@ async def test_login_sets_an_httponly_samesite_strict_cookie_that_expires_and_is
 async def test_a_login_post_from_another_origin_or_without_origin_is_refused_and_audited(server):
     async with session(server) as client:
         for headers in ({"Origin": "http://evil.example"}, {}):
-            async with client.post("/login", data={"user": USER, "password": PASSWORD}, headers=headers,
-                                   allow_redirects=False) as response:
+            async with client.post(
+                "/login", data={"user": USER, "password": PASSWORD}, headers=headers, allow_redirects=False
+            ) as response:
                 assert response.status == 403 and "tbot_session" not in response.cookies
     rows = [ctx for _e, ctx, _raw in web_rows(server.paths, "request_refused") if ctx["path"] == "/login"]
     assert len(rows) >= 2 and all("Origin" in ctx["why"] for ctx in rows)
@@ -223,8 +227,15 @@ async def test_a_new_web_console_password_ends_open_sessions_and_only_the_new_on
             assert run_tbot("secrets", "rotate", "--home", str(paths.root)).returncode == 0  # key rotation alone
             async with client.get("/", allow_redirects=False) as page:
                 assert page.status == 200  # the same login: the session stays
-            done = run_tbot("secrets", "set", "web_console", "--stdin", "--home", str(paths.root),
-                            stdin=f'{{"user": "{USER}", "password": "{new_password}"}}')
+            done = run_tbot(
+                "secrets",
+                "set",
+                "web_console",
+                "--stdin",
+                "--home",
+                str(paths.root),
+                stdin=f'{{"user": "{USER}", "password": "{new_password}"}}',
+            )
             assert done.returncode == 0, done.stderr
             async with client.get("/", allow_redirects=False) as page:
                 assert page.status == 302

@@ -89,7 +89,10 @@ def test_unknown_theme_is_refused_in_one_line_and_a_known_one_is_applied(home, c
 
 
 def test_web_console_secret_needs_user_and_password_and_a_user_name_fit_for_a_flag():
-    assert validate("web_console", {"user": "alice", "password": "pw-123456"}) == {"user": "alice", "password": "pw-123456"}
+    assert validate("web_console", {"user": "alice", "password": "pw-123456"}) == {
+        "user": "alice",
+        "password": "pw-123456",
+    }
     with pytest.raises(ConfigError, match="missing field 'password'"):
         validate("web_console", {"user": "alice"})
     with pytest.raises(ConfigError, match="field 'user': expected a user name") as bad:
@@ -213,9 +216,20 @@ async def test_tuning_screen_says_not_published_yet_when_the_core_publishes_no_t
 def test_backtest_summary_prints_percentages_as_percentages_and_money_as_money():
     from tbot_core.backtest.backtest_engine import summary_lines
 
-    lines = summary_lines("open", {"trades": 3, "closed_trades": 2, "final_equity": "106566.57", "total_return": "0.065666",
-                                   "win_rate": "0.500000", "avg_trade_pnl": "12.50", "max_drawdown": "-0.021200",
-                                   "sharpe_annualized": "1.234567", "blocks_per_filter": {"adx_filter": 4}})
+    lines = summary_lines(
+        "open",
+        {
+            "trades": 3,
+            "closed_trades": 2,
+            "final_equity": "106566.57",
+            "total_return": "0.065666",
+            "win_rate": "0.500000",
+            "avg_trade_pnl": "12.50",
+            "max_drawdown": "-0.021200",
+            "sharpe_annualized": "1.234567",
+            "blocks_per_filter": {"adx_filter": 4},
+        },
+    )
     text = "\n".join(lines)
     assert "total return         +6.57%" in text and "win rate             50.00%" in text
     assert "final equity         106,566.57" in text and "max drawdown         -2.12%" in text

@@ -8,8 +8,9 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tbot_core.audit import AuditLog
 from tbot_core.home import BotHome
@@ -38,8 +39,15 @@ def served_home(tmp: Path, *, password: str = PASSWORD, paths: HomePaths | None 
 
 
 def run_tbot(*args: str, stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tbot_core.cli.main", *args], input=stdin, capture_output=True, text=True,
-                          cwd=REPO, timeout=timeout, env={**os.environ, "PYTHONPATH": str(REPO)})
+    return subprocess.run(
+        [sys.executable, "-m", "tbot_core.cli.main", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
 
 
 class Served:
@@ -50,9 +58,25 @@ class Served:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.origin = self.base
-        cmd = [sys.executable, "-m", "tbot_core.cli.main", "serve", "--home", str(paths.root), "--port", str(self.port), *extra]
-        self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env={**os.environ, "PYTHONPATH": str(REPO)})
+        cmd = [
+            sys.executable,
+            "-m",
+            "tbot_core.cli.main",
+            "serve",
+            "--home",
+            str(paths.root),
+            "--port",
+            str(self.port),
+            *extra,
+        ]
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
         line = self.proc.stdout.readline() if self.proc.stdout else ""
         if READY not in line:
             self.proc.kill()
@@ -69,7 +93,7 @@ class Served:
             self.proc.communicate(timeout=10)
         return self.proc.returncode
 
-    def __enter__(self) -> "Served":
+    def __enter__(self) -> Served:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -22,8 +22,14 @@ def _with(line_no: int, text: str) -> str:
 
 
 CASES = {
-    "missing column": ("timestamp_utc,open,high,low,volume\n2024-01-01T00:00:00Z,1,2,0.5,10\n", ["missing column 'close'"]),
-    "bad timestamp": (_with(5, "2024-13-45T00:00:00Z,104,105,103,104.5,1000"), [":5:", "column 'timestamp_utc'", "cannot parse"]),
+    "missing column": (
+        "timestamp_utc,open,high,low,volume\n2024-01-01T00:00:00Z,1,2,0.5,10\n",
+        ["missing column 'close'"],
+    ),
+    "bad timestamp": (
+        _with(5, "2024-13-45T00:00:00Z,104,105,103,104.5,1000"),
+        [":5:", "column 'timestamp_utc'", "cannot parse"],
+    ),
     "unsorted": (_with(6, "2024-01-02T00:00:00Z,104,105,103,104.5,1000"), [":6:", "column 'timestamp_utc'", "earlier"]),
     "duplicate": (_with(6, "2024-01-04T00:00:00Z,104,105,103,104.5,1000"), [":6:", "duplicate timestamp"]),
     "nan": (_with(7, "2024-01-06T00:00:00Z,NaN,105,103,104.5,1000"), [":7:", "column 'open'", "not a number"]),
@@ -47,7 +53,9 @@ def _write(case: str, folder: Path) -> Path:
 
 
 def _range(case: str) -> tuple[date, date]:
-    return (date(2030, 1, 1), date(2030, 2, 1)) if case == "no data in range" else (date(2024, 1, 1), date(2024, 12, 31))
+    return (
+        (date(2030, 1, 1), date(2030, 2, 1)) if case == "no data in range" else (date(2024, 1, 1), date(2024, 12, 31))
+    )
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -64,8 +72,16 @@ def test_bad_csv_is_refused_with_one_line_naming_file_line_and_column(case, tmp_
 @pytest.mark.parametrize("case", ["unsorted", "binary junk"])
 def test_cli_exits_non_zero_with_one_error_line_and_writes_no_outputs(case, home_paths, tmp_path):
     start, end = _range(case)
-    result = run_tbot("backtest", "--strategy=sma_cross", f"--start={start}", f"--end={end}", "--data_source=CSV",
-                      f"--data={_write(case, tmp_path)}", "--no-filters", home=home_paths.root)
+    result = run_tbot(
+        "backtest",
+        "--strategy=sma_cross",
+        f"--start={start}",
+        f"--end={end}",
+        "--data_source=CSV",
+        f"--data={_write(case, tmp_path)}",
+        "--no-filters",
+        home=home_paths.root,
+    )
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]

@@ -10,8 +10,16 @@ from tests.conftest import run_tbot
 
 
 def test_backtest_writes_trades_daily_summary_and_plot(home_paths):
-    result = run_tbot("backtest", "--strategy=sma_cross", "--start=2026-01-05", "--end=2026-07-07",
-                      "--data_source=CSV", "--no-filters", "--plot", home=home_paths.root)
+    result = run_tbot(
+        "backtest",
+        "--strategy=sma_cross",
+        "--start=2026-01-05",
+        "--end=2026-07-07",
+        "--data_source=CSV",
+        "--no-filters",
+        "--plot",
+        home=home_paths.root,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1].endswith("bars/s)")
     folder = home_paths.backtest_dir("TBOT_PAPER_01")
@@ -24,8 +32,15 @@ def test_backtest_writes_trades_daily_summary_and_plot(home_paths):
     summary = json.loads(home_paths.backtest_daily_summary("TBOT_PAPER_01").read_text())
     assert summary["run"]["strategy"] == "sma_cross" and summary["run"]["symbols"] == ["AAPL", "MSFT", "NVDA", "SPY"]
     assert [d["date"] for d in summary["days"]] == ["2026-01-05", "2026-01-06", "2026-07-07"]
-    for key in ("win_rate", "max_drawdown", "avg_trade_duration_seconds", "avg_trade_pnl", "sharpe_annualized",
-                "total_return", "blocks_per_filter"):
+    for key in (
+        "win_rate",
+        "max_drawdown",
+        "avg_trade_duration_seconds",
+        "avg_trade_pnl",
+        "sharpe_annualized",
+        "total_return",
+        "blocks_per_filter",
+    ):
         assert key in summary["metrics"]
     png = home_paths.backtest_plot("TBOT_PAPER_01").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
@@ -33,7 +48,14 @@ def test_backtest_writes_trades_daily_summary_and_plot(home_paths):
 
 def test_backtest_writes_no_database_rows(home_paths):
     before = home_paths.audit_db.stat().st_size, sorted(p.name for p in home_paths.db_dir.iterdir())
-    result = run_tbot("backtest", "--strategy=open", "--start=2026-01-05", "--end=2026-01-06", "--data_source=CSV",
-                      "--no-filters", home=home_paths.root)
+    result = run_tbot(
+        "backtest",
+        "--strategy=open",
+        "--start=2026-01-05",
+        "--end=2026-01-06",
+        "--data_source=CSV",
+        "--no-filters",
+        home=home_paths.root,
+    )
     assert result.returncode == 0, result.stderr
     assert (home_paths.audit_db.stat().st_size, sorted(p.name for p in home_paths.db_dir.iterdir())) == before

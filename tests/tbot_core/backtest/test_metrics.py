@@ -33,10 +33,14 @@ def result():
 
 def test_sharpe_and_drawdown_match_empyrical_on_the_same_daily_returns(result):
     daily = daily_series(result.simulation, 100000.0)
-    assert sharpe_annualized(daily.returns) == pytest.approx(empyrical.sharpe_ratio(daily.returns, period="daily"), rel=1e-9)
+    assert sharpe_annualized(daily.returns) == pytest.approx(
+        empyrical.sharpe_ratio(daily.returns, period="daily"), rel=1e-9
+    )
     assert float(result.metrics["sharpe_annualized"]) == pytest.approx(empyrical.sharpe_ratio(daily.returns), rel=1e-5)
     # Daily bars: the per-bar drawdown is the daily one.
-    assert max_drawdown(result.simulation.equity, 100000.0) == pytest.approx(empyrical.max_drawdown(daily.returns), rel=1e-9)
+    assert max_drawdown(result.simulation.equity, 100000.0) == pytest.approx(
+        empyrical.max_drawdown(daily.returns), rel=1e-9
+    )
     total = float(result.metrics["total_return"])
     assert total == pytest.approx(empyrical.cum_returns_final(daily.returns), rel=1e-6, abs=1e-9)
 
@@ -48,8 +52,12 @@ def test_trade_statistics_are_computed_from_the_trades(result):
     assert result.metrics["win_rate"] == f"{Decimal(wins) / len(closed):.6f}"
     avg = (sum((t.pnl for t in closed), Decimal(0)) / len(closed)).quantize(Decimal("0.01"))
     assert result.metrics["avg_trade_pnl"] == str(avg)
-    assert result.metrics["avg_trade_duration_bars"] == pytest.approx(np.mean([t.exit_bar - t.entry_bar for t in closed]))
-    assert result.metrics["avg_trade_duration_seconds"] == pytest.approx(86400 * result.metrics["avg_trade_duration_bars"])
+    assert result.metrics["avg_trade_duration_bars"] == pytest.approx(
+        np.mean([t.exit_bar - t.entry_bar for t in closed])
+    )
+    assert result.metrics["avg_trade_duration_seconds"] == pytest.approx(
+        86400 * result.metrics["avg_trade_duration_bars"]
+    )
 
 
 def test_cash_is_exact_decimal_money_through_every_fill(result):

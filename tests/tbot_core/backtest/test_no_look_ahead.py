@@ -19,10 +19,12 @@ MODEL = FillModel(Decimal(100000), Decimal("0.25"), Decimal("0.005"), Decimal(0)
 
 def _scramble_after(series: SymbolBars, t: int, seed: int) -> SymbolBars:
     rng = np.random.default_rng(seed)
+
     def tail(a):
         out = a.copy()
-        out[t + 1:] = a[t + 1:] * rng.uniform(0.8, 1.2, len(a) - t - 1)
+        out[t + 1 :] = a[t + 1 :] * rng.uniform(0.8, 1.2, len(a) - t - 1)
         return out
+
     close, open_ = tail(series.close), tail(series.open)
     high = np.maximum(np.maximum(open_, close), tail(series.high))
     low = np.minimum(np.minimum(open_, close), tail(series.low))
@@ -35,7 +37,16 @@ def _decisions_up_to(result, t: int) -> list[tuple]:
     out = []
     for tr in result.simulation.trades:
         if tr.entry_signal_bar <= t:
-            out.append(("entry", tr.symbol, tr.entry_signal_bar, tr.entry_bar, tr.qty, tr.entry_price if tr.entry_bar <= t else None))
+            out.append(
+                (
+                    "entry",
+                    tr.symbol,
+                    tr.entry_signal_bar,
+                    tr.entry_bar,
+                    tr.qty,
+                    tr.entry_price if tr.entry_bar <= t else None,
+                )
+            )
         if tr.exit_signal_bar is not None and tr.exit_signal_bar <= t:
             out.append(("exit", tr.symbol, tr.exit_signal_bar, tr.exit_bar))
     return out

@@ -16,18 +16,17 @@ import warnings
 from decimal import Decimal
 
 import numpy as np
-import pandas as pd
 import pytest
 
 backtesting = pytest.importorskip("backtesting")
-from backtesting import Backtest, Strategy  # noqa: E402
-from backtesting.lib import crossover  # noqa: E402
-from backtesting.test import GOOG, SMA  # noqa: E402
+from backtesting import Backtest, Strategy  # noqa: E402 - after importorskip, so a missing peer skips instead of failing collection
+from backtesting.lib import crossover  # noqa: E402 - after importorskip, so a missing peer skips instead of failing collection
+from backtesting.test import GOOG, SMA  # noqa: E402 - after importorskip, so a missing peer skips instead of failing collection
 
-from tbot_core.backtest.backtest_engine import run_backtest  # noqa: E402
-from tbot_core.backtest.data import bars_from_arrays  # noqa: E402
-from tbot_core.backtest.portfolio import FillModel  # noqa: E402
-from tbot_core.config import Settings  # noqa: E402
+from tbot_core.backtest.backtest_engine import run_backtest  # noqa: E402 - after importorskip, so a missing peer skips instead of failing collection
+from tbot_core.backtest.data import bars_from_arrays  # noqa: E402 - after importorskip, so a missing peer skips instead of failing collection
+from tbot_core.backtest.portfolio import FillModel  # noqa: E402 - after importorskip, so a missing peer skips instead of failing collection
+from tbot_core.config import Settings  # noqa: E402 - after importorskip, so a missing peer skips instead of failing collection
 
 CASH = 100_000
 
@@ -50,8 +49,17 @@ class LongOnlySmaCross(Strategy):
 def peer():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        bt = Backtest(GOOG, LongOnlySmaCross, cash=CASH, commission=0, spread=0, trade_on_close=False,
-                      exclusive_orders=False, hedging=False, finalize_trades=False)
+        bt = Backtest(
+            GOOG,
+            LongOnlySmaCross,
+            cash=CASH,
+            commission=0,
+            spread=0,
+            trade_on_close=False,
+            exclusive_orders=False,
+            hedging=False,
+            finalize_trades=False,
+        )
         stats = bt.run()
     return stats
 
@@ -59,8 +67,17 @@ def peer():
 @pytest.fixture(scope="module")
 def ours():
     ts = GOOG.index.tz_localize("UTC").to_numpy(dtype="datetime64[ns]")
-    bars = {"GOOG": bars_from_arrays("GOOG", ts, GOOG.Open.to_numpy(), GOOG.High.to_numpy(), GOOG.Low.to_numpy(),
-                                     GOOG.Close.to_numpy(), GOOG.Volume.to_numpy())}
+    bars = {
+        "GOOG": bars_from_arrays(
+            "GOOG",
+            ts,
+            GOOG.Open.to_numpy(),
+            GOOG.High.to_numpy(),
+            GOOG.Low.to_numpy(),
+            GOOG.Close.to_numpy(),
+            GOOG.Volume.to_numpy(),
+        )
+    }
     model = FillModel(Decimal(CASH), Decimal(1), Decimal(0), Decimal(0), Decimal(0))
     return run_backtest(bars, "sma_cross", Settings(), signal_filter=None, model=model)
 

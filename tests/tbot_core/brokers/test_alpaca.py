@@ -27,8 +27,14 @@ def broker(fake: FakeAlpaca) -> AlpacaBroker:
 
 
 def _buy(qty: str = "10", symbol: str = "AAPL", limit: str | None = None, coid: str = "c-1") -> OrderRequest:
-    return OrderRequest(client_order_id=coid, symbol=symbol, side="buy", qty=Decimal(qty), strategy="open",
-                        limit_price=Decimal(limit) if limit else None)
+    return OrderRequest(
+        client_order_id=coid,
+        symbol=symbol,
+        side="buy",
+        qty=Decimal(qty),
+        strategy="open",
+        limit_price=Decimal(limit) if limit else None,
+    )
 
 
 def test_account_amounts_arrive_as_exact_decimals(broker: AlpacaBroker) -> None:
@@ -105,7 +111,9 @@ def test_a_server_that_repeats_the_same_page_is_stopped_not_looped(broker: Alpac
         list(broker.raw_activities(None))
 
 
-def test_ledger_activities_carry_the_alpaca_id_as_fitid_and_signed_amounts(broker: AlpacaBroker, fake: FakeAlpaca) -> None:
+def test_ledger_activities_carry_the_alpaca_id_as_fitid_and_signed_amounts(
+    broker: AlpacaBroker, fake: FakeAlpaca
+) -> None:
     pytest.importorskip("tbot_core.ledger.activity")
     broker.submit_order(_buy("2"))
     div = fake.add_activity("DIV", "3.10", day="2030-01-02", symbol="AAPL", qty="2", per_share_amount="1.55")

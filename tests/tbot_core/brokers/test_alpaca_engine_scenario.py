@@ -35,9 +35,18 @@ def _serve_recent_bars(fake: FakeAlpaca) -> None:
     for symbol in SYMBOLS:
         price = float(fake.state.prices[symbol])
         fake.state.bars[symbol] = [
-            {"t": (start + timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%SZ"), "o": price, "h": price,
-             "l": price, "c": price, "v": 1000, "n": 10, "vw": price}
-            for i in range(BAR_SPAN_SECONDS)]
+            {
+                "t": (start + timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "o": price,
+                "h": price,
+                "l": price,
+                "c": price,
+                "v": 1000,
+                "n": 10,
+                "vw": price,
+            }
+            for i in range(BAR_SPAN_SECONDS)
+        ]
 
 
 def _tbot_ok(*args: str, home: Path, input: str | None = None) -> str:
@@ -48,14 +57,26 @@ def _tbot_ok(*args: str, home: Path, input: str | None = None) -> str:
 
 def _configure(home: Path, fake: FakeAlpaca) -> HomePaths:
     _tbot_ok("init", home=home)
-    _tbot_ok("secrets", "set", "broker_alpaca", "--stdin", home=home,
-             input=json.dumps({"api_key": API_KEY, "secret_key": SECRET_KEY}))
+    _tbot_ok(
+        "secrets",
+        "set",
+        "broker_alpaca",
+        "--stdin",
+        home=home,
+        input=json.dumps({"api_key": API_KEY, "secret_key": SECRET_KEY}),
+    )
     # Only what the scenario needs (each `config set` is a key rotation): the broker, its endpoints,
     # a universe the fake knows, a quick poll, and the mid chain's two
     # indicator filters off (one or two bars per symbol never warm them up; they would block).
-    settings = {"BROKER": "alpaca", "ALPACA_URL_OVERRIDE": fake.url, "ALPACA_DATA_URL_OVERRIDE": fake.url,
-                "SYMBOLS": ",".join(SYMBOLS), "LIVE_BAR_POLL_SECONDS": "0.2",
-                "ADX_FILTER_ENABLED": "false", "BOLLINGER_CONFLUENCE_ENABLED": "false"}
+    settings = {
+        "BROKER": "alpaca",
+        "ALPACA_URL_OVERRIDE": fake.url,
+        "ALPACA_DATA_URL_OVERRIDE": fake.url,
+        "SYMBOLS": ",".join(SYMBOLS),
+        "LIVE_BAR_POLL_SECONDS": "0.2",
+        "ADX_FILTER_ENABLED": "false",
+        "BOLLINGER_CONFLUENCE_ENABLED": "false",
+    }
     for key, value in settings.items():
         _tbot_ok("config", "set", key, value, home=home)
     paths = HomePaths(home)
@@ -79,8 +100,10 @@ def test_alpaca_core_places_an_order_and_its_fills_sync_into_a_ledger_that_check
         paths = _configure(home, fake)
         proc = start_core(paths, scripted_signal_every=1)
         try:
-            orders = wait_for(lambda: fake.count("POST", "/v2/orders") and state(paths).get("orders"),
-                              "an order POSTed to the fake Alpaca and shown in state.json")
+            orders = wait_for(
+                lambda: fake.count("POST", "/v2/orders") and state(paths).get("orders"),
+                "an order POSTed to the fake Alpaca and shown in state.json",
+            )
             _tbot_ok("control", "stop", "--reason", "scenario done", home=home)
             assert proc.wait(20) == 0, proc.stderr.read() if proc.stderr else ""
         finally:
@@ -90,8 +113,9 @@ def test_alpaca_core_places_an_order_and_its_fills_sync_into_a_ledger_that_check
         posted = {o["id"]: o for o in fake.state.orders.values()}
         assert {o["order_id"] for o in orders} <= set(posted)
         assert all(o["status"] == "filled" and o["symbol"] in SYMBOLS for o in orders)
-        assert {o["client_order_id"] for o in posted.values()} >= {f"mid-{o['symbol']}-{o['side']}-{o['bar_utc']}"
-                                                                   for o in orders}
+        assert {o["client_order_id"] for o in posted.values()} >= {
+            f"mid-{o['symbol']}-{o['side']}-{o['bar_utc']}" for o in orders
+        }
         fills = [a for a in fake.state.activities if a["activity_type"] == "FILL"]
         assert {a["order_id"] for a in fills} == set(posted)
 

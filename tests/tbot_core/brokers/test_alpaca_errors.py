@@ -16,9 +16,9 @@ from tbot_core.brokers.alpaca import AlpacaBroker
 from tbot_core.brokers.alpaca_common import AlpacaCredentials
 from tbot_core.brokers.base import OrderRequest
 from tbot_core.brokers.errors import BrokerUnreachable
+from tbot_core.context import CoreContext, Matrix
 from tbot_core.control import read_flags
 from tbot_core.errors import BrokerError, ConfigError, NetworkError
-from tbot_core.context import CoreContext, Matrix
 from tbot_core.safety.error_handler import ErrorHandler
 from tbot_core.safety.escalation import Action
 from tbot_core.syslog import SystemLog
@@ -53,7 +53,9 @@ def test_forbidden_is_a_config_error_too(fake: FakeAlpaca) -> None:
 
 
 @pytest.mark.parametrize("status", [429, 504])
-def test_rate_limit_and_gateway_timeout_are_network_errors_sent_once_without_sdk_retry(fake: FakeAlpaca, status: int) -> None:
+def test_rate_limit_and_gateway_timeout_are_network_errors_sent_once_without_sdk_retry(
+    fake: FakeAlpaca, status: int
+) -> None:
     """alpaca-py would sleep 3 s and retry 429/504 three times; the handler owns retries, so one request only."""
     fake.fail("/v2/account", status, times=5)
     with pytest.raises(NetworkError, match=f"HTTP {status}") as caught:
@@ -104,8 +106,9 @@ def test_port_that_accepts_but_never_answers_times_out_instead_of_hanging() -> N
     def probe() -> None:
         try:
             _broker(f"http://127.0.0.1:{port}", timeout=0.3).submit_order(
-                OrderRequest("c-9", "AAPL", "buy", Decimal(1), "mid"))
-        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+                OrderRequest("c-9", "AAPL", "buy", Decimal(1), "mid")
+            )
+        except BaseException as exc:
             outcome.append(exc)
 
     worker = threading.Thread(target=probe, daemon=True)
@@ -130,23 +133,36 @@ def test_a_429_on_order_submit_is_logged_with_error_code_429_not_the_class_name(
     fake.fail("/v2/orders", 429)
     with pytest.raises(NetworkError) as caught:
         _broker(fake.url).submit_order(OrderRequest("mid-SPY-buy-1", "SPY", "buy", Decimal(2), "mid"))
-    handler.handle(caught.value, where="order_submit", strategy="mid", order=True, context={"client_order_id": "mid-SPY-buy-1"})
+    handler.handle(
+        caught.value, where="order_submit", strategy="mid", order=True, context={"client_order_id": "mid-SPY-buy-1"}
+    )
     entry = json.loads(handler.path.read_text().splitlines()[-1])
     assert entry["error_code"] == "429" and entry["error_type"] == "NetworkError" and entry["broker"] == "ALPACA"
 
 
-def test_an_exit_whose_submission_exhausts_the_retry_limit_trips_the_kill_switch_flag(fake: FakeAlpaca, bot_home) -> None:
+def test_an_exit_whose_submission_exhausts_the_retry_limit_trips_the_kill_switch_flag(
+    fake: FakeAlpaca, bot_home
+) -> None:
     """Exposure is open and the exit keeps getting 429: after API_RETRY_LIMIT retries it is not merely logged."""
     handler = _handler(bot_home, retry_limit=2)
     fake.fail("/v2/orders", 429, times=10)
     broker = _broker(fake.url)
     request = OrderRequest("close-SPY-sell-1", "SPY", "sell", Decimal(2), "close")
     with pytest.raises(NetworkError) as caught:
-        handler.retry(lambda: broker.submit_order(request), what="submit close-SPY-sell-1", where="order_submit_exposed",
-                      wait=lambda _delay: False)
+        handler.retry(
+            lambda: broker.submit_order(request),
+            what="submit close-SPY-sell-1",
+            where="order_submit_exposed",
+            wait=lambda _delay: False,
+        )
     assert fake.count("POST", "/v2/orders") == 3  # the first try and API_RETRY_LIMIT retries, no SDK retries
-    action = handler.handle(caught.value, where="order_submit_exposed", strategy="close", order=True,
-                            context={"client_order_id": request.client_order_id})
+    action = handler.handle(
+        caught.value,
+        where="order_submit_exposed",
+        strategy="close",
+        order=True,
+        context={"client_order_id": request.client_order_id},
+    )
     assert action is Action.KILL_SWITCH
     flags, _ = read_flags(bot_home.paths)
     assert [(f.flag, f.source) for f in flags] == [("kill", "system")]

@@ -27,8 +27,9 @@ def fake() -> Iterator[FakeAlpaca]:
 
 
 def _settings(home: BotHome, fake: FakeAlpaca) -> Settings:
-    return home.settings.with_values({"BROKER": "alpaca", "ALPACA_URL_OVERRIDE": fake.url,
-                                      "ALPACA_DATA_URL_OVERRIDE": fake.url})
+    return home.settings.with_values(
+        {"BROKER": "alpaca", "ALPACA_URL_OVERRIDE": fake.url, "ALPACA_DATA_URL_OVERRIDE": fake.url}
+    )
 
 
 def test_without_the_broker_alpaca_secret_the_adapter_refuses_to_start(bot_home: BotHome, fake: FakeAlpaca) -> None:
@@ -38,7 +39,9 @@ def test_without_the_broker_alpaca_secret_the_adapter_refuses_to_start(bot_home:
     assert fake.requests == []
 
 
-def test_factory_builds_alpaca_from_the_secret_and_fills_reach_the_ledger_once(bot_home: BotHome, fake: FakeAlpaca) -> None:
+def test_factory_builds_alpaca_from_the_secret_and_fills_reach_the_ledger_once(
+    bot_home: BotHome, fake: FakeAlpaca
+) -> None:
     SecretStore(bot_home).set("broker_alpaca", {"api_key": API_KEY, "secret_key": SECRET_KEY})
     settings = _settings(bot_home, fake)
     broker = make_broker(bot_home, settings)
@@ -49,9 +52,21 @@ def test_factory_builds_alpaca_from_the_secret_and_fills_reach_the_ledger_once(b
 
     activities = broker.fetch_activities(None)
     assert [a.type for a in activities] == ["FILL", "FILL", "DIVIDEND"]
-    first = ingest_activities(bot_home.paths.ledger_db, broker.code, activities, sync_run_id="alpaca-1",
-                              caller="system", audit=bot_home.audit())
+    first = ingest_activities(
+        bot_home.paths.ledger_db,
+        broker.code,
+        activities,
+        sync_run_id="alpaca-1",
+        caller="system",
+        audit=bot_home.audit(),
+    )
     assert (first.commit_state, first.posted) == ("committed", 3)
-    again = ingest_activities(bot_home.paths.ledger_db, broker.code, broker.fetch_activities(None),
-                              sync_run_id="alpaca-2", caller="system", audit=bot_home.audit())
+    again = ingest_activities(
+        bot_home.paths.ledger_db,
+        broker.code,
+        broker.fetch_activities(None),
+        sync_run_id="alpaca-2",
+        caller="system",
+        audit=bot_home.audit(),
+    )
     assert (again.posted, again.skipped_known) == (0, 3)

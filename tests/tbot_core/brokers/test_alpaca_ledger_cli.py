@@ -50,7 +50,10 @@ def test_refused_keys_stop_the_sync_with_one_line_and_no_rows(alpaca_home: BotHo
     fake.fail("/v2/account/activities", 401)
     result = run_tbot("ledger", "sync", "--broker", "alpaca", "--from-broker", home=alpaca_home.paths.root)
     assert result.returncode != 0
-    assert result.stderr.startswith("error: alpaca paper account activities: HTTP 401") and "Traceback" not in result.stderr
+    assert (
+        result.stderr.startswith("error: alpaca paper account activities: HTTP 401")
+        and "Traceback" not in result.stderr
+    )
 
 
 def test_paper_cannot_be_pulled_and_since_must_be_utc(alpaca_home: BotHome) -> None:

@@ -23,8 +23,9 @@ LIVENESS_BOUND = 60  # seconds: only "did it come back at all", never a speed ch
 
 
 def _endpoint(port: int, connect_timeout: float = 0.4) -> IbkrEndpoint:
-    return IbkrEndpoint(host="127.0.0.1", port=port, client_id=7, account="DU123",
-                        connect_timeout=connect_timeout, request_timeout=0.4)
+    return IbkrEndpoint(
+        host="127.0.0.1", port=port, client_id=7, account="DU123", connect_timeout=connect_timeout, request_timeout=0.4
+    )
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ def _outcome(call: Callable[[], object]) -> BaseException | None:
         try:
             call()
             result.append(None)
-        except BaseException as exc:  # noqa: BLE001 - handed back to the test
+        except BaseException as exc:
             result.append(exc)
 
     worker = threading.Thread(target=run, daemon=True)
@@ -85,8 +86,12 @@ def test_port_that_accepts_but_never_answers_times_out_at_the_configured_timeout
 def test_every_operation_fails_the_same_clear_way_and_the_session_recovers_for_the_next_try(silent_port: int) -> None:
     broker = IbkrBroker(_endpoint(silent_port))
     try:
-        calls = [broker.positions, broker.open_orders, lambda: broker.fills_since(None),
-                 lambda: broker.submit_order(OrderRequest("c-1", "AAPL", "buy", Decimal(1), "open"))]
+        calls = [
+            broker.positions,
+            broker.open_orders,
+            lambda: broker.fills_since(None),
+            lambda: broker.submit_order(OrderRequest("c-1", "AAPL", "buy", Decimal(1), "open")),
+        ]
         errors = [_outcome(call) for call in calls]
     finally:
         broker.close()

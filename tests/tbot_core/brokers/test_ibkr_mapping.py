@@ -7,7 +7,19 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from ib_async import AccountValue, CommissionReport, Execution, Fill, LimitOrder, MarketOrder, OrderStatus, Position, Stock, Trade, TradeLogEntry
+from ib_async import (
+    AccountValue,
+    CommissionReport,
+    Execution,
+    Fill,
+    LimitOrder,
+    MarketOrder,
+    OrderStatus,
+    Position,
+    Stock,
+    Trade,
+    TradeLogEntry,
+)
 
 from tbot_core.brokers import ibkr_mapping as mapping
 from tbot_core.brokers.ibkr_session import IbkrEndpoint
@@ -21,24 +33,50 @@ AAPL = Stock("AAPL", "SMART", "USD")
 def _trade(status: str, filled: float = 0.0, avg: float = 0.0, order=None) -> Trade:
     order = order or MarketOrder("BUY", 10.0)
     order.orderId, order.orderRef = 42, "close|cid-7"
-    return Trade(contract=AAPL, order=order, orderStatus=OrderStatus(orderId=42, status=status, filled=filled,
-                                                                     remaining=10 - filled, avgFillPrice=avg),
-                 log=[TradeLogEntry(time=T, status="PendingSubmit")])
+    return Trade(
+        contract=AAPL,
+        order=order,
+        orderStatus=OrderStatus(orderId=42, status=status, filled=filled, remaining=10 - filled, avgFillPrice=avg),
+        log=[TradeLogEntry(time=T, status="PendingSubmit")],
+    )
 
 
-def _fill(exec_id: str = "0000e0d5.6695a2b1.01.01", side: str = "BOT", commission: float = 1.0,
-          report_for: str | None = None, price: float = 187.31) -> Fill:
-    execution = Execution(execId=exec_id, time=T, acctNumber="DU123", side=side, shares=10.0, price=price,
-                          orderId=42, orderRef="close|cid-7")
-    report = CommissionReport(execId=exec_id if report_for is None else report_for, commission=commission, currency="USD")
+def _fill(
+    exec_id: str = "0000e0d5.6695a2b1.01.01",
+    side: str = "BOT",
+    commission: float = 1.0,
+    report_for: str | None = None,
+    price: float = 187.31,
+) -> Fill:
+    execution = Execution(
+        execId=exec_id,
+        time=T,
+        acctNumber="DU123",
+        side=side,
+        shares=10.0,
+        price=price,
+        orderId=42,
+        orderRef="close|cid-7",
+    )
+    report = CommissionReport(
+        execId=exec_id if report_for is None else report_for, commission=commission, currency="USD"
+    )
     return Fill(contract=AAPL, execution=execution, commissionReport=report, time=T)
 
 
-@pytest.mark.parametrize("status,filled,expected", [
-    ("PendingSubmit", 0, "new"), ("PreSubmitted", 0, "new"), ("Submitted", 0, "accepted"),
-    ("Submitted", 4, "partially_filled"), ("Filled", 10, "filled"), ("Cancelled", 0, "canceled"),
-    ("ApiCancelled", 0, "canceled"), ("Inactive", 0, "rejected"),
-])
+@pytest.mark.parametrize(
+    "status,filled,expected",
+    [
+        ("PendingSubmit", 0, "new"),
+        ("PreSubmitted", 0, "new"),
+        ("Submitted", 0, "accepted"),
+        ("Submitted", 4, "partially_filled"),
+        ("Filled", 10, "filled"),
+        ("Cancelled", 0, "canceled"),
+        ("ApiCancelled", 0, "canceled"),
+        ("Inactive", 0, "rejected"),
+    ],
+)
 def test_order_status_maps_to_the_interfaces_six(status: str, filled: float, expected: str) -> None:
     assert mapping.order(_trade(status, filled, 187.5 if filled else 0.0)).status == expected
 
@@ -68,7 +106,12 @@ def test_order_ref_rejects_a_strategy_that_would_break_parsing() -> None:
 def test_execution_with_commission_becomes_a_fill_keyed_by_exec_id() -> None:
     fill = mapping.fill(_fill(side="SLD", commission=1.0025))
     assert fill.fitid == "0000e0d5.6695a2b1.01.01" and fill.order_id == "42" and fill.strategy == "close"
-    assert (fill.side, fill.qty, fill.price, fill.fee) == ("sell", Decimal("10.0"), Decimal("187.31"), Decimal("1.0025"))
+    assert (fill.side, fill.qty, fill.price, fill.fee) == (
+        "sell",
+        Decimal("10.0"),
+        Decimal("187.31"),
+        Decimal("1.0025"),
+    )
     assert fill.timestamp_utc == T
 
 
@@ -89,22 +132,37 @@ def test_unset_ib_numbers_are_refused_not_booked_as_zero(bad: float) -> None:
 def test_ledger_fields_sign_cash_by_side_and_keep_the_commission_as_fee() -> None:
     buy = mapping.ledger_fields(_fill(side="BOT", commission=1.0))
     sell = mapping.ledger_fields(_fill(exec_id="x.2", side="SLD", commission=1.0))
-    assert buy["fitid"] == "0000e0d5.6695a2b1.01.01" and buy["amount"] == Decimal("-1873.10") and buy["fee"] == Decimal("1.0")
+    assert (
+        buy["fitid"] == "0000e0d5.6695a2b1.01.01"
+        and buy["amount"] == Decimal("-1873.10")
+        and buy["fee"] == Decimal("1.0")
+    )
     assert sell["amount"] == Decimal("1873.10") and sell["side"] == "sell"
 
 
 def test_account_summary_tags_become_decimal_amounts() -> None:
-    values = [AccountValue("DU123", "TotalCashValue", "25000.55", "USD", ""),
-              AccountValue("DU123", "NetLiquidation", "31000.10", "USD", ""),
-              AccountValue("DU123", "BuyingPower", "124000.40", "USD", ""),
-              AccountValue("DU123", "TotalCashValue", "1.00", "EUR", "")]
+    values = [
+        AccountValue("DU123", "TotalCashValue", "25000.55", "USD", ""),
+        AccountValue("DU123", "NetLiquidation", "31000.10", "USD", ""),
+        AccountValue("DU123", "BuyingPower", "124000.40", "USD", ""),
+        AccountValue("DU123", "TotalCashValue", "1.00", "EUR", ""),
+    ]
     account = mapping.account(values)
-    assert (account.cash, account.equity, account.buying_power) == (Decimal("25000.55"), Decimal("31000.10"), Decimal("124000.40"))
+    assert (account.cash, account.equity, account.buying_power) == (
+        Decimal("25000.55"),
+        Decimal("31000.10"),
+        Decimal("124000.40"),
+    )
 
 
 def test_account_summary_missing_a_tag_names_it() -> None:
     with pytest.raises(BrokerError, match="tag BuyingPower in USD missing"):
-        mapping.account([AccountValue("DU1", "TotalCashValue", "1", "USD", ""), AccountValue("DU1", "NetLiquidation", "1", "USD", "")])
+        mapping.account(
+            [
+                AccountValue("DU1", "TotalCashValue", "1", "USD", ""),
+                AccountValue("DU1", "NetLiquidation", "1", "USD", ""),
+            ]
+        )
 
 
 def test_position_maps_quantity_and_average_cost() -> None:
@@ -116,8 +174,9 @@ def test_endpoint_takes_config_defaults_and_secret_overrides() -> None:
     settings = Settings()
     plain = IbkrEndpoint.from_secret({"account": "DU123"}, settings)
     assert (plain.host, plain.port, plain.client_id) == ("127.0.0.1", 7497, 1)
-    custom = IbkrEndpoint.from_secret({"account": "DU123", "host": "gw", "port": "4002", "client_id": 9}, settings,
-                                      client_id_offset=1)
+    custom = IbkrEndpoint.from_secret(
+        {"account": "DU123", "host": "gw", "port": "4002", "client_id": 9}, settings, client_id_offset=1
+    )
     assert (custom.host, custom.port, custom.client_id) == ("gw", 4002, 10)
     with pytest.raises(ConfigError, match="broker_ibkr: expected a non-empty text field account"):
         IbkrEndpoint.from_secret({}, settings)

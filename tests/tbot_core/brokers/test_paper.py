@@ -7,19 +7,20 @@ from decimal import Decimal
 
 import pytest
 
+from tbot_core.bars import Bar
 from tbot_core.brokers.base import OrderRequest
 from tbot_core.brokers.paper import PaperBroker
 from tbot_core.config import Settings
 from tbot_core.core_store import CoreStore
-from tbot_core.bars import Bar
 from tbot_core.errors import BrokerError
 
 TS = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)
 
 
 def _broker(tmp_path, **values):
-    settings = Settings().with_values({"PAPER_SLIPPAGE_BPS": "10", "PAPER_COMMISSION_PER_SHARE": "0.01",
-                                       "PAPER_COMMISSION_MIN": "1.00", **values})
+    settings = Settings().with_values(
+        {"PAPER_SLIPPAGE_BPS": "10", "PAPER_COMMISSION_PER_SHARE": "0.01", "PAPER_COMMISSION_MIN": "1.00", **values}
+    )
     store = CoreStore(tmp_path / "core.db")
     broker = PaperBroker(store, settings)
     broker.on_bar(Bar(TS, "SPY", 100, 100.5, 99.5, 100, 1000), 10000, "2026-01-05T14:30:00.000000Z")

@@ -10,7 +10,7 @@ from tests.conftest import run_tbot
 def _assert_one_line_error(result, *needles):
     assert result.returncode != 0
     assert "Traceback" not in result.stderr + result.stdout
-    lines = [l for l in result.stderr.splitlines() if l.strip()]
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines, "expected an error line on stderr"
     for needle in needles:
         assert needle in result.stderr, result.stderr
@@ -96,9 +96,17 @@ def test_concurrent_config_sets_from_two_processes_both_land(home_paths):
     from tests.conftest import REPO
 
     env = {**__import__("os").environ, "TBOT_HOME": str(home_paths.root)}
-    procs = [subprocess.Popen([sys.executable, "-m", "tbot_core.cli.main", "config", "set", key, value], cwd=str(REPO),
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for key, value in (("MAX_PE_RATIO", "41"), ("MAX_DEBT_EQUITY", "1.5"))]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tbot_core.cli.main", "config", "set", key, value],
+            cwd=str(REPO),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for key, value in (("MAX_PE_RATIO", "41"), ("MAX_DEBT_EQUITY", "1.5"))
+    ]
     assert all(p.wait(timeout=60) == 0 for p in procs)
     shown = run_tbot("config", "show", home=home_paths.root).stdout
     assert any(line.split()[:2] == ["MAX_PE_RATIO", "41"] for line in shown.splitlines())
@@ -110,9 +118,18 @@ def test_tbot_tui_passes_theme_to_the_console_which_refuses_an_unknown_one_in_on
     import sys
 
     home = tmp_path / "home"
-    subprocess.run([sys.executable, "-m", "tbot_core.cli.main", "init", "--home", str(home)], check=True,
-                   capture_output=True, text=True)
-    result = subprocess.run([sys.executable, "-m", "tbot_core.cli.main", "tui", "--home", str(home), "--theme", "nosuch"],
-                            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    subprocess.run(
+        [sys.executable, "-m", "tbot_core.cli.main", "init", "--home", str(home)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "tbot_core.cli.main", "tui", "--home", str(home), "--theme", "nosuch"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert result.stderr.startswith("error: --theme 'nosuch': unknown theme") and "Traceback" not in result.stderr

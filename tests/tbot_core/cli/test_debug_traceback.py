@@ -45,13 +45,15 @@ def run_failing_command(home, *, debug: bool) -> subprocess.CompletedProcess[str
     env.pop("TBOT_DEBUG", None)
     if debug:
         env["TBOT_DEBUG"] = "1"
-    return subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, cwd=str(REPO),
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, cwd=str(REPO), timeout=120
+    )
 
 
 def test_debug_traceback_of_an_internal_error_hides_a_stored_secret(home_paths):
-    stored = run_tbot("secrets", "set", "screener_api", "--stdin", home=home_paths.root,
-                      input=json.dumps({"api_key": SECRET}))
+    stored = run_tbot(
+        "secrets", "set", "screener_api", "--stdin", home=home_paths.root, input=json.dumps({"api_key": SECRET})
+    )
     assert stored.returncode == 0, stored.stderr
     result = run_failing_command(home_paths.root, debug=True)
     assert result.returncode == 70, result.stderr
@@ -64,11 +66,13 @@ def test_debug_traceback_of_an_internal_error_hides_a_stored_secret(home_paths):
 
 
 def test_without_debug_an_internal_error_is_one_scrubbed_line(home_paths):
-    stored = run_tbot("secrets", "set", "screener_api", "--stdin", home=home_paths.root,
-                      input=json.dumps({"api_key": SECRET}))
+    stored = run_tbot(
+        "secrets", "set", "screener_api", "--stdin", home=home_paths.root, input=json.dumps({"api_key": SECRET})
+    )
     assert stored.returncode == 0, stored.stderr
     result = run_failing_command(home_paths.root, debug=False)
     assert result.returncode == 70 and "Traceback" not in result.stderr
     assert [line for line in result.stderr.splitlines() if line.strip()] == [
-        "internal error: RuntimeError: quote fetch failed for token *** (set TBOT_DEBUG=1 for details)"]
+        "internal error: RuntimeError: quote fetch failed for token *** (set TBOT_DEBUG=1 for details)"
+    ]
     assert SECRET not in result.stderr + result.stdout

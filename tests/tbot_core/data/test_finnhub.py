@@ -14,7 +14,6 @@ from tbot_core.config import Settings
 from tbot_core.enhancements.finnhub_fundamental_guard import FinnhubFundamentalGuard
 from tbot_core.secrets.store import SecretStore
 from tbot_core.signals import MarketContext
-
 from tests.tbot_core.enhancements.helpers import env, signal
 
 API_KEY = "fh-test-key-123456"
@@ -30,7 +29,7 @@ class _Finnhub(BaseHTTPRequestHandler):
     hits: list[str] = []
     status = 200
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         url = urlparse(self.path)
         query = parse_qs(url.query)
         type(self).hits.append(url.path)
@@ -73,7 +72,7 @@ def _guard(bot_home, url, *, key=API_KEY):
 
 def test_thresholds_compare_market_cap_in_usd_not_millions(bot_home, server):
     guard = _guard(bot_home, server)
-    verdict = lambda sym: guard.evaluate(signal(symbol=sym), MarketContext())  # noqa: E731
+    verdict = lambda sym: guard.evaluate(signal(symbol=sym), MarketContext())  # noqa: E731 - a one-line local helper reads better inline
     ok = verdict("AAPL")
     assert ok.allow and ok.context["market_cap_usd"] == 3_400_000_000_000
     assert "PE 180 > 50" in verdict("FROTH").reason

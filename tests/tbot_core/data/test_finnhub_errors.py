@@ -32,9 +32,21 @@ class _Finnhub:
 
             def do_GET(self) -> None:
                 outer.paths.append(self.path)
-                status, body = outer.queue.pop(0) if outer.queue else (
-                    200, {"metric": {"peNormalizedAnnual": 31.2, "totalDebt/totalEquityAnnual": 1.4,
-                                     "marketCapitalization": 2950000.5}, "symbol": "AAPL"})
+                status, body = (
+                    outer.queue.pop(0)
+                    if outer.queue
+                    else (
+                        200,
+                        {
+                            "metric": {
+                                "peNormalizedAnnual": 31.2,
+                                "totalDebt/totalEquityAnnual": 1.4,
+                                "marketCapitalization": 2950000.5,
+                            },
+                            "symbol": "AAPL",
+                        },
+                    )
+                )
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -60,11 +72,14 @@ def finnhub_server() -> Iterator[_Finnhub]:
 
 def _source(server: _Finnhub, home_paths: HomePaths) -> FinnhubFundamentals:
     settings = Settings().with_values({"FINNHUB_API_URL": server.url})
-    return FinnhubFundamentals(settings, home_paths, clock=lambda: datetime(2025, 3, 3, 15, tzinfo=UTC),
-                               api_key=lambda paths: KEY)
+    return FinnhubFundamentals(
+        settings, home_paths, clock=lambda: datetime(2025, 3, 3, 15, tzinfo=UTC), api_key=lambda paths: KEY
+    )
 
 
-def test_metrics_arrive_with_market_cap_in_usd_and_are_cached_for_the_day(finnhub_server: _Finnhub, home_paths: HomePaths) -> None:
+def test_metrics_arrive_with_market_cap_in_usd_and_are_cached_for_the_day(
+    finnhub_server: _Finnhub, home_paths: HomePaths
+) -> None:
     facts = _source(finnhub_server, home_paths).lookup("AAPL")
     assert (facts.pe, facts.debt_equity, facts.market_cap_usd) == (31.2, 1.4, 2950000.5 * 1_000_000)
     assert "/stock/metric?" in finnhub_server.paths[0] and "symbol=AAPL&metric=all" in finnhub_server.paths[0]
@@ -80,8 +95,9 @@ def test_refused_key_is_a_security_error_without_the_key(finnhub_server: _Finnhu
 
 
 @pytest.mark.parametrize("status", [429, 500])
-def test_rate_limit_and_server_error_are_network_errors_the_handler_retries(finnhub_server: _Finnhub, home_paths: HomePaths,
-                                                                           status: int) -> None:
+def test_rate_limit_and_server_error_are_network_errors_the_handler_retries(
+    finnhub_server: _Finnhub, home_paths: HomePaths, status: int
+) -> None:
     finnhub_server.queue.append((status, {"error": "API limit reached" if status == 429 else "oops"}))
     source = _source(finnhub_server, home_paths)
     with pytest.raises(NetworkError, match=f"HTTP {status}") as caught:

@@ -24,9 +24,19 @@ from .helpers import WINTER_TS, env, signal, snap
 
 
 def test_registry_lists_the_nine_seed_modules_each_with_a_self_check(bot_home):
-    assert sorted(m.name for m in MODULES) == sorted([
-        "adx_filter", "black_scholes_filter", "bollinger_confluence", "build_check", "finnhub_fundamental_guard",
-        "imbalance_scanner_ibkr", "ticker_blocklist", "tuning_tracker", "vix_gatekeeper"])
+    assert sorted(m.name for m in MODULES) == sorted(
+        [
+            "adx_filter",
+            "black_scholes_filter",
+            "bollinger_confluence",
+            "build_check",
+            "finnhub_fundamental_guard",
+            "imbalance_scanner_ibkr",
+            "ticker_blocklist",
+            "tuning_tracker",
+            "vix_gatekeeper",
+        ]
+    )
     results = [m.self_check() for m in enhancement_checks(bot_home)]
     assert all(r.ok for r in results), [r.one_line() for r in results if not r.ok]
     assert BuildCheck.fatal and BuildCheck(env(bot_home.paths)).self_check().ok
@@ -36,9 +46,12 @@ def test_adx_filter_blocks_strong_trends_and_when_it_cannot_judge(home_paths):
     f = AdxFilter(env(home_paths))
     assert f.evaluate(signal(), MarketContext({"AAPL": snap(adx=24.9)})).allow
     assert "ADX 31.0 > 25" in f.evaluate(signal(), MarketContext({"AAPL": snap(adx=31.0)})).reason
-    for market, why in [(MarketContext(), "no indicator state"), (MarketContext({"AAPL": snap(bars=5)}), "only 5 sound bars"),
-                        (MarketContext({"AAPL": snap(adx=math.nan)}), "unavailable"),
-                        (MarketContext({"AAPL": snap(ts=WINTER_TS - timedelta(hours=1))}), "stale")]:
+    for market, why in [
+        (MarketContext(), "no indicator state"),
+        (MarketContext({"AAPL": snap(bars=5)}), "only 5 sound bars"),
+        (MarketContext({"AAPL": snap(adx=math.nan)}), "unavailable"),
+        (MarketContext({"AAPL": snap(ts=WINTER_TS - timedelta(hours=1))}), "stale"),
+    ]:
         outcome = f.evaluate(signal(), market)
         assert not outcome.allow and why in outcome.reason
 
@@ -71,7 +84,7 @@ def test_bsm_price_matches_the_textbook_values_and_parity_with_dividends():
 def test_bsm_filter_rejects_mispriced_quotes_using_the_jurisdiction_rate(home_paths):
     f = BlackScholesFilter(env(home_paths))
     fair = bsm_price(100, 100, 1, 0.045, 0.2, "call")
-    quote = lambda price: OptionQuote("call", price, 100, 100, 1, 0.2)  # noqa: E731
+    quote = lambda price: OptionQuote("call", price, 100, 100, 1, 0.2)  # noqa: E731 - a one-line local helper reads better inline
     assert f.evaluate(signal(), MarketContext(option_quotes={"AAPL": quote(fair * 1.1)})).allow
     blocked = f.evaluate(signal(), MarketContext(option_quotes={"AAPL": quote(fair * 1.3)}))
     assert not blocked.allow and blocked.context["rate"] == 0.045 and "deviates" in blocked.reason
@@ -79,7 +92,10 @@ def test_bsm_filter_rejects_mispriced_quotes_using_the_jurisdiction_rate(home_pa
     assert "zero or negative" in f.evaluate(signal(), MarketContext(option_quotes={"AAPL": quote(0.0)})).reason
     unknown = env(home_paths)
     unknown.identity = Identity("TBOT_PAPER_01", "ZZ", "PAPER")
-    assert "jurisdiction ZZ" in BlackScholesFilter(unknown).evaluate(signal(), MarketContext(option_quotes={"AAPL": quote(fair)})).reason
+    assert (
+        "jurisdiction ZZ"
+        in BlackScholesFilter(unknown).evaluate(signal(), MarketContext(option_quotes={"AAPL": quote(fair)})).reason
+    )
     assert not BlackScholesFilter(unknown).self_check().ok
 
 
@@ -91,7 +107,9 @@ def test_imbalance_scanner_only_on_ibkr_and_only_in_the_dst_aware_window(home_pa
     assert "opposes a buy" in f.evaluate(signal("close", ts=july), MarketContext(imbalance=opposing)).reason
     assert f.evaluate(signal("close", side="sell", ts=july), MarketContext(imbalance=opposing)).allow
     assert "no imbalance data" in f.evaluate(signal("close", ts=july), MarketContext()).reason
-    assert f.evaluate(signal("close", ts=datetime(2026, 7, 7, 20, 15, tzinfo=UTC)), MarketContext()).allow  # 20:15 is after the summer close
+    assert f.evaluate(
+        signal("close", ts=datetime(2026, 7, 7, 20, 15, tzinfo=UTC)), MarketContext()
+    ).allow  # 20:15 is after the summer close
     winter = datetime(2026, 1, 6, 20, 45, tzinfo=UTC)
     assert not f.evaluate(signal("close", ts=winter), MarketContext()).allow
 
@@ -115,6 +133,7 @@ def test_ticker_blocklist_blocks_everything_when_its_file_is_garbled(home_paths)
 
 def test_tuning_tracker_counts_blocks_wins_and_drawdown(home_paths):
     from decimal import Decimal
+
     t = TuningTracker(env(home_paths))
     t.observe("mid", False, "adx_filter")
     t.observe("mid", True, None)

@@ -24,7 +24,7 @@ class FaultVFS(apsw.VFS):
         self.reset()
         self.target = (op, n, torn)
 
-    def xOpen(self, name, flags):  # noqa: N802 - APSW's method name
+    def xOpen(self, name, flags):
         return FaultFile(self, name, flags)
 
     def hit(self, op: str) -> tuple[bool, bool]:
@@ -40,7 +40,7 @@ class FaultFile(apsw.VFSFile):
         self._fault = vfs
         super().__init__("", name, flags)
 
-    def xWrite(self, data, offset):  # noqa: N802
+    def xWrite(self, data, offset):
         fail, torn = self._fault.hit("write")
         if fail:
             if torn:
@@ -48,7 +48,7 @@ class FaultFile(apsw.VFSFile):
             raise apsw.IOError("injected write fault")
         return super().xWrite(data, offset)
 
-    def xSync(self, flags):  # noqa: N802
+    def xSync(self, flags):
         fail, _ = self._fault.hit("sync")
         if fail:
             raise apsw.IOError("injected sync fault")

@@ -34,14 +34,18 @@ def balanced_groups(n_groups: int, legs_per_group: int = 2, *, start: int = 0) -
     return out
 
 
-def fill(fitid: str, side: str, qty: str, price: str, *, fee: str = "1", minutes: int = 0, symbol: str = "AAPL") -> Activity:
+def fill(
+    fitid: str, side: str, qty: str, price: str, *, fee: str = "1", minutes: int = 0, symbol: str = "AAPL"
+) -> Activity:
     q, p = Decimal(qty), Decimal(price)
     amount = -(q * p) if side == "buy" else q * p
     return Activity(fitid, "FILL", symbol, side, q, p, amount, Decimal(fee), T0 + timedelta(minutes=minutes))
 
 
 def cash(fitid: str, kind: str, amount: str, *, minutes: int = 0, symbol: str = "") -> Activity:
-    return Activity(fitid, kind, symbol, "", Decimal(0), Decimal(0), Decimal(amount), Decimal(0), T0 + timedelta(minutes=minutes))
+    return Activity(
+        fitid, kind, symbol, "", Decimal(0), Decimal(0), Decimal(amount), Decimal(0), T0 + timedelta(minutes=minutes)
+    )
 
 
 def trading_day(prefix: str, n_pairs: int, *, offset: int = 0) -> list[Activity]:
@@ -54,9 +58,17 @@ def trading_day(prefix: str, n_pairs: int, *, offset: int = 0) -> list[Activity]
 
 
 def activity_record(act: Activity) -> dict[str, str]:
-    return {"fitid": act.fitid, "type": act.type, "symbol": act.symbol, "side": act.side, "qty": str(act.qty),
-            "price": str(act.price), "amount": str(act.amount), "fee": str(act.fee),
-            "timestamp_utc": act.timestamp_utc.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    return {
+        "fitid": act.fitid,
+        "type": act.type,
+        "symbol": act.symbol,
+        "side": act.side,
+        "qty": str(act.qty),
+        "price": str(act.price),
+        "amount": str(act.amount),
+        "fee": str(act.fee),
+        "timestamp_utc": act.timestamp_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
 
 
 def write_jsonl(path: Path, activities: list[Activity]) -> Path:
@@ -80,9 +92,15 @@ def open_old_ledger(path: Path, schema: Path, version: int, seal_sql: str, *seal
     conn.execute(f"PRAGMA user_version = {version}")
     coa = default_coa()
     with conn:
-        conn.executemany("INSERT INTO accounts VALUES (?,?,?,?)", [(*account, DEFAULT_COA_BATCH) for account in coa.accounts])
-        conn.executemany("INSERT INTO coa_mapping (role, account_code, batch_id) VALUES (?,?,?)",
-                         [(role, code, DEFAULT_COA_BATCH) for role, code in coa.roles.items()])
-        conn.execute(seal_sql, (DEFAULT_COA_BATCH, None, None, "coa", "default chart of accounts", EFFECTIVE, EFFECTIVE,
-                                *seal_tail))
+        conn.executemany(
+            "INSERT INTO accounts VALUES (?,?,?,?)", [(*account, DEFAULT_COA_BATCH) for account in coa.accounts]
+        )
+        conn.executemany(
+            "INSERT INTO coa_mapping (role, account_code, batch_id) VALUES (?,?,?)",
+            [(role, code, DEFAULT_COA_BATCH) for role, code in coa.roles.items()],
+        )
+        conn.execute(
+            seal_sql,
+            (DEFAULT_COA_BATCH, None, None, "coa", "default chart of accounts", EFFECTIVE, EFFECTIVE, *seal_tail),
+        )
     return conn

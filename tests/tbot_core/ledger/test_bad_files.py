@@ -13,25 +13,52 @@ HEADER = "fitid,type,symbol,side,qty,price,amount,fee,timestamp_utc\n"
 GOOD = "f1,FILL,AAPL,buy,10,150,-1500,1,2025-01-02T15:00:00Z\n"
 
 CASES = {
-    "missing_column": ("a.csv", ("fitid,type,symbol,side,qty,price,amount,timestamp_utc\n"
-                                 "f1,FILL,AAPL,buy,10,150,-1500,2025-01-02T15:00:00Z\n").encode(), ["line 1", "fee"]),
-    "bad_decimal": ("a.csv", (HEADER + GOOD + "f2,FILL,AAPL,buy,ten,150,-1500,1,2025-01-02T15:00:00Z\n").encode(), ["line 3", "field qty"]),
-    "unknown_type": ("a.jsonl", (b'{"fitid":"x","type":"SWAP","symbol":"A","side":"","qty":"0","price":"0","amount":"1",'
-                                 b'"fee":"0","timestamp_utc":"2025-01-02T15:00:00Z"}\n'), ["line 1", "field type"]),
-    "bad_timestamp": ("a.csv", (HEADER + GOOD + GOOD.replace("f1", "f3").replace("2025-01-02T15:00:00Z", "2025-01-02 15:00")).encode(),
-                      ["line 3", "field timestamp_utc"]),
+    "missing_column": (
+        "a.csv",
+        (
+            b"fitid,type,symbol,side,qty,price,amount,timestamp_utc\n"
+            b"f1,FILL,AAPL,buy,10,150,-1500,2025-01-02T15:00:00Z\n"
+        ),
+        ["line 1", "fee"],
+    ),
+    "bad_decimal": (
+        "a.csv",
+        (HEADER + GOOD + "f2,FILL,AAPL,buy,ten,150,-1500,1,2025-01-02T15:00:00Z\n").encode(),
+        ["line 3", "field qty"],
+    ),
+    "unknown_type": (
+        "a.jsonl",
+        (
+            b'{"fitid":"x","type":"SWAP","symbol":"A","side":"","qty":"0","price":"0","amount":"1",'
+            b'"fee":"0","timestamp_utc":"2025-01-02T15:00:00Z"}\n'
+        ),
+        ["line 1", "field type"],
+    ),
+    "bad_timestamp": (
+        "a.csv",
+        (HEADER + GOOD + GOOD.replace("f1", "f3").replace("2025-01-02T15:00:00Z", "2025-01-02 15:00")).encode(),
+        ["line 3", "field timestamp_utc"],
+    ),
     "empty": ("a.csv", b"", ["empty"]),
     "binary_junk": ("a.csv", bytes(range(256)) * 4, ["binary"]),
     "bad_utf8": ("a.jsonl", b'{"fitid": "\xff\xfe"}\n', ["UTF-8"]),
-    "fill_amount_mismatch": ("a.csv", (HEADER + "f1,FILL,AAPL,buy,10,150,-15,1,2025-01-02T15:00:00Z\n").encode(), ["line 2", "field amount"]),
+    "fill_amount_mismatch": (
+        "a.csv",
+        (HEADER + "f1,FILL,AAPL,buy,10,150,-15,1,2025-01-02T15:00:00Z\n").encode(),
+        ["line 2", "field amount"],
+    ),
 }
 
 
 def _rows(db: Path) -> tuple[int, int, int]:
     conn = open_ledger(db, readonly=True)
     try:
-        return tuple(conn.execute("SELECT (SELECT count(*) FROM legs), (SELECT count(*) FROM batches), "
-                                  "(SELECT count(*) FROM failed_batches)").fetchone())
+        return tuple(
+            conn.execute(
+                "SELECT (SELECT count(*) FROM legs), (SELECT count(*) FROM batches), "
+                "(SELECT count(*) FROM failed_batches)"
+            ).fetchone()
+        )
     finally:
         conn.close()
 

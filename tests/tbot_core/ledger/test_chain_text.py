@@ -36,8 +36,12 @@ maybe = st.none() | text
 big = st.integers(-(2**63), 2**63 - 1)
 legs_st = st.lists(st.tuples(clean, st.integers(1, 2**62), st.booleans()), min_size=2, max_size=4)
 fitid_st = st.none() | st.tuples(text, text)  # (broker_code, fitid): both or neither
-group_st = st.tuples(st.sampled_from(["FILL", "POSTING", "REVERSAL"]), text, text, fitid_st, maybe, st.none() | big, legs_st)
-lot_st = st.tuples(text, text, clean, st.integers(0, 2**62))  # qty: SQLite length() stops at a NUL, so CHECK refuses one
+group_st = st.tuples(
+    st.sampled_from(["FILL", "POSTING", "REVERSAL"]), text, text, fitid_st, maybe, st.none() | big, legs_st
+)
+lot_st = st.tuples(
+    text, text, clean, st.integers(0, 2**62)
+)  # qty: SQLite length() stops at a NUL, so CHECK refuses one
 
 
 def _scratch() -> apsw.Connection:
@@ -53,9 +57,14 @@ def _has_nul(rows: list[tuple]) -> bool:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(groups=st.lists(group_st, min_size=1, max_size=5), lots=st.lists(lot_st, max_size=3),
-       accounts=st.lists(st.tuples(clean, clean, st.sampled_from(["asset", "expense"])), max_size=3, unique_by=lambda a: a[0]),
-       roles=st.lists(st.tuples(clean, clean), max_size=3))
+@given(
+    groups=st.lists(group_st, min_size=1, max_size=5),
+    lots=st.lists(lot_st, max_size=3),
+    accounts=st.lists(
+        st.tuples(clean, clean, st.sampled_from(["asset", "expense"])), max_size=3, unique_by=lambda a: a[0]
+    ),
+    roles=st.lists(st.tuples(clean, clean), max_size=3),
+)
 def test_python_rendering_equals_sqlite_rendering(groups, lots, accounts, roles) -> None:
     conn = _scratch()
     base = next(_ids) * 1000
@@ -63,19 +72,28 @@ def test_python_rendering_equals_sqlite_rendering(groups, lots, accounts, roles)
     reversed_ids: set[int] = set()
     for no, (kind, memo, symbol, fitid_pair, content, reverses, pairs) in enumerate(groups, 1):
         gid = base + no
-        broker, fitid = (None, None) if fitid_pair is None else (fitid_pair[0], f"{fitid_pair[1]}#{no}")  # unique per batch
+        broker, fitid = (
+            (None, None) if fitid_pair is None else (fitid_pair[0], f"{fitid_pair[1]}#{no}")
+        )  # unique per batch
         reverses = None if reverses in reversed_ids else reverses  # a group is reversed at most once
         reversed_ids.add(reverses)
         group_rows.append((gid, BATCH, kind, EFFECTIVE, memo, symbol, broker, fitid, content, reverses, no, len(pairs)))
-        legs += [(gid, n, account, cents, 0, len(pairs)) if debit else (gid, n, account, 0, cents, len(pairs))
-                 for n, (account, cents, debit) in enumerate(pairs, 1)]
-    lot_rows = [(base + 500 + n, base + 1, broker, symbol, qty, cost) for n, (broker, symbol, qty, cost) in enumerate(lots)]
+        legs += [
+            (gid, n, account, cents, 0, len(pairs)) if debit else (gid, n, account, 0, cents, len(pairs))
+            for n, (account, cents, debit) in enumerate(pairs, 1)
+        ]
+    lot_rows = [
+        (base + 500 + n, base + 1, broker, symbol, qty, cost) for n, (broker, symbol, qty, cost) in enumerate(lots)
+    ]
     reliefs = [(base + 600 + n, lot[0], base + 1, lot[4], lot[5]) for n, lot in enumerate(lot_rows)]
     account_rows = [(code, name, kind, BATCH) for code, name, kind in accounts]
     mappings = [(base + 700 + n, role, code, BATCH) for n, (role, code) in enumerate(roles)]
     with conn:
-        conn.executemany(f"INSERT INTO groups (group_id, batch_id, kind, effective_utc, memo, symbol, broker_code, fitid, content_hash, "
-                         f"reverses_group_id, group_no, leg_count, group_count) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,{len(groups)})", group_rows)
+        conn.executemany(
+            f"INSERT INTO groups (group_id, batch_id, kind, effective_utc, memo, symbol, broker_code, fitid, content_hash, "
+            f"reverses_group_id, group_no, leg_count, group_count) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,{len(groups)})",
+            group_rows,
+        )
         conn.executemany("INSERT INTO legs VALUES (?,?,?,?,?,?)", legs)
         conn.executemany("INSERT INTO lots VALUES (?,?,?,?,?,?)", lot_rows)
         conn.executemany("INSERT INTO lot_reliefs VALUES (?,?,?,?,?)", reliefs)
@@ -111,8 +129,11 @@ def test_odd_python_values_render_as_stored_or_not_at_all(case: str) -> None:
     row[column] = value
     conn = _scratch()
     with conn:
-        conn.execute("INSERT INTO groups (group_id, batch_id, kind, effective_utc, memo, symbol, broker_code, fitid, content_hash, "
-                     "reverses_group_id, group_no, leg_count, group_count) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,1)", row)
+        conn.execute(
+            "INSERT INTO groups (group_id, batch_id, kind, effective_utc, memo, symbol, broker_code, fitid, content_hash, "
+            "reverses_group_id, group_no, leg_count, group_count) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,1)",
+            row,
+        )
     expected = conn.execute(_DRAFT_SQL, (BATCH,)).fetchone()
     try:
         rendered = draft_sections([tuple(row)], 1, [], [], [], [], [])
@@ -121,7 +142,9 @@ def test_odd_python_values_render_as_stored_or_not_at_all(case: str) -> None:
     assert rendered == expected
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(memos=st.lists(text, min_size=1, max_size=4), symbol=text)
 def test_posted_batches_with_any_text_pass_the_full_verify(tmp_path: Path, memos: list[str], symbol: str) -> None:
     """End to end: whatever the memo (NULs take the read-back path), the verifier agrees with the posting path."""
@@ -129,8 +152,11 @@ def test_posted_batches_with_any_text_pass_the_full_verify(tmp_path: Path, memos
     if not db.exists():
         fresh_ledger(tmp_path, db.name)
     with Ledger(db) as ledger:
-        post_groups(ledger, f"p{next(_ids)}", [GroupSpec("POSTING", EFFECTIVE, memo, [("1000", 7, 0), ("5100", 0, 7)], symbol)
-                                              for memo in memos])
+        post_groups(
+            ledger,
+            f"p{next(_ids)}",
+            [GroupSpec("POSTING", EFFECTIVE, memo, [("1000", 7, 0), ("5100", 0, 7)], symbol) for memo in memos],
+        )
     conn = open_ledger(db, readonly=True)
     try:
         assert verify_all(conn).problem is None

@@ -36,15 +36,22 @@ KILLS = 50
 
 def _exports(folder: Path) -> list[Path]:
     day1, day2 = trading_day("d1", 300), trading_day("d2", 300, offset=1000)
-    return [write_jsonl(folder / "a.jsonl", day1), write_csv(folder / "b.csv", day1[400:] + day2[:300]),
-            write_jsonl(folder / "c.jsonl", day2)]
+    return [
+        write_jsonl(folder / "a.jsonl", day1),
+        write_csv(folder / "b.csv", day1[400:] + day2[:300]),
+        write_jsonl(folder / "c.jsonl", day2),
+    ]
 
 
 def _counts(db: Path) -> tuple[int, int, int]:
     conn = open_ledger(db, readonly=True)
     try:
-        return tuple(conn.execute("SELECT (SELECT count(*) FROM groups), (SELECT count(*) FROM legs), "
-                                  "(SELECT count(DISTINCT broker_code || ':' || fitid) FROM groups WHERE fitid IS NOT NULL)").fetchone())
+        return tuple(
+            conn.execute(
+                "SELECT (SELECT count(*) FROM groups), (SELECT count(*) FROM legs), "
+                "(SELECT count(DISTINCT broker_code || ':' || fitid) FROM groups WHERE fitid IS NOT NULL)"
+            ).fetchone()
+        )
     finally:
         conn.close()
 
@@ -52,14 +59,21 @@ def _counts(db: Path) -> tuple[int, int, int]:
 def _worker(home: Path, files: list[Path]) -> subprocess.Popen[str]:
     env = {**os.environ, "TBOT_HOME": str(home), "PYTHONPATH": str(REPO)}
     env.pop("TBOT_DEBUG", None)
-    proc = subprocess.Popen([sys.executable, str(WORKER), *map(str, files)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env, cwd=str(REPO))
+    proc = subprocess.Popen(
+        [sys.executable, str(WORKER), *map(str, files)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=str(REPO),
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     return proc
 
 
 def _resync(db: Path, files: list[Path]) -> None:
     import hashlib
+
     for path in files:  # same run ids as the CLI derives, so a committed run is a no-op
         run_id = "file-" + hashlib.sha256(b"ALPACA\x1f" + path.read_bytes()).hexdigest()[:24]
         ingest_activities(db, "ALPACA", read_activity_file(path), sync_run_id=run_id)
@@ -129,6 +143,7 @@ print(polls, len(seen), bad)
 def test_read_only_reader_never_sees_a_partial_run(tmp_path: Path) -> None:
     """A reader process polling while runs commit only ever sees legs that sealed batches account for."""
     from .helpers import fresh_ledger
+
     db = fresh_ledger(tmp_path)
     stop = tmp_path / "stop"
     reader = subprocess.Popen([sys.executable, "-c", READER, str(db), str(stop)], stdout=subprocess.PIPE, text=True)

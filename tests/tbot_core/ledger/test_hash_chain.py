@@ -59,15 +59,20 @@ def _group_of(db: Path, batch_id: str) -> int:
 
 
 def _balanced_plus_one(gid: int) -> tuple[str, ...]:
-    return (f"UPDATE legs SET debit_cents = debit_cents + 1 WHERE group_id = {gid} AND leg_no = "
-            f"(SELECT min(leg_no) FROM legs WHERE group_id = {gid} AND debit_cents > 0)",
-            f"UPDATE legs SET credit_cents = credit_cents + 1 WHERE group_id = {gid} AND leg_no = "
-            f"(SELECT min(leg_no) FROM legs WHERE group_id = {gid} AND credit_cents > 0)")
+    return (
+        f"UPDATE legs SET debit_cents = debit_cents + 1 WHERE group_id = {gid} AND leg_no = "
+        f"(SELECT min(leg_no) FROM legs WHERE group_id = {gid} AND debit_cents > 0)",
+        f"UPDATE legs SET credit_cents = credit_cents + 1 WHERE group_id = {gid} AND leg_no = "
+        f"(SELECT min(leg_no) FROM legs WHERE group_id = {gid} AND credit_cents > 0)",
+    )
 
 
 EDITS = {
     "balanced_amount_change": _balanced_plus_one,
-    "group_deleted_with_its_legs": lambda gid: (f"DELETE FROM legs WHERE group_id = {gid}", f"DELETE FROM groups WHERE group_id = {gid}"),
+    "group_deleted_with_its_legs": lambda gid: (
+        f"DELETE FROM legs WHERE group_id = {gid}",
+        f"DELETE FROM groups WHERE group_id = {gid}",
+    ),
     "memo_changed": lambda gid: (f"UPDATE groups SET memo = 'nothing to see' WHERE group_id = {gid}",),
 }
 
@@ -100,7 +105,9 @@ def test_an_edit_behind_dropped_triggers_fails_ledger_check_and_blocks_self_chec
     started = run_tbot("self-check", "--home", str(home.root))
     assert started.returncode == 1, started.stdout
     err = started.stderr.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("self-check failed: ledger_books:") and "batch posting:2" in err[0], started.stderr
+    assert len(err) == 1 and err[0].startswith("self-check failed: ledger_books:") and "batch posting:2" in err[0], (
+        started.stderr
+    )
 
 
 def test_a_balanced_edit_passes_every_check_except_the_chain(home: HomePaths) -> None:
@@ -110,10 +117,15 @@ def test_a_balanced_edit_passes_every_check_except_the_chain(home: HomePaths) ->
 
 
 ORPHANS = {
-    "orphan_leg": ("INSERT INTO legs VALUES (99999, 1, '1000', 5, 0, 2)", "leg 1 of group 99999 points at a missing group"),
-    "batchless_group": ("INSERT INTO groups (group_id, batch_id, kind, effective_utc, memo, group_no, group_count, leg_count) "
-                        f"VALUES (99999, 'ghost', 'POSTING', '{EFFECTIVE}', 'planted', 1, 1, 2)",
-                        "group 99999 belongs to batch ghost, which was never committed"),
+    "orphan_leg": (
+        "INSERT INTO legs VALUES (99999, 1, '1000', 5, 0, 2)",
+        "leg 1 of group 99999 points at a missing group",
+    ),
+    "batchless_group": (
+        "INSERT INTO groups (group_id, batch_id, kind, effective_utc, memo, group_no, group_count, leg_count) "
+        f"VALUES (99999, 'ghost', 'POSTING', '{EFFECTIVE}', 'planted', 1, 1, 2)",
+        "group 99999 belongs to batch ghost, which was never committed",
+    ),
 }
 
 
@@ -174,7 +186,9 @@ def test_an_old_edit_below_the_checkpoint_is_found_by_the_sweep_within_a_few_sta
     assert _start(db, 1).problem is None
     tamper(db, f"UPDATE groups SET memo = 'late edit' WHERE group_id = {_group_of(db, 'posting:1')}")
     assert _start(db, 0).problem is None  # the trade-off: without the sweep a restart trusts verified batches
-    problems = [_start(db, 1).problem for _ in range(5)]  # one batch with legs per start: at most 5 starts round the chain
+    problems = [
+        _start(db, 1).problem for _ in range(5)
+    ]  # one batch with legs per start: at most 5 starts round the chain
     assert any(p and "batch posting:1 (seq 2)" in p for p in problems), problems
     assert [f.name for f in ledger_findings(db) if not f.ok] == ["hash_chain"]  # the full check finds it at once
 
@@ -185,8 +199,12 @@ def test_deleting_the_newest_batch_is_caught_by_the_checkpoint(tmp_path: Path) -
     _post_books(db)
     assert books_check(db).ok
     gid = _group_of(db, "posting:3")
-    tamper(db, f"DELETE FROM legs WHERE group_id = {gid}", f"DELETE FROM groups WHERE group_id = {gid}",
-           "DELETE FROM batches WHERE batch_id = 'posting:3'")
+    tamper(
+        db,
+        f"DELETE FROM legs WHERE group_id = {gid}",
+        f"DELETE FROM groups WHERE group_id = {gid}",
+        "DELETE FROM batches WHERE batch_id = 'posting:3'",
+    )
     result = books_check(db)
     assert not result.ok and "batch seq 5" in result.detail and "is gone" in result.detail
 
@@ -195,8 +213,12 @@ def test_deleting_a_middle_batch_breaks_the_chain_at_the_next_one(tmp_path: Path
     db = fresh_ledger(tmp_path)
     _post_books(db)
     gid = _group_of(db, "posting:1")
-    tamper(db, f"DELETE FROM legs WHERE group_id IN ({gid}, {gid + 1})", f"DELETE FROM groups WHERE batch_id = 'posting:1'",
-           "DELETE FROM batches WHERE batch_id = 'posting:1'")
+    tamper(
+        db,
+        f"DELETE FROM legs WHERE group_id IN ({gid}, {gid + 1})",
+        "DELETE FROM groups WHERE batch_id = 'posting:1'",
+        "DELETE FROM batches WHERE batch_id = 'posting:1'",
+    )
     chain = {f.name: f for f in ledger_findings(db)}["hash_chain"]
     assert not chain.ok and "batch posting:2" in chain.detail and "seq 2 is missing" in chain.detail
     assert not books_check(db).ok

@@ -16,32 +16,53 @@ from tbot_core.ledger.failures import LedgerBatchError
 from .helpers import EFFECTIVE, fresh_ledger
 
 ACCOUNTS = ("1000", "1100", "5100", "4000")
-DEFECTS = ("none", "unbalanced", "unknown_account", "negative", "both_sides", "duplicate_fitid", "known_fitid", "orphan", "one_leg")
+DEFECTS = (
+    "none",
+    "unbalanced",
+    "unknown_account",
+    "negative",
+    "both_sides",
+    "duplicate_fitid",
+    "known_fitid",
+    "orphan",
+    "one_leg",
+)
 _ids = itertools.count()
 
 group_st = st.lists(st.tuples(st.sampled_from(ACCOUNTS), st.integers(1, 10**9)), min_size=1, max_size=5)
-batch_st = st.tuples(st.lists(group_st, min_size=1, max_size=8), st.sampled_from(DEFECTS), st.randoms(use_true_random=False))
+batch_st = st.tuples(
+    st.lists(group_st, min_size=1, max_size=8), st.sampled_from(DEFECTS), st.randoms(use_true_random=False)
+)
 
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = fresh_ledger(tmp_path_factory.mktemp("hyp"))
     with Ledger(path) as ledger:  # one known fitid to collide with
-        ledger.run(BatchMeta("seed", "posting"), lambda d: d.add_group("POSTING", EFFECTIVE, "seed", [("1000", 5, 0), ("3000", 0, 5)],
-                                                                        broker_code="HYP", fitid="known-1"))
+        ledger.run(
+            BatchMeta("seed", "posting"),
+            lambda d: d.add_group(
+                "POSTING", EFFECTIVE, "seed", [("1000", 5, 0), ("3000", 0, 5)], broker_code="HYP", fitid="known-1"
+            ),
+        )
     return path
 
 
 def _counts(path: Path) -> tuple[int, int, int]:
     conn = open_ledger(path, readonly=True)
     try:
-        return tuple(conn.execute("SELECT (SELECT count(*) FROM groups), (SELECT count(*) FROM legs), (SELECT count(*) FROM batches)").fetchone())
+        return tuple(
+            conn.execute(
+                "SELECT (SELECT count(*) FROM groups), (SELECT count(*) FROM legs), (SELECT count(*) FROM batches)"
+            ).fetchone()
+        )
     finally:
         conn.close()
 
 
 def _build(groups: list, defect: str, rnd) -> tuple:  # type: ignore[no-untyped-def]
     """Balanced groups (each debit list offset by one credit to cash), then one defect applied at a random place."""
+
     def build(draft: Draft) -> None:
         target = rnd.randrange(len(groups))
         for index, debits in enumerate(groups):
@@ -67,6 +88,7 @@ def _build(groups: list, defect: str, rnd) -> tuple:  # type: ignore[no-untyped-
             gid = draft.add_group("POSTING", EFFECTIVE, "hyp", legs, broker_code="HYP", fitid=fitid)
             if index == target and defect == "orphan":
                 draft.add_leg_to(gid + 10_000, "1000", 1, 0)
+
     return build
 
 
@@ -89,6 +111,8 @@ def test_random_batch_is_all_or_nothing(db: Path, batch) -> None:  # type: ignor
     assert _counts(db) == before
     conn = open_ledger(db, readonly=True)
     try:
-        assert conn.execute("SELECT commit_state FROM failed_batches WHERE batch_id = ?", (batch_id,)).fetchall() == [("rolled_back",)]
+        assert conn.execute("SELECT commit_state FROM failed_batches WHERE batch_id = ?", (batch_id,)).fetchall() == [
+            ("rolled_back",)
+        ]
     finally:
         conn.close()

@@ -70,7 +70,9 @@ def _audit(home: HomePaths, **filters: str):  # type: ignore[no-untyped-def]
 
 
 # -- hook and override: --batch-id makes a retry fund once ------------------------------------------
-def test_hook_retried_with_the_same_batch_id_funds_once_and_says_already_posted(home_paths: HomePaths, tmp_path: Path) -> None:
+def test_hook_retried_with_the_same_batch_id_funds_once_and_says_already_posted(
+    home_paths: HomePaths, tmp_path: Path
+) -> None:
     _deposit(home_paths, tmp_path)
     first = _tbot(home_paths, "hook", "tax-reserve", "100.00", "--batch-id", "tax-2025-q1")
     assert first.returncode == 0 and "committed" in first.stdout, first.stderr
@@ -81,9 +83,12 @@ def test_hook_retried_with_the_same_batch_id_funds_once_and_says_already_posted(
     assert _query(home_paths, "SELECT count(*) FROM groups WHERE kind = 'TAX_RESERVE'") == [(1,)]
 
 
-@pytest.mark.parametrize("retry", [("tax-reserve", "150.00"), ("payroll", "100.00")], ids=["other_amount", "other_hook"])
-def test_hook_batch_id_reused_for_other_content_is_refused_naming_the_batch_id(home_paths: HomePaths, tmp_path: Path,
-                                                                              retry: tuple[str, str]) -> None:
+@pytest.mark.parametrize(
+    "retry", [("tax-reserve", "150.00"), ("payroll", "100.00")], ids=["other_amount", "other_hook"]
+)
+def test_hook_batch_id_reused_for_other_content_is_refused_naming_the_batch_id(
+    home_paths: HomePaths, tmp_path: Path, retry: tuple[str, str]
+) -> None:
     _deposit(home_paths, tmp_path)
     assert _tbot(home_paths, "hook", "tax-reserve", "100.00", "--batch-id", "q1").returncode == 0
     before = _query(home_paths, "SELECT count(*) FROM legs")
@@ -94,26 +99,43 @@ def test_hook_batch_id_reused_for_other_content_is_refused_naming_the_batch_id(h
     assert [r.event for r in _audit(home_paths, severity="error")] == ["batch_id_refused"]
 
 
-def test_hook_and_override_require_a_batch_id_so_a_retyped_command_is_a_retry(home_paths: HomePaths, tmp_path: Path) -> None:
+def test_hook_and_override_require_a_batch_id_so_a_retyped_command_is_a_retry(
+    home_paths: HomePaths, tmp_path: Path
+) -> None:
     _deposit(home_paths, tmp_path)
     hook = _tbot(home_paths, "hook", "float-topup", "10.00")
-    override = _tbot(home_paths, "override", "--from", "cash", "--to", "float", "--amount", "1", "--reason", "top up float")
+    override = _tbot(
+        home_paths, "override", "--from", "cash", "--to", "float", "--amount", "1", "--reason", "top up float"
+    )
     for result in (hook, override):
         assert result.returncode == 2 and "--batch-id" in result.stderr, result.stderr
     assert _role_balance(home_paths, "float") == 0
 
 
-def test_override_retried_with_the_same_batch_id_moves_once_and_audits_one_warning(home_paths: HomePaths,
-                                                                                   tmp_path: Path) -> None:
+def test_override_retried_with_the_same_batch_id_moves_once_and_audits_one_warning(
+    home_paths: HomePaths, tmp_path: Path
+) -> None:
     _deposit(home_paths, tmp_path)
     assert _tbot(home_paths, "hook", "tax-reserve", "300.00", "--batch-id", "tax-1").returncode == 0
-    args = ("override", "--from", "tax_reserve", "--to", "reinvest_reserve", "--amount", "50", "--reason", "quarterly rebalance",
-            "--batch-id", "rebalance-7")
+    args = (
+        "override",
+        "--from",
+        "tax_reserve",
+        "--to",
+        "reinvest_reserve",
+        "--amount",
+        "50",
+        "--reason",
+        "quarterly rebalance",
+        "--batch-id",
+        "rebalance-7",
+    )
     assert _tbot(home_paths, *args).returncode == 0
     retry = _tbot(home_paths, *args)
     assert retry.returncode == 0 and "already posted" in retry.stdout, retry.stdout + retry.stderr
-    line = _one_error_line(_tbot(home_paths, *args[:-4], "--amount", "60", "--reason", "quarterly rebalance",
-                                 "--batch-id", "rebalance-7"))
+    line = _one_error_line(
+        _tbot(home_paths, *args[:-4], "--amount", "60", "--reason", "quarterly rebalance", "--batch-id", "rebalance-7")
+    )
     assert "rebalance-7" in line and "OVERRIDE of 50.00" in line, line
     assert (_role_balance(home_paths, "tax_reserve"), _role_balance(home_paths, "reinvest_reserve")) == (25000, 5000)
     warnings = _audit(home_paths, severity="warning")
@@ -129,20 +151,27 @@ def test_a_hook_batch_id_cannot_reuse_the_id_of_a_sync_batch(home_paths: HomePat
 
 
 # -- sync: a reused run id with other content is refused, not dropped ------------------------------
-def test_reused_sync_run_id_with_different_content_is_refused_and_books_nothing(home_paths: HomePaths, tmp_path: Path) -> None:
-    first = write_csv(tmp_path / "day1.csv", [cash("dep-1", "TRANSFER", "1000"), fill("b1", "buy", "2", "100", minutes=1)])
+def test_reused_sync_run_id_with_different_content_is_refused_and_books_nothing(
+    home_paths: HomePaths, tmp_path: Path
+) -> None:
+    first = write_csv(
+        tmp_path / "day1.csv", [cash("dep-1", "TRANSFER", "1000"), fill("b1", "buy", "2", "100", minutes=1)]
+    )
     ok = _tbot(home_paths, "sync", "--broker", "ALPACA", "--file", str(first), "--sync-run-id", "run-7")
     assert ok.returncode == 0 and "posted 2 activities" in ok.stdout, ok.stderr
     before = _query(home_paths, "SELECT count(*) FROM legs")
     other = write_csv(tmp_path / "day2.csv", [fill("b2", "buy", "1", "100", minutes=5)])
-    line = _one_error_line(_tbot(home_paths, "sync", "--broker", "ALPACA", "--file", str(other), "--sync-run-id", "run-7"))
+    line = _one_error_line(
+        _tbot(home_paths, "sync", "--broker", "ALPACA", "--file", str(other), "--sync-run-id", "run-7")
+    )
     assert "sync_run_id run-7 was already committed with different content" in line, line
     assert _query(home_paths, "SELECT count(*) FROM legs") == before
     assert _query(home_paths, "SELECT count(*) FROM groups WHERE fitid = 'b2'") == [(0,)]
     assert "sync_run_refused" in [r.event for r in _audit(home_paths, severity="error")]
     # the same activities, spelled as JSON Lines in another order, are the same run: an idempotent no-op
-    same = write_jsonl(tmp_path / "day1-again.jsonl",
-                       [fill("b1", "buy", "2", "100.00", minutes=1), cash("dep-1", "TRANSFER", "1000")])
+    same = write_jsonl(
+        tmp_path / "day1-again.jsonl", [fill("b1", "buy", "2", "100.00", minutes=1), cash("dep-1", "TRANSFER", "1000")]
+    )
     again = _tbot(home_paths, "sync", "--broker", "alpaca", "--file", str(same), "--sync-run-id", "run-7")
     assert again.returncode == 0 and "nothing added" in again.stdout, again.stdout + again.stderr
     assert _query(home_paths, "SELECT count(*) FROM legs") == before
@@ -154,8 +183,10 @@ def test_a_run_committed_before_digests_repeats_only_if_nothing_would_be_dropped
     acts = [cash("t1", "TRANSFER", "100")]
     hashed = [(a, a.time_text(), a.content_hash()) for a in acts]
     with Ledger(db) as ledger:
-        ledger.run(BatchMeta("sync:old-run", "sync", sync_run_id="old-run", broker_code="PAPER"),
-                   lambda draft: _build(draft, "PAPER", hashed))
+        ledger.run(
+            BatchMeta("sync:old-run", "sync", sync_run_id="old-run", broker_code="PAPER"),
+            lambda draft: _build(draft, "PAPER", hashed),
+        )
     assert ingest_activities(db, "paper", acts, sync_run_id="old-run").already_committed
     with pytest.raises(LedgerBatchError, match="old-run was already committed with different content"):
         ingest_activities(db, "PAPER", [*acts, cash("t2", "TRANSFER", "5", minutes=1)], sync_run_id="old-run")
@@ -172,10 +203,21 @@ def _query_db(db: Path, sql: str) -> list[tuple]:
 
 # -- fitids: padding and control characters are refused, never trimmed -------------------------------
 FITID_CASES = {
-    "csv_leading_space": ("a.csv", HEADER + DEPOSIT + "f1,FILL,AAPL,buy,1,10,-10,0,2025-01-02T15:00:00Z\n"
-                          + " f2,FILL,AAPL,buy,1,10,-10,0,2025-01-02T15:01:00Z\n", "line 4 field fitid", "leading or trailing"),
-    "csv_trailing_space": ("a.csv", HEADER + "dep-1 ,TRANSFER,,,,,1000,0,2025-01-02T14:00:00Z\n", "line 2 field fitid",
-                           "leading or trailing"),
+    "csv_leading_space": (
+        "a.csv",
+        HEADER
+        + DEPOSIT
+        + "f1,FILL,AAPL,buy,1,10,-10,0,2025-01-02T15:00:00Z\n"
+        + " f2,FILL,AAPL,buy,1,10,-10,0,2025-01-02T15:01:00Z\n",
+        "line 4 field fitid",
+        "leading or trailing",
+    ),
+    "csv_trailing_space": (
+        "a.csv",
+        HEADER + "dep-1 ,TRANSFER,,,,,1000,0,2025-01-02T14:00:00Z\n",
+        "line 2 field fitid",
+        "leading or trailing",
+    ),
     "jsonl_tab": ("a.jsonl", "\t", "line 1 field fitid", "control character U+0009"),
     "jsonl_bell": ("a.jsonl", "dep\u00071", "line 1 field fitid", "control character U+0007"),
     "jsonl_del": ("a.jsonl", "dep-1\u007f", "line 1 field fitid", "control character U+007F"),
@@ -185,18 +227,35 @@ FITID_CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(FITID_CASES))
-def test_fitid_with_padding_or_control_characters_is_refused_naming_file_line_and_field(home_paths: HomePaths,
-                                                                                        tmp_path: Path, case: str) -> None:
+def test_fitid_with_padding_or_control_characters_is_refused_naming_file_line_and_field(
+    home_paths: HomePaths, tmp_path: Path, case: str
+) -> None:
     name, body, where, why = FITID_CASES[case]
     if name.endswith(".jsonl"):
         fitid = body if body != "\t" else "\tdep-1"
-        body = json.dumps({"fitid": fitid, "type": "TRANSFER", "symbol": "", "side": "", "qty": "", "price": "",
-                           "amount": "1000", "fee": "0", "timestamp_utc": "2025-01-02T14:00:00Z"}) + "\n"
+        body = (
+            json.dumps(
+                {
+                    "fitid": fitid,
+                    "type": "TRANSFER",
+                    "symbol": "",
+                    "side": "",
+                    "qty": "",
+                    "price": "",
+                    "amount": "1000",
+                    "fee": "0",
+                    "timestamp_utc": "2025-01-02T14:00:00Z",
+                }
+            )
+            + "\n"
+        )
     path = tmp_path / name
     path.write_text(body, encoding="utf-8")
     line = _one_error_line(_tbot(home_paths, "sync", "--broker", "ALPACA", "--file", str(path)))
     assert line.startswith(f"error: {name} {where}: ") and why in line, line
-    assert not any(ch in line for ch in "\t\u0007\u007f\u0085\u00a0"), "the message must not echo raw control characters"
+    assert not any(ch in line for ch in "\t\u0007\u007f\u0085\u00a0"), (
+        "the message must not echo raw control characters"
+    )
     assert _query(home_paths, "SELECT count(*) FROM groups WHERE fitid IS NOT NULL") == [(0,)]
 
 
@@ -204,7 +263,9 @@ def test_fitid_with_padding_or_control_characters_is_refused_naming_file_line_an
 def test_broker_code_spellings_are_one_broker_so_a_fitid_is_booked_once(home_paths: HomePaths, tmp_path: Path) -> None:
     path = tmp_path / "a.csv"
     path.write_text(HEADER + DEPOSIT)
-    assert _tbot(home_paths, "sync", "--broker", "alpaca", "--file", str(path), "--sync-run-id", "lower").returncode == 0
+    assert (
+        _tbot(home_paths, "sync", "--broker", "alpaca", "--file", str(path), "--sync-run-id", "lower").returncode == 0
+    )
     upper = _tbot(home_paths, "sync", "--broker", " ALPACA ", "--file", str(path), "--sync-run-id", "upper")
     assert upper.returncode == 0 and "posted 0 activities" in upper.stdout and "skipped 1" in upper.stdout, upper.stdout
     changed = tmp_path / "b.csv"
@@ -227,20 +288,32 @@ def test_a_broker_code_that_is_not_plain_ascii_is_refused(home_paths: HomePaths,
 def test_a_posting_with_a_lower_case_broker_collides_with_the_synced_fitid(tmp_path: Path) -> None:
     db = fresh_ledger(tmp_path)
     ingest_activities(db, "ALPACA", [cash("f1", "TRANSFER", "10")], sync_run_id="r1")
-    spec = GroupSpec("POSTING", EFFECTIVE, "same fitid, other spelling", [("1000", 100, 0), ("3000", 0, 100)],
-                     broker_code="alpaca", fitid="f1")
+    spec = GroupSpec(
+        "POSTING",
+        EFFECTIVE,
+        "same fitid, other spelling",
+        [("1000", 100, 0), ("3000", 0, 100)],
+        broker_code="alpaca",
+        fitid="f1",
+    )
     with Ledger(db) as ledger, pytest.raises(LedgerBatchError, match="ledger batch p1 rolled back"):
-        post_groups(ledger, "p1", [spec])  # the schema's (broker_code, fitid) key refuses it, whichever trigger names it
+        post_groups(
+            ledger, "p1", [spec]
+        )  # the schema's (broker_code, fitid) key refuses it, whichever trigger names it
     assert _query_db(db, "SELECT count(*) FROM groups WHERE fitid = 'f1'") == [(1,)]
 
 
 # -- reversing a holdings action goes through the audited manual override ------------------------
-def test_reversing_a_holdings_action_needs_the_override_path_and_is_audited(home_paths: HomePaths, tmp_path: Path) -> None:
+def test_reversing_a_holdings_action_needs_the_override_path_and_is_audited(
+    home_paths: HomePaths, tmp_path: Path
+) -> None:
     _deposit(home_paths, tmp_path)
     assert _tbot(home_paths, "hook", "tax-reserve", "120.00", "--batch-id", "tax-9").returncode == 0
     ((gid,),) = _query(home_paths, "SELECT group_id FROM groups WHERE kind = 'TAX_RESERVE'")
     line = _one_error_line(_tbot(home_paths, "reverse", str(gid), "--reason", "typo"))
-    assert f"group {gid} is a TAX_RESERVE holdings action" in line and f"reverse {gid} --override --reason" in line, line
+    assert f"group {gid} is a TAX_RESERVE holdings action" in line and f"reverse {gid} --override --reason" in line, (
+        line
+    )
     assert _role_balance(home_paths, "tax_reserve") == 12000
     blank = _one_error_line(_tbot(home_paths, "reverse", str(gid), "--override", "--reason", "  "))
     assert "--reason" in blank and _role_balance(home_paths, "tax_reserve") == 12000

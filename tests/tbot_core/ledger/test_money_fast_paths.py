@@ -18,7 +18,10 @@ from tbot_core.ledger.money import canonical, to_cents
 
 decimals = st.decimals(allow_nan=False, allow_infinity=False) | st.builds(
     lambda digits, exp, neg: Decimal((neg, tuple(int(c) for c in str(digits)), exp)),
-    st.integers(0, 10**35), st.integers(-40, 30), st.integers(0, 1))
+    st.integers(0, 10**35),
+    st.integers(-40, 30),
+    st.integers(0, 1),
+)
 
 
 def reference_canonical(value: Decimal) -> str:
@@ -57,7 +60,10 @@ def test_fast_paths_on_the_spellings_brokers_send() -> None:
 
 
 @settings(max_examples=2000, deadline=None)
-@given(st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9999, 12, 31)), st.sampled_from([UTC, timezone(timedelta(0))]))
+@given(
+    st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9999, 12, 31)),
+    st.sampled_from([UTC, timezone(timedelta(0))]),
+)
 def test_time_text_fast_path_spells_every_utc_time_like_strftime(moment: datetime, zone: timezone) -> None:
     """Zero microseconds included: the effective time and the content hash are built from this text."""
     stamp = moment.replace(tzinfo=zone)

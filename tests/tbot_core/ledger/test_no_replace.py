@@ -47,7 +47,9 @@ def books(tmp_path_factory: pytest.TempPathFactory) -> Path:
         posted = post_groups(ledger, "posting:1", balanced_groups(3, 3))
         reverse_group(ledger, posted.group_ids[0], reason="wrong account")
         with pytest.raises(LedgerBatchError):
-            post_groups(ledger, "posting:bad", [GroupSpec("POSTING", EFFECTIVE, "unbalanced", [("1000", 5, 0), ("3000", 0, 4)])])
+            post_groups(
+                ledger, "posting:bad", [GroupSpec("POSTING", EFFECTIVE, "unbalanced", [("1000", 5, 0), ("3000", 0, 4)])]
+            )
     ingest_activities(db, "ALPACA", trading_day("d1", 2), sync_run_id="run-1")
     return db
 
@@ -110,21 +112,25 @@ def test_a_posted_row_cannot_be_replaced_or_upserted(books: Path, table: str, up
 
 
 # A REPLACE deletes whichever row collides on ANY unique key, so a new group_id is not enough to be safe.
-_GROUP_COLUMNS = ("group_id, batch_id, kind, effective_utc, memo, symbol, broker_code, fitid, content_hash, reverses_group_id, "
-                  "group_no, group_count, leg_count")
+_GROUP_COLUMNS = (
+    "group_id, batch_id, kind, effective_utc, memo, symbol, broker_code, fitid, content_hash, reverses_group_id, "
+    "group_no, group_count, leg_count"
+)
 GROUP_KEY_COLLISIONS = {
     "same_slot": "SELECT 90001, batch_id, kind, effective_utc, 'x', symbol, NULL, NULL, NULL, NULL, group_no, group_count, leg_count "
-                 "FROM groups WHERE kind = 'POSTING' LIMIT 1",
+    "FROM groups WHERE kind = 'POSTING' LIMIT 1",
     "same_fitid": "SELECT 90002, 'ghost', kind, effective_utc, 'x', symbol, broker_code, fitid, NULL, NULL, 1, 1, leg_count "
-                  "FROM groups WHERE fitid IS NOT NULL LIMIT 1",
+    "FROM groups WHERE fitid IS NOT NULL LIMIT 1",
     "same_reversal": "SELECT 90003, 'ghost', 'REVERSAL', effective_utc, 'x', symbol, NULL, NULL, NULL, reverses_group_id, 1, 1, "
-                     "leg_count FROM groups WHERE reverses_group_id IS NOT NULL LIMIT 1",
+    "leg_count FROM groups WHERE reverses_group_id IS NOT NULL LIMIT 1",
 }
 
 
 @pytest.mark.parametrize("via", ["project", "stdlib"])
 @pytest.mark.parametrize("collision", sorted(GROUP_KEY_COLLISIONS))
-def test_a_group_colliding_on_any_unique_key_cannot_replace_the_posted_one(books: Path, collision: str, via: str) -> None:
+def test_a_group_colliding_on_any_unique_key_cannot_replace_the_posted_one(
+    books: Path, collision: str, via: str
+) -> None:
     sql = f"INSERT OR REPLACE INTO groups ({_GROUP_COLUMNS}) {GROUP_KEY_COLLISIONS[collision]}"
     _refused(books, sql, via, "groups_no_replace")
 
@@ -134,8 +140,12 @@ def test_a_batch_colliding_on_its_sync_run_id_or_seq_cannot_replace_the_committe
     columns = _columns(books, "batches")
     for changed in ({"batch_id": "'other'"}, {"batch_id": "'other'", "sync_run_id": "NULL"}):
         select = ", ".join(changed.get(c, c) for c in columns)
-        _refused(books, f"INSERT OR REPLACE INTO batches SELECT {select} FROM batches WHERE sync_run_id IS NOT NULL LIMIT 1",
-                 via, "batches_no_replace")
+        _refused(
+            books,
+            f"INSERT OR REPLACE INTO batches SELECT {select} FROM batches WHERE sync_run_id IS NOT NULL LIMIT 1",
+            via,
+            "batches_no_replace",
+        )
 
 
 def test_new_rows_still_post_after_every_refusal(books: Path, tmp_path: Path) -> None:

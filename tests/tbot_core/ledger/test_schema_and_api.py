@@ -29,30 +29,41 @@ def db(tmp_path: Path) -> Path:
     return fresh_ledger(tmp_path)
 
 
-_RAW_GROUP = ("INSERT INTO groups (group_id, batch_id, kind, effective_utc, memo, group_no, group_count, leg_count) "
-              "VALUES (?, ?, 'POSTING', ?, 'raw', ?, ?, ?)")
-_RAW_LEG = "INSERT INTO legs (group_id, leg_no, account_code, debit_cents, credit_cents, leg_count) VALUES (?,?,?,?,?,?)"
-_RAW_SEAL = ("INSERT INTO batches VALUES (?, NULL, NULL, 'posting', 'system', 'raw', ?, ?, ?, 0, 'committed', ?, NULL, "
-             "(SELECT max(seq) + 1 FROM batches), printf('%064d', 0))")
+_RAW_GROUP = (
+    "INSERT INTO groups (group_id, batch_id, kind, effective_utc, memo, group_no, group_count, leg_count) "
+    "VALUES (?, ?, 'POSTING', ?, 'raw', ?, ?, ?)"
+)
+_RAW_LEG = (
+    "INSERT INTO legs (group_id, leg_no, account_code, debit_cents, credit_cents, leg_count) VALUES (?,?,?,?,?,?)"
+)
+_RAW_SEAL = (
+    "INSERT INTO batches VALUES (?, NULL, NULL, 'posting', 'system', 'raw', ?, ?, ?, 0, 'committed', ?, NULL, "
+    "(SELECT max(seq) + 1 FROM batches), printf('%064d', 0))"
+)
 
 
 def _raw_batch(conn: apsw.Connection, legs: list[tuple], *, seal_rows: int | None = None) -> None:
     """Bypass the Python API: write a group declaring two legs, the legs and the seal row by hand in one transaction."""
     with conn:
         conn.execute(_RAW_GROUP, (900, "raw", EFFECTIVE, 1, 1, 2))
-        conn.executemany(_RAW_LEG, [(gid, no, account, debit, credit, 2) for no, (gid, account, debit, credit) in enumerate(legs, 1)])
+        conn.executemany(
+            _RAW_LEG, [(gid, no, account, debit, credit, 2) for no, (gid, account, debit, credit) in enumerate(legs, 1)]
+        )
         conn.execute(_RAW_SEAL, ("raw", EFFECTIVE, EFFECTIVE, len(legs) if seal_rows is None else seal_rows, 1))
 
 
-@pytest.mark.parametrize("legs, seal_rows, constraint", [
-    ([(900, "1000", 5, 0), (900, "3000", 0, 4)], None, "batch_seal_balanced"),
-    ([(900, "1000", 5, 0)], 2, "batch_seal_balanced"),  # the seal claims the declared two legs; one is missing
-    ([(900, "1000", 5, 0), (900, "3000", 0, 5)], 3, "batch_seal_row_count"),
-    ([(900, "1000", 5, 5), (900, "3000", 0, 0)], None, "leg_one_side"),
-    ([(900, "1000", -5, 0), (900, "3000", 0, -5)], None, "leg_debit_non_negative"),
-    ([(900, "NOPE", 5, 0), (900, "3000", 0, 5)], None, "FOREIGN KEY"),
-    ([(901, "1000", 5, 0), (900, "3000", 0, 5)], None, "FOREIGN KEY"),
-])
+@pytest.mark.parametrize(
+    "legs, seal_rows, constraint",
+    [
+        ([(900, "1000", 5, 0), (900, "3000", 0, 4)], None, "batch_seal_balanced"),
+        ([(900, "1000", 5, 0)], 2, "batch_seal_balanced"),  # the seal claims the declared two legs; one is missing
+        ([(900, "1000", 5, 0), (900, "3000", 0, 5)], 3, "batch_seal_row_count"),
+        ([(900, "1000", 5, 5), (900, "3000", 0, 0)], None, "leg_one_side"),
+        ([(900, "1000", -5, 0), (900, "3000", 0, -5)], None, "leg_debit_non_negative"),
+        ([(900, "NOPE", 5, 0), (900, "3000", 0, 5)], None, "FOREIGN KEY"),
+        ([(901, "1000", 5, 0), (900, "3000", 0, 5)], None, "FOREIGN KEY"),
+    ],
+)
 def test_schema_refuses_bad_rows_written_around_the_api(db: Path, legs, seal_rows, constraint) -> None:
     """Even SQL that skips the Python validation cannot commit an unbalanced, one-sided, negative or orphan leg."""
     conn = open_ledger(db)
@@ -75,13 +86,20 @@ def _committed_group(db: Path) -> tuple[int, str]:
     return outcome.group_ids[0], outcome.batch_id
 
 
-@pytest.mark.parametrize("leg_no, leg_count, refused_by", [
-    (1, 3, "legs_no_replace"),  # every slot of the group is taken (v3: refused before the UNIQUE check, REPLACE or not)
-    (3, 3, "legs_no_replace"),
-    (4, 3, "leg_slot_range"),  # beyond the group's declared legs
-    (4, 4, "FOREIGN KEY"),  # claims a leg count the group does not have
-    (5, 9, "FOREIGN KEY"),
-])
+@pytest.mark.parametrize(
+    "leg_no, leg_count, refused_by",
+    [
+        (
+            1,
+            3,
+            "legs_no_replace",
+        ),  # every slot of the group is taken (v3: refused before the UNIQUE check, REPLACE or not)
+        (3, 3, "legs_no_replace"),
+        (4, 3, "leg_slot_range"),  # beyond the group's declared legs
+        (4, 4, "FOREIGN KEY"),  # claims a leg count the group does not have
+        (5, 9, "FOREIGN KEY"),
+    ],
+)
 def test_a_leg_can_never_be_added_to_a_committed_group(db: Path, leg_no: int, leg_count: int, refused_by: str) -> None:
     """Posted groups are closed: raw SQL cannot slip an extra leg in, whatever slot or count it claims."""
     gid, _ = _committed_group(db)
@@ -93,13 +111,18 @@ def test_a_leg_can_never_be_added_to_a_committed_group(db: Path, leg_no: int, le
     assert all(f.ok for f in ledger_findings(db))
 
 
-@pytest.mark.parametrize("group_no, group_count, refused_by", [
-    (1, 2, "groups_no_replace"),  # every slot of the batch is taken (v3: refused before the UNIQUE check)
-    (2, 2, "groups_no_replace"),
-    (3, 2, "group_slot_range"),
-    (3, 3, "FOREIGN KEY"),  # claims a group count the sealed batch does not have: refused at COMMIT
-])
-def test_a_group_can_never_be_added_to_a_committed_batch(db: Path, group_no: int, group_count: int, refused_by: str) -> None:
+@pytest.mark.parametrize(
+    "group_no, group_count, refused_by",
+    [
+        (1, 2, "groups_no_replace"),  # every slot of the batch is taken (v3: refused before the UNIQUE check)
+        (2, 2, "groups_no_replace"),
+        (3, 2, "group_slot_range"),
+        (3, 3, "FOREIGN KEY"),  # claims a group count the sealed batch does not have: refused at COMMIT
+    ],
+)
+def test_a_group_can_never_be_added_to_a_committed_batch(
+    db: Path, group_no: int, group_count: int, refused_by: str
+) -> None:
     _, batch_id = _committed_group(db)
     conn = open_ledger(db)
     with pytest.raises(apsw.ConstraintError, match=refused_by):
@@ -110,8 +133,18 @@ def test_a_group_can_never_be_added_to_a_committed_batch(db: Path, group_no: int
     assert all(f.ok for f in ledger_findings(db))
 
 
-@pytest.mark.parametrize("sql", ["UPDATE legs SET debit_cents = debit_cents + 1", "DELETE FROM legs", "UPDATE groups SET memo = 'x'",
-                                 "DELETE FROM groups", "DELETE FROM batches", "UPDATE accounts SET name = 'x'", "DELETE FROM coa_mapping"])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE legs SET debit_cents = debit_cents + 1",
+        "DELETE FROM legs",
+        "UPDATE groups SET memo = 'x'",
+        "DELETE FROM groups",
+        "DELETE FROM batches",
+        "UPDATE accounts SET name = 'x'",
+        "DELETE FROM coa_mapping",
+    ],
+)
 def test_posted_rows_cannot_be_updated_or_deleted(db: Path, sql: str) -> None:
     with Ledger(db) as ledger:
         post_groups(ledger, "b1", balanced_groups(2))
@@ -144,15 +177,21 @@ def test_unknown_account_is_reported_with_rule_and_group(db: Path) -> None:
 
 
 def test_sync_books_fifo_gain_skips_known_and_refuses_changed_content(db: Path) -> None:
-    acts = [cash("t1", "TRANSFER", "10000"), fill("b1", "buy", "10", "100", minutes=1), fill("b2", "buy", "10", "110", minutes=2),
-            fill("s1", "sell", "15", "120", minutes=3)]
+    acts = [
+        cash("t1", "TRANSFER", "10000"),
+        fill("b1", "buy", "10", "100", minutes=1),
+        fill("b2", "buy", "10", "110", minutes=2),
+        fill("s1", "sell", "15", "120", minutes=3),
+    ]
     result = ingest_activities(db, "paper", acts, sync_run_id="r1")
     assert (result.posted, result.skipped_known, result.commit_state) == (4, 0, "committed")
     balances = {code: d - c for code, _, _, d, c in trial_balance(db)}
     assert balances["1100"] == 55000  # 5 shares left of the 110.00 lot
     assert balances["4000"] == -(180000 - 100000 - 55000)  # FIFO: 10 @ 100 + 5 @ 110 relieved
     assert balances["1000"] == 1000000 - 100100 - 110100 + 179900
-    overlap = ingest_activities(db, "PAPER", acts[2:] + [cash("d1", "DIVIDEND", "2.50", minutes=4, symbol="AAPL")], sync_run_id="r2")
+    overlap = ingest_activities(
+        db, "PAPER", acts[2:] + [cash("d1", "DIVIDEND", "2.50", minutes=4, symbol="AAPL")], sync_run_id="r2"
+    )
     assert (overlap.posted, overlap.skipped_known) == (1, 2)
     changed = fill("s1", "sell", "15", "121", minutes=3)
     with pytest.raises(IntegrityError, match="fitid s1"):
@@ -166,7 +205,9 @@ def test_sync_books_fifo_gain_skips_known_and_refuses_changed_content(db: Path) 
 def test_reversal_mirrors_a_group_once_and_restores_balances(db: Path) -> None:
     ingest_activities(db, "PAPER", [cash("t1", "TRANSFER", "100")], sync_run_id="r1")
     with Ledger(db) as ledger:
-        (gid,) = [r[0] for r in open_ledger(db, readonly=True).execute("SELECT group_id FROM groups WHERE fitid = 't1'")]
+        (gid,) = [
+            r[0] for r in open_ledger(db, readonly=True).execute("SELECT group_id FROM groups WHERE fitid = 't1'")
+        ]
         with pytest.raises(TbotError, match="reason"):
             reverse_group(ledger, gid, reason="")
         reverse_group(ledger, gid, reason="deposit bounced")
@@ -203,7 +244,7 @@ def test_remap_moves_balance_and_stays_aligned(db: Path) -> None:
 
 
 def test_startup_check_blocks_when_a_trigger_is_missing(bot_home) -> None:
-    names = lambda: {r.module: r.ok for r in run_checks(registered_checks(bot_home))}  # noqa: E731
+    names = lambda: {r.module: r.ok for r in run_checks(registered_checks(bot_home))}  # noqa: E731 - a one-line local helper reads better inline
     assert names()["ledger_schema"] and names()["ledger_coa"]
     conn = open_ledger(bot_home.paths.ledger_db)
     conn.execute("DROP TRIGGER legs_no_delete")

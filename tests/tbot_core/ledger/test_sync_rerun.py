@@ -39,15 +39,20 @@ def test_a_rerun_of_the_same_input_is_answered_without_hashing_any_activity(tmp_
     db = fresh_ledger(tmp_path)
     acts = trading_day("d1", 3)
     first = ingest_activities(db, "ALPACA", acts, sync_run_id="run-1")
-    assert _rows(db, "SELECT input_digest FROM batches WHERE sync_run_id = 'run-1'") == [(input_digest("ALPACA", acts),)]
+    assert _rows(db, "SELECT input_digest FROM batches WHERE sync_run_id = 'run-1'") == [
+        (input_digest("ALPACA", acts),)
+    ]
 
     def no_hashing(self, time_text=None):  # type: ignore[no-untyped-def]
         raise AssertionError("the shortcut must not hash activities")
 
     monkeypatch.setattr(Activity, "content_hash", no_hashing)
     again = ingest_activities(db, "alpaca", list(acts), sync_run_id="run-1")
-    assert again.already_committed and (again.batch_id, again.posted, again.row_count) == (first.batch_id, first.posted,
-                                                                                            first.row_count)
+    assert again.already_committed and (again.batch_id, again.posted, again.row_count) == (
+        first.batch_id,
+        first.posted,
+        first.row_count,
+    )
     assert _rows(db, "SELECT count(*) FROM batches WHERE sync_run_id = 'run-1'") == [(1,)]
 
 

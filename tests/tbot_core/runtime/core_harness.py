@@ -7,20 +7,33 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tbot_core.audit import AuditLog
 from tbot_core.home_init import init_home
 from tbot_core.paths import HomePaths
 
 REPO = Path(__file__).resolve().parents[3]
-FAST = {"REPLAY_SPEED": "0", "WATCHDOG_INTERVAL_SECONDS": "0.05", "API_RETRY_BASE_SECONDS": "0.01",
-        "RESTART_BACKOFF_SECONDS": "0.05", "STATE_WRITE_INTERVAL_MS": "20", "SUPERVISOR_STOP_GRACE_SECONDS": "5"}
+FAST = {
+    "REPLAY_SPEED": "0",
+    "WATCHDOG_INTERVAL_SECONDS": "0.05",
+    "API_RETRY_BASE_SECONDS": "0.01",
+    "RESTART_BACKOFF_SECONDS": "0.05",
+    "STATE_WRITE_INTERVAL_MS": "20",
+    "SUPERVISOR_STOP_GRACE_SECONDS": "5",
+}
 
 
-def make_home(tmp: Path, env: dict[str, str], *, bars: int = 200, symbols: tuple[str, ...] = ("SPY", "AAPL"),
-              price: Callable[[int], float] = lambda i: 100.0) -> HomePaths:
+def make_home(
+    tmp: Path,
+    env: dict[str, str],
+    *,
+    bars: int = 200,
+    symbols: tuple[str, ...] = ("SPY", "AAPL"),
+    price: Callable[[int], float] = lambda i: 100.0,
+) -> HomePaths:
     paths, _ = init_home(tmp / "home")
     overlay = {**FAST, **env}
     paths.plaintext_env.write_text("".join(f"{k}={v}\n" for k, v in overlay.items()))
@@ -52,8 +65,14 @@ def start_core(paths: HomePaths, **faults: object) -> subprocess.Popen[str]:
     """A real core subprocess: ``tbot core`` itself, or with ``faults`` the same core wired with tests/fakes."""
     env = {**os.environ, "TBOT_HOME": str(paths.root)}
     if faults:
-        cmd = [sys.executable, "-m", "tests.fakes.core_main", "--home", str(paths.root),
-               *(f"--fault={key}={value}" for key, value in faults.items())]
+        cmd = [
+            sys.executable,
+            "-m",
+            "tests.fakes.core_main",
+            "--home",
+            str(paths.root),
+            *(f"--fault={key}={value}" for key, value in faults.items()),
+        ]
     else:
         cmd = [sys.executable, "-m", "tbot_core", "--home", str(paths.root)]
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

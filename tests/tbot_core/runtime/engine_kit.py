@@ -6,11 +6,11 @@ from pathlib import Path
 
 from tbot_core.audit import AuditLog
 from tbot_core.brokers.paper import PaperBroker
-from tbot_core.core_store import CoreStore
-from tbot_core.gate import GateDecision
-from tbot_core.data.replay import ReplayFeed
-from tbot_core.home import BotHome
 from tbot_core.context import CoreContext, Matrix
+from tbot_core.core_store import CoreStore
+from tbot_core.data.replay import ReplayFeed
+from tbot_core.gate import GateDecision
+from tbot_core.home import BotHome
 from tbot_core.runtime.engine import Engine, EngineControl
 from tbot_core.safety.error_handler import ErrorHandler
 from tbot_core.safety.kill_switch import KillSwitch
@@ -23,7 +23,7 @@ from tests.fakes.faults import ScriptedStrategy
 class AllowAll:
     """Stands in for the filters: this file tests what comes after the gate."""
 
-    def decide(self, signal, market):  # noqa: ANN001
+    def decide(self, signal, market):
         return GateDecision(True, "ok", ())
 
     def flush(self) -> None:
@@ -45,7 +45,16 @@ def build_engine(root: Path, every: int, **overrides: str):
     notifier = Notifier(lambda name: None, syslog, bot_identity=ident.BOT_IDENTITY)
     kill = KillSwitch(store, ctx, notifier, cancel_orders=broker.cancel_all)
     feed = ReplayFeed(paths.sample_ohlcv, paths.sample_vix, settings, start_after=store.cursor()[0])
-    engine = Engine(ctx, store=store, broker=broker, feed=feed, strategies=[ScriptedStrategy(every)], gate=AllowAll(),
-                    risk=RiskBot(settings), kill_switch=kill, errors=ErrorHandler(ctx, broker_code="PAPER"),
-                    control=EngineControl())
+    engine = Engine(
+        ctx,
+        store=store,
+        broker=broker,
+        feed=feed,
+        strategies=[ScriptedStrategy(every)],
+        gate=AllowAll(),
+        risk=RiskBot(settings),
+        kill_switch=kill,
+        errors=ErrorHandler(ctx, broker_code="PAPER"),
+        control=EngineControl(),
+    )
     return engine, store, kill, ctx

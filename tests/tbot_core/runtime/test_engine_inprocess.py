@@ -15,7 +15,9 @@ def _crash_after(n: int, low: float):
 
 
 def test_kill_switch_under_load_no_order_after_breach_tick_and_still_halted_after_restart(tmp_path):
-    paths = make_home(tmp_path, {}, bars=10_000, symbols=("SPY", "AAPL", "MSFT", "NVDA"), price=_crash_after(6000, 70.0))
+    paths = make_home(
+        tmp_path, {}, bars=10_000, symbols=("SPY", "AAPL", "MSFT", "NVDA"), price=_crash_after(6000, 70.0)
+    )
     engine, store, kill, _ = build_engine(paths.root, 7, DAILY_LOSS_LIMIT="500")
     engine.run()
     assert engine.bars == 10_000
@@ -23,8 +25,9 @@ def test_kill_switch_under_load_no_order_after_breach_tick_and_still_halted_afte
     assert state.triggered and "DAILY_LOSS_LIMIT" in state.cause
     breach_bar = state.bar_utc
     orders_before = store.query("SELECT count(*) FROM paper_orders WHERE submitted_utc < ?", (state.since_utc,))[0][0]
-    after = store.query("SELECT count(*) FROM paper_orders WHERE submitted_utc >= ? OR bar_utc > ?",
-                        (state.since_utc, breach_bar))[0][0]
+    after = store.query(
+        "SELECT count(*) FROM paper_orders WHERE submitted_utc >= ? OR bar_utc > ?", (state.since_utc, breach_bar)
+    )[0][0]
     assert orders_before > 10 and after == 0
     assert any(v["module"] == "kill_switch" and not v["allow"] for v in engine.verdicts)
     store.close()
@@ -87,7 +90,7 @@ class SellsOnly:
 
     name = "mid"
 
-    def on_bar(self, bar, vix):  # noqa: ANN001
+    def on_bar(self, bar, vix):
         from tbot_core.signals import Signal
 
         return [Signal(bar.ts, "mid", bar.symbol, "sell", Decimal(repr(bar.close)), "test exit")]
@@ -133,8 +136,11 @@ def test_a_kill_switch_whose_audit_log_refuses_the_row_still_alerts_and_logs_why
     ctx.audit.close()  # every later append raises
     assert kill.evaluate(-10_000_00, 100_00, "2026-01-05T14:31:00.000000Z")
     assert kill.triggered and alerts == ["kill_switch_triggered"]
-    halts = [json.loads(line) for line in paths.system_log(ctx.identity.BOT_IDENTITY).read_text().splitlines()
-             if '"HALT: ' in line]
+    halts = [
+        json.loads(line)
+        for line in paths.system_log(ctx.identity.BOT_IDENTITY).read_text().splitlines()
+        if '"HALT: ' in line
+    ]
     assert halts and halts[-1]["context"]["audit_error"].startswith("ConnectionClosedError: ")
 
 

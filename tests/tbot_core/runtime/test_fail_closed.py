@@ -11,7 +11,15 @@ import time
 
 from tbot_core.audit import AuditLog
 from tbot_core.control import Operator, write_flag
-from tests.tbot_core.runtime.core_harness import audit_events, make_home, matrix_row, start_core, state, stop_core, wait_for
+from tests.tbot_core.runtime.core_harness import (
+    audit_events,
+    make_home,
+    matrix_row,
+    start_core,
+    state,
+    stop_core,
+    wait_for,
+)
 
 SYSTEM = Operator("tbot-core", None)
 
@@ -64,7 +72,9 @@ def test_kill_switch_stays_halted_when_core_db_is_moved_aside(tmp_path):
     proc = start_core(paths)
     _mode(paths, "halted")
     disagreement = audit_events(paths, "kill_switch_state_disagreement")
-    assert disagreement and disagreement[-1][2]["core_db"] == "armed" and disagreement[-1][2]["audit_log"] == "triggered"
+    assert (
+        disagreement and disagreement[-1][2]["core_db"] == "armed" and disagreement[-1][2]["audit_log"] == "triggered"
+    )
     assert _severity(paths, "kill_switch_state_disagreement") == ["critical"]
     assert matrix_row(paths, "daily_loss")["state"] == "triggered"
     write_flag(paths, "reset", reason="checked the account")
@@ -79,21 +89,28 @@ def test_kill_switch_stays_halted_when_core_db_is_moved_aside(tmp_path):
 def test_kill_switch_stays_halted_when_the_audit_log_is_lost_and_says_so(tmp_path):
     paths = make_home(tmp_path, {})
     _halt_and_stop(paths)
-    for path in (paths.audit_db, paths.audit_db.with_name(paths.audit_db.name + "-wal"),
-                 paths.audit_db.with_name(paths.audit_db.name + "-shm"), paths.audit_db.with_name(paths.audit_db.name + ".head")):
+    for path in (
+        paths.audit_db,
+        paths.audit_db.with_name(paths.audit_db.name + "-wal"),
+        paths.audit_db.with_name(paths.audit_db.name + "-shm"),
+        paths.audit_db.with_name(paths.audit_db.name + ".head"),
+    ):
         path.unlink(missing_ok=True)
     proc = start_core(paths)
     _mode(paths, "halted")
     disagreement = audit_events(paths, "kill_switch_state_disagreement")
-    assert disagreement and disagreement[-1][2]["core_db"] == "triggered" and disagreement[-1][2]["taken"] == "triggered"
+    assert (
+        disagreement and disagreement[-1][2]["core_db"] == "triggered" and disagreement[-1][2]["taken"] == "triggered"
+    )
     assert stop_core(proc) == 0
 
 
 # -- item 3: every worker is supervised -------------------------------------------------------------------
 def test_a_dead_watchdog_is_restarted_once_and_a_second_death_stops_the_core(tmp_path):
     paths = make_home(tmp_path, {"WATCHDOG_BROKER_TIMEOUT_SECONDS": "0.2"})
-    proc = start_core(paths, broker_outage_after_bars=10, broker_outage_seconds=1.0,
-                      notifier_raises="broker_suspended,broker_resumed")
+    proc = start_core(
+        paths, broker_outage_after_bars=10, broker_outage_seconds=1.0, notifier_raises="broker_suspended,broker_resumed"
+    )
     assert proc.wait(30) == 4
     restarted = audit_events(paths, "worker_restarted")
     assert [r[2]["worker"] for r in restarted] == ["watchdog"]
@@ -115,6 +132,7 @@ def test_a_stalled_engine_is_restarted_once_then_the_core_stops(tmp_path):
 
 
 # -- item 4 is in tests/tbot_core/test_audit_concurrency.py --------------------------------------------------
+
 
 # -- item 6: every start failure goes through the startup pipeline ---------------------------------------
 def test_missing_broker_secret_blocks_launch_with_module_hint_audit_and_state(tmp_path):
@@ -143,8 +161,15 @@ def test_a_crash_that_leaves_the_supervisor_is_audited_as_a_crash_not_exit_0(tmp
 
 
 def test_restart_budget_is_per_time_window_so_spaced_outages_never_end_the_core(tmp_path):
-    paths = make_home(tmp_path, {"WATCHDOG_FEED_TIMEOUT_SECONDS": "1.2", "RESTART_MAX_ATTEMPTS": "1",
-                                 "RESTART_WINDOW_SECONDS": "1", "RESTART_BACKOFF_SECONDS": "0.05"})
+    paths = make_home(
+        tmp_path,
+        {
+            "WATCHDOG_FEED_TIMEOUT_SECONDS": "1.2",
+            "RESTART_MAX_ATTEMPTS": "1",
+            "RESTART_WINDOW_SECONDS": "1",
+            "RESTART_BACKOFF_SECONDS": "0.05",
+        },
+    )
     proc = start_core(paths, feed_stall_after_bars=20)
     wait_for(lambda: len(audit_events(paths, "engine_restarted")) >= 3, "three restarts, each in its own window", 40)
     assert proc.poll() is None and not audit_events(paths, "engine_not_restarted")
@@ -161,8 +186,15 @@ def test_an_exhausted_restart_budget_says_so(tmp_path):
 
 def test_retry_backoff_is_capped_by_api_retry_max_seconds(tmp_path):
     # Uncapped, the first wait would be 60 s and the second 120 s: the escalation would never come in time.
-    paths = make_home(tmp_path, {"API_RETRY_LIMIT": "2", "API_RETRY_BASE_SECONDS": "60", "API_RETRY_MAX_SECONDS": "0.1",
-                                 "RESTART_MAX_ATTEMPTS": "0"})
+    paths = make_home(
+        tmp_path,
+        {
+            "API_RETRY_LIMIT": "2",
+            "API_RETRY_BASE_SECONDS": "60",
+            "API_RETRY_MAX_SECONDS": "0.1",
+            "RESTART_MAX_ATTEMPTS": "0",
+        },
+    )
     proc = start_core(paths, engine_fault_at_bar=5)
     assert proc.wait(30) == 4
     assert audit_events(paths, "escalated")[0][2]["matrix_row"] == "logic_error"
@@ -171,9 +203,14 @@ def test_retry_backoff_is_capped_by_api_retry_max_seconds(tmp_path):
 def test_a_kill_flag_during_a_retry_wait_halts_at_once(tmp_path):
     paths = make_home(tmp_path, {"API_RETRY_LIMIT": "3", "API_RETRY_BASE_SECONDS": "60", "API_RETRY_MAX_SECONDS": "60"})
     proc = start_core(paths, engine_fault_at_bar=5)
-    wait_for(lambda: len([e for e in audit_events(paths) if e[1] == "engine_started"]) and
-             paths.system_log("TBOT_PAPER_01").exists() and "LogicError" in paths.system_log("TBOT_PAPER_01").read_text(),
-             "the engine is in its retry wait")
+    wait_for(
+        lambda: (
+            len([e for e in audit_events(paths) if e[1] == "engine_started"])
+            and paths.system_log("TBOT_PAPER_01").exists()
+            and "LogicError" in paths.system_log("TBOT_PAPER_01").read_text()
+        ),
+        "the engine is in its retry wait",
+    )
     write_flag(paths, "kill", reason="halt during the wait")
     _mode(paths, "halted")
     cause = wait_for(lambda: audit_events(paths, "escalated"), "the wait ends and escalates")[0][2]["cause"]
@@ -207,8 +244,10 @@ def test_a_system_stop_left_by_an_earlier_core_is_acknowledged_as_superseded_not
 
 
 def test_an_engine_restart_while_the_broker_is_down_waits_suspended_instead_of_exiting(tmp_path):
-    paths = make_home(tmp_path, {"WATCHDOG_BROKER_TIMEOUT_SECONDS": "0.2", "WATCHDOG_FEED_TIMEOUT_SECONDS": "0.5",
-                                 "RESTART_MAX_ATTEMPTS": "5"})
+    paths = make_home(
+        tmp_path,
+        {"WATCHDOG_BROKER_TIMEOUT_SECONDS": "0.2", "WATCHDOG_FEED_TIMEOUT_SECONDS": "0.5", "RESTART_MAX_ATTEMPTS": "5"},
+    )
     proc = start_core(paths, broker_outage_after_bars=15, broker_outage_seconds=4, feed_stall_after_bars=20)
     wait_for(lambda: audit_events(paths, "broker_resumed"), "the broker comes back", 40)
     events = [e[1] for e in audit_events(paths)]

@@ -42,8 +42,9 @@ def test_the_restart_that_uses_the_last_of_the_budget_is_allowed_and_the_next_on
     assert policy.allows("feed_down")
     policy.next_delay()
     assert policy.allows("feed_down") is False
-    assert policy.refusal("feed_down") == ("restart budget exhausted: 2 restarts in the last 90 s "
-                                           "(RESTART_MAX_ATTEMPTS=2, RESTART_WINDOW_SECONDS=90)")
+    assert policy.refusal("feed_down") == (
+        "restart budget exhausted: 2 restarts in the last 90 s (RESTART_MAX_ATTEMPTS=2, RESTART_WINDOW_SECONDS=90)"
+    )
 
 
 def test_a_zero_budget_refuses_the_first_restart():

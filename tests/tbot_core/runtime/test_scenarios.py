@@ -9,8 +9,15 @@ from __future__ import annotations
 import json
 
 from tbot_core.control import write_flag
-from tests.tbot_core.runtime.core_harness import (audit_events, make_home, matrix_row, start_core, state, stop_core,
-                                                  wait_for)
+from tests.tbot_core.runtime.core_harness import (
+    audit_events,
+    make_home,
+    matrix_row,
+    start_core,
+    state,
+    stop_core,
+    wait_for,
+)
 
 
 def _running(paths):

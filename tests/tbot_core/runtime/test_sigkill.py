@@ -13,9 +13,17 @@ SYMBOLS = tuple(f"S{i:02d}" for i in range(40))
 
 
 def test_sigkill_mid_run_then_restart_keeps_books_consistent(tmp_path):
-    env = {"SYMBOLS": ",".join(SYMBOLS), "ADX_FILTER_ENABLED": "false",
-           "BOLLINGER_CONFLUENCE_ENABLED": "false", "MAX_OPEN_POSITIONS": "1000", "MAX_RISK_PER_TRADE": "0.005",
-           "ALLOC_MID": "1.0", "ALLOC_OPEN": "0", "ALLOC_CLOSE": "0", "REPLAY_SPEED": "1500"}
+    env = {
+        "SYMBOLS": ",".join(SYMBOLS),
+        "ADX_FILTER_ENABLED": "false",
+        "BOLLINGER_CONFLUENCE_ENABLED": "false",
+        "MAX_OPEN_POSITIONS": "1000",
+        "MAX_RISK_PER_TRADE": "0.005",
+        "ALLOC_MID": "1.0",
+        "ALLOC_OPEN": "0",
+        "ALLOC_CLOSE": "0",
+        "REPLAY_SPEED": "1500",
+    }
     paths = make_home(tmp_path, env, bars=4000, symbols=SYMBOLS, price=lambda i: 50 + (i % 17) * 0.25)
     proc = start_core(paths, scripted_signal_every=3)
     wait_for(lambda: len(state(paths).get("orders", [])) >= 5, "some fills")
@@ -23,11 +31,19 @@ def test_sigkill_mid_run_then_restart_keeps_books_consistent(tmp_path):
     proc.wait(10)
     paths.plaintext_env.write_text("".join(f"{k}={v}\n" for k, v in {**FAST, **env, "REPLAY_SPEED": "0"}.items()))
     proc = start_core(paths, scripted_signal_every=3)
-    wait_for(lambda: state(paths).get("core", {}).get("pid") == proc.pid and state(paths).get("mode") == "running"
-             and "account" in state(paths), "restarted")
+    wait_for(
+        lambda: (
+            state(paths).get("core", {}).get("pid") == proc.pid
+            and state(paths).get("mode") == "running"
+            and "account" in state(paths)
+        ),
+        "restarted",
+    )
     core = apsw.Connection(str(paths.core_db))
-    wait_for(lambda: core.execute("SELECT count(*) FROM paper_fills WHERE ledger_posted = 0").fetchone()[0] == 0,
-             "fills posted to the ledger")
+    wait_for(
+        lambda: core.execute("SELECT count(*) FROM paper_fills WHERE ledger_posted = 0").fetchone()[0] == 0,
+        "fills posted to the ledger",
+    )
     assert stop_core(proc) == 0
     fills = core.execute("SELECT fitid, symbol, side, qty, price_cents, fee_cents FROM paper_fills").fetchall()
     assert len(fills) >= 5
@@ -47,5 +63,7 @@ def test_sigkill_mid_run_then_restart_keeps_books_consistent(tmp_path):
     opening = [f for f in fitids if f.startswith("PAPER-OPENING-")]
     assert len(opening) == 1  # the account's opening cash, booked once as an owner transfer
     assert set(fitids) - set(opening) == {f[0] for f in fills}  # every fill booked exactly once
-    ledger_cash = ledger.execute("SELECT sum(debit_cents) - sum(credit_cents) FROM legs WHERE account_code = '1000'").fetchone()[0]
+    ledger_cash = ledger.execute(
+        "SELECT sum(debit_cents) - sum(credit_cents) FROM legs WHERE account_code = '1000'"
+    ).fetchone()[0]
     assert ledger_cash == cash  # the books' cash at broker is the paper account's cash, to the cent

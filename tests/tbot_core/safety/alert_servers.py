@@ -15,7 +15,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[str] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802 - aiosmtpd hook
+    async def handle_DATA(self, server, session, envelope):
         self.messages.append(envelope.content.decode("utf-8", "replace"))
         return "250 OK"
 
@@ -28,8 +28,13 @@ def _free_port() -> int:
 
 def start_smtp() -> tuple[Controller, Inbox]:
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port(), auth_require_tls=False,
-                            authenticator=lambda *a: AuthResult(success=True))
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=_free_port(),
+        auth_require_tls=False,
+        authenticator=lambda *a: AuthResult(success=True),
+    )
     controller.start()
     return controller, inbox
 
@@ -38,13 +43,13 @@ def start_webhook() -> tuple[ThreadingHTTPServer, list[dict]]:
     received: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             received.append({"auth": self.headers.get("Authorization"), "body": json.loads(body)})
             self.send_response(204)
             self.end_headers()
 
-        def log_message(self, *args) -> None:  # noqa: ANN002
+        def log_message(self, *args) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

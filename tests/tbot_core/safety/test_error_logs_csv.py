@@ -6,8 +6,8 @@ import csv
 import json
 
 from tbot_core.audit import AuditLog
-from tbot_core.errors import BrokerError, NetworkError
 from tbot_core.context import CoreContext, Matrix
+from tbot_core.errors import BrokerError, NetworkError
 from tbot_core.safety.error_handler import FIELDS, ErrorHandler
 from tbot_core.sanitize import register_secret
 from tbot_core.syslog import CSV_FIELDS, SystemLog
@@ -26,21 +26,32 @@ def _handler(bot_home):
 def test_csv_unresolved_orders_log_has_a_header_and_one_sanitized_row_per_order_error(bot_home):
     register_secret(SECRET)
     handler, orders_log, _ = _handler(bot_home)
-    handler.record(BrokerError(f"order rejected for key {SECRET}"), strategy="mid", order=True,
-                   context={"client_order_id": "mid-SPY-buy-1", "api_key": "visible-if-broken", "qty": 3})
-    handler.record(NetworkError("timeout, reply was\nsplit, \"quoted\""), strategy="open", order=True,
-                   context={"client_order_id": "open-AAPL-sell-2"})
+    handler.record(
+        BrokerError(f"order rejected for key {SECRET}"),
+        strategy="mid",
+        order=True,
+        context={"client_order_id": "mid-SPY-buy-1", "api_key": "visible-if-broken", "qty": 3},
+    )
+    handler.record(
+        NetworkError('timeout, reply was\nsplit, "quoted"'),
+        strategy="open",
+        order=True,
+        context={"client_order_id": "open-AAPL-sell-2"},
+    )
     text = orders_log.read_text()
     with open(orders_log, newline="") as handle:
         rows = list(csv.reader(handle))
-    assert rows[0] == list(FIELDS) == ["timestamp_utc", "strategy", "broker", "error_type", "error_code",
-                                       "exception_repr", "context"]
+    assert (
+        rows[0]
+        == list(FIELDS)
+        == ["timestamp_utc", "strategy", "broker", "error_type", "error_code", "exception_repr", "context"]
+    )
     assert len(rows) == 3 and all(len(row) == len(FIELDS) for row in rows)
     first, second = (dict(zip(FIELDS, row)) for row in rows[1:])
     assert first["timestamp_utc"].endswith("Z") and first["strategy"] == "mid" and first["broker"] == "PAPER"
     assert (first["error_type"], second["error_type"]) == ("BrokerError", "NetworkError")
     assert first["error_code"] and second["error_code"]
-    assert "order rejected" in first["exception_repr"] and "\"quoted\"" in second["exception_repr"]
+    assert "order rejected" in first["exception_repr"] and '"quoted"' in second["exception_repr"]
     context = json.loads(first["context"])
     assert context["client_order_id"] == "mid-SPY-buy-1" and context["qty"] == 3
     assert context["api_key"] != "visible-if-broken"

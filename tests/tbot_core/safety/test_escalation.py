@@ -11,14 +11,19 @@ from ib_async import RequestError
 
 from tbot_core.audit import AuditLog
 from tbot_core.brokers.errors import BrokerUnreachable, from_http_status, from_ib_error
+from tbot_core.context import CoreContext, Matrix
 from tbot_core.control import read_flags
 from tbot_core.errors import BrokerError, ConfigError, LogicError, NetworkError, SecurityError
-from tbot_core.context import CoreContext, Matrix
 from tbot_core.safety.error_handler import ErrorHandler, error_code
 from tbot_core.safety.escalation import ERROR_CLASSES, PLACES, POLICY, Action, lookup, markdown_table
 from tbot_core.syslog import SystemLog
 
-CLASSES = {"NetworkError": NetworkError, "BrokerError": BrokerError, "LogicError": LogicError, "ConfigError": ConfigError}
+CLASSES = {
+    "NetworkError": NetworkError,
+    "BrokerError": BrokerError,
+    "LogicError": LogicError,
+    "ConfigError": ConfigError,
+}
 
 
 def _handler(bot_home, *, on_suspend=None, **overrides: str) -> ErrorHandler:
@@ -36,7 +41,9 @@ def _flags(handler: ErrorHandler) -> list[tuple[str, str, str]]:
 
 
 def _escalations(handler: ErrorHandler) -> list[dict]:
-    return [row.context_dict() for row in handler.ctx.audit.tail(50, category="error_handler") if row.event == "escalated"]
+    return [
+        row.context_dict() for row in handler.ctx.audit.tail(50, category="error_handler") if row.event == "escalated"
+    ]
 
 
 # -- the table itself ---------------------------------------------------------------------------------------------
@@ -68,30 +75,50 @@ def test_handle_performs_exactly_the_tables_after_retries_action(bot_home, cls_n
 
 # -- a few cells literally, so a changed cell fails here ---------------------------------------------------------------
 def test_cells_that_matter_most_are_what_the_readme_says():
-    assert (lookup("NetworkError", "order_submit_exposed").first, lookup("NetworkError", "order_submit_exposed").after) \
-        == (Action.RETRY, Action.KILL_SWITCH)
+    assert (
+        lookup("NetworkError", "order_submit_exposed").first,
+        lookup("NetworkError", "order_submit_exposed").after,
+    ) == (Action.RETRY, Action.KILL_SWITCH)
     assert lookup("BrokerError", "order_submit_exposed").after is Action.KILL_SWITCH
     assert lookup("LogicError", "order_submit_exposed").first is Action.KILL_SWITCH
-    assert (lookup("NetworkError", "order_submit").first, lookup("NetworkError", "order_submit").after) \
-        == (Action.RETRY, Action.SUSPEND)
+    assert (lookup("NetworkError", "order_submit").first, lookup("NetworkError", "order_submit").after) == (
+        Action.RETRY,
+        Action.SUSPEND,
+    )
     assert lookup("BrokerError", "order_submit").first is Action.LOG
     bar = lookup("LogicError", "bar")
-    assert (bar.first, bar.after, bar.matrix_key, bar.restarts) == (Action.RETRY, Action.SUPERVISED_STOP, "logic_error", True)
+    assert (bar.first, bar.after, bar.matrix_key, bar.restarts) == (
+        Action.RETRY,
+        Action.SUPERVISED_STOP,
+        "logic_error",
+        True,
+    )
     feed = lookup("NetworkError", "feed")
     assert (feed.first, feed.matrix_key, feed.restarts) == (Action.SUPERVISED_STOP, "feed_down", True)
     for where in PLACES:
         config = lookup("ConfigError", where)
         if where != "notifier":
-            assert (config.first, config.matrix_key, config.restarts) == (Action.SUPERVISED_STOP, "validation_fail", False)
+            assert (config.first, config.matrix_key, config.restarts) == (
+                Action.SUPERVISED_STOP,
+                "validation_fail",
+                False,
+            )
     assert lookup("ConfigError", "notifier").first is Action.LOG
     assert lookup("NetworkError", "broker_probe").after is Action.SUSPEND
 
 
 def test_an_exit_that_cannot_be_placed_with_exposure_open_trips_the_kill_switch_flag_and_is_audited(bot_home):
     handler = _handler(bot_home)
-    exc = from_http_status(422, '{"code": 40310000, "message": "insufficient qty"}', service="alpaca", what="submit order")
-    action = handler.handle(exc, where="order_submit_exposed", strategy="close", order=True,
-                            context={"client_order_id": "close-SPY-sell-1", "symbol": "SPY"})
+    exc = from_http_status(
+        422, '{"code": 40310000, "message": "insufficient qty"}', service="alpaca", what="submit order"
+    )
+    action = handler.handle(
+        exc,
+        where="order_submit_exposed",
+        strategy="close",
+        order=True,
+        context={"client_order_id": "close-SPY-sell-1", "symbol": "SPY"},
+    )
     assert action is Action.KILL_SWITCH and action.stops_engine
     [(flag, source, reason)] = _flags(handler)
     assert (flag, source) == ("kill", "system")
@@ -201,7 +228,9 @@ def test_should_abort_is_checked_before_each_retry(bot_home):
         raise NetworkError("no answer")
 
     with pytest.raises(NetworkError):
-        handler.retry(down, what="submit", wait=lambda d: waits.append(d) is not None, should_abort=lambda: len(calls) >= 2)
+        handler.retry(
+            down, what="submit", wait=lambda d: waits.append(d) is not None, should_abort=lambda: len(calls) >= 2
+        )
     assert len(calls) == 2 and len(waits) == 1
 
 
@@ -210,6 +239,7 @@ def test_retry_follows_the_policy_row_for_the_place(bot_home):
     calls = {"order_submit": 0, "order_submit_exposed": 0}
 
     for where in calls:
+
         def refused(where: str = where) -> None:
             calls[where] += 1
             raise BrokerError("refused", code=422)
@@ -234,8 +264,9 @@ def test_ib_codes_map_to_the_handlers_classes_with_the_code_kept():
     lost = from_ib_error(1100, "Connectivity between IB and TWS has been lost.", service="ibkr", what="account")
     assert isinstance(lost, BrokerUnreachable) and isinstance(lost, NetworkError) and lost.code == "1100"
     assert lost.matrix_key == "broker_down"
-    assert isinstance(from_ib_error(100, "Max rate of messages per second has been exceeded", service="ibkr", what="x"),
-                      NetworkError)
+    assert isinstance(
+        from_ib_error(100, "Max rate of messages per second has been exceeded", service="ibkr", what="x"), NetworkError
+    )
     assert isinstance(from_ib_error(326, "client id is already in use", service="ibkr", what="connect"), ConfigError)
 
 
@@ -246,8 +277,11 @@ def test_an_ib_order_rejected_after_placement_is_a_broker_error_with_code_201():
 
     from tbot_core.brokers.ibkr_mapping import order_rejection
 
-    trade = Trade(contract=Stock("SPY", "SMART", "USD"), order=Order(orderId=12, action="SELL", totalQuantity=3),
-                  orderStatus=OrderStatus(orderId=12, status="Submitted"))
+    trade = Trade(
+        contract=Stock("SPY", "SMART", "USD"),
+        order=Order(orderId=12, action="SELL", totalQuantity=3),
+        orderStatus=OrderStatus(orderId=12, status="Submitted"),
+    )
     assert order_rejection(trade) is None
     trade.orderStatus.status = "Inactive"
     trade.log.append(TradeLogEntry(datetime.now(UTC), "Inactive", "Order rejected - reason: no shortable shares", 201))

@@ -5,16 +5,34 @@ from __future__ import annotations
 
 import pytest
 
-from tbot_core.safety.escalation import (ERROR_CLASSES, FALLBACK, PLACES, POLICY, Action, Rule, is_known_place, lookup,
-                                         markdown_table)
+from tbot_core.safety.escalation import (
+    ERROR_CLASSES,
+    FALLBACK,
+    PLACES,
+    POLICY,
+    Action,
+    Rule,
+    is_known_place,
+    lookup,
+    markdown_table,
+)
 
 
 def test_only_a_supervised_stop_and_the_kill_switch_stop_the_engine():
     assert {a for a in Action if a.stops_engine} == {Action.SUPERVISED_STOP, Action.KILL_SWITCH}
 
 
-@pytest.mark.parametrize("key,restarts", [("feed_down", True), ("logic_error", True), ("daily_loss", False),
-                                          ("validation_fail", False), ("broker_down", False), ("", False)])
+@pytest.mark.parametrize(
+    "key,restarts",
+    [
+        ("feed_down", True),
+        ("logic_error", True),
+        ("daily_loss", False),
+        ("validation_fail", False),
+        ("broker_down", False),
+        ("", False),
+    ],
+)
 def test_a_rule_restarts_only_when_its_matrix_row_says_reboot_yes(key, restarts):
     assert Rule(Action.SUPERVISED_STOP, Action.SUPERVISED_STOP, key, "why").restarts is restarts
 
@@ -27,8 +45,11 @@ def test_every_policy_place_is_known_and_any_other_is_not():
 def test_an_unknown_place_or_error_class_gets_the_fail_closed_fallback():
     assert lookup("NetworkError", "somewhere_new") is FALLBACK
     assert lookup("KeyError", "bar") is FALLBACK
-    assert (FALLBACK.first, FALLBACK.after, FALLBACK.matrix_key) == (Action.SUPERVISED_STOP, Action.SUPERVISED_STOP,
-                                                                      "logic_error")
+    assert (FALLBACK.first, FALLBACK.after, FALLBACK.matrix_key) == (
+        Action.SUPERVISED_STOP,
+        Action.SUPERVISED_STOP,
+        "logic_error",
+    )
     assert lookup("LogicError", "bar") is POLICY[("LogicError", "bar")]
 
 
@@ -47,15 +68,18 @@ def _cell(cls: str, place: str) -> str:
     return cells[ERROR_CLASSES.index(cls)]
 
 
-@pytest.mark.parametrize("cls,place,head", [
-    ("LogicError", "bar", "**retry → supervised_stop** (logic_error, restart)"),
-    ("ConfigError", "bar", "**supervised_stop** (validation_fail, no restart)"),
-    ("LogicError", "order_submit_exposed", "**kill_switch** (daily_loss)"),
-    ("NetworkError", "order_submit_exposed", "**retry → kill_switch** (daily_loss)"),
-    ("NetworkError", "order_submit", "**retry → suspend** (broker_down)"),
-    ("NetworkError", "feed", "**supervised_stop** (feed_down, restart)"),
-    ("BrokerError", "order_submit", "**log**"),
-    ("NetworkError", "notifier", "**retry → log**"),
-])
+@pytest.mark.parametrize(
+    "cls,place,head",
+    [
+        ("LogicError", "bar", "**retry → supervised_stop** (logic_error, restart)"),
+        ("ConfigError", "bar", "**supervised_stop** (validation_fail, no restart)"),
+        ("LogicError", "order_submit_exposed", "**kill_switch** (daily_loss)"),
+        ("NetworkError", "order_submit_exposed", "**retry → kill_switch** (daily_loss)"),
+        ("NetworkError", "order_submit", "**retry → suspend** (broker_down)"),
+        ("NetworkError", "feed", "**supervised_stop** (feed_down, restart)"),
+        ("BrokerError", "order_submit", "**log**"),
+        ("NetworkError", "notifier", "**retry → log**"),
+    ],
+)
 def test_each_markdown_cell_states_the_action_the_matrix_row_whether_it_restarts_and_why(cls, place, head):
     assert _cell(cls, place) == f"{head}: {POLICY[(cls, place)].why}"

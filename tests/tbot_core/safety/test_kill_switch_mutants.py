@@ -15,11 +15,11 @@ from decimal import Decimal
 import pytest
 
 from tbot_core.audit import AuditLog
+from tbot_core.bars import Bar
 from tbot_core.brokers.base import OrderRequest
 from tbot_core.brokers.paper import PaperBroker
-from tbot_core.core_store import CoreStore
-from tbot_core.bars import Bar
 from tbot_core.context import CoreContext, Matrix
+from tbot_core.core_store import CoreStore
 from tbot_core.safety.kill_switch import KillSwitch
 from tbot_core.safety.notifier_bot import Notifier
 from tbot_core.syslog import SystemLog
@@ -39,8 +39,11 @@ class Parts:
         self.ctx = CoreContext(self.paths, self.settings, ident, self.syslog, self.audit, Matrix())
         self.store = CoreStore(self.paths.core_db)
         self.broker = PaperBroker(self.store, self.settings)
-        self.notifier = Notifier(lambda name: {"url": url} if name == "notifier_webhook" else None, self.syslog,
-                                 bot_identity=ident.BOT_IDENTITY)
+        self.notifier = Notifier(
+            lambda name: {"url": url} if name == "notifier_webhook" else None,
+            self.syslog,
+            bot_identity=ident.BOT_IDENTITY,
+        )
         cancel_orders = {"broker": self.broker.cancel_all, "none": None, "broken": self._broken_cancel}[cancel]
         self.kill = KillSwitch(self.store, self.ctx, self.notifier, cancel_orders=cancel_orders)
 
@@ -93,13 +96,23 @@ def parts(bot_home):
 # -- evaluate -------------------------------------------------------------------------------------------------
 def test_a_loss_of_exactly_the_limit_does_not_halt_and_is_remembered(parts):
     assert parts.kill.last_pnl is None and parts.kill.last_limit is None
-    assert parts.kill.snapshot() == {"state": "armed", "since_utc": None, "cause": None, "limit": None,
-                                     "daily_pnl": None}
+    assert parts.kill.snapshot() == {
+        "state": "armed",
+        "since_utc": None,
+        "cause": None,
+        "limit": None,
+        "daily_pnl": None,
+    }
     assert parts.kill.evaluate(-500_00, 500_00, BAR_UTC) is False
     assert not parts.kill.triggered and parts.kill.state().state == "armed"
     assert parts.kill.last_pnl == Decimal("-500.00") and parts.kill.last_limit == Decimal("500.00")
-    assert parts.kill.snapshot() == {"state": "armed", "since_utc": None, "cause": None, "limit": "500.00",
-                                     "daily_pnl": "-500.00"}
+    assert parts.kill.snapshot() == {
+        "state": "armed",
+        "since_utc": None,
+        "cause": None,
+        "limit": "500.00",
+        "daily_pnl": "-500.00",
+    }
     assert parts.events("kill_switch_triggered") == [] and parts.ctx.matrix.state("daily_loss") == "armed"
 
 
@@ -115,8 +128,13 @@ def test_a_loss_one_cent_over_the_limit_halts_with_the_numbers_in_the_cause(part
     assert state.triggered and state.bar_utc == BAR_UTC
     assert state.since_utc and state.since_utc.startswith("20") and state.since_utc.endswith("Z")
     assert state.cause == "daily PnL -500.01 breached DAILY_LOSS_LIMIT 500 (limit 500.00)"
-    assert parts.kill.snapshot() == {"state": "triggered", "since_utc": state.since_utc, "cause": state.cause,
-                                     "limit": "500.00", "daily_pnl": "-500.01"}
+    assert parts.kill.snapshot() == {
+        "state": "triggered",
+        "since_utc": state.since_utc,
+        "cause": state.cause,
+        "limit": "500.00",
+        "daily_pnl": "-500.01",
+    }
 
 
 @pytest.mark.parametrize("pnl,limit", [(None, 500_00), (-1_00, None), (None, None)])
@@ -164,8 +182,14 @@ def test_a_halt_cancels_every_open_order_at_the_broker_and_audits_how_many(parts
 def test_a_halt_is_audited_with_its_cause_bar_limit_and_pnl(parts):
     parts.kill.evaluate(-600_00, 500_00, BAR_UTC)
     [(severity, actor, context)] = parts.events("kill_switch_triggered")
-    assert context == {"cause": "daily PnL -600.00 breached DAILY_LOSS_LIMIT 500 (limit 500.00)", "bar_utc": BAR_UTC,
-                       "limit": "500", "daily_pnl": "-600.00", "orders_cancelled": 0, "persisted": True}
+    assert context == {
+        "cause": "daily PnL -600.00 breached DAILY_LOSS_LIMIT 500 (limit 500.00)",
+        "bar_utc": BAR_UTC,
+        "limit": "500",
+        "daily_pnl": "-600.00",
+        "orders_cancelled": 0,
+        "persisted": True,
+    }
 
 
 def test_a_halt_is_persisted_so_a_restarted_core_is_still_halted(parts):
@@ -220,7 +244,8 @@ def test_a_cancel_that_fails_still_halts_and_is_audited_as_unknown(bot_home):
         assert context["orders_cancelled"] == -1
         failed = [r for r in parts.log_lines() if r["message"].startswith("cancel open orders failed")]
         assert [(r["module"], r["level"], r["message"]) for r in failed] == [
-            ("kill_switch", "error", "cancel open orders failed: ConnectionError: broker hung up")]
+            ("kill_switch", "error", "cancel open orders failed: ConnectionError: broker hung up")
+        ]
         assert parts.alerts(1)[0]["event"] == "kill_switch_triggered"
     finally:
         parts.close()
@@ -266,8 +291,12 @@ def test_reset_rearms_persists_clears_the_row_and_audits_who_and_why(parts):
     assert row["state"] == "cleared" and row["cause"] == "reset by ops: checked the fills"
     [(severity, actor, context)] = parts.events("kill_switch_reset")
     assert (severity, actor) == ("warning", "operator")
-    assert context == {"reason": "checked the fills", "operator": "ops", "was_cause": was.cause,
-                       "was_since_utc": was.since_utc}
+    assert context == {
+        "reason": "checked the fills",
+        "operator": "ops",
+        "was_cause": was.cause,
+        "was_since_utc": was.since_utc,
+    }
     assert parts.kill.evaluate(-100_00, 500_00, BAR_UTC) is False  # armed again: only a new breach halts
     assert parts.kill.evaluate(-500_01, 500_00, BAR_UTC) is True
 
@@ -285,21 +314,33 @@ def test_reconcile_halts_when_the_audit_log_shows_a_trigger_that_core_db_lost(pa
     fresh = parts.fresh_kill()
     assert not fresh.triggered
     cause = fresh.reconcile()
-    assert cause == ("core.db says armed but the audit log's last kill switch event "
-                     f"(audit seq {trigger_row.seq} at {trigger_row.ts_utc}) is a trigger with no audited reset: "
-                     "daily PnL -600.00 breached DAILY_LOSS_LIMIT 500 (limit 500.00)")
+    assert cause == (
+        "core.db says armed but the audit log's last kill switch event "
+        f"(audit seq {trigger_row.seq} at {trigger_row.ts_utc}) is a trigger with no audited reset: "
+        "daily PnL -600.00 breached DAILY_LOSS_LIMIT 500 (limit 500.00)"
+    )
     state = fresh.state()
     assert fresh.triggered and (state.since_utc, state.cause, state.bar_utc) == (trigger_row.ts_utc, cause, BAR_UTC)
     stored = CoreStore(parts.paths.core_db).kill_state()
-    assert (stored.state, stored.since_utc, stored.cause, stored.bar_utc) == ("triggered", trigger_row.ts_utc, cause,
-                                                                              BAR_UTC)
+    assert (stored.state, stored.since_utc, stored.cause, stored.bar_utc) == (
+        "triggered",
+        trigger_row.ts_utc,
+        cause,
+        BAR_UTC,
+    )
     assert parts.ctx.matrix.state("daily_loss") == "triggered"
     [(severity, _actor, detail)] = parts.events("kill_switch_state_disagreement")
     assert severity == "critical"
-    assert detail == {"core_db": "armed", "audit_log": "triggered", "audit_seq": trigger_row.seq,
-                      "taken": "triggered", "cause": cause}
-    assert {"module": "kill_switch", "level": "error", "message": f"state disagreement: {cause}"}.items() \
-        <= next(r for r in parts.log_lines() if r["message"].startswith("state disagreement")).items()
+    assert detail == {
+        "core_db": "armed",
+        "audit_log": "triggered",
+        "audit_seq": trigger_row.seq,
+        "taken": "triggered",
+        "cause": cause,
+    }
+    assert {"module": "kill_switch", "level": "error", "message": f"state disagreement: {cause}"}.items() <= next(
+        r for r in parts.log_lines() if r["message"].startswith("state disagreement")
+    ).items()
     alerts = parts.alerts(2)
     assert [a["event"] for a in alerts] == ["kill_switch_triggered", "kill_switch_state_disagreement"]
     assert alerts[1]["cause"] == cause and alerts[1]["context"] == {"scope": "Broker"}
@@ -315,12 +356,18 @@ def test_reconcile_stays_halted_when_core_db_says_halted_and_the_audit_log_was_l
     parts.store.set_kill_state("triggered", "2026-01-05T15:00:00Z", "operator halt", None)
     fresh = parts.fresh_kill()
     cause = fresh.reconcile()
-    assert cause == ("core.db says triggered but the audit log says armed (no trigger or reset in the audit log); "
-                     "staying halted")
+    assert cause == (
+        "core.db says triggered but the audit log says armed (no trigger or reset in the audit log); staying halted"
+    )
     assert fresh.triggered and fresh.state().cause == "operator halt"
     [(_, _, detail)] = parts.events("kill_switch_state_disagreement")
-    assert detail == {"core_db": "triggered", "audit_log": "armed", "audit_seq": None, "taken": "triggered",
-                      "cause": cause}
+    assert detail == {
+        "core_db": "triggered",
+        "audit_log": "armed",
+        "audit_seq": None,
+        "taken": "triggered",
+        "cause": cause,
+    }
     assert parts.alerts(1)[0]["event"] == "kill_switch_state_disagreement"
 
 
@@ -330,14 +377,17 @@ def test_reconcile_names_the_audited_reset_when_core_db_is_halted_after_it(parts
     [reset_row] = [r for r in parts.audit.iter_rows() if r.event == "kill_switch_reset"]
     parts.store.set_kill_state("triggered", "2026-01-05T15:00:00Z", "restored from backup", None)
     cause = parts.fresh_kill().reconcile()
-    assert cause == (f"core.db says triggered but the audit log says armed (audit seq {reset_row.seq} at "
-                     f"{reset_row.ts_utc}); staying halted")
+    assert cause == (
+        f"core.db says triggered but the audit log says armed (audit seq {reset_row.seq} at "
+        f"{reset_row.ts_utc}); staying halted"
+    )
     assert parts.events("kill_switch_state_disagreement")[0][2]["audit_seq"] == reset_row.seq
 
 
 def test_reconcile_stays_halted_in_memory_when_core_db_cannot_be_written(parts):
-    parts.audit.append("kill_switch", "kill_switch_triggered", {"cause": "earlier halt", "bar_utc": BAR_UTC},
-                       severity="critical")
+    parts.audit.append(
+        "kill_switch", "kill_switch_triggered", {"cause": "earlier halt", "bar_utc": BAR_UTC}, severity="critical"
+    )
     store = CoreStore(parts.paths.core_db)
     fresh = KillSwitch(store, parts.ctx, parts.notifier)
     store.close()  # every write to core.db now raises

@@ -19,10 +19,18 @@ def _wait(predicate, timeout=10.0):
 def test_critical_event_reaches_smtp_and_webhook_without_leaking_the_secret(tmp_path):
     controller, inbox = start_smtp()
     server, hooks = start_webhook()
-    creds = {"notifier_smtp": {"host": "127.0.0.1", "port": str(smtp_port(controller)), "username": "bot",
-                               "password": "s3cret-pw-123", "from": "bot@example.test", "to": "ops@example.test",
-                               "starttls": "false"},
-             "notifier_webhook": {"url": f"http://127.0.0.1:{server.server_port}/hook", "token": "tok-abcdef-987"}}
+    creds = {
+        "notifier_smtp": {
+            "host": "127.0.0.1",
+            "port": str(smtp_port(controller)),
+            "username": "bot",
+            "password": "s3cret-pw-123",
+            "from": "bot@example.test",
+            "to": "ops@example.test",
+            "starttls": "false",
+        },
+        "notifier_webhook": {"url": f"http://127.0.0.1:{server.server_port}/hook", "token": "tok-abcdef-987"},
+    }
     log = SystemLog(tmp_path / "system.log")
     notifier = Notifier(creds.get, log, bot_identity="TBOT_T")
     try:

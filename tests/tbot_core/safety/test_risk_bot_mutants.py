@@ -16,9 +16,16 @@ from tbot_core.safety.risk_bot import Holding, RiskBot, RiskDecision
 
 D = Decimal
 EQUITY = D("100000")
-LIMITS = {"SYMBOLS": "SPY,AAPL,MSFT,NVDA,AMD,TSLA,QQQ", "MAX_RISK_PER_TRADE": "0.1", "MAX_OPEN_POSITIONS": "4",
-          "MAX_GROSS_EXPOSURE": "1.0", "ALLOC_OPEN": "0.3", "ALLOC_MID": "0.4", "ALLOC_CLOSE": "0.3",
-          "DEFENSE_MODE_FACTOR": "0.5"}
+LIMITS = {
+    "SYMBOLS": "SPY,AAPL,MSFT,NVDA,AMD,TSLA,QQQ",
+    "MAX_RISK_PER_TRADE": "0.1",
+    "MAX_OPEN_POSITIONS": "4",
+    "MAX_GROSS_EXPOSURE": "1.0",
+    "ALLOC_OPEN": "0.3",
+    "ALLOC_MID": "0.4",
+    "ALLOC_CLOSE": "0.3",
+    "DEFENSE_MODE_FACTOR": "0.5",
+}
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +35,18 @@ def risk(tmp_path_factory) -> RiskBot:
     return RiskBot(BotHome(str(paths.root)).settings.with_values(LIMITS))
 
 
-def _buy(risk: RiskBot, holdings=None, *, symbol="SPY", price="100", strategy="mid", equity=EQUITY,
-         defense=False) -> RiskDecision:
-    return risk.check(strategy=strategy, symbol=symbol, side="buy", price=D(price), equity=equity,
-                      holdings=holdings or {}, defense=defense)
+def _buy(
+    risk: RiskBot, holdings=None, *, symbol="SPY", price="100", strategy="mid", equity=EQUITY, defense=False
+) -> RiskDecision:
+    return risk.check(
+        strategy=strategy,
+        symbol=symbol,
+        side="buy",
+        price=D(price),
+        equity=equity,
+        holdings=holdings or {},
+        defense=defense,
+    )
 
 
 def _held(value: str, strategy: str = "open", qty: int = 10) -> Holding:
@@ -57,15 +72,17 @@ def test_a_symbol_outside_symbols_is_refused(risk):
 
 
 def test_a_side_other_than_buy_or_sell_is_refused(risk):
-    decision = risk.check(strategy="mid", symbol="SPY", side="short", price=D("100"), equity=EQUITY, holdings={},
-                          defense=False)
+    decision = risk.check(
+        strategy="mid", symbol="SPY", side="short", price=D("100"), equity=EQUITY, holdings={}, defense=False
+    )
     assert decision == RiskDecision(False, "side 'short': expected buy or sell")
 
 
 @pytest.mark.parametrize("price", [D("0"), D("-1"), D("NaN"), D("Infinity"), 100.0])
 def test_a_price_that_is_not_a_positive_finite_decimal_is_refused(risk, price):
-    decision = risk.check(strategy="mid", symbol="SPY", side="buy", price=price, equity=EQUITY, holdings={},
-                          defense=False)
+    decision = risk.check(
+        strategy="mid", symbol="SPY", side="buy", price=price, equity=EQUITY, holdings={}, defense=False
+    )
     assert decision == RiskDecision(False, f"price {price!r}: expected a positive finite decimal")
 
 
@@ -80,27 +97,37 @@ def test_a_second_buy_in_a_symbol_already_held_is_refused(risk):
 
 def test_a_strategy_without_an_allocation_is_refused(risk):
     assert _buy(risk, strategy="overnight") == RiskDecision(
-        False, "strategy 'overnight' has no allocation (ALLOC_OPEN/MID/CLOSE)")
+        False, "strategy 'overnight' has no allocation (ALLOC_OPEN/MID/CLOSE)"
+    )
 
 
 # -- exits ------------------------------------------------------------------------------------------------------
 def test_a_sell_of_a_held_position_exits_all_of_it_even_with_every_limit_exceeded(risk):
     over = {f"S{i}": _held("90000", "mid") for i in range(6)} | {"AAPL": _held("5000", "mid", qty=37)}
-    decision = risk.check(strategy="close", symbol="AAPL", side="sell", price=D("1"), equity=D("1"), holdings=over,
-                          defense=True)
+    decision = risk.check(
+        strategy="close", symbol="AAPL", side="sell", price=D("1"), equity=D("1"), holdings=over, defense=True
+    )
     assert decision == RiskDecision(True, "exit 37 AAPL", 37)
 
 
 def test_a_sell_of_a_single_held_share_is_allowed(risk):
-    decision = risk.check(strategy="mid", symbol="SPY", side="sell", price=D("100"), equity=EQUITY,
-                          holdings={"SPY": _held("100", "mid", qty=1)}, defense=False)
+    decision = risk.check(
+        strategy="mid",
+        symbol="SPY",
+        side="sell",
+        price=D("100"),
+        equity=EQUITY,
+        holdings={"SPY": _held("100", "mid", qty=1)},
+        defense=False,
+    )
     assert decision == RiskDecision(True, "exit 1 SPY", 1)
 
 
 @pytest.mark.parametrize("holdings", [{}, {"SPY": Holding(0, D("0"), "mid")}, {"SPY": Holding(-3, D("0"), "mid")}])
 def test_a_sell_with_nothing_held_is_refused_long_only(risk, holdings):
-    decision = risk.check(strategy="mid", symbol="SPY", side="sell", price=D("100"), equity=EQUITY,
-                          holdings=holdings, defense=False)
+    decision = risk.check(
+        strategy="mid", symbol="SPY", side="sell", price=D("100"), equity=EQUITY, holdings=holdings, defense=False
+    )
     assert decision == RiskDecision(False, "sell SPY: no position held (long only)")
 
 
@@ -118,7 +145,8 @@ def test_one_share_costing_exactly_the_cap_is_allowed_and_a_cent_more_buys_nothi
 def test_defense_mode_halves_the_per_trade_cap(risk):
     assert _buy(risk, price="100", defense=True).qty == 50
     assert _buy(risk, price="5000.01", defense=True) == RiskDecision(
-        False, "per-trade cap 5000.00 buys no share at 5000.01")
+        False, "per-trade cap 5000.00 buys no share at 5000.01"
+    )
 
 
 # -- max open positions -----------------------------------------------------------------------------------------
@@ -132,7 +160,8 @@ def test_the_last_free_position_slot_is_allowed_and_a_full_book_refuses_a_new_en
 def test_defense_mode_halves_the_max_open_positions(risk):
     assert _buy(risk, {"AAPL": _held("100")}, defense=True).allow
     assert _buy(risk, {"AAPL": _held("100"), "MSFT": _held("100")}, defense=True) == RiskDecision(
-        False, "2 open positions; max 2")
+        False, "2 open positions; max 2"
+    )
 
 
 # -- gross exposure ---------------------------------------------------------------------------------------------
@@ -153,7 +182,8 @@ def test_defense_mode_halves_the_gross_exposure_limit(risk):
     # defense: 5,000 entry (50 shares at 100); 45,000 + 5,000 = 50,000 = 0.5 x equity.
     assert _buy(risk, {"AAPL": _held("45000", "open")}, defense=True).allow
     assert _buy(risk, {"AAPL": _held("45000.01", "open")}, defense=True) == RiskDecision(
-        False, "gross exposure 50000.01 would exceed 50000.00")
+        False, "gross exposure 50000.01 would exceed 50000.00"
+    )
 
 
 # -- strategy allocation ----------------------------------------------------------------------------------------
@@ -161,7 +191,8 @@ def test_a_strategy_may_fill_exactly_its_allocation_and_not_a_cent_more(risk):
     # mid: 0.4 x 100,000 = 40,000; 30,000 held by mid + a 10,000 entry.
     assert _buy(risk, {"AAPL": _held("30000", "mid")}).allow
     assert _buy(risk, {"AAPL": _held("30000.01", "mid")}) == RiskDecision(
-        False, "strategy mid allocation 40000.00 would be exceeded (40000.01)")
+        False, "strategy mid allocation 40000.00 would be exceeded (40000.01)"
+    )
 
 
 def test_an_allocation_counts_only_that_strategys_holdings(risk):
@@ -169,15 +200,18 @@ def test_an_allocation_counts_only_that_strategys_holdings(risk):
     assert _buy(risk, others, strategy="mid").allow  # 59,000 held, none by mid
     mine = {"AAPL": _held("20000", "mid"), "MSFT": _held("10000.01", "mid")}
     assert _buy(risk, mine, strategy="mid") == RiskDecision(
-        False, "strategy mid allocation 40000.00 would be exceeded (40000.01)")
+        False, "strategy mid allocation 40000.00 would be exceeded (40000.01)"
+    )
 
 
 def test_each_strategy_is_held_to_its_own_allocation(risk):
     held = {"AAPL": _held("20000.01", "open")}
     assert _buy(risk, held, strategy="open") == RiskDecision(
-        False, "strategy open allocation 30000.00 would be exceeded (30000.01)")
+        False, "strategy open allocation 30000.00 would be exceeded (30000.01)"
+    )
     assert _buy(risk, {"AAPL": _held("20000.01", "close")}, strategy="close") == RiskDecision(
-        False, "strategy close allocation 30000.00 would be exceeded (30000.01)")
+        False, "strategy close allocation 30000.00 would be exceeded (30000.01)"
+    )
     assert _buy(risk, held, strategy="close").allow
 
 
@@ -185,7 +219,8 @@ def test_defense_mode_halves_the_allocation(risk):
     # defense: mid 0.2 x 100,000 = 20,000; 15,000 held + a 5,000 entry.
     assert _buy(risk, {"AAPL": _held("15000", "mid")}, defense=True).allow
     assert _buy(risk, {"AAPL": _held("15000.01", "mid")}, defense=True) == RiskDecision(
-        False, "strategy mid allocation 20000.00 would be exceeded (20000.01)")
+        False, "strategy mid allocation 20000.00 would be exceeded (20000.01)"
+    )
 
 
 # -- self-check -------------------------------------------------------------------------------------------------

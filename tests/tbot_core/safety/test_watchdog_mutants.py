@@ -35,15 +35,33 @@ class Calls:
         self.feed_down: list[str] = []
 
 
-def _watchdog(bot_home, broker: Probe | None, feed: Probe | None, *, interval="0.05", broker_timeout="0.1",
-              feed_timeout="0.1", calls: Calls | None = None, on_broker_down=None) -> tuple[Watchdog, Calls]:
-    settings = bot_home.settings.with_values({"WATCHDOG_INTERVAL_SECONDS": interval,
-                                              "WATCHDOG_BROKER_TIMEOUT_SECONDS": broker_timeout,
-                                              "WATCHDOG_FEED_TIMEOUT_SECONDS": feed_timeout})
+def _watchdog(
+    bot_home,
+    broker: Probe | None,
+    feed: Probe | None,
+    *,
+    interval="0.05",
+    broker_timeout="0.1",
+    feed_timeout="0.1",
+    calls: Calls | None = None,
+    on_broker_down=None,
+) -> tuple[Watchdog, Calls]:
+    settings = bot_home.settings.with_values(
+        {
+            "WATCHDOG_INTERVAL_SECONDS": interval,
+            "WATCHDOG_BROKER_TIMEOUT_SECONDS": broker_timeout,
+            "WATCHDOG_FEED_TIMEOUT_SECONDS": feed_timeout,
+        }
+    )
     calls = calls or Calls()
-    dog = Watchdog(settings, broker=lambda: broker, feed=lambda: feed,
-                   on_broker_down=on_broker_down or calls.broker_down.append, on_broker_up=calls.broker_up.append,
-                   on_feed_down=calls.feed_down.append)
+    dog = Watchdog(
+        settings,
+        broker=lambda: broker,
+        feed=lambda: feed,
+        on_broker_down=on_broker_down or calls.broker_down.append,
+        on_broker_up=calls.broker_up.append,
+        on_feed_down=calls.feed_down.append,
+    )
     return dog, calls
 
 
@@ -73,8 +91,9 @@ def test_the_watchdog_takes_its_period_and_both_timeouts_from_the_settings(bot_h
 
 def test_self_check_fails_when_the_period_is_not_below_the_smaller_timeout(bot_home):
     for interval, broker_timeout, feed_timeout in (("5", "5", "30"), ("6", "30", "5"), ("6", "5", "5")):
-        dog, _ = _watchdog(bot_home, None, None, interval=interval, broker_timeout=broker_timeout,
-                           feed_timeout=feed_timeout)
+        dog, _ = _watchdog(
+            bot_home, None, None, interval=interval, broker_timeout=broker_timeout, feed_timeout=feed_timeout
+        )
         result = dog.self_check()
         assert not result.ok and result.module == "watchdog_bot"
         assert result.detail == f"WATCHDOG_INTERVAL_SECONDS {float(interval)} is not below the heartbeat timeouts"
@@ -219,7 +238,7 @@ def test_the_backoff_exponent_stops_growing_so_a_days_long_outage_cannot_overflo
         dog._next_broker_probe = 0.0  # skip the wait itself: only the exponent is under test
         dog.probe_once()
     assert broker.calls == 40 and dog._broker_failures == 16
-    assert dog._broker_delay() == pytest.approx(min(0.05 * 2 ** 16, 600))
+    assert dog._broker_delay() == pytest.approx(min(0.05 * 2**16, 600))
 
 
 def test_a_good_probe_resets_the_backoff(bot_home):
@@ -459,11 +478,23 @@ def test_stop_gives_up_on_a_probe_that_hangs_instead_of_hanging_the_supervisor(b
 
 def test_a_rearmed_feed_keeps_measuring_its_age_on_the_watchdogs_own_clock(bot_home):
     now = [1000.0]
-    settings = bot_home.settings.with_values({"WATCHDOG_INTERVAL_SECONDS": "1", "WATCHDOG_BROKER_TIMEOUT_SECONDS": "15",
-                                              "WATCHDOG_FEED_TIMEOUT_SECONDS": "30"})
+    settings = bot_home.settings.with_values(
+        {
+            "WATCHDOG_INTERVAL_SECONDS": "1",
+            "WATCHDOG_BROKER_TIMEOUT_SECONDS": "15",
+            "WATCHDOG_FEED_TIMEOUT_SECONDS": "30",
+        }
+    )
     feed_down: list[str] = []
-    dog = Watchdog(settings, broker=lambda: None, feed=lambda: Probe(OSError("gone")), on_broker_down=print,
-                   on_broker_up=print, on_feed_down=feed_down.append, clock=lambda: now[0])
+    dog = Watchdog(
+        settings,
+        broker=lambda: None,
+        feed=lambda: Probe(OSError("gone")),
+        on_broker_down=print,
+        on_broker_up=print,
+        on_feed_down=feed_down.append,
+        clock=lambda: now[0],
+    )
     now[0] += 31
     dog.probe_once()
     assert dog.feed_beat.state == "down" and feed_down == ["no market data for 31.0s (OSError: gone)"]

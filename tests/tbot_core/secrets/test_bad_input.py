@@ -17,8 +17,12 @@ from tests.conftest import run_tbot
 
 def _snapshot(paths: HomePaths) -> dict[str, str]:
     """Hash of every vault, backup and plaintext-config file (the lock file carries no data)."""
-    files = [p for folder in (paths.vault_dir, paths.backups_dir) for p in folder.rglob("*")
-             if p.is_file() and p != paths.vault_lock_file]
+    files = [
+        p
+        for folder in (paths.vault_dir, paths.backups_dir)
+        for p in folder.rglob("*")
+        if p.is_file() and p != paths.vault_lock_file
+    ]
     files += [paths.plaintext_env] if paths.plaintext_env.exists() else []
     return {str(p.relative_to(paths.root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
@@ -57,7 +61,9 @@ def _group_readable_secret(gen: Path) -> str:
     return "secrets/screener_api.json.enc"
 
 
-@pytest.mark.parametrize("damage", [_tamper, _truncate, _wrong_key, _missing_key, _world_readable_key, _group_readable_secret])
+@pytest.mark.parametrize(
+    "damage", [_tamper, _truncate, _wrong_key, _missing_key, _world_readable_key, _group_readable_secret]
+)
 def test_damaged_vault_blocks_self_check_and_rotation_naming_the_file(bot_home, damage):
     SecretStore(bot_home).set("screener_api", {"api_key": "FINNHUBBADINPUT1"})
     named = damage(bot_home.vault.current_dir())
@@ -86,11 +92,14 @@ def test_plaintext_env_bot_blocks_launch_in_production_and_only_warns_in_develop
     assert _snapshot(bot_home.paths) == before
 
 
-@pytest.mark.parametrize(("stdin", "message"), [
-    ("{not json", "stdin: secret broker_alpaca: not valid JSON"),
-    ('{"api_key": "AKSTDINVALUE01"}', "missing field 'secret_key'"),
-    ('["AKSTDINVALUE01"]', "expected a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        ("{not json", "stdin: secret broker_alpaca: not valid JSON"),
+        ('{"api_key": "AKSTDINVALUE01"}', "missing field 'secret_key'"),
+        ('["AKSTDINVALUE01"]', "expected a JSON object"),
+    ],
+)
 def test_secrets_set_rejects_bad_stdin_in_one_line_without_echoing_values(bot_home, stdin, message):
     before = _snapshot(bot_home.paths)
     result = run_tbot("secrets", "set", "broker_alpaca", "--stdin", home=bot_home.paths.root, input=stdin)

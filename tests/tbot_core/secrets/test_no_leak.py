@@ -10,9 +10,15 @@ SECRETS = {
     "broker_alpaca": {"api_key": "LEAKALPACAKEY7731", "secret_key": "LEAKALPACASECRET9917"},
     "broker_ibkr": {"account": "LEAKIBKRACCT5521", "host": "leak-ibkr-host.invalid", "port": "4002"},
     "screener_api": {"api_key": "LEAKFINNHUBKEY3319"},
-    "notifier_smtp": {"host": "leak-smtp-host.invalid", "port": "587", "username": "LEAKSMTPUSER8812",
-                      "password": "LEAKSMTPPASS4471", "from": "leakfrom@example.invalid",
-                      "to": "leakto@example.invalid", "starttls": "true"},
+    "notifier_smtp": {
+        "host": "leak-smtp-host.invalid",
+        "port": "587",
+        "username": "LEAKSMTPUSER8812",
+        "password": "LEAKSMTPPASS4471",
+        "from": "leakfrom@example.invalid",
+        "to": "leakto@example.invalid",
+        "starttls": "true",
+    },
     "notifier_webhook": {"url": "https://leak-hook.invalid/LEAKWEBHOOKPATH6613", "token": "LEAKWEBHOOKTOKEN2288"},
 }
 PUBLIC = {"port", "starttls"}
@@ -24,11 +30,24 @@ def test_init_set_rotate_check_and_config_change_leak_no_secret_value(tmp_path):
     outputs = [run_tbot("init", home=home)]
     for name, fields in SECRETS.items():
         outputs.append(run_tbot("secrets", "set", name, "--stdin", home=home, input=json.dumps(fields)))
-    outputs.append(run_tbot("secrets", "set", "broker_alpaca", "--stdin", home=home,
-                            input=json.dumps({"api_key": "LEAKALPACAKEY7731", "secret_key": 5})))  # a refused set
-    outputs += [run_tbot("secrets", "rotate", home=home), run_tbot("secrets", "list", home=home),
-                run_tbot("self-check", home=home), run_tbot("config", "set", "MAX_PE_RATIO", "35", home=home),
-                run_tbot("config", "show", home=home), run_tbot("audit", "tail", "-n", "50", home=home)]
+    outputs.append(
+        run_tbot(
+            "secrets",
+            "set",
+            "broker_alpaca",
+            "--stdin",
+            home=home,
+            input=json.dumps({"api_key": "LEAKALPACAKEY7731", "secret_key": 5}),
+        )
+    )  # a refused set
+    outputs += [
+        run_tbot("secrets", "rotate", home=home),
+        run_tbot("secrets", "list", home=home),
+        run_tbot("self-check", home=home),
+        run_tbot("config", "set", "MAX_PE_RATIO", "35", home=home),
+        run_tbot("config", "show", home=home),
+        run_tbot("audit", "tail", "-n", "50", home=home),
+    ]
     assert [o.returncode for o in outputs].count(0) == len(outputs) - 1
     captured = "".join(o.stdout + o.stderr for o in outputs)
     assert "LEAKALPACAKEY7731" not in captured

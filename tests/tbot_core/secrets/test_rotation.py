@@ -97,11 +97,14 @@ def test_a_tampered_artifact_stops_rotation_before_anything_is_written(bot_home)
     assert bot_home.vault.current_generation() == 2 and len(bot_home.paths.vault_backups()) == 1
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({HomePaths.KEY_REL: b"x"}, "expected a relative path to an .enc artifact"),
-    ({HomePaths.SECRETS_REL / ".." / ".." / "x.enc": b"x"}, "expected a relative path"),
-    ({HomePaths.CONFIG_REL: "text"}, "expected bytes, None or a function"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({HomePaths.KEY_REL: b"x"}, "expected a relative path to an .enc artifact"),
+        ({HomePaths.SECRETS_REL / ".." / ".." / "x.enc": b"x"}, "expected a relative path"),
+        ({HomePaths.CONFIG_REL: "text"}, "expected bytes, None or a function"),
+    ],
+)
 def test_malformed_changes_are_refused(bot_home, changes, message):
     with pytest.raises(ConfigError, match=message):
         rotate(bot_home, initiator="operator", changes=changes)
@@ -120,7 +123,12 @@ def test_recover_removes_leftovers_so_exactly_one_generation_remains(bot_home):
     os.symlink(paths.generation_dir(3).name, paths.current_link_staging)
     cleaned = recover(bot_home)
     assert set(cleaned) == {"gen-000002.staging", "gen-000003", "current.staging"}
-    assert sorted(p.name for p in paths.vault_dir.iterdir()) == ["current", "gen-000001", "used_keys.json", "vault.lock"]
+    assert sorted(p.name for p in paths.vault_dir.iterdir()) == [
+        "current",
+        "gen-000001",
+        "used_keys.json",
+        "vault.lock",
+    ]
     assert recover(bot_home) == []
 
 
@@ -134,7 +142,7 @@ def test_readers_never_fail_while_another_thread_rotates(bot_home):
         while not done.is_set():
             try:
                 assert other.vault.read(HomePaths.CONFIG_REL) == expected
-            except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            except BaseException as exc:
                 errors.append(exc)
                 return
 
@@ -160,8 +168,10 @@ for i in range(4):
 
 
 def test_two_processes_changing_secrets_at_once_lose_nothing(bot_home):
-    procs = [subprocess.Popen([sys.executable, "-c", CHILD, str(bot_home.paths.root), name])
-             for name in ("screener_api", "notifier_webhook")]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", CHILD, str(bot_home.paths.root), name])
+        for name in ("screener_api", "notifier_webhook")
+    ]
     assert [p.wait(timeout=60) for p in procs] == [0, 0]
     fresh = BotHome(str(bot_home.paths.root))
     assert fresh.vault.current_generation() == 9

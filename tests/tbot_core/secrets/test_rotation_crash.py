@@ -26,18 +26,20 @@ import pytest
 from tbot_core.home import BotHome
 from tbot_core.home_init import init_home
 from tbot_core.paths import HomePaths
+from tbot_core.safety.security_bot import SecurityBot
 from tbot_core.secrets.rotation import ROTATION_CATEGORY, recover, rotate
 from tbot_core.secrets.store import SecretStore
-from tbot_core.safety.security_bot import SecurityBot
 from tests.conftest import REPO
 
 OLD = {"api_key": "AKCRASHOLD0001", "secret_key": "SKCRASHOLD0001"}
 NEW = {"api_key": "AKCRASHNEW0002", "secret_key": "SKCRASHNEW0002"}
-OTHERS = {"screener_api": {"api_key": "FINNHUBCRASH01"},
-          "notifier_webhook": {"url": "https://hooks.example.invalid/crash", "token": "TOKCRASH01"},
-          "broker_ibkr": {"account": "DU1234567"}}
-ARTIFACTS = 2 + 1 + len(OTHERS)          # config, identity, broker_alpaca, the others
-OLD_GEN_FILES = ARTIFACTS + 2            # plus the key and generation.json
+OTHERS = {
+    "screener_api": {"api_key": "FINNHUBCRASH01"},
+    "notifier_webhook": {"url": "https://hooks.example.invalid/crash", "token": "TOKCRASH01"},
+    "broker_ibkr": {"account": "DU1234567"},
+}
+ARTIFACTS = 2 + 1 + len(OTHERS)  # config, identity, broker_alpaca, the others
+OLD_GEN_FILES = ARTIFACTS + 2  # plus the key and generation.json
 EXPLICIT_POINTS = (
     ["locked", "key_registered", "key_written"]
     + [f"artifact_written#{n}" for n in range(1, ARTIFACTS + 1)]
@@ -67,9 +69,16 @@ print("done", flush=True)
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     paths, _ = init_home(tmp_path_factory.mktemp("crash") / "template")
     home = BotHome(str(paths.root))
-    rotate(home, initiator="system", changes={HomePaths.secret_rel(name): json.dumps(
-        {"fields": fields, "version": 1, "updated_utc": "2026-01-01T00:00:00.000000Z"}).encode()
-        for name, fields in {"broker_alpaca": OLD, **OTHERS}.items()})
+    rotate(
+        home,
+        initiator="system",
+        changes={
+            HomePaths.secret_rel(name): json.dumps(
+                {"fields": fields, "version": 1, "updated_utc": "2026-01-01T00:00:00.000000Z"}
+            ).encode()
+            for name, fields in {"broker_alpaca": OLD, **OTHERS}.items()
+        },
+    )
     return paths.root
 
 
@@ -106,12 +115,24 @@ def _assert_one_complete_generation(root: Path) -> str:
 @pytest.mark.parametrize("point", EXPLICIT_POINTS)
 def test_sigkill_at_an_explicit_step_leaves_old_or_new_generation_complete(template, tmp_path, point):
     root = _copy(template, tmp_path / "home")
-    killed = subprocess.run([sys.executable, "-c", CHILD, str(root), json.dumps(NEW), point], cwd=str(REPO), input="go\n",
-                            capture_output=True, text=True, timeout=60)
+    killed = subprocess.run(
+        [sys.executable, "-c", CHILD, str(root), json.dumps(NEW), point],
+        cwd=str(REPO),
+        input="go\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert killed.returncode == -signal.SIGKILL, f"{point} was never reached: {killed.stderr}"
     outcome = _assert_one_complete_generation(root)
-    switched_already = point in {"switched", "old_file_removed#1", "old_file_removed#3",
-                                 f"old_file_removed#{OLD_GEN_FILES}", "old_removed", "audited"}
+    switched_already = point in {
+        "switched",
+        "old_file_removed#1",
+        "old_file_removed#3",
+        f"old_file_removed#{OLD_GEN_FILES}",
+        "old_removed",
+        "audited",
+    }
     assert outcome == ("new" if switched_already else "old")
 
 
@@ -120,18 +141,28 @@ def test_sigkill_after_random_delays_never_leaves_a_mix(template, tmp_path):
     rng = random.Random(20260101)
     outcomes = []
     timing_root = _copy(template, tmp_path / "timing")
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(timing_root), json.dumps(NEW)], cwd=str(REPO),
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(timing_root), json.dumps(NEW)],
+        cwd=str(REPO),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert child.stdout.readline().strip() == "ready"
     began = time.perf_counter()
     child.stdin.write("go\n")
     child.stdin.flush()
     child.wait(timeout=60)
-    span = time.perf_counter() - began   # sizes the random delays; not asserted
+    span = time.perf_counter() - began  # sizes the random delays; not asserted
     for case in range(RANDOM_KILLS):
         root = _copy(template, tmp_path / f"home{case}")
-        child = subprocess.Popen([sys.executable, "-c", CHILD, str(root), json.dumps(NEW)], cwd=str(REPO),
-                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(root), json.dumps(NEW)],
+            cwd=str(REPO),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert child.stdout.readline().strip() == "ready"
         child.stdin.write("go\n")
         child.stdin.flush()

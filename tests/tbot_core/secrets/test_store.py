@@ -55,17 +55,31 @@ def test_a_record_that_decrypts_but_is_not_a_secret_is_refused_naming_the_file(b
         SecretStore(bot_home).get("screener_api")
 
 
-@pytest.mark.parametrize(("name", "data", "message"), [
-    ("broker_alpacca", ALPACA, "unknown name; did you mean broker_alpaca"),
-    ("broker_alpaca", {"api_key": "AKBADINPUT01"}, "missing field 'secret_key'"),
-    ("broker_alpaca", {**ALPACA, "secrt": "x"}, "unknown field 'secrt'"),
-    ("broker_alpaca", {"api_key": 12345, "secret_key": "SKX"}, "field 'api_key': expected text, got int"),
-    ("broker_alpaca", ["AKBADINPUT01"], "expected a JSON object"),
-    ("notifier_smtp", {"host": "smtp.example.invalid", "port": "PORTSECRETVALUE", "username": "u", "password": "p",
-                       "from": "a@example.invalid", "to": "b@example.invalid", "starttls": "true"}, "field 'port': expected a port"),
-    ("notifier_webhook", {"url": "ftp://x"}, "field 'url': expected an http"),
-    ("screener_api", {"api_key": ""}, "field 'api_key': expected non-empty text"),
-])
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("broker_alpacca", ALPACA, "unknown name; did you mean broker_alpaca"),
+        ("broker_alpaca", {"api_key": "AKBADINPUT01"}, "missing field 'secret_key'"),
+        ("broker_alpaca", {**ALPACA, "secrt": "x"}, "unknown field 'secrt'"),
+        ("broker_alpaca", {"api_key": 12345, "secret_key": "SKX"}, "field 'api_key': expected text, got int"),
+        ("broker_alpaca", ["AKBADINPUT01"], "expected a JSON object"),
+        (
+            "notifier_smtp",
+            {
+                "host": "smtp.example.invalid",
+                "port": "PORTSECRETVALUE",
+                "username": "u",
+                "password": "p",
+                "from": "a@example.invalid",
+                "to": "b@example.invalid",
+                "starttls": "true",
+            },
+            "field 'port': expected a port",
+        ),
+        ("notifier_webhook", {"url": "ftp://x"}, "field 'url': expected an http"),
+        ("screener_api", {"api_key": ""}, "field 'api_key': expected non-empty text"),
+    ],
+)
 def test_bad_secret_input_is_refused_naming_the_field_and_nothing_is_written(bot_home, name, data, message):
     with pytest.raises(ConfigError, match=message) as caught:
         SecretStore(bot_home).set(name, data)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from tbot_core.config import Settings
 from tbot_core.bars import Bar
+from tbot_core.config import Settings
 from tbot_core.errors import ConfigError
 from tbot_core.paths import package_sample_data
 from tbot_core.signals import IndicatorSnapshot
@@ -23,8 +23,10 @@ def _sample(symbol: str) -> pd.DataFrame:
 
 def _bars(frame: pd.DataFrame) -> list[Bar]:
     stamps = pd.to_datetime(frame.ts, utc=True).dt.to_pydatetime()
-    return [Bar(ts, r.symbol, float(r.open), float(r.high), float(r.low), float(r.close), float(r.volume))
-            for ts, r in zip(stamps, frame.itertuples())]
+    return [
+        Bar(ts, r.symbol, float(r.open), float(r.high), float(r.low), float(r.close), float(r.volume))
+        for ts, r in zip(stamps, frame.itertuples())
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
@@ -63,8 +65,16 @@ def test_build_strategies_honours_the_toggles():
 def test_sma_cross_signals_on_the_crossing_bar():
     start = datetime(2026, 1, 5, tzinfo=UTC)
     closes = [10.0] * 20 + [11.0] * 5 + [9.0] * 25
-    frame = pd.DataFrame({"ts": [start + timedelta(days=i) for i in range(len(closes))], "open": closes, "high": closes,
-                          "low": closes, "close": closes, "volume": 100.0})
+    frame = pd.DataFrame(
+        {
+            "ts": [start + timedelta(days=i) for i in range(len(closes))],
+            "open": closes,
+            "high": closes,
+            "low": closes,
+            "close": closes,
+            "volume": 100.0,
+        }
+    )
     signals = SmaCross(fast=10, slow=20).simulate(frame, symbol="XYZ")
     above = (frame.close.rolling(10).mean() > frame.close.rolling(20).mean())[19:]
     flips = above.index[1:][above.to_numpy()[1:] != above.to_numpy()[:-1]]
@@ -76,8 +86,12 @@ def test_sma_cross_signals_on_the_crossing_bar():
 def test_bad_bars_are_skipped_and_counted_never_signalled():
     strategy = SmaCross(fast=2, slow=3)
     ts = datetime(2026, 1, 5, 15, tzinfo=UTC)
-    bad = [Bar(ts, "X", float("nan"), 1, 1, 1, 1), Bar(ts, "X", 0.0, 0.0, 0.0, 0.0, 1), Bar(ts, "X", -1, -1, -1, -1, 1),
-           Bar(ts, "X", 5, 4, 6, 5, 1)]
+    bad = [
+        Bar(ts, "X", float("nan"), 1, 1, 1, 1),
+        Bar(ts, "X", 0.0, 0.0, 0.0, 0.0, 1),
+        Bar(ts, "X", -1, -1, -1, -1, 1),
+        Bar(ts, "X", 5, 4, 6, 5, 1),
+    ]
     assert all(strategy.on_bar(bar, None) == [] for bar in bad)
     assert strategy._states["X"].indicators.bad_bars == 4 and strategy._states["X"].indicators.bars == 0
 
