@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -37,6 +38,7 @@ from tbot_core.audit import AuditEvent, AuditLog
 from tbot_core.home_init import init_home
 from tbot_core.paths import HomePaths
 from tbot_core.state import StateWriter, empty_matrix
+from tbot_core.state_schema import CoreInfo, CoreMode, CoreState, Pnl, PnlPoint, VerdictRow
 from tbot_core.timeutil import iso_z
 
 BATCH_EVERY_S = 0.02
@@ -51,20 +53,20 @@ def writer(root: str, rate: int, seconds: float) -> None:
     paths = HomePaths(root)
     per_batch = max(1, int(rate * BATCH_EVERY_S))
     state = StateWriter(paths.state_file, min_interval_s=0.25)
-    verdicts = [
-        {
-            "ts_utc": iso_z(),
-            "strategy": "mid",
-            "symbol": "AAPL",
-            "side": "buy",
-            "module": "adx_filter",
-            "allow": i % 3 != 0,
-            "reason": "ADX 22.0 <= 25",
-            "latency_us": 90,
-        }
+    verdicts = tuple(
+        VerdictRow(
+            ts_utc=iso_z(),
+            strategy="mid",
+            symbol="AAPL",
+            side="buy",
+            module="adx_filter",
+            allow=i % 3 != 0,
+            reason="ADX 22.0 <= 25",
+            latency_us=90,
+        )
         for i in range(50)
-    ]
-    history = [{"t": iso_z(), "pnl": f"{i % 40 - 20}.00"} for i in range(120)]
+    )
+    history = tuple(PnlPoint(t=iso_z(), pnl=Decimal(f"{i % 40 - 20}.00")) for i in range(120))
     end = time.monotonic() + seconds
     n = 0
     with AuditLog(paths.audit_db) as audit:
@@ -78,13 +80,13 @@ def writer(root: str, rate: int, seconds: float) -> None:
             print(seqs[-1], time.time(), flush=True)
             n += per_batch
             state.write(
-                {
-                    "mode": "running",
-                    "core": {"pid": os.getpid(), "started_utc": iso_z(), "heartbeat_utc": iso_z(), "version": "bench"},
-                    "verdicts": verdicts,
-                    "pnl": {"daily": "-12.00", "limit": "2000.00", "history": history},
-                    "emergency_matrix": empty_matrix(),
-                }
+                CoreState(
+                    mode=CoreMode.RUNNING,
+                    core=CoreInfo(pid=os.getpid(), started_utc=iso_z(), heartbeat_utc=iso_z(), version="bench"),
+                    verdicts=verdicts,
+                    pnl=Pnl(daily=Decimal("-12.00"), limit=Decimal("2000.00"), history=history),
+                    emergency_matrix=empty_matrix(),
+                )
             )
             next_at += BATCH_EVERY_S
             time.sleep(max(0.0, next_at - time.monotonic()))

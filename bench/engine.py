@@ -14,7 +14,10 @@ subprocess per size — what the operator's server sees, and the figure the targ
 the Python heap traced from the pipeline's construction, whose growth is the bounded caches
 (calendar days, recent orders and verdicts) filling up, shown in KiB.
 Targets: >= 20,000 ticks/s; peak memory growth < 10% from 100k to 1M ticks.
-Run: ``.venv/bin/python bench/engine.py [--sizes 100000,1000000] [--no-memory]``.
+Each size also prints its speed as a ratio of the previous figure (``--previous``,
+by default 76,000 ticks/s, the midpoint of the 64-88k measured on this machine before): a
+change that makes the pipeline slower shows up as a ratio below 1.
+Run: ``.venv/bin/python bench/engine.py [--sizes 100000,1000000] [--no-memory] [--previous N]``.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from tbot_core.syslog import SystemLog
 from tests.fakes.faults import ScriptedStrategy
 
 SYMBOLS = ("SPY", "AAPL", "MSFT", "NVDA")
+PREVIOUS_TICKS_PER_S = 76_000  # midpoint of the 64-88k ticks/s recorded before the money and wiring changes
 
 
 BASE_UTC = 1767623400  # 2026-01-05T14:30:00Z, a Monday session open
@@ -109,8 +113,8 @@ def run(ticks: int, *, traced: bool) -> tuple[float, float, float, float]:
         peak = tracemalloc.get_traced_memory()[1] if traced else 0
         tracemalloc.stop()
         assert engine.bars == floor_rows - 1 == feed_bars, (engine.bars, floor_rows, feed_bars)
-        assert engine.finished == "feed_ended" and not kill.triggered, (engine.finished, kill.state())
-        assert engine.orders, "no order reached the broker: the pipeline was not exercised"
+        assert engine.state == "feed_ended" and not kill.triggered, (engine.state, kill.state())
+        assert engine.view.orders, "no order reached the broker: the pipeline was not exercised"
         store.close()
         return engine.bars / elapsed, peak / 2**20, floor_rows / floor, feed_rate
 
@@ -119,6 +123,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory runs")
+    parser.add_argument("--previous", type=float, default=PREVIOUS_TICKS_PER_S, help="ticks/s to compare against")
     parser.add_argument("--child-rss", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_rss:
@@ -132,6 +137,8 @@ def main() -> None:
             f"{n:>9,} ticks: engine {rate:>8,.0f} ticks/s (target >= 20,000) | peers: csv.reader {floor_rate:>10,.0f} rows/s, "
             f"replay feed alone {feed_rate:>9,.0f} bars/s | engine/csv {rate / floor_rate:.3f}, engine/feed {rate / feed_rate:.3f}"
         )
+        label = " (midpoint of 64-88k)" if args.previous == PREVIOUS_TICKS_PER_S else ""
+        print(f"{n:>9,} ticks: vs previous {args.previous:,.0f} ticks/s{label}: {rate / args.previous:.2f}")
     if args.no_memory:
         return
     rss = []

@@ -22,11 +22,11 @@ from typing import Any
 
 import apsw
 
-from tbot_core.db import connect
+from tbot_core.db import connect, durable
 from tbot_core.errors import IntegrityError, TbotError
 from tbot_core.paths import audit_anchor
 from tbot_core.sanitize import sanitize
-from tbot_core.timeutil import iso_z
+from tbot_core.timeutil import UtcTime, iso_z
 
 SCHEMA_VERSION = 1
 GENESIS = "0" * 64
@@ -69,7 +69,7 @@ class AuditEvent:
 @dataclass(frozen=True)
 class AuditRow:
     seq: int
-    ts_utc: str
+    ts_utc: UtcTime
     category: str
     event: str
     severity: str
@@ -202,6 +202,9 @@ class AuditLog:
             raise ValueError(f"audit event {bad.event!r}: bad severity {bad.severity!r} or actor {bad.actor!r}")
         contexts = [canonical_context(ev.context) for ev in events]
         with self._lock:
+            if any(ev.severity == "critical" for ev in events):
+                with durable(self.conn):  # a halt, a disagreement, a blocked launch: kept through a power cut
+                    return self._append_locked(events, contexts)
             return self._append_locked(events, contexts)
 
     def _append_locked(self, events: Sequence[AuditEvent], contexts: list[str]) -> list[int]:
@@ -243,7 +246,8 @@ class AuditLog:
         after_seq: int = 0,
     ) -> list[AuditRow]:
         """The newest ``n`` rows matching the filters, oldest first."""
-        where, args = ["seq > ?"], [after_seq]
+        where = ["seq > ?"]
+        args: list[object] = [after_seq]
         if category:
             where.append("category = ?")
             args.append(category)
@@ -270,18 +274,21 @@ class AuditLog:
 
     def count(self) -> int:
         with self._lock:
-            return int(self.conn.execute("SELECT count(*) FROM audit_log").fetchone()[0])
+            row = self.conn.execute("SELECT count(*) FROM audit_log").fetchone()
+        assert row is not None  # an aggregate always returns one row
+        return int(row[0])
 
     def last_seq(self) -> int:
         with self._lock:
             row = self.conn.execute("SELECT max(seq) FROM audit_log").fetchone()
+        assert row is not None  # an aggregate always returns one row
         return int(row[0] or 0)
 
     def iter_rows(self, batch: int = 5000) -> Iterable[AuditRow]:
         last = 0
         while True:
             with self._lock:
-                chunk = self.conn.execute(
+                chunk: list[tuple[Any, ...]] = self.conn.execute(
                     "SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?", (last, batch)
                 ).fetchall()
             if not chunk:

@@ -40,7 +40,7 @@ def integer(lo: int | None = None, hi: int | None = None) -> Parser:
     return parse
 
 
-def decimal(lo: Decimal | str | None = None, hi: Decimal | str | None = None) -> Parser:
+def decimal(lo: Decimal | int | str | None = None, hi: Decimal | int | str | None = None) -> Parser:
     low = None if lo is None else Decimal(lo)
     high = None if hi is None else Decimal(hi)
 

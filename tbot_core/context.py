@@ -9,8 +9,7 @@ publishes in ``state.json``.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
 from tbot_core.audit import AuditLog
 from tbot_core.config import Settings
@@ -18,6 +17,7 @@ from tbot_core.emergency import matrix_row
 from tbot_core.identity import Identity
 from tbot_core.paths import HomePaths
 from tbot_core.state import empty_matrix
+from tbot_core.state_schema import MatrixRowState, MatrixRowView
 from tbot_core.syslog import SystemLog
 from tbot_core.timeutil import iso_z
 
@@ -27,33 +27,37 @@ class Matrix:
 
     Ordering rule: whoever changes what the core's mode is derived from (kill
     switch state, suspended, defense) updates the matching row here first.
-    ``build_state`` reads the mode before the matrix, so a state.json that
-    says "halted", "suspended" or "defense" (or "running" again) always shows
-    the row that explains it, never the row as it was a moment before.
+    The supervisor decides the mode before it takes the rows, so a state.json
+    that says "halted", "suspended" or "defense" (or "running" again) always
+    shows the row that explains it, never the row as it was a moment before.
+    The rows are frozen and replaced as a whole tuple, so ``rows()`` hands out
+    the current tuple itself: no copy, no lock for readers.
     """
 
     def __init__(self) -> None:
-        self._rows = {row["key"]: row for row in empty_matrix()}
+        self._rows = empty_matrix()  # frozen rows; a change swaps in a new tuple, so readers need no copy
+        self._index = {row.key: i for i, row in enumerate(self._rows)}
         self._lock = threading.Lock()
 
     def trigger(self, key: str, cause: str) -> None:
-        self._set(key, "triggered", cause)
+        self._set(key, MatrixRowState.TRIGGERED, cause)
 
     def clear(self, key: str, cause: str) -> None:
-        self._set(key, "cleared", cause)
+        self._set(key, MatrixRowState.CLEARED, cause)
 
-    def state(self, key: str) -> str:
-        with self._lock:
-            return self._rows[key]["state"]
+    def state(self, key: str) -> MatrixRowState:
+        return self._rows[self._index[key]].state
 
-    def rows(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(row) for row in self._rows.values()]
+    def rows(self) -> tuple[MatrixRowView, ...]:
+        return self._rows
 
-    def _set(self, key: str, state: str, cause: str) -> None:
+    def _set(self, key: str, state: MatrixRowState, cause: str) -> None:
         matrix_row(key)  # unknown keys are a programming error
         with self._lock:
-            self._rows[key].update(state=state, last_utc=iso_z(), cause=cause[:300])
+            rows = list(self._rows)
+            i = self._index[key]
+            rows[i] = replace(rows[i], state=state, last_utc=iso_z(), cause=cause[:300])
+            self._rows = tuple(rows)
 
 
 @dataclass

@@ -171,7 +171,7 @@ def parse_flag(name: str, raw: bytes) -> ControlFlag:
     if not isinstance(op, dict) or set(op) != {"user", "ssh_client"}:
         raise FlagError(f"{name}: operator: expected an object with user and ssh_client")
     user, ssh = op["user"], op["ssh_client"]
-    if not isinstance(user, str) or not _USER_RE.match(user):
+    if not isinstance(user, str) or not _USER_RE.fullmatch(user):  # fullmatch: "$" alone lets "bob\n" through
         raise FlagError(f"{name}: operator.user: expected a user name")
     if ssh is not None and (not isinstance(ssh, str) or len(ssh) > 64):
         raise FlagError(f"{name}: operator.ssh_client: expected an address or null")

@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import apsw
 
-from tbot_core.db import connect
+from tbot_core.db import connect, durable
 from tbot_core.errors import IntegrityError
+from tbot_core.money import from_cents, to_cents
+from tbot_core.timeutil import UtcTime
 
 SCHEMA_VERSION = 1
-CENT = Decimal("0.01")
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS paper_account (
@@ -90,18 +91,10 @@ PRAGMA user_version = {SCHEMA_VERSION};
 """
 
 
-def to_cents(amount: Decimal) -> int:
-    return int(amount.quantize(CENT, rounding=ROUND_HALF_EVEN) * 100)
-
-
-def from_cents(cents: int) -> Decimal:
-    return (Decimal(cents) / 100).quantize(CENT)
-
-
 @dataclass(frozen=True)
 class KillState:
     state: str
-    since_utc: str | None
+    since_utc: UtcTime | None
     cause: str | None
     bar_utc: str | None
 
@@ -146,7 +139,7 @@ class CoreStore:
         return KillState(*row)
 
     def set_kill_state(self, state: str, since_utc: str | None, cause: str | None, bar_utc: str | None) -> None:
-        with self.transaction() as conn:
+        with self.lock, durable(self.conn), self.transaction() as conn:
             conn.execute(
                 "UPDATE kill_switch SET state = ?, since_utc = ?, cause = ?, bar_utc = ? WHERE id = 1",
                 (state, since_utc, cause, bar_utc),

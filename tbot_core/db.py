@@ -6,7 +6,10 @@ the console open read-only so they can never take a write lock.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import apsw
 
@@ -17,7 +20,7 @@ def connect(
     path: Path, *, readonly: bool = False, busy_timeout_ms: int = BUSY_TIMEOUT_MS, vfs: str | None = None
 ) -> apsw.Connection:
     flags = apsw.SQLITE_OPEN_READONLY if readonly else apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE
-    kwargs = {"flags": flags}
+    kwargs: dict[str, Any] = {"flags": flags}
     if vfs:
         kwargs["vfs"] = vfs
     conn = apsw.Connection(str(path), **kwargs)
@@ -31,5 +34,21 @@ def connect(
     return conn
 
 
+@contextlib.contextmanager
+def durable(conn: apsw.Connection) -> Iterator[None]:
+    """Commits inside survive power loss, not only a crash: ``synchronous=FULL`` syncs the WAL at each commit.
+
+    The everyday NORMAL setting syncs the WAL only at checkpoints, so the last commits before a power cut can
+    vanish; a kill switch's halt or a critical audit row must never be one of them.
+    """
+    conn.execute("PRAGMA synchronous=FULL")
+    try:
+        yield
+    finally:
+        conn.execute("PRAGMA synchronous=NORMAL")
+
+
 def schema_version(conn: apsw.Connection) -> int:
-    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    row = conn.execute("PRAGMA user_version").fetchone()
+    assert row is not None  # a pragma that reads a value returns one row
+    return int(row[0])

@@ -10,11 +10,12 @@ strategy log and the tuning summary, never to the ledger.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tbot_core.config import Settings
 from tbot_core.enhancements.base import Enhancement, EnhancementEnv, Outcome, Verdict
@@ -23,9 +24,11 @@ from tbot_core.enhancements.ticker_blocklist import TickerBlocklist
 from tbot_core.enhancements.tuning_tracker import TuningTracker
 from tbot_core.enhancements.verdict_log import VerdictLog
 from tbot_core.identity import Identity
+from tbot_core.money import Money
 from tbot_core.paths import HomePaths
 from tbot_core.sanitize import scrub
 from tbot_core.signals import SIDES, MarketContext, Signal
+from tbot_core.state_schema import EnhancementRow, EnhancementStatus, TuningStats
 from tbot_core.strategies.registry import STRATEGIES
 from tbot_core.timeutil import utc_now
 
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
     from tbot_core.audit import AuditLog
 
 SIGNAL_CHECK = "signal"
+WIN_RATE = Decimal("0.0001")  # the tracker's own summary shows four places too
 EXIT_SIDE = "sell"
 
 
@@ -71,8 +75,9 @@ class Gate:
             settings, identity, paths, broker_code.lower(), audit, fundamentals, clock or utc_now, persist
         )
         self.modules = build_enhancements(env)
-        self.blocklist: TickerBlocklist = self.modules["ticker_blocklist"]  # type: ignore[assignment]
-        self.tracker: TuningTracker = self.modules["tuning_tracker"]  # type: ignore[assignment]
+        # The registry builds every module under its name: these two are always these classes.
+        self.blocklist = cast(TickerBlocklist, self.modules["ticker_blocklist"])
+        self.tracker = cast(TuningTracker, self.modules["tuning_tracker"])
         self._stats = {name: _ModuleStats() for name in self.modules}
         self._chains: dict[str, tuple[Enhancement, ...]] = {}
         self.log = (
@@ -109,8 +114,9 @@ class Gate:
             # must never trap an open position; risk and the kill switch still apply after the gate.
             verdict = Verdict(SIGNAL_CHECK, True, "exit: entry filters do not apply to closing a position", {}, 0.0)
             return self._finish(signal, (verdict,), None)
+        assert chain is not None  # no problem: the strategy's chain was found
         verdicts: list[Verdict] = []
-        for module in chain:  # type: ignore[union-attr]
+        for module in chain:
             verdict = self._run(module, signal, market)
             verdicts.append(verdict)
             if not verdict.allow:
@@ -178,6 +184,22 @@ class Gate:
     def tuning(self) -> dict[str, dict[str, Any]]:
         return self.tracker.summary()
 
+    def tuning_view(self) -> Mapping[str, TuningStats]:
+        """state.json ``tuning``: empty until the tracker has seen a signal (the writer then leaves it out)."""
+        return types.MappingProxyType(
+            {
+                name: TuningStats(
+                    trades=stats.trades,
+                    win_rate=None if not stats.trades else (Decimal(stats.wins) / stats.trades).quantize(WIN_RATE),
+                    realized_pnl=Money(stats.pnl),
+                    max_drawdown=Money(stats.max_drawdown),
+                    avg_duration_s=None,  # the tracker does not time round trips yet
+                    blocks=types.MappingProxyType(dict(stats.blocks)),
+                )
+                for name, stats in sorted(self.tracker.stats.items())
+            }
+        )
+
     def flush(self) -> None:
         """Write buffered verdicts and the tuning summary (call periodically and at shutdown)."""
         if self.log is not None:
@@ -186,24 +208,30 @@ class Gate:
 
     close = flush
 
-    def enhancement_status(self) -> list[dict[str, Any]]:
-        """state.json ``enhancements``: one row per module, in registry order."""
+    def enhancement_status(self) -> tuple[EnhancementRow, ...]:
+        """state.json ``enhancements``: one frozen row per module, in registry order."""
         rows = []
         for name, module in self.modules.items():
             stats = self._stats[name]
-            status = "disabled" if not module.enabled else "error" if stats.errored else "ok"
-            rows.append(
-                {
-                    "module": name,
-                    "enabled": module.enabled,
-                    "fatal": module.fatal,
-                    "status": status,
-                    "allowed": stats.allowed,
-                    "blocked": stats.blocked,
-                    "last_reason": stats.last_reason,
-                }
+            status = (
+                EnhancementStatus.DISABLED
+                if not module.enabled
+                else EnhancementStatus.ERROR
+                if stats.errored
+                else EnhancementStatus.OK
             )
-        return rows
+            rows.append(
+                EnhancementRow(
+                    module=name,
+                    enabled=module.enabled,
+                    fatal=module.fatal,
+                    status=status,
+                    allowed=stats.allowed,
+                    blocked=stats.blocked,
+                    last_reason=stats.last_reason,
+                )
+            )
+        return tuple(rows)
 
 
 def signal_problem(signal: Signal) -> str | None:

@@ -50,4 +50,4 @@ class Identity:
             raise ConfigError(f"{source}: JURISDICTION_CODE: expected a two-letter code like US")
         if broker not in BROKER_CODES:
             raise ConfigError(f"{source}: BROKER_CODE: expected one of {'|'.join(BROKER_CODES)}")
-        return cls(bot_identity, jurisdiction, broker)  # type: ignore[arg-type]
+        return cls(bot_identity, jurisdiction, broker)

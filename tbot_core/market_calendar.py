@@ -11,7 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:  # imported on first use: loading the calendar is slow
+    from exchange_calendars import ExchangeCalendar
 
 NEW_YORK = ZoneInfo("America/New_York")
 # The close the seed's UTC windows were written against (16:00 New York in winter).
@@ -42,7 +46,7 @@ class Session:
 
 
 @lru_cache(maxsize=1)
-def _calendar():  # type: ignore[no-untyped-def]
+def _calendar() -> ExchangeCalendar:
     import exchange_calendars
 
     return exchange_calendars.get_calendar("XNYS")

@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 
 from tbot_core.errors import TbotError
 from tbot_core.sanitize import scrub
-from tbot_core.timeutil import iso_z
+from tbot_core.timeutil import UtcTime, iso_z
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class CheckResult:
     ok: bool
     detail: str
     hint: str = ""
-    checked_utc: str = ""
+    checked_utc: UtcTime = UtcTime("")  # "" only on a result nobody stamped
 
     @classmethod
     def passed(cls, module: str, detail: str = "ok") -> CheckResult:
@@ -45,7 +45,8 @@ class CheckResult:
 class SelfCheck(Protocol):
     """Anything with a ``name`` and a ``self_check()`` that returns a ``CheckResult``."""
 
-    name: str
+    @property
+    def name(self) -> str: ...  # read only here, so a class-level name (``ClassVar[str]``) qualifies
 
     def self_check(self) -> CheckResult: ...
 

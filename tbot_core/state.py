@@ -2,9 +2,10 @@
 
 The core replaces the file atomically (write, then rename) at a bounded rate;
 the console reads it and classifies what it finds as ok, missing, stale or
-garbled so it can show a banner instead of crashing.  Money travels as decimal
-strings so nothing is rounded through a float.  The schema is documented in
-``docs/state.md``; bump ``SCHEMA_VERSION`` on an incompatible change.
+garbled so it can show a banner instead of crashing.  Both sides use the
+dataclasses of ``state_schema.py`` (money as decimal strings, never through a
+float); ``docs/state.md`` is generated from them.  Bump ``SCHEMA_VERSION`` on
+an incompatible change.
 """
 
 from __future__ import annotations
@@ -12,36 +13,37 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from tbot_core.emergency import EMERGENCY_MATRIX
 from tbot_core.fsutil import atomic_write_text
 from tbot_core.sanitize import sanitize
+from tbot_core.state_codec import SchemaError
+from tbot_core.state_schema import SCHEMA_VERSION, CoreMode, CoreState, MatrixRowState, MatrixRowView
 from tbot_core.timeutil import iso_z, parse_iso_z, utc_now
 
-SCHEMA_VERSION = 1
-MODES = ("starting", "running", "stopped", "halted", "suspended", "defense", "blocked")
+__all__ = ["SCHEMA_VERSION", "CoreState", "StateRead", "StateWriter", "empty_matrix", "read_state"]
+
 REQUIRED_KEYS = ("schema", "written_utc", "mode", "core")
 
 
-def empty_matrix() -> list[dict[str, Any]]:
-    return [
-        {
-            "key": r.key,
-            "event": r.event,
-            "detection": r.detection,
-            "scope": r.scope,
-            "response": r.response,
-            "reboot": r.reboot,
-            "state": "armed",
-            "last_utc": None,
-            "cause": None,
-        }
+def empty_matrix() -> tuple[MatrixRowView, ...]:
+    return tuple(
+        MatrixRowView(
+            key=r.key,
+            event=r.event,
+            detection=r.detection,
+            scope=r.scope,
+            response=r.response,
+            reboot=r.reboot,
+            state=MatrixRowState.ARMED,
+            last_utc=None,
+            cause=None,
+        )
         for r in EMERGENCY_MATRIX
-    ]
+    )
 
 
 class StateWriter:
@@ -57,11 +59,11 @@ class StateWriter:
         """Whether an unforced ``write`` would write now (so callers can skip building the state)."""
         return time.monotonic() - self._last >= self.min_interval_s
 
-    def write(self, state: dict[str, Any], *, force: bool = False) -> bool:
+    def write(self, state: CoreState, *, force: bool = False) -> bool:
         now = time.monotonic()
         if not force and now - self._last < self.min_interval_s:
             return False
-        payload = {**state, "schema": SCHEMA_VERSION, "written_utc": iso_z()}
+        payload = replace(state, schema=SCHEMA_VERSION, written_utc=iso_z()).to_json()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # durable=False: state.json is a view, rebuilt every tick; rename keeps it whole.
         clean = sanitize(payload)
@@ -80,7 +82,7 @@ class StateWriter:
 @dataclass(frozen=True)
 class StateRead:
     status: str  # ok | missing | stale | garbled
-    state: dict[str, Any] | None
+    state: CoreState | None
     problem: str = ""
     age_seconds: float | None = None
 
@@ -98,22 +100,26 @@ def read_state(path: Path, *, stale_after_s: float = 5.0, now: datetime | None =
     except OSError as exc:
         return StateRead("garbled", None, f"state.json unreadable ({exc.strerror})")
     try:
-        state = json.loads(raw)
+        data = json.loads(raw)
     except ValueError:
         return StateRead("garbled", None, "state.json is not valid JSON")
-    if not isinstance(state, dict) or any(k not in state for k in REQUIRED_KEYS):
+    if not isinstance(data, dict) or any(k not in data for k in REQUIRED_KEYS):
         return StateRead("garbled", None, "state.json lacks schema/written_utc/mode/core")
-    if state.get("schema") != SCHEMA_VERSION:
-        return StateRead("garbled", None, f"state.json schema {state.get('schema')!r}, expected {SCHEMA_VERSION}")
+    if data.get("schema") != SCHEMA_VERSION:
+        return StateRead("garbled", None, f"state.json schema {data.get('schema')!r}, expected {SCHEMA_VERSION}")
     try:
-        written = parse_iso_z(str(state["written_utc"]))
+        written = parse_iso_z(str(data["written_utc"]))
     except ValueError:
         return StateRead("garbled", None, "state.json written_utc is not a UTC time")
+    try:
+        state = CoreState.from_json(data)  # lenient: an unreadable optional section reads as absent
+    except SchemaError as exc:
+        return StateRead("garbled", None, f"state.json does not fit the schema ({exc})")
     age = ((now or utc_now()) - written).total_seconds()
-    pid = state.get("core", {}).get("pid") if isinstance(state.get("core"), dict) else None
-    if state.get("mode") != "stopped" and isinstance(pid, int) and not pid_alive(pid):
+    pid = state.core.pid
+    if state.mode != CoreMode.STOPPED and not pid_alive(pid):
         return StateRead("stale", state, f"core process {pid} is not running", age)
-    if age > stale_after_s and state.get("mode") != "stopped":
+    if age > stale_after_s and state.mode != CoreMode.STOPPED:
         return StateRead("stale", state, f"state.json is {age:.0f}s old", age)
     return StateRead("ok", state, "", age)
 

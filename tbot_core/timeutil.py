@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import NewType
+
+# A UTC ISO 8601 time with ``Z``, as ``iso_z`` writes it.
+UtcTime = NewType("UtcTime", str)
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def iso_z(moment: datetime | None = None) -> str:
+def iso_z(moment: datetime | None = None) -> UtcTime:
     """``2026-01-02T03:04:05.123456Z``: sortable, unambiguous, always UTC."""
     moment = utc_now() if moment is None else moment
     if moment.tzinfo is None:
         raise ValueError("naive datetime: every time in TradeBot is UTC")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return UtcTime(moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
 
 
 def parse_iso_z(text: str) -> datetime:

@@ -216,9 +216,10 @@ class ConsoleBase(App[None]):
         self.switch_mode(mode)
 
     def action_help(self) -> None:
-        groups = [
-            ("everywhere", list(self.BINDINGS)),
-            ("main screen", list(MainScreen.BINDINGS)),
+        # Every binding declared here is a ``Binding`` (Textual also allows plain tuples; none are used).
+        groups: list[tuple[str, list[Binding]]] = [
+            ("everywhere", [b for b in self.BINDINGS if isinstance(b, Binding)]),
+            ("main screen", [b for b in MainScreen.BINDINGS if isinstance(b, Binding)]),
             (
                 "main screen, narrow",
                 [Binding("left,right", "previous_tab", "On the panel tab bar: previous / next panel")],

@@ -1,9 +1,9 @@
-"""Turning the loosely-typed ``state.json`` into display text.
+"""Turning the typed ``state.json`` (``CoreState``) into display text.
 
-Every key except the four required ones may be absent (docs/state.md), so each
-helper returns a dash instead of raising. Money arrives as decimal strings and
-stays ``Decimal`` here; only plotting converts to float, because a sparkline's
-bar height is not money.
+Every section except the four required keys may be absent (docs/state.md), and
+a value may be null, so each helper returns a dash for ``None`` instead of
+raising. Money arrives as ``Decimal`` and stays one here; only plotting
+converts to float, because a sparkline's bar height is not money.
 """
 
 from __future__ import annotations
@@ -11,17 +11,9 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from tbot_core.state_schema import Pnl
+
 DASH = "—"
-
-
-def section(state: dict[str, Any] | None, key: str) -> dict[str, Any]:
-    value = (state or {}).get(key)
-    return value if isinstance(value, dict) else {}
-
-
-def rows(state: dict[str, Any] | None, key: str) -> list[dict[str, Any]]:
-    value = (state or {}).get(key)
-    return [r for r in value if isinstance(r, dict)] if isinstance(value, list) else []
 
 
 def decimal(value: Any) -> Decimal | None:
@@ -57,18 +49,16 @@ def seconds(value: Any) -> str:
     return DASH if amount is None else f"{amount:.1f}s"
 
 
-def used_fraction(pnl: dict[str, Any]) -> Decimal | None:
+def used_fraction(pnl: Pnl | None) -> Decimal | None:
     """How much of the daily loss limit is consumed, 0..1+ (None when unknown)."""
-    frac = decimal(pnl.get("used_fraction"))
-    if frac is not None:
-        return max(frac, Decimal(0))
-    daily, limit = decimal(pnl.get("daily")), decimal(pnl.get("limit"))
-    if daily is None or not limit:
+    if pnl is None:
         return None
-    return max(-daily / abs(limit), Decimal(0))
+    if pnl.used_fraction is not None:
+        return max(pnl.used_fraction, Decimal(0))
+    if pnl.daily is None or not pnl.limit:
+        return None
+    return max(-pnl.daily / abs(pnl.limit), Decimal(0))
 
 
-def pnl_series(pnl: dict[str, Any]) -> list[float]:
-    history = pnl.get("history") if isinstance(pnl.get("history"), list) else []
-    out = [decimal(point.get("pnl")) for point in history if isinstance(point, dict)]
-    return [float(v) for v in out if v is not None]
+def pnl_series(pnl: Pnl | None) -> list[float]:
+    return [float(point.pnl) for point in pnl.history] if pnl is not None else []

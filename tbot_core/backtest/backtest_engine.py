@@ -17,10 +17,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tbot_core.backtest.arguments import add_arguments
 from tbot_core.backtest.data import SymbolBars, read_bars_csv
@@ -57,8 +57,8 @@ def run_backtest(
     *,
     signal_filter: SignalFilter | None = None,
     model: FillModel | None = None,
-    progress=None,
-) -> BacktestResult:  # type: ignore[no-untyped-def]
+    progress: Callable[[str], None] | None = None,
+) -> BacktestResult:
     """Signals -> filters -> fills -> metrics, for every symbol in ``bars``."""
     if strategy_name not in STRATEGIES:
         raise ConfigError(f"--strategy: unknown strategy {strategy_name!r}; expected one of {'|'.join(STRATEGIES)}")
@@ -156,14 +156,14 @@ def run_cli(args: argparse.Namespace) -> int:
     return 0
 
 
-def summary_lines(strategy: str, m: dict) -> list[str]:  # type: ignore[type-arg]
+def summary_lines(strategy: str, m: dict[str, Any]) -> list[str]:
     """A short table for the operator: percentages as percentages, money as money (metrics.json keeps the raw figures)."""
 
-    def pct(value: object, sign: str = "") -> str:
-        return "-" if value is None else f"{float(value) * 100:{sign}.2f}%"  # type: ignore[arg-type]
+    def pct(value: str | float | None, sign: str = "") -> str:
+        return "-" if value is None else f"{float(value) * 100:{sign}.2f}%"
 
-    def money(value: object) -> str:
-        return "-" if value is None else f"{float(value):,.2f}"  # type: ignore[arg-type]
+    def money(value: str | float | None) -> str:
+        return "-" if value is None else f"{float(value):,.2f}"
 
     blocks = ", ".join(f"{name} {n}" for name, n in (m.get("blocks_per_filter") or {}).items()) or "none"
     rows = [

@@ -63,5 +63,5 @@ def toggled_settings(settings: Settings, only: list[str]) -> Settings:
 def build_filter(settings: Settings, *, paths: HomePaths, identity: Identity, only: list[str] | None) -> SignalFilter:
     effective = toggled_settings(settings, only) if only is not None else settings
     gate = Gate.offline(effective, identity, paths)
-    modules = [status["module"] for status in gate.enhancement_status() if status.get("enabled")]
+    modules = [status.module for status in gate.enhancement_status() if status.enabled]
     return GateFilter(gate, modules)

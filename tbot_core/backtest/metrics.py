@@ -68,7 +68,7 @@ def compute(
 ) -> dict[str, object]:
     closed = [t for t in result.trades if t.status == "closed"]
     wins = sum(1 for t in closed if t.pnl > 0)
-    durations = [trade_seconds(bars, t) for t in closed]
+    durations = [s for t in closed if (s := trade_seconds(bars, t)) is not None]  # a closed trade has an exit
     daily = daily_series(result, float(starting_cash))
     sharpe = sharpe_annualized(daily.returns)
     avg_pnl = (sum((t.pnl for t in closed), Decimal(0)) / len(closed)).quantize(Decimal("0.01")) if closed else None
@@ -79,7 +79,9 @@ def compute(
         "closed_trades": len(closed),
         "win_rate": _fmt(Decimal(wins) / len(closed)) if closed else None,
         "avg_trade_pnl": str(avg_pnl) if avg_pnl is not None else None,
-        "avg_trade_duration_bars": float(np.mean([t.exit_bar - t.entry_bar for t in closed])) if closed else None,
+        "avg_trade_duration_bars": float(np.mean([t.exit_bar - t.entry_bar for t in closed if t.exit_bar is not None]))
+        if closed
+        else None,
         "avg_trade_duration_seconds": float(np.mean(durations)) if durations else None,
         "max_drawdown": f"{max_drawdown(result.equity, float(starting_cash)):.6f}",
         "sharpe_annualized": f"{sharpe:.6f}" if sharpe is not None else None,

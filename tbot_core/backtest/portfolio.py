@@ -24,6 +24,7 @@ from decimal import ROUND_FLOOR, Decimal
 import numpy as np
 
 from tbot_core.backtest.data import SymbolBars
+from tbot_core.config import Settings
 
 CENT = Decimal("0.01")
 PRICE_STEP = Decimal("0.0001")
@@ -39,7 +40,7 @@ class FillModel:
     slippage_bps: Decimal = Decimal(0)
 
     @classmethod
-    def from_settings(cls, settings) -> FillModel:  # type: ignore[no-untyped-def]
+    def from_settings(cls, settings: Settings) -> FillModel:
         return cls(
             settings.backtest_starting_cash,
             settings.backtest_position_fraction,
@@ -174,14 +175,14 @@ def simulate(bars: dict[str, SymbolBars], orders: list[Order], model: FillModel)
         series = bars[symbol]
         if not qty_steps[symbol]:
             continue
-        qty = _step_array(len(series), [(b, float(q)) for b, q in qty_steps[symbol]], 0.0)
+        held = _step_array(len(series), [(b, float(q)) for b, q in qty_steps[symbol]], 0.0)
         if len(symbols) == 1:
-            equity = equity + qty * series.close
+            equity = equity + held * series.close
         else:
             pos = np.searchsorted(series.ts, timeline, side="right") - 1
             valid = pos >= 0
             contrib = np.zeros(len(timeline))
-            contrib[valid] = qty[pos[valid]] * series.close[pos[valid]]
+            contrib[valid] = held[pos[valid]] * series.close[pos[valid]]
             equity = equity + contrib
     for symbol, trade in open_trades.items():
         last = Decimal(repr(float(bars[symbol].close[-1])))

@@ -89,7 +89,9 @@ def timestamp(raw: dict[str, Any], name: str, where: str) -> datetime:
 
 
 def account(raw: dict[str, Any]) -> Account:
-    extra = {key: str(raw[key]) for key in ("status", "trading_blocked", "account_blocked") if key in raw}
+    extra: dict[str, str] = {
+        key: str(raw[key]) for key in ("status", "trading_blocked", "account_blocked") if key in raw
+    }
     return Account(
         cash=money(raw, "cash", "account"),
         equity=money(raw, "equity", "account"),

@@ -4,6 +4,7 @@ so the paper default never loads an SDK and a missing adapter is a clear error."
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from tbot_core.brokers.base import Broker
 from tbot_core.config import Settings
@@ -26,7 +27,7 @@ def make_broker(home: BotHome, settings: Settings, *, store: CoreStore | None = 
     return load_adapter(ADAPTERS, home, settings, "adapter")
 
 
-def load_adapter(table: dict[str, tuple[str, str]], home: BotHome, settings: Settings, what: str):  # type: ignore[no-untyped-def]
+def load_adapter(table: dict[str, tuple[str, str]], home: BotHome, settings: Settings, what: str) -> Any:
     """Import ``table[BROKER]``'s module by name and call its factory with (home, settings)."""
     module_name, func_name = table[settings.broker]
     try:

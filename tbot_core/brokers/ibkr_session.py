@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -68,7 +68,8 @@ class IbkrEndpoint:
         register_secret(account)
         try:
             port = int(secret.get("port") or settings.ibkr_port)
-            client_id = int(secret.get("client_id") if secret.get("client_id") is not None else settings.ibkr_client_id)
+            given_id = secret.get("client_id")
+            client_id = int(given_id if given_id is not None else settings.ibkr_client_id)
         except (TypeError, ValueError):
             raise ConfigError(f"secret {SECRET_NAME}: port and client_id must be whole numbers") from None
         if not 0 < port < 65536:
@@ -110,8 +111,8 @@ class IbkrSession:
         elif code in IB_CONNECTIVITY_RESTORED:
             self.connectivity_lost = None
 
-    def _submit(self, coro: Awaitable[T]) -> concurrent.futures.Future[T]:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop)  # type: ignore[arg-type]
+    def _submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
 
     async def _ensure_connected(self) -> None:
         async with self._connect_lock:

@@ -16,11 +16,14 @@ import uuid
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
+import apsw
+
 from tbot_core.bars import Bar
 from tbot_core.brokers.base import Account, Broker, Fill, Order, OrderRequest, Position
 from tbot_core.config import Settings
-from tbot_core.core_store import CENT, CoreStore, from_cents, to_cents
+from tbot_core.core_store import CoreStore
 from tbot_core.errors import BrokerError
+from tbot_core.money import CENT, from_cents, quote_cents, round_to_cents, to_cents
 from tbot_core.timeutil import iso_z, parse_iso_z
 
 BPS = Decimal(10000)
@@ -37,7 +40,7 @@ class PaperBroker(Broker):
         self._bar_utc: dict[str, str] = {}
         self._open_limits: dict[str, tuple] = {}
         with store.transaction() as conn:
-            opening = to_cents(settings.paper_starting_cash)
+            opening = round_to_cents(settings.paper_starting_cash)
             conn.execute(
                 "INSERT OR IGNORE INTO paper_account (id, cash_cents, opening_cash_cents, opened_utc) VALUES (1, ?, ?, ?)",
                 (opening, opening, iso_z()),
@@ -60,7 +63,7 @@ class PaperBroker(Broker):
             _, _, symbol, side, qty, limit_cents, strategy, _ = row
             if symbol != bar.symbol:
                 continue
-            low, high = to_cents(Decimal(str(bar.low))), to_cents(Decimal(str(bar.high)))
+            low, high = quote_cents(bar.low), quote_cents(bar.high)  # the cents the engine marks with
             if (side == "buy" and low <= limit_cents) or (side == "sell" and high >= limit_cents):
                 fills.append(self._fill(order_id, symbol, side, qty, limit_cents, strategy, bar_utc))
                 self._open_limits.pop(order_id, None)
@@ -101,7 +104,7 @@ class PaperBroker(Broker):
         if mark is None:
             raise BrokerError(f"paper order {request.client_order_id}: no price yet for {request.symbol}")
         order_id = f"PO-{uuid.uuid4().hex[:16]}"
-        limit_cents = None if request.limit_price is None else to_cents(request.limit_price)
+        limit_cents = None if request.limit_price is None else round_to_cents(request.limit_price)
         bar_utc = self._bar_utc.get(request.symbol, iso_z())
         status = "accepted" if limit_cents is not None else "new"
         with self.store.transaction() as conn:
@@ -182,7 +185,9 @@ class PaperBroker(Broker):
         fitid = f"{order_id}-F1"
         refused = ""
         with self.store.transaction() as conn:
-            cash = conn.execute("SELECT cash_cents FROM paper_account WHERE id = 1").fetchone()[0]
+            account = conn.execute("SELECT cash_cents FROM paper_account WHERE id = 1").fetchone()
+            assert account is not None  # the store creates the one account row with its schema
+            cash = account[0]
             pos = conn.execute("SELECT qty, cost_cents FROM paper_positions WHERE symbol = ?", (symbol,)).fetchone()
             held, cost = (pos[0], pos[1]) if pos else (0, 0)
             if side == "buy" and cash < notional + fee_cents:
@@ -215,13 +220,13 @@ class PaperBroker(Broker):
 
     @staticmethod
     def _book(
-        conn,
+        conn: apsw.Connection,
         order_id: str,
         fitid: str,
         symbol: str,
         side: str,
         qty: int,
-        price_cents: int,  # type: ignore[no-untyped-def]
+        price_cents: int,
         fee_cents: int,
         strategy: str,
         bar_utc: str,

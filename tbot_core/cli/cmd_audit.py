@@ -6,6 +6,7 @@ import argparse
 
 from tbot_core.cli.common import add_home_option, open_home, table
 from tbot_core.errors import TbotError
+from tbot_core.home import BotHome
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     verify.set_defaults(handler=cmd_verify)
 
 
-def _audit_path(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _audit_path(args: argparse.Namespace) -> BotHome:
     home = open_home(args)
     if not home.paths.audit_db.exists():
         raise TbotError("db/audit.db: not found", hint="run `tbot init` first")

@@ -16,6 +16,7 @@ from tbot_core.config import (
     suggest,
 )
 from tbot_core.errors import ConfigError
+from tbot_core.home import BotHome
 from tbot_core.paths import HomePaths
 from tbot_core.sanitize import register_secret
 from tbot_core.secrets.rotation import rotate
@@ -46,7 +47,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def apply_config_change(home, key: str, value: str, *, actor: str = "operator") -> tuple[str, str]:  # type: ignore[no-untyped-def]
+def apply_config_change(home: BotHome, key: str, value: str, *, actor: str = "operator") -> tuple[str, str]:
     """Validate ``KEY=value`` against the whole config, encrypt it, audit it. Returns (old, new) shown safely."""
     key = key.upper()
     if key not in KNOWN_KEYS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from tbot_core.cli.common import add_home_option, open_home, table
 from tbot_core.control import flag_path, pending, write_flag
@@ -52,10 +53,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     home = open_home(args)
     lock = holder(home.paths.core_lock)
     read = read_state(home.paths.state_file)
-    info = {
+    info: dict[str, Any] = {
         "core": "running" if lock else "not running",
         "pid": (lock or {}).get("pid"),
-        "mode": (read.state or {}).get("mode") if read.state else None,
+        "mode": read.state.mode.value if read.state else None,
         "state_file": read.status,
         "problem": read.problem,
         "pending_flags": pending(home.paths),

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tbot_core.check_registry import registered_checks
 from tbot_core.cli.common import add_home_option, open_home, table
 from tbot_core.home_init import init_home
 from tbot_core.paths import HomePaths
-from tbot_core.selfcheck import run_checks
+from tbot_core.startup import run_startup
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     init.add_argument("--jurisdiction", default="US", help="JURISDICTION_CODE (two letters)")
     init.set_defaults(handler=cmd_init)
 
-    check = sub.add_parser("self-check", help="run every registered self-check; exit 1 on any failure")
+    check = sub.add_parser("self-check", help="run every startup stage's self-checks in order; exit 1 on any failure")
     add_home_option(check)
     check.set_defaults(handler=cmd_self_check)
 
@@ -40,7 +39,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_self_check(args: argparse.Namespace) -> int:
     home = open_home(args)
-    results = run_checks(registered_checks(home))
+    results = run_startup(home)
     print(
         table(
             ["module", "result", "checked (UTC)", "detail / hint"],

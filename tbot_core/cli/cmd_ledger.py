@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,9 +25,9 @@ from tbot_core.ledger.coa import ACCOUNT_KINDS, add_account, current_mapping, de
 from tbot_core.ledger.conn import open_ledger
 from tbot_core.ledger.hooks import HOOKS, manual_override, run_hook
 from tbot_core.ledger.migrate import migrate_ledger
-from tbot_core.ledger.money import fmt_cents, parse_decimal
 from tbot_core.ledger.posting import reverse_group
 from tbot_core.ledger.sync import ingest_activities
+from tbot_core.money import fmt_cents, parse_decimal
 from tbot_core.runtime.lock import core_running
 from tbot_core.timeutil import stamp
 
@@ -105,7 +106,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
 
 
-def _action(inner: argparse._SubParsersAction, name: str, text: str, handler) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
+def _action(
+    inner: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    text: str,
+    handler: Callable[[argparse.Namespace], int] | None,
+) -> argparse.ArgumentParser:
     parser = inner.add_parser(name, help=text)
     add_home_option(parser)
     if handler is not None:
@@ -247,7 +253,7 @@ def cmd_coa_show(args: argparse.Namespace) -> int:
 
 
 # -- audited writes --------------------------------------------------------------------------------
-def _write(args: argparse.Namespace, what: str, action) -> int:  # type: ignore[no-untyped-def]
+def _write(args: argparse.Namespace, what: str, action: Callable[[Ledger], BatchOutcome]) -> int:
     home = _home(args)
     with home.audit() as audit, Ledger(home.paths.ledger_db, audit=audit) as ledger:
         return _report(action(ledger), what)

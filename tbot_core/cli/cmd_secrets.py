@@ -59,7 +59,7 @@ def cmd_set(args: argparse.Namespace) -> int:
     home = open_home(args)
     home.require_exists()
     data = _read_stdin_json(args.name)
-    version = SecretStore(home).set(args.name, data)  # type: ignore[arg-type]
+    version = SecretStore(home).set(args.name, data)
     print(
         f"secret {args.name}: stored as version {version}; vault key rotated to generation {home.vault.current_generation()}"
     )
@@ -71,7 +71,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     home.require_exists()
     store = SecretStore(home)
     present = store.names()
-    rows = []
+    rows: list[tuple[str, str, int | str, str]] = []
     for name in sorted(set(present) | set(KNOWN_SECRETS)):
         if name in present:
             info = store.info(name)
@@ -101,5 +101,5 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     print(
         f"vault key rotated: generation {generation}, key fingerprint {meta['key_fingerprint']}, "
         f"{len(meta['artifacts'])} artifacts re-encrypted"
-    )  # type: ignore[arg-type]
+    )
     return 0

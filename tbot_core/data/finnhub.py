@@ -13,7 +13,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import finnhub
@@ -67,7 +67,7 @@ class FinnhubFundamentals:
         self.clock = clock
         self._api_key = api_key
         self._client: finnhub.Client | None = None
-        self._day = None
+        self._day: date | None = None
         self._cache: dict[str, dict[str, Any]] = {}
 
     def require_credentials(self) -> None:
@@ -82,10 +82,11 @@ class FinnhubFundamentals:
             self._client = client
         return self._client
 
-    def _load_day(self) -> None:
+    def _load_day(self) -> date:
+        """Today's cache in ``_cache`` (read once a day); returns today."""
         today = self.clock().date()
         if today == self._day:
-            return
+            return today
         self._day, self._cache = today, {}
         path = self.paths.fundamentals_cache(today)
         if path.exists():
@@ -94,10 +95,11 @@ class FinnhubFundamentals:
                 self._cache = {str(k): dict(v) for k, v in data.items()}
             except (OSError, ValueError, AttributeError, TypeError):
                 self._cache = {}  # a damaged cache is refetched, never trusted
+        return today
 
     def lookup(self, symbol: str) -> Fundamentals:
         """Today's fundamentals for ``symbol``, from the cache or one API call."""
-        self._load_day()
+        day = self._load_day()
         cached = self._cache.get(symbol)
         if cached is not None:
             try:
@@ -108,7 +110,7 @@ class FinnhubFundamentals:
         self._cache[symbol] = asdict(facts)
         self.paths.cache_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(
-            self.paths.fundamentals_cache(self._day), json.dumps(self._cache, sort_keys=True, indent=1), durable=False
+            self.paths.fundamentals_cache(day), json.dumps(self._cache, sort_keys=True, indent=1), durable=False
         )
         return facts
 

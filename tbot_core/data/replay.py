@@ -78,7 +78,7 @@ class ReplayFeed(Feed):
                 text = row[0]
                 if self.start_after is not None and text < self.start_after:
                     continue
-                if text != last_text:
+                if text != last_text or last_ts is None:  # the first row's time is parsed even if it is empty
                     if last_text and text < last_text:
                         raise ConfigError(f"{self.ohlcv.name}:{line}: timestamp_utc goes back in time")
                     last_ts, last_text = _parse_ts(text, f"{self.ohlcv.name}:{line}"), text

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from tbot_core import settings_keys
 from tbot_core.enhancements.base import Enhancement, Outcome, allow, block, snapshot_for
 from tbot_core.indicators import adx
 from tbot_core.selfcheck import CheckResult
@@ -14,6 +15,7 @@ from tbot_core.signals import MarketContext, Signal
 
 class AdxFilter(Enhancement):
     name = "adx_filter"
+    keys = settings_keys.adx_filter.KEYS
     toggle = "adx_filter_enabled"
 
     def evaluate(self, signal: Signal, market: MarketContext) -> Outcome:

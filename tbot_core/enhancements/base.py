@@ -19,6 +19,7 @@ from tbot_core.config import Settings
 from tbot_core.identity import Identity
 from tbot_core.paths import HomePaths
 from tbot_core.selfcheck import CheckResult
+from tbot_core.settings_keys import Key
 from tbot_core.signals import IndicatorSnapshot, MarketContext, Signal
 from tbot_core.timeutil import iso_z, utc_now
 
@@ -103,6 +104,8 @@ class EnhancementEnv:
 class Enhancement:
     name: ClassVar[str]
     fatal: ClassVar[bool] = False
+    # The .env_bot keys this module owns (declared in tbot_core/settings_keys/, where the config layer reads them).
+    keys: ClassVar[tuple[Key, ...]] = ()
     # Settings attribute that switches the module on; None means always on.
     toggle: ClassVar[str | None] = None
     # False for modules the gate does not ask about each signal (startup check, tracker).

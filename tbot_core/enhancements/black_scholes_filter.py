@@ -11,6 +11,7 @@ import math
 
 from scipy.special import ndtr
 
+from tbot_core import settings_keys
 from tbot_core.enhancements.base import Enhancement, Outcome, allow, block, finite_positive
 from tbot_core.selfcheck import CheckResult
 from tbot_core.signals import MarketContext, OptionQuote, Signal
@@ -36,6 +37,7 @@ def bsm_price(
 
 class BlackScholesFilter(Enhancement):
     name = "black_scholes_filter"
+    keys = settings_keys.black_scholes_filter.KEYS
     toggle = "enable_bsm_filter"
 
     def _rate(self) -> float | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from tbot_core import settings_keys
 from tbot_core.enhancements.base import Enhancement, Outcome, allow, block, snapshot_for
 from tbot_core.indicators import bollinger
 from tbot_core.selfcheck import CheckResult
@@ -16,6 +17,7 @@ from tbot_core.signals import MarketContext, Signal
 
 class BollingerConfluence(Enhancement):
     name = "bollinger_confluence"
+    keys = settings_keys.bollinger_confluence.KEYS
     toggle = "bollinger_confluence_enabled"
 
     def evaluate(self, signal: Signal, market: MarketContext) -> Outcome:

@@ -1,31 +1,46 @@
 """``build_check``: the pre-launch validator (keys, schemas, chart of accounts, folders).
 
-Run only by the startup pipeline (registered as the ``build_check`` factory
-right after ``home``), never from the CLI.  Any failure halts launch; the
-result names the first problem, how many there are, and what to do.
+The last stage of the startup pipeline (``tbot_core/startup.py``) before
+launch.  There it is given the results of the stages before it and vouches
+for the facts they established (folders, audit schema, ledger schema, chart of
+accounts) by reading those results, so a start probes each fact once; it adds
+what only it checks (config keys that must agree with the identity, the bot's
+log folder).  Built alone (no earlier results), it probes everything itself.
+Any failure halts launch; the result names the first problem, how many there
+are, and what to do.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from tbot_core.audit import SCHEMA_VERSION as AUDIT_SCHEMA_VERSION
+from tbot_core import settings_keys
 from tbot_core.db import connect
-from tbot_core.enhancements.base import Enhancement
+from tbot_core.enhancements.base import Enhancement, EnhancementEnv
+from tbot_core.home_checks import audit_schema_problems
 from tbot_core.selfcheck import CheckResult
 
-AUDIT_OBJECTS = {("table", "audit_log"), ("trigger", "audit_log_no_update"), ("trigger", "audit_log_no_delete")}
+# The results of earlier startup stages that build_check vouches for (module names).
+VOUCHED = ("home_layout", "audit_log", "ledger_schema", "ledger_coa")
 
 
 class BuildCheck(Enhancement):
     name = "build_check"
+    keys = settings_keys.build_check.KEYS
     fatal = True
     is_filter = False
 
+    def __init__(self, env: EnhancementEnv, prior: Sequence[CheckResult] | None = None) -> None:
+        super().__init__(env)
+        self.prior = prior
+
     def check_ready(self) -> CheckResult:
-        problems: list[tuple[str, str]] = []
-        for part in (self._keys, self._layout, self._audit_schema, self._ledger):
-            problems.extend(part())
+        problems: list[tuple[str, str]] = [*self._keys(), *self._log_folder()]
+        if self.prior is None:
+            for part in (self._layout, self._audit_schema, self._ledger):
+                problems.extend(part())
+        else:
+            problems.extend(self._vouched(self.prior))
         if problems:
             detail, hint = problems[0]
             more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -44,11 +59,27 @@ class BuildCheck(Enhancement):
             )
         return out
 
+    def _vouched(self, prior: Sequence[CheckResult]) -> list[tuple[str, str]]:
+        found = {r.module: r for r in prior}
+        out = []
+        for name in VOUCHED:
+            result = found.get(name)
+            if result is None:
+                out.append((f"{name} was not checked before build_check", "run the startup stages in their order"))
+            elif not result.ok:
+                out.append((f"{name}: {result.detail}", result.hint))
+        return out
+
+    def _log_folder(self) -> list[tuple[str, str]]:
+        return self._missing([self.env.paths.logs_dir(self.env.identity.BOT_IDENTITY)])
+
     def _layout(self) -> list[tuple[str, str]]:
-        paths = self.env.paths
-        folders = [*paths.folders(), paths.logs_dir(self.env.identity.BOT_IDENTITY)]
+        return self._missing(self.env.paths.folders())
+
+    def _missing(self, folders) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+        root = self.env.paths.root
         return [
-            (f"folder {f.relative_to(paths.root)}/ missing", "run `tbot init --force` or recreate it")
+            (f"folder {f.relative_to(root)}/ missing", "run `tbot init --force` or recreate it")
             for f in folders
             if not f.is_dir()
         ]
@@ -57,7 +88,7 @@ class BuildCheck(Enhancement):
         path = self.env.paths.audit_db
         if not path.exists():
             return [("db/audit.db missing", "run `tbot init --force`")]
-        return _with_db(path, lambda conn: _audit_problems(conn), "db/audit.db")
+        return _with_db(path, audit_schema_problems, "db/audit.db")
 
     def _ledger(self) -> list[tuple[str, str]]:
         path = self.env.paths.ledger_db
@@ -74,15 +105,6 @@ class BuildCheck(Enhancement):
         except ImportError as exc:
             return [(f"ledger schema module unavailable ({exc.name})", "reinstall TradeBot")]
         return _with_db(path, lambda conn: [*schema_problems(conn), *coa_problems(conn)], "db/ledger.db")
-
-
-def _audit_problems(conn) -> list[str]:  # type: ignore[no-untyped-def]
-    present = {(kind, name) for kind, name in conn.execute("SELECT type, name FROM sqlite_schema")}
-    problems = [f"{kind} {name} missing" for kind, name in sorted(AUDIT_OBJECTS - present)]
-    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    if version != AUDIT_SCHEMA_VERSION:
-        problems.append(f"schema version {version}, expected {AUDIT_SCHEMA_VERSION}")
-    return problems
 
 
 def _with_db(path, probe: Callable, label: str) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]

@@ -8,6 +8,7 @@ data source converts).  Missing, stale or unreachable data blocks.
 
 from __future__ import annotations
 
+from tbot_core import settings_keys
 from tbot_core.enhancements.base import Enhancement, Outcome, allow, block
 from tbot_core.errors import TbotError
 from tbot_core.selfcheck import CheckResult
@@ -16,6 +17,7 @@ from tbot_core.signals import MarketContext, Signal
 
 class FinnhubFundamentalGuard(Enhancement):
     name = "finnhub_fundamental_guard"
+    keys = settings_keys.finnhub_fundamental_guard.KEYS
     toggle = "fundamental_guard_enabled"
 
     def __init__(self, env) -> None:  # type: ignore[no-untyped-def]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from tbot_core import settings_keys
 from tbot_core.enhancements.base import Enhancement, Outcome, allow, block
 from tbot_core.market_calendar import session_for
 from tbot_core.selfcheck import CheckResult
@@ -20,6 +21,7 @@ MAX_IMBALANCE_AGE = timedelta(minutes=2)
 
 class ImbalanceScannerIbkr(Enhancement):
     name = "imbalance_scanner_ibkr"
+    keys = settings_keys.imbalance_scanner_ibkr.KEYS
     toggle = "imbalance_scanner_enabled"
 
     @property

@@ -7,6 +7,8 @@ exactly what filters trades.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tbot_core.enhancements.adx_filter import AdxFilter
 from tbot_core.enhancements.base import Enhancement, EnhancementEnv
 from tbot_core.enhancements.black_scholes_filter import BlackScholesFilter
@@ -17,6 +19,7 @@ from tbot_core.enhancements.imbalance_scanner_ibkr import ImbalanceScannerIbkr
 from tbot_core.enhancements.ticker_blocklist import TickerBlocklist
 from tbot_core.enhancements.tuning_tracker import TuningTracker
 from tbot_core.enhancements.vix_gatekeeper import VixGatekeeper
+from tbot_core.selfcheck import CheckResult
 
 MODULES: tuple[type[Enhancement], ...] = (
     AdxFilter,
@@ -46,6 +49,6 @@ def enhancement_checks(home) -> list[Enhancement]:  # type: ignore[no-untyped-de
     return [m for name, m in build_enhancements(env_from_home(home)).items() if name != BuildCheck.name]
 
 
-def build_check_checks(home) -> list[Enhancement]:  # type: ignore[no-untyped-def]
-    """Self-check factory ``build_check``: the pre-launch validator alone."""
-    return [BuildCheck(env_from_home(home))]
+def build_check_checks(home, prior: Sequence[CheckResult] | None = None) -> list[Enhancement]:  # type: ignore[no-untyped-def]
+    """Self-check factory ``build_check``: the pre-launch validator, given the earlier stages' results."""
+    return [BuildCheck(env_from_home(home), prior)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
+from tbot_core import settings_keys
 from tbot_core.enhancements.base import Enhancement, Outcome, allow, block
 from tbot_core.fsutil import atomic_write_text
 from tbot_core.market_calendar import market_day
@@ -23,6 +24,7 @@ _KEY = "ticker_blocklist"
 
 class TickerBlocklist(Enhancement):
     name = "ticker_blocklist"
+    keys = settings_keys.ticker_blocklist.KEYS
 
     def __init__(self, env) -> None:  # type: ignore[no-untyped-def]
         super().__init__(env)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from tbot_core import settings_keys
 from tbot_core.enhancements.base import Enhancement
 from tbot_core.fsutil import atomic_write_text
 from tbot_core.selfcheck import CheckResult
@@ -45,6 +46,7 @@ class StrategyStats:
 
 class TuningTracker(Enhancement):
     name = "tuning_tracker"
+    keys = settings_keys.tuning_tracker.KEYS
     toggle = "tuning_tracker_enabled"
     is_filter = False
 
@@ -79,7 +81,7 @@ class TuningTracker(Enhancement):
         self._dirty = True
 
     def summary(self) -> dict[str, dict[str, Any]]:
-        """state.json ``tuning`` shape: ``{strategy: {trades, win_rate, pnl, max_drawdown, blocks, ...}}``."""
+        """``tuning_summary.json``'s shape (state.json's ``tuning`` section is ``Gate.tuning_view``, typed)."""
         return {name: stats.as_dict() for name, stats in sorted(self.stats.items())}
 
     def flush(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from tbot_core import settings_keys
 from tbot_core.enhancements.base import Enhancement, Outcome, allow, block
 from tbot_core.selfcheck import CheckResult
 from tbot_core.signals import MarketContext, Signal
@@ -11,6 +12,7 @@ from tbot_core.signals import MarketContext, Signal
 
 class VixGatekeeper(Enhancement):
     name = "vix_gatekeeper"
+    keys = settings_keys.vix_gatekeeper.KEYS
     toggle = "vix_gatekeeper_enabled"
 
     def evaluate(self, signal: Signal, market: MarketContext) -> Outcome:

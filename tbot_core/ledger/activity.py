@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from tbot_core.errors import TbotError
-from tbot_core.ledger.money import canonical
+from tbot_core.money import canonical
 
 TYPES = ("FILL", "FEE", "DIVIDEND", "INTEREST", "TRANSFER")
 SIDES = ("buy", "sell")

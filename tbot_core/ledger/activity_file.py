@@ -15,7 +15,7 @@ from typing import Any
 
 from tbot_core.errors import TbotError
 from tbot_core.ledger.activity import Activity, ActivityError
-from tbot_core.ledger.money import parse_decimal
+from tbot_core.money import parse_decimal
 from tbot_core.timeutil import parse_iso_z
 
 FIELDS = ("fitid", "type", "symbol", "side", "qty", "price", "amount", "fee", "timestamp_utc")

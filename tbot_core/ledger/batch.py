@@ -11,8 +11,9 @@ validation, constraint, I/O, even a bug in ``build`` — ROLLs BACK, then a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 import apsw
@@ -22,26 +23,46 @@ from tbot_core.errors import TbotError
 from tbot_core.ledger.chain import Unrenderable, draft_hash, draft_sections, next_link
 from tbot_core.ledger.conn import open_ledger
 from tbot_core.ledger.failures import LedgerBatchError, classify
-from tbot_core.ledger.validate import check_batch, check_group, check_signed_group
+from tbot_core.ledger.validate import check_batch, check_group, check_signed_group, legs_pass
 from tbot_core.timeutil import iso_z
 
 BATCH_KINDS = ("sync", "posting", "coa", "hook", "override", "reversal")
 CALLERS = ("system", "ui")
 AUDIT_CATEGORY = "ledger_batch"
 
-# group_count is only known once the draft is complete; it is the same for every group of the batch,
-# so it is written into the statement as an integer literal rather than repeated in every row.
+# Each insert is (statement head, one row's placeholders).  group_count is only known once the draft is complete;
+# it is the same for every group of the batch, so it is written into the row as an integer literal rather than
+# repeated in every row's parameters.
 _INSERT_GROUPS = (
     "INSERT INTO groups (group_id, batch_id, kind, effective_utc, memo, symbol, broker_code, fitid, content_hash, "
-    "reverses_group_id, group_no, leg_count, group_count) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,{group_count:d})"
+    "reverses_group_id, group_no, leg_count, group_count) VALUES ",
+    "(?,?,?,?,?,?,?,?,?,?,?,?,{group_count:d})",
 )
 _INSERT_LEGS = (
-    "INSERT INTO legs (group_id, leg_no, account_code, debit_cents, credit_cents, leg_count) VALUES (?,?,?,?,?,?)"
+    "INSERT INTO legs (group_id, leg_no, account_code, debit_cents, credit_cents, leg_count) VALUES ",
+    "(?,?,?,?,?,?)",
 )
-_INSERT_LOTS = "INSERT INTO lots VALUES (?,?,?,?,?,?)"
-_INSERT_RELIEFS = "INSERT INTO lot_reliefs (relief_id, lot_id, group_id, qty, cost_cents) VALUES (?,?,?,?,?)"
-_INSERT_ACCOUNTS = "INSERT INTO accounts VALUES (?,?,?,?)"
-_INSERT_MAPPINGS = "INSERT INTO coa_mapping (mapping_id, role, account_code, batch_id) VALUES (?,?,?,?)"
+_INSERT_LOTS = ("INSERT INTO lots VALUES ", "(?,?,?,?,?,?)")
+_INSERT_RELIEFS = ("INSERT INTO lot_reliefs (relief_id, lot_id, group_id, qty, cost_cents) VALUES ", "(?,?,?,?,?)")
+_INSERT_ACCOUNTS = ("INSERT INTO accounts VALUES ", "(?,?,?,?)")
+_INSERT_MAPPINGS = ("INSERT INTO coa_mapping (mapping_id, role, account_code, batch_id) VALUES ", "(?,?,?,?)")
+# Rows per INSERT statement.  A table with triggers and foreign keys makes SQLite open a statement journal for every
+# statement and copy each page the statement changes into it, and set up each trigger's program afresh; with one row
+# per statement (a plain executemany) that was half of a posting's insert time, and SQLite pays it once per statement,
+# not per row.  Measured (bench/ledger.py): 50-200 rows are alike; far more makes each statement's journal bigger.
+_ROWS_PER_INSERT = 64
+
+
+def _insert_rows(conn: apsw.Connection, insert: tuple[str, str], rows: list[tuple]) -> None:
+    """``rows`` in order, ``_ROWS_PER_INSERT`` to a statement; an error in any row fails its statement whole."""
+    head, one = insert
+    n, flat = _ROWS_PER_INSERT, chain.from_iterable
+    whole = len(rows) - len(rows) % n
+    if whole:
+        conn.executemany(head + ",".join([one] * n), (tuple(flat(rows[i : i + n])) for i in range(0, whole, n)))
+    if whole < len(rows):
+        rest = rows[whole:]
+        conn.execute(head + ",".join([one] * len(rest)), tuple(flat(rest)))
 
 
 @dataclass(frozen=True)
@@ -160,6 +181,43 @@ class Draft:
             [(gid, no, account, debit, credit, count) for no, (account, debit, credit) in enumerate(legs, 1)]
         )
         return gid
+
+    def add_groups(self, groups: Sequence[tuple], broker_code: Callable[[str], str]) -> bool:
+        """Draft every group of ``groups``, shaped as ``posting.GroupSpec``, each non-NULL broker code spelled by
+        ``broker_code``, with the rows ``add_group`` would draft for them; or draft nothing and return False.
+
+        The bulk path for a batch of many groups: one loop drafts the rows and ``legs_pass`` checks every leg in
+        a few passes, where a call to ``check_group`` per group cost more than SQLite's insert of its rows.  It
+        answers only "all valid"; on False (a fault, or legs that are not a list or tuple and could be read only
+        once) the caller drafts group by group with ``add_group``, whose checks name the first fault as always.
+        """
+        batch_id, gid, no = self.meta.batch_id, self._next_group, len(self.groups)
+        groups_out: list[tuple] = []
+        legs_out: list[tuple] = []
+        ends: list[int] = []
+        try:
+            for kind, effective_utc, memo, legs, symbol, code, fitid, content_hash in groups:
+                count = len(legs) if isinstance(legs, (list, tuple)) else 0
+                if count < 2:
+                    return False
+                no += 1
+                broker = None if code is None else broker_code(code)
+                groups_out.append(
+                    (gid, batch_id, kind, effective_utc, memo, symbol, broker, fitid, content_hash, None, no, count)
+                )
+                legs_out += [
+                    (gid, n, account, debit, credit, count) for n, (account, debit, credit) in enumerate(legs, 1)
+                ]
+                ends.append(len(legs_out) - 1)
+                gid += 1
+            if not legs_pass(legs_out, ends, self.account_codes()):
+                return False
+        except Exception:  # whatever it was, the group-by-group path the caller runs next names it
+            return False
+        self.groups += groups_out
+        self.legs += legs_out
+        self._next_group = gid
+        return True
 
     def add_signed_group(
         self,
@@ -372,17 +430,17 @@ class Ledger:
 
     def _insert(self, draft: Draft) -> None:
         conn = self.conn
-        groups_sql = _INSERT_GROUPS.format(group_count=len(draft.groups))
-        for sql, rows in (
+        head, one = _INSERT_GROUPS
+        for insert, rows in (
             (_INSERT_ACCOUNTS, draft.accounts),
-            (groups_sql, draft.groups),
+            ((head, one.format(group_count=len(draft.groups))), draft.groups),
             (_INSERT_LEGS, draft.legs),
             (_INSERT_LOTS, draft.lots),
             (_INSERT_RELIEFS, draft.reliefs),
             (_INSERT_MAPPINGS, draft.mappings),
         ):
             if rows:
-                conn.executemany(sql, rows)
+                _insert_rows(conn, insert, rows)
 
     def _rollback(self) -> None:
         try:

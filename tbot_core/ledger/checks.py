@@ -13,6 +13,7 @@ that belong to no committed batch, and blocks launch on either.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -206,38 +207,74 @@ def trial_balance(path: Path) -> list[tuple[str, str, str, int, int]]:
 
 
 def ledger_checks(home: BotHome) -> list[SelfCheck]:
-    """Startup blocks when the ledger's schema or chart of accounts is not what this code ships."""
+    """Startup blocks when the ledger's schema or chart of accounts is not what this code ships.
+
+    The three checks share one probe per fact: the schema is read once and the
+    chart of accounts and the books only report on it (not probe it again)
+    when it is wrong.
+    """
     path = home.paths.ledger_db
 
-    def run(name: str, problems_of) -> CheckResult:  # type: ignore[no-untyped-def]
+    @functools.cache  # one read per start, by the first check that needs it
+    def schema_of() -> list[str]:
+        return _probe(path, schema_problems)
+
+    def ledger_schema() -> CheckResult:
         if not path.exists():
-            return CheckResult.failed(name, "db/ledger.db missing", "run `tbot init` (or `tbot init --force`)")
-        conn = open_ledger(path, readonly=True)
-        try:
-            problems = problems_of(conn)
-        except apsw.Error as exc:
-            raise TbotError(f"db/ledger.db: unreadable ({type(exc).__name__})") from None
-        finally:
-            conn.close()
+            return _missing("ledger_schema")
+        return _verdict("ledger_schema", schema_of())
+
+    def ledger_coa() -> CheckResult:
+        if not path.exists():
+            return _missing("ledger_coa")
+        return _verdict("ledger_coa", schema_of() or _probe(path, coa_problems))
+
+    def ledger_books() -> CheckResult:
+        if not path.exists():
+            return _missing("ledger_books")
+        problems = schema_of()
         if problems:
-            return CheckResult.failed(name, f"db/ledger.db: {'; '.join(problems[:3])}", REMEDY)
-        return CheckResult.passed(name, "ok")
+            return CheckResult.failed("ledger_books", f"db/ledger.db: cannot verify the books: {problems[0]}", REMEDY)
+        return books_check(path, schema_checked=True)
 
     return [
-        FunctionCheck("ledger_schema", lambda: run("ledger_schema", schema_problems)),
-        FunctionCheck("ledger_coa", lambda: run("ledger_coa", lambda c: schema_problems(c) or coa_problems(c))),
-        FunctionCheck("ledger_books", lambda: books_check(path)),
+        FunctionCheck("ledger_schema", ledger_schema),
+        FunctionCheck("ledger_coa", ledger_coa),
+        FunctionCheck("ledger_books", ledger_books),
     ]
 
 
-def books_check(path: Path) -> CheckResult:
-    """Startup: no row outside a committed batch, and the hash chain intact since the checkpoint (then advanced)."""
-    name = "ledger_books"
-    if not path.exists():
-        return CheckResult.failed(name, "db/ledger.db missing", "run `tbot init` (or `tbot init --force`)")
+def _missing(name: str) -> CheckResult:
+    return CheckResult.failed(name, "db/ledger.db missing", "run `tbot init` (or `tbot init --force`)")
+
+
+def _verdict(name: str, problems: list[str]) -> CheckResult:
+    if problems:
+        return CheckResult.failed(name, f"db/ledger.db: {'; '.join(problems[:3])}", REMEDY)
+    return CheckResult.passed(name, "ok")
+
+
+def _probe(path: Path, problems_of) -> list[str]:  # type: ignore[no-untyped-def]
     conn = open_ledger(path, readonly=True)
     try:
-        problems = schema_problems(conn)
+        return problems_of(conn)
+    except apsw.Error as exc:
+        raise TbotError(f"db/ledger.db: unreadable ({type(exc).__name__})") from None
+    finally:
+        conn.close()
+
+
+def books_check(path: Path, *, schema_checked: bool = False) -> CheckResult:
+    """Startup: no row outside a committed batch, and the hash chain intact since the checkpoint (then advanced).
+
+    ``schema_checked`` when the caller already knows the schema is whole (the startup stage), so it is not read again.
+    """
+    name = "ledger_books"
+    if not path.exists():
+        return _missing(name)
+    conn = open_ledger(path, readonly=True)
+    try:
+        problems = [] if schema_checked else schema_problems(conn)
         if problems:
             return CheckResult.failed(name, f"db/ledger.db: cannot verify the books: {problems[0]}", REMEDY)
         orphan = orphan_problem(conn)

@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from tbot_core.ledger.batch import Draft
 from tbot_core.ledger.failures import validation
-from tbot_core.ledger.money import canonical
+from tbot_core.money import canonical
 
 _NOT_REVERSED = "NOT EXISTS (SELECT 1 FROM groups r WHERE r.reverses_group_id = {col})"
 

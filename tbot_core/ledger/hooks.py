@@ -27,8 +27,8 @@ from tbot_core.errors import TbotError
 from tbot_core.ledger.batch import BatchMeta, BatchOutcome, Draft, Ledger, signed_legs
 from tbot_core.ledger.coa import current_mapping, default_coa
 from tbot_core.ledger.failures import LedgerBatchError, validation
-from tbot_core.ledger.money import fmt_cents, from_cents, to_cents
 from tbot_core.ledger.posting import audit_actor, require_reason
+from tbot_core.money import fmt_cents, to_cents
 from tbot_core.timeutil import iso_z
 
 HOOKS = {  # hook name -> (group kind, role funded from cash)
@@ -55,10 +55,10 @@ def check_batch_id(batch_id: str) -> str:
 def _cents(amount: Decimal) -> int:
     if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
         raise TbotError("amount: expected a positive decimal such as 250.00")
-    cents = to_cents(amount)
-    if from_cents(cents) != amount:
-        raise TbotError("amount: expected whole cents (at most two decimal places)")
-    return cents
+    try:
+        return to_cents(amount)
+    except ValueError as exc:
+        raise TbotError(f"amount: {exc}") from None
 
 
 def _move(draft: Draft, kind: str, source_role: str, target_role: str, cents: int, memo: str) -> None:

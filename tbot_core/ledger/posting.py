@@ -18,7 +18,7 @@ from tbot_core.errors import TbotError
 from tbot_core.ledger.activity import normalize_broker_code
 from tbot_core.ledger.batch import AUDIT_CATEGORY, BatchMeta, BatchOutcome, Draft, Ledger
 from tbot_core.ledger.failures import validation
-from tbot_core.ledger.money import fmt_cents
+from tbot_core.money import fmt_cents
 from tbot_core.timeutil import iso_z
 
 # Groups that set money aside (or move it between reserves): never undone except by a manual override.
@@ -45,13 +45,18 @@ def post_groups(
     ledger: Ledger, batch_id: str, groups: Sequence[GroupSpec], *, caller: str = "system", reason: str = "posting"
 ) -> BatchOutcome:
     def build(draft: Draft) -> None:
-        add = draft.add_group
         spelled: dict[str, str] = {}  # a batch names a handful of brokers: normalize each spelling once
+
+        def spell(code: str) -> str:
+            return spelled.get(code) or spelled.setdefault(code, normalize_broker_code(code))
+
+        # All groups at once when they are all valid; otherwise one by one, so the first fault is named.
+        if isinstance(groups, (list, tuple)) and draft.add_groups(groups, spell):
+            return
+        add = draft.add_group
         for g in groups:
             code = g.broker_code
-            broker = (
-                None if code is None else spelled.get(code) or spelled.setdefault(code, normalize_broker_code(code))
-            )
+            broker = None if code is None else spell(code)
             add(
                 g.kind,
                 g.effective_utc,

@@ -38,7 +38,7 @@ from tbot_core.ledger.batch import AUDIT_CATEGORY, BatchMeta, Draft, Ledger
 from tbot_core.ledger.coa import current_mapping, default_coa
 from tbot_core.ledger.failures import LedgerBatchError, validation
 from tbot_core.ledger.fifo import LotBook
-from tbot_core.ledger.money import to_cents
+from tbot_core.money import round_to_cents
 
 _INCOME_ROLE = {"DIVIDEND": "dividend_income", "INTEREST": "interest_income", "TRANSFER": "owner_equity"}
 _LOOKUP_CHUNK = 500
@@ -273,9 +273,9 @@ class _Poster:
 
     def __call__(self, act: Activity, when: str, digest: str) -> None:
         draft, broker = self.draft, self.broker
-        fee = to_cents(act.fee)
+        fee = round_to_cents(act.fee)
         if act.type == "FILL":
-            gross = to_cents(act.amount)
+            gross = round_to_cents(act.amount)
             if act.side == "buy":
                 pairs = ((self.securities, -gross), (self.fees, fee), (self.cash, gross - fee))
                 gid = draft.add_signed_group(
@@ -309,7 +309,7 @@ class _Poster:
                 digest,
             )
             return
-        amount = to_cents(act.amount)
+        amount = round_to_cents(act.amount)
         if act.type == "FEE":
             pairs = ((self.cash, amount - fee), (self.fees, fee - amount))
         else:

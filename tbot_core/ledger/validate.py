@@ -11,6 +11,8 @@ second pass over every leg; what spans groups is checked once per batch
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from itertools import accumulate
+from operator import add, itemgetter, mul, sub
 from typing import NoReturn
 
 from tbot_core.ledger.failures import validation
@@ -61,6 +63,31 @@ def check_signed_group(
     if total:
         debit = sum(cents for _, cents in pairs if cents > 0)
         raise validation("unbalanced", f"{_name(group_id, fitid)}: debits {debit} != credits {debit - total} (cents)")
+
+
+def legs_pass(legs: list[tuple], ends: Sequence[int], accounts: Collection[str]) -> bool:
+    """Whether drafted leg rows ``(group_id, leg_no, account_code, debit_cents, credit_cents, leg_count)`` all pass
+    ``check_group``'s leg rules and every group balances; a group's last leg is at each index of ``ends``.
+
+    The same rules as ``check_group`` for a whole batch at once, in a few passes over columns that run in C: a
+    batch of tens of thousands of groups spent longer in per-leg checks than SQLite spent inserting the rows.
+    False does not say what is wrong; the caller then checks group by group, which names the first fault.
+    """
+    if not legs:
+        return True
+    debits, credits = list(map(itemgetter(3), legs)), list(map(itemgetter(4), legs))
+    if set(map(type, debits)) != {int} or set(map(type, credits)) != {int}:  # exactly int: a bool is not cents
+        return False
+    if min(debits) < 0 or min(credits) < 0:
+        return False
+    # Non-negative, so one side exactly means: not both non-zero (a product) and not both zero (a sum).
+    if any(map(mul, debits, credits)) or 0 in map(add, debits, credits):
+        return False
+    if not set(map(itemgetter(2), legs)) <= set(accounts):
+        return False
+    # Running debit - credit is zero at the end of every group exactly when each group balances.
+    running = list(accumulate(map(sub, debits, credits)))
+    return not any(map(running.__getitem__, ends))
 
 
 def check_batch(groups: list[tuple], stray_legs: list[tuple]) -> None:

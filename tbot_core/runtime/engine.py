@@ -9,23 +9,17 @@ bar processed twice (after a crash) never trades twice.  A bar that raises is
 retried with backoff; if it keeps failing, the error handler escalates with a
 ``stop`` flag and the loop ends — the supervisor decides what happens next.
 
-Before the first bar the engine reads the account.  A broker that does not
-answer then is reported to the watchdog (``on_broker_down``), which suspends
-the core and probes with backoff; the engine waits, suspended, until the
-broker answers, so a start or restart during an outage never exits.  Every
-wait (broker down, retry backoff) is cut into short slices that beat the
-engine's heartbeat and stop early on a stop request or a kill-switch halt.
+Waiting (for the broker at start, between retries) is in ``engine_waits.py``;
+what the engine publishes for other threads is in ``engine_view.py``.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from tbot_core.bars import Bar
 from tbot_core.brokers.base import Broker, OrderRequest
@@ -33,6 +27,9 @@ from tbot_core.context import CoreContext
 from tbot_core.core_store import CoreStore
 from tbot_core.data.base import Feed
 from tbot_core.gate import Gate
+from tbot_core.money import from_cents, quote_cents, to_cents
+from tbot_core.runtime.engine_view import EngineState, EngineView, Journal, build_view, verdict_row
+from tbot_core.runtime.engine_waits import Waits
 from tbot_core.runtime.ledger_poster import LedgerPoster
 from tbot_core.runtime.portfolio import Portfolio
 from tbot_core.safety.error_handler import ErrorHandler, classify
@@ -40,17 +37,19 @@ from tbot_core.safety.escalation import Action
 from tbot_core.safety.kill_switch import KillSwitch
 from tbot_core.safety.risk_bot import RiskBot
 from tbot_core.sanitize import scrub
-from tbot_core.signals import MarketContext
-from tbot_core.timeutil import iso_z
+from tbot_core.signals import MarketContext, Signal
+from tbot_core.state_schema import Order, PnlPoint, VerdictRow
+from tbot_core.strategies.base import BarStrategy
+from tbot_core.timeutil import UtcTime, iso_z
 
 CURSOR_FLUSH_BARS = 500
 CURSOR_FLUSH_SECONDS = 0.5
 # The gate buffers its strategy log and tuning summary; the engine writes them on this beat and at the end.
 GATE_FLUSH_SECONDS = 1.0
+# A new PnL point with nothing else changed is published at most this often (see _publish_if_changed).
+QUIET_PUBLISH_SECONDS = 1.0
 # A real broker fills orders after we submit them: its activities are read back into the ledger on this beat.
 BROKER_LEDGER_SYNC_SECONDS = 30.0
-# Longest single sleep inside a wait: the heartbeat, the stop flag and the kill switch are looked at this often.
-WAIT_SLICE_SECONDS = 0.25
 
 
 class EscalatedStop(Exception):
@@ -66,7 +65,7 @@ class EngineControl:
     defense: bool = False
 
 
-class Engine:
+class Engine(Waits):
     def __init__(
         self,
         ctx: CoreContext,
@@ -74,7 +73,7 @@ class Engine:
         store: CoreStore,
         broker: Broker,
         feed: Feed,
-        strategies: list[Any],
+        strategies: list[BarStrategy],
         gate: Gate,
         risk: RiskBot,
         kill_switch: KillSwitch,
@@ -95,19 +94,21 @@ class Engine:
         self.busy_since: float | None = None
         self.ledger = LedgerPoster(ctx, store, broker)
         self.portfolio = Portfolio(broker)
-        self.verdicts: deque[dict[str, Any]] = deque(maxlen=ctx.settings.state_verdicts_kept)
-        self.orders: deque[dict[str, Any]] = deque(maxlen=ctx.settings.engine_orders_kept)
-        self.pnl_history: deque[dict[str, str]] = deque(maxlen=120)
+        self.journal = Journal(ctx.settings.state_verdicts_kept, ctx.settings.engine_orders_kept)
         self.bars = store.cursor()[1]
         self.flat_sells = 0
-        self.finished = ""  # "" while running; then feed_ended | stopped | escalated
+        self.state = EngineState.STARTING
+        # What other threads may read: replaced whole by ``publish`` (see engine_view.py), never mutated.
+        self.view = EngineView(bars=self.bars)
+        self._gate_dirty = True
+        self._published_at = clock()
         self._day = ""
         self.sod_cents: int | None = None
         self.day_limit_cents: int | None = None
         # Work that depends only on the bar's time (text form, VIX, UTC day, PnL-history minute) is
         # done once per timestamp: the feed's bars of one minute share one datetime object.
         self._ts_obj: object = None
-        self._ts_text = ""
+        self._ts_text = UtcTime("")  # iso_z of the current bar's time ("" before the first bar)
         self._vix: float | None = None
         self._pnl_minute_due = False
         self._broker_on_bar = broker.on_bar if broker.simulated else None
@@ -118,52 +119,44 @@ class Engine:
     # -- loop ------------------------------------------------------------------------------------
     def run(self) -> None:
         if not self._connect():
-            self.finished = "stopped"
+            self.end(EngineState.STOPPED)
             return
+        self.state = EngineState.RUNNING
+        self.publish()
         self.ledger.post_pending()
+        ended = EngineState.CRASHED  # unless the loop says otherwise
         try:
             for bar in self.feed.bars():
                 if self.control.stop.is_set():
-                    self.finished = "stopped"
+                    ended = EngineState.STOPPED
                     break
                 if not self._process_with_retry(bar):
-                    self.finished = "escalated"
+                    ended = EngineState.ESCALATED
                     break
             else:
-                self.finished = "stopped" if self.control.stop.is_set() else "feed_ended"
+                ended = EngineState.STOPPED if self.control.stop.is_set() else EngineState.FEED_ENDED
         except Exception as exc:
             self.errors.handle(exc, where="feed", context={"bar_utc": self._ts_text})
-            self.finished = "escalated"
+            ended = EngineState.ESCALATED
         finally:
             self._flush_cursor(force=True)
             self._flush_gate()
             if not self._paper:
                 self.ledger.post_pending()
+        self.end(ended)
 
-    def _connect(self) -> bool:
-        """Read the account before trading; while the broker does not answer, stay suspended and wait for it."""
-        reported = False
-        while not self.control.stop.is_set():
-            self.busy_since = self.beat = self._clock()
-            try:
-                self.portfolio.refresh()
-                self.busy_since = None
-                return True
-            except Exception as exc:
-                if classify(exc) != "NetworkError":
-                    raise
-                if not reported:
-                    reported = True
-                    self.errors.record(exc, context={"where": "engine start: reading the account"})
-                    if self.on_broker_down is not None:
-                        self.on_broker_down(f"broker unreachable at engine start: {exc}")
-                    else:
-                        self.control.suspended = True
-            # The watchdog resumes the broker when a heartbeat answers; until then, wait in slices.
-            while self.control.suspended and not self.control.stop.is_set():
-                self._wait(WAIT_SLICE_SECONDS, halt_ends=False)
-        self.busy_since = None
-        return False
+    def end(self, state: EngineState) -> None:
+        """The engine's last word: how it ended, published before its thread exits."""
+        self.state = state
+        self.publish()
+
+    def publish(self) -> None:
+        """Swap in a new frozen view of what other threads may read (one reference assignment)."""
+        if self._gate_dirty:
+            self._gate_dirty = False
+            self._gate_view = (self.gate.enhancement_status(), self.gate.tuning_view())
+        self.view = build_view(self, self._ts_text, *self._gate_view)
+        self._published_at = self._clock()
 
     def _process_with_retry(self, bar: Bar) -> bool:
         attempt = 0
@@ -196,31 +189,10 @@ class Engine:
             self.busy_since = None
             self.beat = self._clock()
 
-    def _retry_wait(self, seconds: float) -> bool:
-        """The error handler's wait between order retries: True (give up) on a stop or a halt."""
-        return bool(self._wait(seconds))
-
-    def _wait(self, seconds: float, *, halt_ends: bool = True) -> str:
-        """Sleep up to ``seconds`` in slices: "" when it ran out, "stop" or "halted" when that cut it short."""
-        deadline = self._clock() + seconds
-        while True:
-            self.beat = self._clock()
-            if self.control.stop.is_set():
-                return "stop"
-            if halt_ends:
-                if self._ts_text:
-                    self._check_pnl()  # the kill switch judges the latest marks during the wait too
-                if self.kill.triggered:
-                    return "halted"
-            left = deadline - self._clock()
-            if left <= 0:
-                return ""
-            self.control.stop.wait(min(left, WAIT_SLICE_SECONDS))
-
     def process_bar(self, bar: Bar) -> None:
         if bar.ts is not self._ts_obj:
             self._new_timestamp(bar)
-        close_cents = int(round(bar.close * 100))
+        close_cents = quote_cents(bar.close)
         on_bar = self._broker_on_bar
         if on_bar is not None and not self.control.suspended:
             if on_bar(bar, close_cents, self._ts_text):
@@ -235,6 +207,25 @@ class Engine:
         self._unflushed += 1
         if self._unflushed >= CURSOR_FLUSH_BARS or self._clock() - self._last_flush > CURSOR_FLUSH_SECONDS:
             self._flush_cursor()
+        self._publish_if_changed(bar.symbol)
+
+    def _publish_if_changed(self, marked: str) -> None:
+        """After a bar: publish only if what others see moved (a bar of a symbol not held moves nothing).
+
+        A new PnL point alone (a new minute, nothing held: the same PnL again)
+        waits up to ``QUIET_PUBLISH_SECONDS``, so a fast replay does not build a
+        view every minute of data; live, a minute has passed by then anyway.
+        """
+        v, j, p = self.view, self.journal, self.portfolio
+        if (
+            marked in p.positions
+            or self._gate_dirty
+            or j.verdicts is not v.verdicts
+            or j.orders is not v.orders
+            or (p.cash_cents, self.sod_cents, self.day_limit_cents) != (v.cash_cents, v.sod_cents, v.day_limit_cents)
+            or (j.history is not v.pnl_history and self._clock() - self._published_at >= QUIET_PUBLISH_SECONDS)
+        ):
+            self.publish()
 
     def _new_timestamp(self, bar: Bar) -> None:
         # The VIX read may raise (bad file): the timestamp is only marked done once it succeeded,
@@ -257,25 +248,25 @@ class Engine:
         self.kill.evaluate(pnl, self.day_limit_cents, self._ts_text, problem)
         if pnl is not None and self._pnl_minute_due:
             self._pnl_minute_due = False
-            self.pnl_history.append({"t": self._ts_text, "pnl": str(Decimal(pnl) / 100)})
+            self.journal.pnl(PnlPoint(t=self._ts_text, pnl=from_cents(pnl)))
 
     def _start_day(self, day: str, equity: int | None) -> None:
         self._day = day
         stored = self.store.day_start_equity(day)
         if stored is None and equity is not None:
-            self.store.set_day_start_equity(day, Decimal(equity) / 100)
+            self.store.set_day_start_equity(day, from_cents(equity))
             stored = self.store.day_start_equity(day)
-        self.sod_cents = None if stored is None else int(stored * 100)
+        self.sod_cents = None if stored is None else to_cents(stored)
         self.day_limit_cents = None if self.sod_cents is None else self.kill.limit_cents(self.sod_cents)
 
     # -- one signal through gate -> risk -> kill switch -> broker ----------------------------------
-    def _handle_signal(self, signal: Any, vix: float | None) -> None:
+    def _handle_signal(self, signal: Signal, vix: float | None) -> None:
         if signal.side == "sell" and signal.symbol not in self.portfolio.positions:
             self.flat_sells += 1  # long only: nothing to close, so no trade to judge
             return
         decision = self.gate.decide(signal, MarketContext.from_signal(signal, vix=vix))
-        for verdict in decision.verdicts:
-            self.verdicts.appendleft(verdict.to_record(signal))
+        self._gate_dirty = True
+        self.journal.verdict(*(verdict_row(verdict.to_record(signal)) for verdict in decision.verdicts))
         if not decision.allow:
             if not decision.verdicts:
                 self._verdict(signal, "gate", False, decision.reason)
@@ -317,7 +308,7 @@ class Engine:
             return
         self._submit(signal, risk.qty)
 
-    def _submit(self, signal: Any, qty: int) -> None:
+    def _submit(self, signal: Signal, qty: int) -> None:
         client_id = f"{signal.strategy}-{signal.symbol}-{signal.side}-{self._ts_text}"
         request = OrderRequest(client_id, signal.symbol, signal.side, Decimal(qty), signal.strategy)
         # An exit, or any order while the symbol is held, is open risk: the policy is stricter there.
@@ -350,38 +341,39 @@ class Engine:
             elif action.stops_engine:
                 raise EscalatedStop(str(exc)) from None
             return
-        self.orders.appendleft(
-            {
-                "order_id": order.order_id,
-                "symbol": order.symbol,
-                "side": order.side,
-                "qty": str(order.qty),
-                "status": order.status,
-                "submitted_utc": iso_z(order.submitted_utc),
-                "strategy": order.strategy,
-                "bar_utc": self._ts_text,
-            }
+        self.journal.order(
+            Order(
+                order_id=order.order_id,
+                symbol=order.symbol,
+                side=order.side,
+                qty=Decimal(order.qty),
+                status=order.status,
+                submitted_utc=iso_z(order.submitted_utc),
+                strategy=order.strategy,
+                bar_utc=self._ts_text,
+            )
         )
         if order.status in {"filled", "partially_filled"}:
             self._after_fills()
 
     def _after_fills(self) -> None:
         self.portfolio.refresh()
+        self.publish()  # a fill changes what others may see: do not wait for the end of the bar
         self._flush_cursor(force=True)
         self.ledger.post_pending()
 
-    def _verdict(self, signal: Any, module: str, allow: bool, reason: str) -> None:
-        self.verdicts.appendleft(
-            {
-                "ts_utc": self._ts_text,
-                "strategy": signal.strategy,
-                "symbol": signal.symbol,
-                "side": signal.side,
-                "module": module,
-                "allow": allow,
-                "reason": reason,
-                "latency_us": 0,
-            }
+    def _verdict(self, signal: Signal, module: str, allow: bool, reason: str) -> None:
+        self.journal.verdict(
+            VerdictRow(
+                ts_utc=self._ts_text,
+                strategy=signal.strategy,
+                symbol=signal.symbol,
+                side=signal.side,
+                module=module,
+                allow=allow,
+                reason=reason,
+                latency_us=0,
+            )
         )
 
     def _flush_cursor(self, force: bool = False) -> None:

@@ -16,14 +16,22 @@ Each fill is posted with the broker's fitid, so the ledger's UNIQUE
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tbot_core.brokers.base import Broker
 from tbot_core.context import CoreContext
-from tbot_core.core_store import CoreStore, from_cents
+from tbot_core.core_store import CoreStore
+from tbot_core.money import from_cents
 from tbot_core.timeutil import parse_iso_z, utc_now
+
+if TYPE_CHECKING:  # imported at run time inside post_pending: a ledger that cannot load leaves the fills pending
+    from tbot_core.ledger.activity import Activity
+
+# ``tbot_core.ledger.sync.ingest_activities``, handed in by ``post_pending`` (its result is not used here).
+Ingest = Callable[..., object]
 
 BROKER_LOOKBACK = timedelta(days=3)
 
@@ -66,7 +74,7 @@ class LedgerPoster:
         self.last_problem = ""
         return len(rows)
 
-    def _post_broker_activities(self, ingest_activities: Any) -> int:
+    def _post_broker_activities(self, ingest_activities: Ingest) -> int:
         try:
             activities = self.broker.fetch_activities(self._since)
             if activities:
@@ -79,7 +87,7 @@ class LedgerPoster:
         self.last_problem = ""
         return len(activities)
 
-    def _ingest(self, ingest_activities: Any, activities: list) -> None:
+    def _ingest(self, ingest_activities: Ingest, activities: list[Activity]) -> None:
         run_id = "engine-" + hashlib.sha256("|".join(a.fitid for a in activities).encode()).hexdigest()[:24]
         ingest_activities(
             self.ctx.paths.ledger_db,
@@ -91,7 +99,7 @@ class LedgerPoster:
         )
 
     @staticmethod
-    def _opening(activity_cls, fitid: str, cents: int, opened_utc: str):  # type: ignore[no-untyped-def]
+    def _opening(activity_cls: type[Activity], fitid: str, cents: int, opened_utc: str) -> Activity:
         amount = from_cents(cents)
         return activity_cls(
             fitid=fitid,
@@ -106,7 +114,7 @@ class LedgerPoster:
         )
 
     @staticmethod
-    def _activity(activity_cls, row: tuple):  # type: ignore[no-untyped-def]
+    def _activity(activity_cls: type[Activity], row: tuple[Any, ...]) -> Activity:
         fitid, _order_id, symbol, side, qty, price_cents, fee_cents, ts, _strategy = row
         price, fee = from_cents(price_cents), from_cents(fee_cents)
         gross = price * Decimal(qty)

@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from tbot_core.errors import LockedError
 from tbot_core.timeutil import iso_z
@@ -52,7 +53,7 @@ class CoreLock:
         self.release()
 
 
-def holder(path: Path) -> dict | None:
+def holder(path: Path) -> dict[str, Any] | None:
     """The holder's record if some process holds the lock now, else None."""
     if not path.exists():
         return None
@@ -62,7 +63,8 @@ def holder(path: Path) -> dict | None:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             try:
-                return json.loads(path.read_text() or "{}")
+                record: dict[str, Any] = json.loads(path.read_text() or "{}")
+                return record
             except ValueError:
                 return {"pid": None}
         fcntl.flock(fd, fcntl.LOCK_UN)

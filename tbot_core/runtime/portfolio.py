@@ -5,7 +5,8 @@ when it is built: a broker that is down at start must suspend the core, not
 crash its construction); marked to the latest bar in between, so PnL costs no
 broker call per bar.  Equity is integer cents;
 ``None`` with a reason when a held symbol has no price (the kill switch then
-fails closed).
+fails closed).  Only the engine thread touches it; other threads see its
+figures through the engine's published view (``engine_view.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from tbot_core.brokers.base import Broker
-from tbot_core.core_store import from_cents, to_cents
+from tbot_core.money import from_cents, round_to_cents
 from tbot_core.safety.risk_bot import Holding
 
 
@@ -28,12 +29,12 @@ class Portfolio:
     def refresh(self) -> None:
         account = self.broker.account()
         strategies = self.broker.position_strategies()
-        self.cash_cents = to_cents(account.cash)
+        self.cash_cents = round_to_cents(account.cash)
         self.positions = {}
         for pos in self.broker.positions():
-            self.positions[pos.symbol] = (int(pos.qty), to_cents(pos.avg_price), strategies.get(pos.symbol, ""))
+            self.positions[pos.symbol] = (int(pos.qty), round_to_cents(pos.avg_price), strategies.get(pos.symbol, ""))
             if pos.symbol not in self.marks and pos.market_price is not None:
-                self.marks[pos.symbol] = to_cents(pos.market_price)
+                self.marks[pos.symbol] = round_to_cents(pos.market_price)
         self.refreshed = True
 
     def equity_cents(self) -> tuple[int | None, str]:
@@ -54,20 +55,3 @@ class Portfolio:
             sym: Holding(qty, from_cents(qty * self.marks.get(sym, avg)), strategy)
             for sym, (qty, avg, strategy) in self.positions.items()
         }
-
-    def snapshot(self) -> list[dict[str, str]]:
-        rows = []
-        for sym, (qty, avg, strategy) in sorted(self.positions.items()):
-            mark = self.marks.get(sym, avg)
-            rows.append(
-                {
-                    "symbol": sym,
-                    "qty": str(qty),
-                    "avg_price": str(from_cents(avg)),
-                    "last_price": str(from_cents(mark)),
-                    "market_value": str(from_cents(qty * mark)),
-                    "unrealized_pnl": str(from_cents(qty * (mark - avg))),
-                    "strategy": strategy,
-                }
-            )
-        return rows

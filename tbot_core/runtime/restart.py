@@ -50,7 +50,7 @@ class RestartPolicy:
         """Count one restart and return its delay: base, 2x base, 4x base, ... within the window."""
         self._expire()
         self._times.append(self.clock())
-        return self.base_delay_s * 2 ** (len(self._times) - 1)
+        return self.base_delay_s * 2.0 ** (len(self._times) - 1)
 
     def _expire(self) -> None:
         horizon = self.clock() - self.window_s

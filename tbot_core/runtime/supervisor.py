@@ -1,8 +1,8 @@
 """The supervisor: the one long-lived core process for a bot identity.
 
-It holds the core lock, runs the startup pipeline (security bot, then
-build_check, then every registered self-check; any failure blocks launch with
-UTC, module and hint), then launches the engine worker and the watchdog and
+It holds the core lock, runs the startup pipeline (``tbot_core/startup.py``:
+its stages in order; any failure blocks launch with UTC, module and hint),
+then launches the engine worker and the watchdog and
 loops: act on control flags (acknowledging each in the audit log), watch its
 workers, apply the restart policy of the emergency matrix, publish
 ``state.json``.  Nothing else ends a worker: escalations arrive as flags.  If
@@ -24,7 +24,6 @@ from typing import Any
 
 from tbot_core import __version__
 from tbot_core.audit import AuditLog
-from tbot_core.check_registry import registered_checks
 from tbot_core.context import CoreContext, Matrix
 from tbot_core.control import ControlFlag, acknowledge, read_flags
 from tbot_core.core_store import CoreStore
@@ -32,28 +31,23 @@ from tbot_core.emergency import MATRIX_KEYS
 from tbot_core.errors import TbotError
 from tbot_core.home import BotHome
 from tbot_core.runtime.lock import CoreLock
+from tbot_core.runtime.publishing import Publisher, blocked_state
 from tbot_core.runtime.restart import RestartPolicy
-from tbot_core.runtime.snapshot import build_state
 from tbot_core.runtime.wiring import Fakes, PartBuildError, build_notifier
 from tbot_core.runtime.workers import Workers
 from tbot_core.safety.watchdog_bot import start_daemon
 from tbot_core.sanitize import scrub
-from tbot_core.selfcheck import CheckResult, run_checks
-from tbot_core.state import StateWriter, empty_matrix
+from tbot_core.selfcheck import CheckResult
+from tbot_core.startup import run_startup
+from tbot_core.state import StateWriter
 from tbot_core.syslog import SystemLog
 from tbot_core.timeutil import iso_z
 
 POLL_SECONDS = 0.05
 EXIT_OK, EXIT_BLOCKED, EXIT_GAVE_UP, EXIT_UNRESPONSIVE, EXIT_CRASHED = 0, 3, 4, 5, 6
-STARTUP_ORDER = ("security", "build_check")
 
 
-def startup_order(check: Any) -> int:
-    name = str(getattr(check, "name", ""))
-    return next((i for i, prefix in enumerate(STARTUP_ORDER) if name.startswith(prefix)), len(STARTUP_ORDER))
-
-
-class Supervisor(Workers):
+class Supervisor(Workers, Publisher):
     def __init__(
         self,
         home: BotHome,
@@ -81,11 +75,11 @@ class Supervisor(Workers):
         self.restart = RestartPolicy(
             s.restart_max_attempts, float(s.restart_backoff_seconds), float(s.restart_window_seconds), clock=clock
         )
+        # Both set by ``run`` before any method below runs (``publish`` checks; the others read ``self.context``).
         self.ctx: CoreContext | None = None
         self.store: CoreStore | None = None
         self.exit_code = EXIT_OK
         self.blocked_reason = ""
-        self._last_mode = "starting"
         self._restart_at: float | None = None
         self._restart_key = ""
         self._launched = False
@@ -132,7 +126,7 @@ class Supervisor(Workers):
             self.build_parts()
         except PartBuildError as exc:
             results.append(CheckResult.failed(exc.module, exc.detail, exc.hint or ""))
-        results.extend(run_checks(sorted(registered_checks(self.home), key=startup_order)))
+        results.extend(run_startup(self.home))
         self.checks = results
         if not all(r.ok for r in results):
             self._block_launch()
@@ -162,7 +156,7 @@ class Supervisor(Workers):
         self._launched = True
         self.start_watchdog()
         self.start_engine()
-        self.ctx.audit.append("supervisor", "core_started", {"pid": os.getpid(), "checks": len(self.checks)})
+        self.context.audit.append("supervisor", "core_started", {"pid": os.getpid(), "checks": len(self.checks)})
         self.log.info("supervisor", "core started", pid=os.getpid())
         if self.settings.defense_mode_active:
             self._set_defense(True, "DEFENSE_MODE_ACTIVE=true in the config")
@@ -171,8 +165,8 @@ class Supervisor(Workers):
         failed = [r for r in self.checks if not r.ok]
         for result in failed:
             key = "decrypt_fail" if result.module.startswith("security") else "schema_fail"
-            self.ctx.matrix.trigger(key, result.one_line())
-            self.ctx.audit.append(
+            self.context.matrix.trigger(key, result.one_line())
+            self.context.audit.append(
                 "startup", "launch_blocked", {**result.to_dict(), "matrix_row": key}, severity="critical"
             )
             self.log.error("startup", result.one_line())
@@ -193,15 +187,16 @@ class Supervisor(Workers):
 
     # -- engine supervision and restart policy --------------------------------------------
     def _watch_engine(self) -> None:
+        assert self.watchdog is not None  # a restart is scheduled only after launch built it
         if self._restart_at is not None and self.clock() >= self._restart_at:
             self._restart_at = None
-            self.ctx.audit.append(
+            self.context.audit.append(
                 "supervisor",
                 "engine_restarted",
                 {"matrix_row": self._restart_key, "attempt": self.restart.attempts},
                 severity="warning",
             )
-            self.ctx.matrix.clear(self._restart_key, f"engine restarted (attempt {self.restart.attempts})")
+            self.context.matrix.clear(self._restart_key, f"engine restarted (attempt {self.restart.attempts})")
             self.start_engine()
             self.watchdog.rearm_feed()
 
@@ -211,9 +206,9 @@ class Supervisor(Workers):
         if refusal:
             self.fatal_stop(matrix_key, cause, refusal=refusal)
             return
-        self.ctx.matrix.trigger(matrix_key, cause)
+        self.context.matrix.trigger(matrix_key, cause)
         self.stop_engine(cause)
-        self.ctx.audit.append(
+        self.context.audit.append(
             "supervisor",
             "controlled_stop",
             {"matrix_row": matrix_key, "cause": cause, "restart": True},
@@ -223,7 +218,7 @@ class Supervisor(Workers):
         delay = self.restart.next_delay()
         self._restart_key = matrix_key
         self._restart_at = self.clock() + delay
-        self.ctx.audit.append(
+        self.context.audit.append(
             "supervisor",
             "engine_restart_scheduled",
             {"matrix_row": matrix_key, "delay_s": delay, "attempt": self.restart.attempts},
@@ -233,17 +228,17 @@ class Supervisor(Workers):
         self, matrix_key: str, cause: str, *, refusal: str = "no restart after a second worker failure"
     ) -> None:
         """A controlled stop of the whole core: nothing restarts, the exit code says so."""
-        self.ctx.matrix.trigger(matrix_key, cause)
+        self.context.matrix.trigger(matrix_key, cause)
         self._restart_at = None
         self.stop_engine(cause)
-        self.ctx.audit.append(
+        self.context.audit.append(
             "supervisor",
             "controlled_stop",
             {"matrix_row": matrix_key, "cause": cause, "restart": False},
             severity="critical",
         )
         self.notifier.notify(f"{matrix_key}_controlled_stop", cause, scope="All")
-        self.ctx.audit.append(
+        self.context.audit.append(
             "supervisor",
             "engine_not_restarted",
             {"matrix_row": matrix_key, "attempts": self.restart.attempts, "reason": refusal},
@@ -255,25 +250,29 @@ class Supervisor(Workers):
 
     # -- control flags ----------------------------------------------------------------------
     def _handle_flags(self) -> None:
-        flags, _bad = read_flags(self.paths, self.ctx.audit)
+        flags, _bad = read_flags(self.paths, self.context.audit)
         for flag in flags:
             self.handle_flag(flag)
 
     def handle_flag(self, flag: ControlFlag) -> None:
+        assert self.kill is not None  # flags are read only after launch built the parts
         outcome = "done"
         key, _, cause = flag.reason.partition(": ")
         if flag.flag == "stop" and flag.source == "system" and flag.requested_utc < self.started_utc:
             # An escalation of a core that is gone (it was stopped with this still queued): nothing to stop now.
             acknowledge(
-                self.paths, self.ctx.audit, flag, f"superseded: requested before this core started ({self.started_utc})"
+                self.paths,
+                self.context.audit,
+                flag,
+                f"superseded: requested before this core started ({self.started_utc})",
             )
             return
         if flag.flag == "stop" and flag.source == "system" and key in MATRIX_KEYS:
-            acknowledge(self.paths, self.ctx.audit, flag, "controlled stop")
+            acknowledge(self.paths, self.context.audit, flag, "controlled stop")
             self.controlled_stop(key, cause or flag.reason)
             return
         if flag.flag == "stop":
-            self.ctx.matrix.trigger(
+            self.context.matrix.trigger(
                 "manual_shutdown", f"stop flag from {flag.operator.user}: {flag.reason or 'no reason'}"
             )
             self._stop_cause = "stop flag"
@@ -302,64 +301,19 @@ class Supervisor(Workers):
             )
         elif flag.flag in {"defense_on", "defense_off"}:
             self._set_defense(flag.flag == "defense_on", f"{flag.flag} flag from {flag.operator.user}")
-        acknowledge(self.paths, self.ctx.audit, flag, outcome)
+        acknowledge(self.paths, self.context.audit, flag, outcome)
 
     def _set_defense(self, on: bool, cause: str) -> None:
-        (self.ctx.matrix.trigger if on else self.ctx.matrix.clear)(
+        (self.context.matrix.trigger if on else self.context.matrix.clear)(
             "defense_mode", cause
         )  # matrix before mode: see Matrix
         self.control.defense = on
-        self.ctx.audit.append(
+        self.context.audit.append(
             "risk",
             "defense_mode_on" if on else "defense_mode_off",
             {"cause": cause, "factor": str(self.settings.defense_mode_factor)},
             severity="warning",
         )
-
-    # -- state ------------------------------------------------------------------------------
-    def mode(self) -> str:
-        if self.blocked_reason:
-            return "blocked"
-        if not self._launched or self.stop_requested.is_set() and not self.engine_alive():
-            return "stopped" if self._launched or self.checks else "starting"
-        if self.kill is not None and self.kill.triggered:
-            return "halted"
-        if self.control.suspended:
-            return "suspended"
-        if not self.engine_alive() and self._restart_at is None and self.engine_finished() != "feed_ended":
-            return "stopped"
-        return "defense" if self.control.defense else "running"
-
-    def publish(self, *, force: bool = False) -> None:
-        """Write ``state.json``; the state is built only when a write is due (not on every poll)."""
-        if self.ctx is None:
-            return
-        self._note_mode()
-        if not (force or self.state.due()):
-            return
-        self.state.write(build_state(self), force=force)
-
-    def _note_mode(self) -> None:
-        """One audit row per change of mode, with the reason, so the log alone tells the core's story."""
-        mode = self.mode()
-        if mode == self._last_mode:
-            return
-        if mode == "halted" and self.kill is not None:
-            why = self.kill.state().cause or ""
-        elif mode == "blocked":
-            why = self.blocked_reason
-        elif mode == "stopped":
-            why = self._stop_cause
-        elif mode in ("suspended", "defense"):  # the matrix row that explains the mode holds the cause
-            row = "broker_down" if mode == "suspended" else "defense_mode"
-            why = next((r["cause"] or "" for r in self.ctx.matrix.rows() if r["key"] == row), "")
-        else:
-            why = ""
-        severity = "critical" if mode in {"halted", "blocked", "suspended"} else "info"
-        self.ctx.audit.append(
-            "supervisor", "mode_changed", {"from": self._last_mode, "to": mode, "why": why[:300]}, severity=severity
-        )
-        self._last_mode = mode
 
 
 def blocked_before_launch(home: BotHome, exc: TbotError) -> int:
@@ -375,19 +329,7 @@ def blocked_before_launch(home: BotHome, exc: TbotError) -> int:
             )
     except TbotError:
         pass
-    matrix = empty_matrix()
-    for row in matrix:
-        if row["key"] == key:
-            row.update(state="triggered", last_utc=iso_z(), cause=exc.one_line())
-    StateWriter(home.paths.state_file).write(
-        {
-            "mode": "blocked",
-            "blocked_reason": f"security_bot: {exc.one_line()}",
-            "core": {"pid": os.getpid(), "started_utc": iso_z(), "heartbeat_utc": iso_z(), "version": __version__},
-            "emergency_matrix": matrix,
-        },
-        force=True,
-    )
+    StateWriter(home.paths.state_file).write(blocked_state("security_bot", exc.one_line()), force=True)
     print(f"launch blocked: {exc.one_line()}", flush=True)
     return EXIT_BLOCKED
 

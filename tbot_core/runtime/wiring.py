@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from tbot_core.brokers.base import Broker
 from tbot_core.brokers.factory import make_broker
@@ -27,13 +27,14 @@ from tbot_core.home import BotHome
 from tbot_core.safety.notifier_bot import Notifier, secret_store_loader
 from tbot_core.safety.risk_bot import RiskBot
 from tbot_core.sanitize import scrub
+from tbot_core.strategies.base import BarStrategy
 from tbot_core.strategies.registry import build_strategies
 from tbot_core.syslog import SystemLog
 
-Wrap = Callable[[Any], Any]
+_Part = TypeVar("_Part")
 
 
-def _same(part: Any) -> Any:
+def _same(part: _Part) -> _Part:
     return part
 
 
@@ -41,11 +42,11 @@ def _same(part: Any) -> Any:
 class Fakes:
     """What a test may put in place of (or around) a real part. Production passes none."""
 
-    broker: Wrap = _same
-    feed: Wrap = _same
-    notifier: Wrap = _same
-    strategies: Callable[[Settings], list[Any]] = field(default=lambda _settings: [])
-    gate: Wrap = _same
+    broker: Callable[[Broker], Broker] = _same
+    feed: Callable[[Feed], Feed] = _same
+    notifier: Callable[[Notifier], Notifier] = _same
+    strategies: Callable[[Settings], list[BarStrategy]] = field(default=lambda _settings: [])
+    gate: Callable[[Gate], Gate] = _same
 
 
 class PartBuildError(TbotError):
@@ -65,7 +66,7 @@ class CoreParts:
     gate: Gate
     risk: RiskBot
     make_feed: Callable[[str | None], Feed]
-    make_strategies: Callable[[], list[Any]]
+    make_strategies: Callable[[], list[BarStrategy]]
 
 
 def _build(module: str, hint: str, make: Callable[[], Any]) -> Any:
@@ -94,9 +95,15 @@ def build_notifier(home: BotHome, syslog: SystemLog, fakes: Fakes | None = None)
 def build_parts(
     home: BotHome, ctx: CoreContext, store: CoreStore, notifier: Notifier, fakes: Fakes | None = None
 ) -> CoreParts:
-    """Every part of a core, in dependency order; the first that cannot be built raises ``PartBuildError``."""
+    """Every part of a core, in dependency order; the first that cannot be built raises ``PartBuildError``.
+
+    The parts read the context's settings, the ones the engine and the kill
+    switch read too: the supervisor's context carries the home's settings, and
+    a test or a bench that needs other values builds its context with
+    ``home.settings.with_values(...)`` instead of wiring parts by hand.
+    """
     fakes = fakes or Fakes()
-    s = home.settings
+    s = ctx.settings
     broker = _build(
         "broker",
         f"check BROKER={s.broker} and its secret (`tbot secrets list`)",
@@ -112,7 +119,7 @@ def build_parts(
     def feed(start_after: str | None) -> Feed:
         return fakes.feed(make_feed(home, s, start_after=start_after))
 
-    def strategies() -> list[Any]:
+    def strategies() -> list[BarStrategy]:
         return [*build_strategies(s), *fakes.strategies(s)]
 
     _build("strategies", "check the STRAT_* settings", strategies)

@@ -20,14 +20,21 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from typing import Any
 
+from tbot_core.config import Settings
+from tbot_core.context import CoreContext
+from tbot_core.core_store import CoreStore
 from tbot_core.data.base import Feed
+from tbot_core.home import BotHome
 from tbot_core.runtime.engine import Engine, EngineControl
+from tbot_core.runtime.engine_view import EngineState
 from tbot_core.runtime.wiring import Fakes, build_parts
 from tbot_core.safety.error_handler import ErrorHandler
 from tbot_core.safety.kill_switch import KillSwitch
+from tbot_core.safety.notifier_bot import Notifier
+from tbot_core.safety.risk_bot import RiskBot
 from tbot_core.safety.watchdog_bot import Watchdog
+from tbot_core.syslog import SystemLog
 
 # A worker that fails again after its one restart ends the core (exit code in supervisor.py).
 RESTARTS_PER_WORKER = 1
@@ -41,6 +48,7 @@ class Workers:
     def _init_workers(self) -> None:
         self.control = EngineControl()
         self.engine: Engine | None = None
+        self.risk: RiskBot | None = None
         self.kill: KillSwitch | None = None
         self.watchdog: Watchdog | None = None
         self._engine_thread: threading.Thread | None = None
@@ -48,9 +56,17 @@ class Workers:
         self._stop_cause = ""
         self.worker_restarts: dict[str, int] = {}
 
+    @property
+    def context(self) -> CoreContext:
+        """The context ``run`` opened: every part is built and every worker runs inside it."""
+        if self.ctx is None:
+            raise RuntimeError("the core is not running: run() opens its context")
+        return self.ctx
+
     def build_parts(self) -> None:
         s = self.settings
-        self.parts = build_parts(self.home, self.ctx, self.store, self.notifier, self.fakes)
+        assert self.store is not None  # run() opened it before building the parts
+        self.parts = build_parts(self.home, self.context, self.store, self.notifier, self.fakes)
         self.broker = self.parts.broker
         self.gate, self.risk = self.parts.gate, self.parts.risk
         self.watchdog = Watchdog(
@@ -63,23 +79,28 @@ class Workers:
             clock=self.clock,
             spawn=self.spawn,
         )
-        self.errors = ErrorHandler(self.ctx, broker_code=self.broker.code, on_suspend=self.watchdog.broker_failed)
-        kill = KillSwitch(self.store, self.ctx, self.notifier, cancel_orders=self.broker.cancel_all)
+        self.errors = ErrorHandler(self.context, broker_code=self.broker.code, on_suspend=self.watchdog.broker_failed)
+        kill = KillSwitch(self.store, self.context, self.notifier, cancel_orders=self.broker.cancel_all)
         if kill.triggered:  # before the supervisor can see it: a "halted" state.json must show this row triggered
-            self.ctx.matrix.trigger("daily_loss", f"still halted since {kill.state().since_utc}: {kill.state().cause}")
+            self.context.matrix.trigger(
+                "daily_loss", f"still halted since {kill.state().since_utc}: {kill.state().cause}"
+            )
         kill.reconcile()
         self.kill = kill
 
     def start_watchdog(self) -> None:
+        assert self.watchdog is not None  # built by build_parts
         self.watchdog.start()
 
     # -- engine --------------------------------------------------------------------------
     def start_engine(self) -> None:
+        # build_parts made all of these before the first start.
+        assert self.store is not None and self.risk is not None and self.kill is not None and self.watchdog is not None
         self.control.stop.clear()
         last_bar, _ = self.store.cursor()
         self._feed = self.parts.make_feed(last_bar)
         self.engine = Engine(
-            self.ctx,
+            self.context,
             store=self.store,
             broker=self.broker,
             feed=self._feed,
@@ -93,7 +114,7 @@ class Workers:
             clock=self.clock,
         )
         self._engine_thread = self.spawn(self._engine_main, "engine")
-        self.ctx.audit.append(
+        self.context.audit.append(
             "supervisor", "engine_started", {"resume_after_bar": last_bar, "broker": self.broker.code}
         )
 
@@ -104,14 +125,16 @@ class Workers:
         except Exception as exc:
             self.errors.record(exc, context={"where": "engine"})
             self.errors.escalate("stop", "logic_error", f"engine crashed: {type(exc).__name__}: {exc}")
-            self.engine.finished = "crashed"
-        self.log.info("engine", f"engine finished: {self.engine.finished}", bars=self.engine.bars)
+            self.engine.end(EngineState.CRASHED)
+        self.log.info("engine", f"engine finished: {self.engine.state}", bars=self.engine.bars)
 
     def engine_alive(self) -> bool:
         return self._engine_thread is not None and self._engine_thread.is_alive()
 
     def engine_finished(self) -> str:
-        return self.engine.finished if self.engine is not None else ""
+        """How the engine ended, from its published view ("" while it runs)."""
+        state = self.engine.view.state if self.engine is not None else None
+        return state if state is not None and state.finished else ""
 
     def stop_engine(self, cause: str) -> None:
         self.control.stop.set()
@@ -122,7 +145,7 @@ class Workers:
             return
         thread.join(float(self.settings.supervisor_stop_grace_seconds))
         if thread.is_alive():
-            self.ctx.audit.append(
+            self.context.audit.append(
                 "supervisor",
                 "engine_unresponsive_exit",
                 {"cause": cause, "grace_s": str(self.settings.supervisor_stop_grace_seconds)},
@@ -150,6 +173,7 @@ class Workers:
                     return
 
     def _worker_checks(self) -> list[tuple[str, Callable[[], str], Callable[[], None]]]:
+        assert self.watchdog is not None  # workers are checked only after launch
         return [
             ("watchdog", self._watchdog_problem, self.watchdog.start),
             ("engine", self._engine_problem, self._restart_engine),
@@ -192,7 +216,7 @@ class Workers:
         count = self.worker_restarts.get(name, 0)
         if count < RESTARTS_PER_WORKER:
             self.worker_restarts[name] = count + 1
-            self.ctx.audit.append(
+            self.context.audit.append(
                 "supervisor",
                 "worker_restarted",
                 {"worker": name, "cause": cause, "restart": count + 1},
@@ -202,7 +226,7 @@ class Workers:
             self.notifier.notify("worker_restarted", f"{name}: {cause}", scope="All")
             restart()
             return
-        self.ctx.audit.append(
+        self.context.audit.append(
             "supervisor",
             "worker_failed_again",
             {"worker": name, "cause": cause, "restarts": count},
@@ -212,25 +236,25 @@ class Workers:
 
     # -- watchdog callbacks (watchdog thread, or the engine's at start) ------------------------
     def _broker_down(self, cause: str) -> None:
-        self.ctx.matrix.trigger("broker_down", cause)  # matrix before mode: see Matrix
+        self.context.matrix.trigger("broker_down", cause)  # matrix before mode: see Matrix
         self.control.suspended = True
-        self.ctx.audit.append(
+        self.context.audit.append(
             "watchdog", "broker_suspended", {"cause": cause, "broker": self.broker.code}, severity="critical"
         )
         self.log.error("watchdog_bot", f"broker suspended: {cause}")
         self.notifier.notify("broker_suspended", cause, scope="Broker")
 
     def _broker_up(self, cause: str) -> None:
-        self.ctx.matrix.clear("broker_down", cause)  # matrix before mode: see Matrix
+        self.context.matrix.clear("broker_down", cause)  # matrix before mode: see Matrix
         self.control.suspended = False
-        self.ctx.audit.append(
+        self.context.audit.append(
             "watchdog", "broker_resumed", {"cause": cause, "broker": self.broker.code}, severity="warning"
         )
         self.log.info("watchdog_bot", f"broker resumed: {cause}")
         self.notifier.notify("broker_resumed", cause, severity="warning", scope="Broker")
 
     def _feed_down(self, cause: str) -> None:
-        self.ctx.audit.append("watchdog", "market_data_down", {"cause": cause}, severity="critical")
+        self.context.audit.append("watchdog", "market_data_down", {"cause": cause}, severity="critical")
         self.errors.escalate("stop", "feed_down", cause)
 
     # How the core ends itself when a worker ignores its stop; the fault simulator records it instead.
@@ -242,9 +266,9 @@ class Workers:
     stop_requested: threading.Event
     fatal_stop: Callable[[str, str], None]
     publish: Callable[..., None]
-    home: Any
-    settings: Any
-    ctx: Any
-    store: Any
-    notifier: Any
-    log: Any
+    home: BotHome
+    settings: Settings
+    ctx: CoreContext | None  # set by run() before build_parts
+    store: CoreStore | None  # set by run() before build_parts
+    notifier: Notifier
+    log: SystemLog

@@ -1,6 +1,6 @@
 """The core's safety modules as self-checks, built from a ``BotHome`` alone.
 
-``check_registry`` lists this factory, so ``tbot self-check`` and the
+``tbot_core/startup.py`` runs this factory, so ``tbot self-check`` and the
 supervisor's startup pipeline judge the same things.  Building the checks is
 cheap and has no side effects: no broker client, no thread, no database
 write.  The kill switch reads ``core.db`` read-only (a home whose core never

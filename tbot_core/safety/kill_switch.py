@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import ROUND_DOWN
 from typing import Any
 
 from tbot_core.config import Settings
 from tbot_core.context import CoreContext
-from tbot_core.core_store import CoreStore, KillState, from_cents
+from tbot_core.core_store import CoreStore, KillState
+from tbot_core.money import Cents, Money, from_cents, round_to_cents
 from tbot_core.safety.notifier_bot import Notifier
 from tbot_core.selfcheck import CheckResult
+from tbot_core.state_schema import KillSwitchState, KillSwitchView
 from tbot_core.timeutil import iso_z
 
 TRIGGERED_EVENT, RESET_EVENT = "kill_switch_triggered", "kill_switch_reset"
@@ -49,11 +51,11 @@ class KillSwitch:
         self.last_limit_cents: int | None = None
 
     @property
-    def last_pnl(self) -> Decimal | None:
+    def last_pnl(self) -> Money | None:
         return None if self.last_pnl_cents is None else from_cents(self.last_pnl_cents)
 
     @property
-    def last_limit(self) -> Decimal | None:
+    def last_limit(self) -> Money | None:
         return None if self.last_limit_cents is None else from_cents(self.last_limit_cents)
 
     @property
@@ -63,9 +65,10 @@ class KillSwitch:
     def state(self) -> KillState:
         return self._state
 
-    def limit_cents(self, start_of_day_equity_cents: int) -> int:
+    def limit_cents(self, start_of_day_equity_cents: int) -> Cents:
+        """Cents of the limit, truncated: an operator's sub-cent limit never grows into a looser one."""
         limit = self.settings.daily_loss_limit.amount(from_cents(start_of_day_equity_cents))
-        return int(limit * 100)
+        return round_to_cents(limit, ROUND_DOWN)
 
     def evaluate(self, pnl_cents: int | None, limit_cents: int | None, bar_utc: str, problem: str = "") -> bool:
         """Check one PnL reading; trips on a breach or when PnL is unknown. Returns True when halted."""
@@ -175,14 +178,16 @@ class KillSwitch:
         )
         return True
 
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "state": self._state.state,
-            "since_utc": self._state.since_utc,
-            "cause": self._state.cause,
-            "limit": None if self.last_limit is None else str(self.last_limit),
-            "daily_pnl": None if self.last_pnl is None else str(self.last_pnl),
-        }
+    def snapshot(self) -> KillSwitchView:
+        """A frozen value for ``state.json``: the state is swapped whole under the lock, so one read is consistent."""
+        state = self._state
+        return KillSwitchView(
+            state=KillSwitchState(state.state),
+            since_utc=state.since_utc,
+            cause=state.cause,
+            limit=self.last_limit,
+            daily_pnl=self.last_pnl,
+        )
 
     def self_check(self) -> CheckResult:
         return kill_switch_result(self.store.kill_state(), self.settings)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from tbot_core.config import parse_dotenv, settings_from_text
 from tbot_core.errors import TbotError
 from tbot_core.fsutil import is_private
+from tbot_core.home import BotHome
 from tbot_core.paths import HomePaths
 from tbot_core.sanitize import scrub
 from tbot_core.secrets.rotation import recover
@@ -27,7 +28,7 @@ REQUIRED_ARTIFACTS = (HomePaths.CONFIG_REL, HomePaths.IDENTITY_REL)
 class SecurityBot:
     name = "security_bot"
 
-    def __init__(self, home) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, home: BotHome) -> None:
         self.home = home
         self.paths: HomePaths = home.paths
         self.warnings: list[str] = []
@@ -88,7 +89,9 @@ class SecurityBot:
             gen_dir,
             *(p for p in gen_dir.rglob("*") if p.is_dir()),
         ]
-        files = [p for p in gen_dir.rglob("*") if p.is_file()]
+        # The current key's mode is the home stage's ``vault_key`` fact, checked before this one: not again here.
+        key_file = gen_dir / HomePaths.KEY_REL
+        files = [p for p in gen_dir.rglob("*") if p.is_file() and p != key_file]
         files += [p for p in (self.paths.used_keys_file, *self.paths.vault_backups()) if p.exists()]
         problems = [
             f"{vault.rel(p)}: folder open to group or others (mode {p.stat().st_mode & 0o777:o}); expected 0700"
@@ -130,6 +133,6 @@ class SecurityBot:
         return problems
 
 
-def security_checks(home) -> list[SecurityBot]:  # type: ignore[no-untyped-def]
+def security_checks(home: BotHome) -> list[SecurityBot]:
     """Factory for the startup pipeline's registry."""
     return [SecurityBot(home)]

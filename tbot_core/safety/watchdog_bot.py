@@ -23,10 +23,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from tbot_core.config import Settings
 from tbot_core.selfcheck import CheckResult
+from tbot_core.state_schema import BeatState, BeatView, WatchdogView
 
 
 class Probe(Protocol):
@@ -45,14 +46,14 @@ class _Beat:
         self.threshold = threshold
         self.clock = clock
         self.last_ok = clock()
-        self.state = "ok"
+        self.state = BeatState.OK
         self.cause = ""
 
     def age(self) -> float:
         return max(0.0, self.clock() - self.last_ok)
 
-    def snapshot(self) -> dict[str, Any]:
-        return {"age_seconds": round(self.age(), 3), "threshold_seconds": self.threshold, "state": self.state}
+    def snapshot(self) -> BeatView:
+        return BeatView(age_seconds=round(self.age(), 3), threshold_seconds=self.threshold, state=self.state)
 
 
 class Watchdog:
@@ -102,8 +103,10 @@ class Watchdog:
         """A restarted engine has a new feed: start its clock afresh."""
         self.feed_beat = _Beat(self.feed_beat.threshold, self._clock)
 
-    def snapshot(self) -> dict[str, Any]:
-        return {"broker": self.broker_beat.snapshot(), "feed": self.feed_beat.snapshot()}
+    def snapshot(self) -> WatchdogView:
+        """A frozen value for ``state.json``, taken under the lock the broker's state moves under."""
+        with self._lock:
+            return WatchdogView(broker=self.broker_beat.snapshot(), feed=self.feed_beat.snapshot())
 
     def probe_once(self) -> None:
         now = self._clock()
@@ -117,20 +120,20 @@ class Watchdog:
         with self._lock:
             beat = self.broker_beat
             beat.cause = cause
-            if beat.state == "suspended":
+            if beat.state == BeatState.SUSPENDED:
                 return
-            beat.state = "suspended"
+            beat.state = BeatState.SUSPENDED
             self._broker_failures = 0
             self._next_broker_probe = self._clock() + self.interval
         self.on_broker_down(cause)
 
     def broker_suspended(self) -> bool:
-        return self.broker_beat.state == "suspended"
+        return self.broker_beat.state == BeatState.SUSPENDED
 
     def _broker_delay(self) -> float:
-        if self.broker_beat.state != "suspended":
+        if self.broker_beat.state != BeatState.SUSPENDED:
             return 0.0
-        return min(self.interval * 2**self._broker_failures, max(self.interval, self.broker_beat.threshold))
+        return min(self.interval * 2.0**self._broker_failures, max(self.interval, self.broker_beat.threshold))
 
     def self_check(self) -> CheckResult:
         if self.interval >= min(self.broker_beat.threshold, self.feed_beat.threshold):
@@ -164,36 +167,36 @@ class Watchdog:
         except Exception as exc:
             with self._lock:
                 beat.cause = f"{type(exc).__name__}: {exc}"
-                went_down = beat.state != "suspended" and beat.age() > beat.threshold
-                if beat.state == "suspended":
+                went_down = beat.state != BeatState.SUSPENDED and beat.age() > beat.threshold
+                if beat.state == BeatState.SUSPENDED:
                     self._broker_failures = min(self._broker_failures + 1, 16)
                 elif went_down:
-                    beat.state, self._broker_failures = "suspended", 0
+                    beat.state, self._broker_failures = BeatState.SUSPENDED, 0
                 else:
-                    beat.state = "stale"
+                    beat.state = BeatState.STALE
             if went_down:
                 self.on_broker_down(f"no broker heartbeat for {beat.age():.1f}s ({beat.cause})")
             return
         with self._lock:
             beat.last_ok = self._clock()
-            came_back = beat.state == "suspended"
-            beat.state, self._broker_failures = "ok", 0
+            came_back = beat.state == BeatState.SUSPENDED
+            beat.state, self._broker_failures = BeatState.OK, 0
         if came_back:
             self.on_broker_up("broker heartbeat answered again")
 
     def _probe_feed(self) -> None:
         beat, feed = self.feed_beat, self._feed()
-        if feed is None or beat.state == "down":
+        if feed is None or beat.state == BeatState.DOWN:
             return
         try:
             feed.heartbeat()
         except Exception as exc:
             beat.cause = f"{type(exc).__name__}: {exc}"
             if beat.age() > beat.threshold:
-                beat.state = "down"
+                beat.state = BeatState.DOWN
                 self.on_feed_down(f"no market data for {beat.age():.1f}s ({beat.cause})")
             else:
-                beat.state = "stale"
+                beat.state = BeatState.STALE
             return
         beat.last_ok = self._clock()
-        beat.state = "ok"
+        beat.state = BeatState.OK

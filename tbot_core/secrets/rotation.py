@@ -24,6 +24,7 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.fernet import Fernet
 
@@ -47,7 +48,16 @@ _PROTECTED = {HomePaths.KEY_REL, HomePaths.GENERATION_META_REL}
 Changes = dict[Path, "bytes | None | Callable[[bytes | None], bytes]"]
 
 
-def rotate(home, *, initiator: str, changes: Changes | None = None, new_key: bytes | None = None) -> int:  # type: ignore[no-untyped-def]
+class VaultHome(Protocol):
+    """What the vault's users need of a ``BotHome`` (``tbot_core.home`` imports this package, not the reverse)."""
+
+    paths: HomePaths
+    vault: Vault
+
+    def audit(self, *, readonly: bool = False) -> AuditLog: ...
+
+
+def rotate(home: VaultHome, *, initiator: str, changes: Changes | None = None, new_key: bytes | None = None) -> int:
     """Rotate the vault of ``home`` (a ``BotHome``) and drop its cached key, settings and identity.
 
     ``changes`` maps artifact paths relative to a generation (``HomePaths.CONFIG_REL``,
@@ -124,7 +134,7 @@ def rotate_vault(
     return new_number
 
 
-def recover(home) -> list[str]:  # type: ignore[no-untyped-def]
+def recover(home: VaultHome) -> list[str]:
     """Clean what an interrupted rotation left so exactly one generation exists; returns what was removed."""
     with VaultLock(home.paths.vault_lock_file):
         cleaned = _recover_locked(home.paths)

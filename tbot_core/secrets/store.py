@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from tbot_core.errors import SecurityError
 from tbot_core.paths import HomePaths
 from tbot_core.sanitize import register_secret
-from tbot_core.secrets.rotation import rotate
+from tbot_core.secrets.rotation import VaultHome, rotate
 from tbot_core.secrets.schema import schema_for, validate
 from tbot_core.timeutil import iso_z
 
@@ -34,13 +35,14 @@ class SecretInfo:
 
 
 class SecretStore:
-    def __init__(self, home) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, home: VaultHome) -> None:
         self.home = home
 
     def _shown(self, name: str) -> str:
         return f"vault/current/{HomePaths.secret_rel(name)}"
 
-    def _load(self, name: str) -> dict[str, object]:
+    def _load(self, name: str) -> dict[str, Any]:
+        """The decrypted JSON record; its ``fields`` checked to be a dict of text."""
         schema_for(name)
         vault = self.home.vault
         if not (vault.paths.current_link / HomePaths.secret_rel(name)).exists():
@@ -62,7 +64,7 @@ class SecretStore:
     def get(self, name: str) -> dict[str, str]:
         """The fields of one secret; raises ``SecurityError`` naming the file if missing or undecryptable."""
         payload = self._load(name)
-        fields: dict[str, str] = dict(payload["fields"])  # type: ignore[arg-type]
+        fields: dict[str, str] = dict(payload["fields"])
         public = schema_for(name).public
         for key, value in fields.items():
             if key not in public:
@@ -74,7 +76,7 @@ class SecretStore:
         return SecretInfo(
             name,
             tuple(sorted(payload["fields"])),
-            int(payload.get("version", 1)),  # type: ignore[arg-type, call-overload]
+            int(payload.get("version", 1)),
             str(payload.get("updated_utc", "")),
         )
 
@@ -84,8 +86,11 @@ class SecretStore:
             return []
         return sorted(p.name.removesuffix(_SUFFIX) for p in folder.glob(f"*{_SUFFIX}"))
 
-    def set(self, name: str, data: dict[str, str], *, initiator: str = "operator") -> int:
-        """Validate, then store through a rotation; returns the secret's new version."""
+    def set(self, name: str, data: object, *, initiator: str = "operator") -> int:
+        """Validate ``data`` (parsed JSON: any value, checked here), then store it through a rotation.
+
+        Returns the secret's new version.
+        """
         fields = validate(name, data)
         for key, value in fields.items():
             if key not in schema_for(name).public:

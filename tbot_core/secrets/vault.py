@@ -19,6 +19,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
@@ -244,7 +245,7 @@ def write_generation(
     fsync_dir(gen_dir)
 
 
-def read_generation_meta(gen_dir: Path) -> dict[str, object]:
+def read_generation_meta(gen_dir: Path) -> dict[str, Any]:
     meta_path = gen_dir / HomePaths.GENERATION_META_REL
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))

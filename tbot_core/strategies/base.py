@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,12 @@ class SymbolState:
     indicators: SymbolIndicators
     session_day: date | None = None
     memo: dict[str, Any] = field(default_factory=dict)
+
+
+class BarStrategy(Protocol):
+    """What the engine asks of a strategy: the signals of one bar (``Strategy``, or a test's scripted one)."""
+
+    def on_bar(self, bar: Bar, vix: float | None) -> list[Signal]: ...
 
 
 class Strategy(abc.ABC):

@@ -11,7 +11,7 @@ import math
 
 from tbot_core.bars import Bar
 from tbot_core.market_calendar import Session
-from tbot_core.signals import Signal
+from tbot_core.signals import Side, Signal
 from tbot_core.strategies.base import Strategy, SymbolState
 
 
@@ -29,6 +29,7 @@ class EndOfDayMomentum(Strategy):
         vwap, day_open = state.indicators.vwap.value, memo["session_open"]
         if math.isnan(vwap):
             return []
+        side: Side
         if bar.close > day_open and bar.close > vwap:
             side = "buy"
         elif bar.close < day_open and bar.close < vwap:

@@ -12,7 +12,7 @@ import math
 
 from tbot_core.bars import Bar
 from tbot_core.market_calendar import Session
-from tbot_core.signals import Signal
+from tbot_core.signals import Side, Signal
 from tbot_core.strategies.base import Strategy, SymbolState
 
 STRETCH_ATR = 1.5
@@ -37,6 +37,6 @@ class MidSessionReversion(Strategy):
         )
         if zone == 0 or zone == previous or not in_window:
             return []
-        side = "sell" if zone > 0 else "buy"
+        side: Side = "sell" if zone > 0 else "buy"
         reason = f"close stretched {stretch:+.2f} ATR from its {self.settings.bollinger_period}-bar mean"
         return [self.signal(bar, side, reason, state, vix, stretch_atr=round(stretch, 4))]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from tbot_core.bars import Bar
 from tbot_core.market_calendar import Session
-from tbot_core.signals import Signal
+from tbot_core.signals import Side, Signal
 from tbot_core.strategies.base import Strategy, SymbolState
 
 
@@ -29,6 +29,7 @@ class OpeningRangeBreakout(Strategy):
         if session.minutes_to_close(bar.ts) <= self.settings.strat_close_window_minutes:
             return []
         high, low = memo["high"], memo["low"]
+        side: Side
         if bar.close > high:
             side, reason = "buy", f"close {bar.close:.4f} broke above the opening-range high {high:.4f}"
         elif bar.close < low:

@@ -10,7 +10,6 @@ from tbot_core.errors import TbotError
 from tbot_core.paths import HomePaths
 from tbot_tui.backtest_data import BacktestSeries, load_backtest
 from tbot_tui.screens.base import ConsoleScreen
-from tbot_tui.view import section
 from tbot_tui.widgets.column_plot import ColumnPlot
 
 
@@ -41,7 +40,8 @@ class BacktestScreen(ConsoleScreen):
     @work(thread=True, exclusive=True, group="backtest")
     def load(self) -> None:
         read = self.app.state_read
-        identity = section(read.state if read else None, "identity").get("bot_identity")
+        ident = read.state.identity if read and read.state else None
+        identity = ident.bot_identity if ident is not None else None
         try:
             identity = identity or latest_backtest_identity(self.app.paths)
             series = (

@@ -13,7 +13,6 @@ from textual.widgets import DataTable, Static
 from tbot_core.config import key_doc
 from tbot_core.state import StateRead
 from tbot_tui.screens.base import ConsoleScreen
-from tbot_tui.view import section
 
 NOT_PUBLISHED = "not published: no core has written state.json for this home (`tbot config show` prints it)"
 
@@ -31,7 +30,7 @@ class ConfigScreen(ConsoleScreen):
         self.watch(self.app, "state_read", self._on_state, init=True)
 
     def _on_state(self, read: StateRead | None) -> None:
-        values = section(read.state if read else None, "config")
+        values = dict((read.state.config if read and read.state else None) or {})
         if values == self._shown:  # redraw only on a change, so the cursor and scroll stay put
             return
         self._shown = values

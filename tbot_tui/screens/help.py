@@ -27,7 +27,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="help-box"):
             yield Static("Keys (Esc closes; Ctrl+P opens the command palette)", classes="screen-title")
-            table = DataTable(id="help-table", cursor_type="row")
+            table: DataTable[str] = DataTable(id="help-table", cursor_type="row")
             table.add_columns("key", "does", "where")
             for row in binding_rows(self.groups):
                 table.add_row(*row)

@@ -7,7 +7,7 @@ from textual.widgets import DataTable, Static
 
 from tbot_core.state import StateRead
 from tbot_tui.screens.base import ConsoleScreen
-from tbot_tui.view import hhmmss, money, rows, text
+from tbot_tui.view import hhmmss, money, text
 
 
 class PositionsScreen(ConsoleScreen):
@@ -30,29 +30,29 @@ class PositionsScreen(ConsoleScreen):
         state = read.state if read else None
         positions = self.query_one("#positions-table", DataTable)
         positions.clear()
-        for p in rows(state, "positions"):
+        for p in (state.positions if state else None) or ():
             positions.add_row(
-                text(p.get("symbol")),
-                text(p.get("qty")),
-                money(p.get("avg_price")),
-                money(p.get("last_price")),
-                money(p.get("market_value")),
-                money(p.get("unrealized_pnl")),
-                text(p.get("strategy")),
+                text(p.symbol),
+                text(p.qty),
+                money(p.avg_price),
+                money(p.last_price),
+                money(p.market_value),
+                money(p.unrealized_pnl),
+                text(p.strategy),
             )
         if not positions.row_count:
             positions.add_row("—", "no open positions", "", "", "", "", "")
         orders = self.query_one("#orders-table", DataTable)
         orders.clear()
-        for o in rows(state, "orders"):
+        for o in (state.orders if state else None) or ():
             orders.add_row(
-                hhmmss(o.get("submitted_utc")),
-                text(o.get("order_id")),
-                text(o.get("symbol")),
-                text(o.get("side")),
-                text(o.get("qty")),
-                text(o.get("status")),
-                text(o.get("strategy")),
+                hhmmss(o.submitted_utc),
+                text(o.order_id),
+                text(o.symbol),
+                text(o.side),
+                text(o.qty),
+                text(o.status),
+                text(o.strategy),
             )
         if not orders.row_count:
             orders.add_row("—", "no orders yet", "", "", "", "", "")

@@ -8,7 +8,7 @@ from textual.widgets import DataTable, Static
 
 from tbot_core.state import StateRead
 from tbot_tui.screens.base import ConsoleScreen
-from tbot_tui.view import rows, text
+from tbot_tui.view import text
 
 
 class SelfCheckScreen(ConsoleScreen):
@@ -23,14 +23,13 @@ class SelfCheckScreen(ConsoleScreen):
     def _on_state(self, read: StateRead | None) -> None:
         table = self.query_one(DataTable)
         table.clear()
-        for check in rows(read.state if read else None, "self_check"):
-            ok = bool(check.get("ok"))
+        for check in (read.state.self_check if read and read.state else None) or ():
             table.add_row(
-                text(check.get("module")),
-                Text("PASS", style="green") if ok else Text("FAIL", style="bold red reverse"),
-                text(check.get("detail")),
-                text(check.get("hint")),
-                text(check.get("checked_utc")),
+                text(check.module),
+                Text("PASS", style="green") if check.ok else Text("FAIL", style="bold red reverse"),
+                text(check.detail),
+                text(check.hint),
+                text(check.checked_utc),
             )
         if not table.row_count:
             table.add_row("—", "no self-check results published", "", "", "")

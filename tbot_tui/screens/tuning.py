@@ -7,7 +7,7 @@ from textual.widgets import DataTable, Static
 
 from tbot_core.state import StateRead
 from tbot_tui.screens.base import ConsoleScreen
-from tbot_tui.view import money, rows, section, text
+from tbot_tui.view import money, text
 
 # The figures appear as soon as a core publishes the `tuning` section of state.json (docs/state.md).
 NOT_PUBLISHED = (
@@ -35,33 +35,30 @@ class TuningScreen(ConsoleScreen):
         state = read.state if read else None
         tuning = self.query_one("#tuning-table", DataTable)
         tuning.clear()
-        if state is not None and "tuning" not in state:
+        if state is not None and state.tuning is None:
             tuning.add_row("—", NOT_PUBLISHED, "", "", "", "")
-        for name, stats in sorted(section(state, "tuning").items()):
-            if not isinstance(stats, dict):
-                continue
-            blocks = stats.get("blocks") if isinstance(stats.get("blocks"), dict) else {}
+        for name, stats in sorted(((state.tuning if state else None) or {}).items()):
             tuning.add_row(
                 name,
-                text(stats.get("trades")),
-                text(stats.get("win_rate")),
-                money(stats.get("pnl")),
-                money(stats.get("max_drawdown")),
-                ", ".join(f"{m} {n}" for m, n in sorted(blocks.items())) or "—",
+                text(stats.trades),
+                text(stats.win_rate),
+                money(stats.realized_pnl),
+                money(stats.max_drawdown),
+                ", ".join(f"{m} {n}" for m, n in sorted(stats.blocks.items())) or "—",
             )
         if not tuning.row_count:
             tuning.add_row("—", "no tuning stats yet (no closed trades)", "", "", "", "")
         enh = self.query_one("#enhancement-table", DataTable)
         enh.clear()
-        for e in rows(state, "enhancements"):
+        for e in (state.enhancements if state else None) or ():
             enh.add_row(
-                text(e.get("module")),
-                text(e.get("enabled")),
-                text(e.get("fatal")),
-                text(e.get("status")),
-                text(e.get("allowed")),
-                text(e.get("blocked")),
-                text(e.get("last_reason")),
+                text(e.module),
+                text(e.enabled),
+                text(e.fatal),
+                text(e.status),
+                text(e.allowed),
+                text(e.blocked),
+                text(e.last_reason),
             )
         if not enh.row_count:
             enh.add_row("—", "no enhancement stats published", "", "", "", "", "")

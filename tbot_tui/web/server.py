@@ -323,7 +323,7 @@ class ConsoleServer(Server):
         return response
 
     # -- the console ------------------------------------------------------------------------------
-    async def handle_index(self, request: web.Request) -> web.StreamResponse:  # type: ignore[override]
+    async def handle_index(self, request: web.Request) -> web.StreamResponse:
         ws_scheme = "wss" if self.tls else "ws"
         page = render(
             CONSOLE_PAGE,
@@ -341,10 +341,11 @@ class ConsoleServer(Server):
         argv += ["--web-user", session.user, "--web-client", session.client] if self.allow_control else ["--read-only"]
         return shlex.join(argv)
 
-    async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:  # type: ignore[override]
+    # The base promises a WebSocketResponse; a refusal here is a plain HTTP response (aiohttp takes any from a handler).
+    async def handle_websocket(self, request: web.Request) -> web.StreamResponse:  # type: ignore[override]  # refusal: HTTP 503
         session: Session = request["session"]
         if self.consoles >= MAX_CONSOLES:
-            return await self.refuse(request, 503, "websocket_refused", f"{MAX_CONSOLES} consoles already open")  # type: ignore[return-value]
+            return await self.refuse(request, 503, "websocket_refused", f"{MAX_CONSOLES} consoles already open")
         websocket = web.WebSocketResponse(heartbeat=15)
         width = max(20, min(to_int(request.query.get("width", "80"), 80), 500))
         height = max(5, min(to_int(request.query.get("height", "24"), 24), 300))
@@ -362,11 +363,15 @@ class ConsoleServer(Server):
         )
         try:
             await websocket.prepare(request)
+
+            async def close() -> None:  # the service awaits this and wants no result (close returns a bool)
+                await websocket.close()
+
             service = AppService(
                 self.console_command(session),
                 write_bytes=websocket.send_bytes,
                 write_str=websocket.send_str,
-                close=websocket.close,
+                close=close,
                 download_manager=self.download_manager,
                 debug=False,
             )
@@ -408,7 +413,7 @@ class ConsoleServer(Server):
             await self.end_consoles(session)
 
     # -- running ----------------------------------------------------------------------------------
-    def serve(self, debug: bool = False) -> None:  # type: ignore[override]
+    def serve(self, debug: bool = False) -> None:
         asyncio.run(self.run())
 
     async def run(self, ready: Callable[[], None] | None = None) -> None:

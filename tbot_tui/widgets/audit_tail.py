@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import on, work
+from textual import getters, on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, RichLog, Select
 
 from tbot_core.audit import SEVERITIES, AuditRow
 from tbot_tui.widgets.select_options import grow_options
+
+if TYPE_CHECKING:  # app.py imports this module
+    from tbot_tui.app import ConsoleBase
 
 VISIBLE_ROWS = 500
 SEVERITY_WORD = {"debug": "DBUG", "info": "INFO", "warning": "WARN", "error": "ERR!", "critical": "CRIT"}
@@ -42,6 +45,9 @@ class AuditPanel(Vertical):
     """New rows stream in from the app's ring buffer; a filter change re-queries the database."""
 
     BORDER_TITLE = "Audit log"
+
+    if TYPE_CHECKING:  # the console this widget lives in, for the type checker only (no run-time check)
+        app = getters.app(ConsoleBase)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass
-from typing import Any
 
 from rich.text import Text
 from textual.widgets import DataTable
 
 from tbot_core.emergency import EMERGENCY_MATRIX
 from tbot_core.state import StateRead
-from tbot_tui.view import DASH, hhmmss, rows, text
+from tbot_core.state_schema import MatrixRowState, MatrixRowView
+from tbot_tui.view import DASH, hhmmss, text
 
 TRIGGERED_STYLE = "bold red reverse"
 CELL_PADDING = 2  # DataTable's default cell padding, one column each side
@@ -86,7 +86,7 @@ class MatrixPanel(DataTable):
     """Rows in the seed's order; a triggered row is reversed and says TRIGGERED (legible without colour)."""
 
     BORDER_TITLE = "Emergency matrix"
-    _shown: dict[Any, dict[str, Any]] | None = None
+    _shown: dict[str, MatrixRowView] | None = None
     _layout: MatrixLayout | None = None
 
     def on_mount(self) -> None:
@@ -97,14 +97,15 @@ class MatrixPanel(DataTable):
         self._render_rows(self._shown or {})
 
     def _on_state(self, read: StateRead | None) -> None:
-        live = {r.get("key"): r for r in rows(read.state if read else None, "emergency_matrix")}
+        matrix = (read.state.emergency_matrix if read and read.state else None) or ()
+        live = {r.key: r for r in matrix}
         if live == self._shown:
             return
         self._shown = live
         self._layout = None
         self._render_rows(live)
 
-    def _render_rows(self, live: dict[Any, dict[str, Any]]) -> None:
+    def _render_rows(self, live: dict[str, MatrixRowView]) -> None:
         layout = matrix_layout(self.size.width - self.styles.scrollbar_size_vertical)
         if layout == self._layout:
             return
@@ -113,11 +114,13 @@ class MatrixPanel(DataTable):
         for label, width in layout.columns:
             self.add_column(label, width=width)
         for spec in EMERGENCY_MATRIX:
-            row: dict[str, Any] = live.get(spec.key, {})
-            state = str(row.get("state") or "—")
-            style = TRIGGERED_STYLE if state == "triggered" else ""
-            shown_state = state.upper() if state == "triggered" else state
-            last, cause = hhmmss(row.get("last_utc")), text(row.get("cause"))
+            row = live.get(spec.key)
+            state = DASH if row is None else str(row.state)
+            triggered = row is not None and row.state == MatrixRowState.TRIGGERED
+            style = TRIGGERED_STYLE if triggered else ""
+            shown_state = state.upper() if triggered else state
+            last = hhmmss(row.last_utc if row else None)
+            cause = text(row.cause if row else None)
             if layout.lines == 1:
                 cells = [shown_state, spec.event, last, cause, spec.scope, spec.response]
             else:

@@ -2,34 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Sparkline, Static
 
 from tbot_core.state import StateRead
-from tbot_tui.view import DASH, hhmmss, money, pnl_series, rows, seconds, section, text, used_fraction
+from tbot_core.state_schema import BeatState, Exposure, KillSwitchState, WatchdogView
+from tbot_tui.view import DASH, hhmmss, money, pnl_series, seconds, text, used_fraction
 from tbot_tui.widgets.pnl_gauge import PnlGauge
 
 
-def watchdog_line(watchdog: dict[str, Any]) -> str:
+def watchdog_line(watchdog: WatchdogView | None) -> str:
     parts = []
     for name in ("broker", "feed"):
-        beat = watchdog.get(name) if isinstance(watchdog.get(name), dict) else {}
-        state = str(beat.get("state") or DASH)
-        word = state if state in {"ok", DASH} else state.upper()
-        parts.append(f"{name} {word} {seconds(beat.get('age_seconds'))}/{seconds(beat.get('threshold_seconds'))}")
+        beat = getattr(watchdog, name, None)
+        if beat is None:
+            parts.append(f"{name} {DASH} {DASH}/{DASH}")
+            continue
+        word = beat.state if beat.state == BeatState.OK else beat.state.upper()
+        parts.append(f"{name} {word} {seconds(beat.age_seconds)}/{seconds(beat.threshold_seconds)}")
     return "watchdog  " + " · ".join(parts)
 
 
-def allocation_line(exposure: dict[str, Any]) -> str:
-    allocations = exposure.get("allocations") if isinstance(exposure.get("allocations"), dict) else {}
-    cells = [
-        f"{name} {money(a.get('used'))}/{money(a.get('limit'))}"
-        for name, a in sorted(allocations.items())
-        if isinstance(a, dict)
-    ]
+def allocation_line(exposure: Exposure | None) -> str:
+    allocations = exposure.allocations if exposure is not None else {}
+    cells = [f"{name} {money(a.used)}/{money(a.limit)}" for name, a in sorted(allocations.items())]
     return "alloc     " + (" · ".join(cells) if cells else DASH)
 
 
@@ -54,39 +51,39 @@ class RiskPanel(VerticalScroll):
 
     def _on_state(self, read: StateRead | None) -> None:
         state = read.state if read else None
-        pnl, kill = section(state, "pnl"), section(state, "kill_switch")
-        defense, exposure = section(state, "defense_mode"), section(state, "exposure")
+        pnl, kill = (state.pnl if state else None), (state.kill_switch if state else None)
+        defense, exposure = (state.defense_mode if state else None), (state.exposure if state else None)
         self.query_one("#risk-pnl", Static).update(
-            f"daily PnL {money(pnl.get('daily'))}  limit {text(pnl.get('limit_text') or pnl.get('limit'))}"
-            f"  realized {money(pnl.get('realized'))}"
+            f"daily PnL {money(pnl and pnl.daily)}  limit {text(pnl and (pnl.limit_text or pnl.limit))}"
+            f"  realized {money(pnl and pnl.realized)}"
         )
         self.query_one(PnlGauge).fraction = used_fraction(pnl)
         self.query_one(Sparkline).data = pnl_series(pnl) or [0.0]
-        triggered = kill.get("state") == "triggered"
+        triggered = kill is not None and kill.state == KillSwitchState.TRIGGERED
         kill_widget = self.query_one("#risk-kill", Static)
         kill_widget.set_class(triggered, "-alert")
         kill_widget.update(
-            f"kill sw   TRIGGERED {hhmmss(kill.get('since_utc'))}Z {text(kill.get('cause'))}"
-            if triggered
-            else f"kill sw   {text(kill.get('state'))}"
+            f"kill sw   TRIGGERED {hhmmss(kill.since_utc)}Z {text(kill.cause)}"
+            if triggered and kill is not None
+            else f"kill sw   {text(kill and kill.state)}"
         )
-        active = defense.get("active")
+        active = defense.active if defense is not None else None
         self.query_one("#risk-defense", Static).update(
-            f"defense   {'ON factor ' + text(defense.get('factor')) if active else ('off' if active is False else DASH)}"
+            f"defense   {'ON factor ' + text(defense.factor) if active and defense is not None else ('off' if active is False else DASH)}"
         )
-        watchdog = section(state, "watchdog")
+        watchdog = state.watchdog if state else None
         dog = self.query_one("#risk-watchdog", Static)
         dog.update(watchdog_line(watchdog))
         dog.set_class(
-            any(isinstance(b, dict) and b.get("state") not in (None, "ok") for b in watchdog.values()), "-alert"
+            watchdog is not None and any(b.state != BeatState.OK for b in (watchdog.broker, watchdog.feed)), "-alert"
         )
         self.query_one("#risk-exposure", Static).update(
-            f"exposure  gross {money(exposure.get('gross'))} / {money(exposure.get('gross_limit'))}"
-            f"  net {money(exposure.get('net'))}"
+            f"exposure  gross {money(exposure and exposure.gross)} / {money(exposure and exposure.gross_limit)}"
+            f"  net {money(exposure and exposure.net)}"
         )
         self.query_one("#risk-alloc", Static).update(allocation_line(exposure))
-        positions = rows(state, "positions")
-        cells = [f"{text(p.get('symbol'))} {text(p.get('qty'))}@{money(p.get('avg_price'))}" for p in positions]
+        positions = (state.positions if state else None) or ()
+        cells = [f"{text(p.symbol)} {text(p.qty)}@{money(p.avg_price)}" for p in positions]
         self.query_one("#risk-positions", Static).update(
             f"positions {len(positions)}: " + (", ".join(cells) if cells else DASH)
         )

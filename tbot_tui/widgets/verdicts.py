@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
+from textual import getters
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Select, Static
 
 from tbot_core.state import StateRead
-from tbot_tui.view import DASH, hhmmss, rows, text
+from tbot_core.state_schema import VerdictRow
+from tbot_tui.view import DASH, hhmmss, text
 from tbot_tui.widgets.select_options import grow_options
+
+if TYPE_CHECKING:  # app.py imports this module
+    from tbot_tui.app import ConsoleBase
 
 OUTCOMES = [("allow", "allow"), ("block", "block")]
 # What an operator reads first goes left; the reason takes whatever width is left.
@@ -45,15 +51,15 @@ def verdict_time(ts_utc: Any, dated: bool) -> str:
     return f"{raw[:10]} {hhmmss(raw)}" if dated and hhmmss(raw) != DASH else hhmmss(raw)
 
 
-def needs_dates(verdicts: list[dict[str, Any]], today: str) -> bool:
-    """True when any verdict's bar is not from ``today`` (YYYY-MM-DD, UTC): a replay or a backtest."""
-    return any(str(v.get("ts_utc") or "")[:10] not in ("", today) for v in verdicts)
+def needs_dates(stamps: Iterable[str], today: str) -> bool:
+    """True when any verdict's bar time is not from ``today`` (YYYY-MM-DD, UTC): a replay or a backtest."""
+    return any(stamp[:10] not in ("", today) for stamp in stamps)
 
 
-def verdict_matches(verdict: dict[str, Any], module: str | None, outcome: str | None) -> bool:
-    if module and verdict.get("module") != module:
+def verdict_matches(verdict: VerdictRow, module: str | None, outcome: str | None) -> bool:
+    if module and verdict.module != module:
         return False
-    if outcome and ("allow" if verdict.get("allow") else "block") != outcome:
+    if outcome and ("allow" if verdict.allow else "block") != outcome:
         return False
     return True
 
@@ -63,9 +69,12 @@ class VerdictPanel(Vertical):
 
     BORDER_TITLE = "Filter verdicts"
 
+    if TYPE_CHECKING:  # the console this widget lives in, for the type checker only (no run-time check)
+        app = getters.app(ConsoleBase)
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._verdicts: list[dict[str, Any]] = []
+        self._verdicts: tuple[VerdictRow, ...] = ()
         self._modules: set[str] = set()
         self._shown_key: tuple[Any, ...] | None = None
 
@@ -83,11 +92,11 @@ class VerdictPanel(Vertical):
         self._render_rows()
 
     def _on_state(self, read: StateRead | None) -> None:
-        self._verdicts = rows(read.state if read else None, "verdicts")
+        self._verdicts = (read.state.verdicts if read and read.state else None) or ()
         grow_options(
             self.query_one("#verdict-module", Select),
             self._modules,
-            {str(v["module"]) for v in self._verdicts if v.get("module")},
+            {v.module for v in self._verdicts if v.module},
         )
         self._render_rows()
 
@@ -103,11 +112,11 @@ class VerdictPanel(Vertical):
         module, outcome = self._filter("#verdict-module"), self._filter("#verdict-outcome")
         shown = [v for v in self._verdicts if verdict_matches(v, module, outcome)]
         table = self.query_one(DataTable)
-        dated = needs_dates(self._verdicts, self.app.clock().strftime("%Y-%m-%d"))
+        dated = needs_dates((v.ts_utc for v in self._verdicts), self.app.clock().strftime("%Y-%m-%d"))
         columns = column_widths(
             table.size.width - table.styles.scrollbar_size_vertical,
-            max((len(text(v.get("module"))) for v in self._verdicts), default=0),
-            max((len(text(v.get("reason"))) for v in self._verdicts), default=0),
+            max((len(text(v.module)) for v in self._verdicts), default=0),
+            max((len(text(v.reason)) for v in self._verdicts), default=0),
             dated=dated,
         )
         key = (
@@ -115,7 +124,7 @@ class VerdictPanel(Vertical):
             outcome,
             len(shown),
             tuple(columns),
-            tuple((v.get("ts_utc"), v.get("symbol"), v.get("module")) for v in shown[:3]),
+            tuple((v.ts_utc, v.symbol, v.module) for v in shown[:3]),
         )
         if key == self._shown_key:
             return
@@ -124,15 +133,14 @@ class VerdictPanel(Vertical):
         for label, width in columns:
             table.add_column(label, width=width, key=label)
         for v in shown:
-            allowed = bool(v.get("allow"))
             cells = {
-                "time": verdict_time(v.get("ts_utc"), dated),
-                DATED_TIME[0]: verdict_time(v.get("ts_utc"), dated),
-                "verdict": Text("ALLOW", style="green") if allowed else Text("BLOCK", style="bold red"),
-                "symbol": text(v.get("symbol")),
-                "module": text(v.get("module")),
-                "reason": text(v.get("reason")),
-                "strategy": text(v.get("strategy")),
+                "time": verdict_time(v.ts_utc, dated),
+                DATED_TIME[0]: verdict_time(v.ts_utc, dated),
+                "verdict": Text("ALLOW", style="green") if v.allow else Text("BLOCK", style="bold red"),
+                "symbol": text(v.symbol),
+                "module": text(v.module),
+                "reason": text(v.reason),
+                "strategy": text(v.strategy),
             }
             table.add_row(*(cells[label] for label, _width in columns))
         empty = self.query_one("#verdict-empty", Static)

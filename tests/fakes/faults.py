@@ -11,12 +11,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from decimal import Decimal
+from dataclasses import replace
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any
 
 from tbot_core.bars import Bar
-from tbot_core.errors import LogicError, NetworkError
+from tbot_core.errors import BrokerError, LogicError, NetworkError
 from tbot_core.signals import Signal
 
 
@@ -192,12 +193,23 @@ class SwitchedBroker(_Proxy):
     CALLS = FlakyBroker.CALLS
 
     def __init__(
-        self, inner: Any, *, down: Any, before_submit: Any, leak: str = "", slow: Any = None, sleep: Any = None
+        self,
+        inner: Any,
+        *,
+        down: Any,
+        before_submit: Any,
+        leak: str = "",
+        slow: Any = None,
+        sleep: Any = None,
+        rejects: Any = None,
+        partial: Any = None,
     ) -> None:
         super().__init__(inner)
         self.code = inner.code
         self._down, self._before_submit, self.leak = down, before_submit, leak
         self._slow, self._sleep = slow, sleep  # slow() -> seconds a heartbeat takes to answer (an HTTP timeout)
+        self._rejects = rejects or (lambda: False)  # rejects() -> the venue refuses this order
+        self._partial = partial or (lambda: False)  # partial() -> half of it fills, the rest is canceled
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._inner, name)
@@ -210,10 +222,22 @@ class SwitchedBroker(_Proxy):
             if self._down():
                 raise NetworkError(f"{self.code}: simulated API outage ({name}); upstream said {self.leak}")
             if name == "submit_order":
-                self._before_submit(args[0] if args else kwargs["request"])
+                return self._submit(attr, args[0] if args else kwargs["request"])
             return attr(*args, **kwargs)
 
         return call
+
+    def _submit(self, submit: Any, request: Any) -> Any:
+        self._before_submit(request)
+        if self._rejects():
+            raise BrokerError(f"{self.code}: order {request.client_order_id} rejected by the venue (simulated)")
+        part = (request.qty / 2).to_integral_value(ROUND_DOWN)
+        if not self._partial() or part < 1:
+            return submit(request)
+        order = submit(replace(request, qty=part))
+        if order.status != "filled":
+            return order
+        return replace(order, qty=request.qty, status="partially_filled", filled_qty=part)  # the rest canceled
 
     def on_bar(self, bar: Bar, close_cents: int, bar_utc: str) -> Any:
         return self._inner.on_bar(bar, close_cents, bar_utc)  # market data in, not an API call

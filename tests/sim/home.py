@@ -108,15 +108,18 @@ class SimHome:
         shutil.copytree(self.root, root, symlinks=True)
 
 
-def write_bars(root: Path, seed: int, crash_at_bar: int | None) -> None:
-    """One bar per symbol per minute from 23:50 UTC, a seeded random walk, and maybe a crash from one bar on."""
+def write_bars(root: Path, seed: int, crash_at_bar: int | None, start: int = START) -> set[str]:
+    """One bar per symbol per minute from ``start`` (23:50 UTC), a seeded random walk, maybe a crash from one bar on.
+
+    Returns the UTC dates the bars fall on: the only days the core may file anything under.
+    """
     paths = HomePaths(root)
     rng = random.Random(seed * 7919 + 1)
     prices = {sym: 100.0 + 20 * i for i, sym in enumerate(SYMBOLS)}
     lines, vix = ["timestamp_utc,symbol,open,high,low,close,volume"], ["timestamp_utc,vix"]
     n = 0
     for minute in range(MINUTES):
-        ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(START + 60 * minute))
+        ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start + 60 * minute))
         vix.append(f"{ts},18.00")
         for sym in SYMBOLS:
             prices[sym] *= 1 + rng.uniform(-0.002, 0.002)
@@ -125,6 +128,7 @@ def write_bars(root: Path, seed: int, crash_at_bar: int | None) -> None:
             n += 1
     paths.sample_ohlcv.write_text("\n".join(lines) + "\n")
     paths.sample_vix.write_text("\n".join(vix) + "\n")
+    return {line[:10] for line in vix[1:]}
 
 
 def release_lock_fds(path: Path) -> None:

@@ -35,7 +35,8 @@ MATRIX = "every_triggered_matrix_row_audited_and_notified"
 TRANSIENT = "core_never_exits_for_a_transient_fault"
 FATAL_EXITS = "core_exits_or_blocks_for_a_fatal_fault"
 SECRETS = "no_secret_in_home_logs_or_output"
-ALL = (KILL_BLOCKS, NO_ORDER_SUSPENDED, NO_REARM, BOOKS, CHAINS, MATRIX, TRANSIENT, FATAL_EXITS, SECRETS)
+UTC_DAYS = "days_are_utc_dates_whatever_the_host_zone"
+ALL = (KILL_BLOCKS, NO_ORDER_SUSPENDED, NO_REARM, BOOKS, CHAINS, MATRIX, TRANSIENT, FATAL_EXITS, SECRETS, UTC_DAYS)
 
 MATRIX_GRACE_S = 12.0  # a controlled stop audits after it has joined the engine (up to the stop grace)
 # Row -> (audit events that explain it, alerts that announce it; None: the matrix asks for no alert).
@@ -138,19 +139,19 @@ class Checker:
         sent = {event for event, _cause, _kw in self.sim.sent}
         now = self.sim.now()
         for row in sup.ctx.matrix.rows():
-            key = (life.number, row["key"])
-            if row["state"] != "triggered":
+            key = (life.number, row.key)
+            if row.state != "triggered":
                 self._first_seen.pop(key, None)
                 continue
             first = self._first_seen.setdefault(key, now)
-            audit_needs, alert_needs = EVIDENCE.get(row["key"], (set(), None))
+            audit_needs, alert_needs = EVIDENCE.get(row.key, (set(), None))
             missing = []
             if audit_needs and not audit_needs & self.events and not self.sim.audit_refused():
                 missing.append(f"audit row ({'/'.join(sorted(audit_needs))})")
             if alert_needs and not alert_needs & sent and not alert_needs & self.sim.broken_alerts():
                 missing.append(f"notification ({'/'.join(sorted(alert_needs))})")
             if missing and now - first > MATRIX_GRACE_S:
-                self.fail(MATRIX, f"row {row['key']} triggered ({row['cause']}) with no {' and no '.join(missing)}")
+                self.fail(MATRIX, f"row {row.key} triggered ({row.cause}) with no {' and no '.join(missing)}")
 
     # -- when a life ends, and at the end -----------------------------------------------------------
     def life_ended(self, life: Life) -> None:
@@ -217,11 +218,18 @@ class Checker:
                 return
             cash = core.execute("SELECT cash_cents, opening_cash_cents, opened_utc FROM paper_account").fetchone()
             positions = dict(core.execute("SELECT symbol, qty FROM paper_positions"))
+            days = {day for (day,) in core.execute("SELECT day FROM day_start")}
             pending = core.execute(
                 "SELECT side, qty, price_cents, fee_cents, symbol, fitid FROM paper_fills WHERE ledger_posted = 0"
             ).fetchall()
         finally:
             core.close()
+        if days - self.sim.bar_days:
+            self.fail(
+                UTC_DAYS,
+                f"core.db starts a day on {sorted(days - self.sim.bar_days)}; the bars' UTC dates are "
+                f"{sorted(self.sim.bar_days)} (host zone {self.sim.zone or 'UTC'})",
+            )
         if cash is None:
             return
         expect_cash, expect_pos = cash[0], dict(positions)

@@ -31,9 +31,19 @@ TRANSIENT = {
     "defense_flags",
     "crash_prices",
     "sigkill",
+    "broker_rejects",
+    "partial_fills",
+    "torn_wal",
+    "dst",
 }
 FATAL = {"engine_bug", "long_hang"}
 HARD = {"disk", "notifier_raises"}
+# The host's zone and the bars' first minute for a ``dst`` run: each crosses a DST change in that zone.
+DST_RUNS = {
+    "new_york_spring": ("America/New_York", "2026-03-08T06:50:00Z"),  # 01:50 EST -> 03:00 EDT at 07:00Z
+    "london_fall": ("Europe/London", "2026-10-25T00:50:00Z"),  # 01:50 BST -> 01:00 GMT at 01:00Z: an hour twice
+    "santiago_midnight": ("America/Santiago", "2026-09-06T03:50:00Z"),  # local midnight skipped, UTC date stays
+}
 OPERATOR = {"operator_kill", "operator_reset", "operator_stop"}  # not faults: requests the core must honour
 
 
@@ -95,8 +105,12 @@ def _one(rng: random.Random, horizon: int) -> list[Fault]:
             "clock_leap",
             "slow_heartbeat",
             "filter_error",
+            "broker_rejects",
+            "partial_fills",
+            "torn_wal",
+            "dst",
         ],
-        weights=[8, 5, 4, 5, 3, 5, 2, 2, 1, 2, 8, 8, 3, 3, 3, 2, 3, 2, 2, 3, 3, 3],
+        weights=[8, 5, 4, 5, 3, 5, 2, 2, 1, 2, 8, 8, 3, 3, 3, 2, 3, 2, 2, 3, 3, 3, 3, 3, 4, 3],
     )[0]
     if kind == "broker_at_start":
         return [Fault(0, "broker_down", str(rng.choice([2, 5, 12])))]
@@ -132,6 +146,12 @@ def _one(rng: random.Random, horizon: int) -> list[Fault]:
         return [Fault(at, kind, str(rng.choice([3, 10])))]  # every filter raises for this many seconds
     if kind == "slow_heartbeat":
         return [Fault(at, kind, str(rng.choice([0.5, 2.5])))]
+    if kind in {"broker_rejects", "partial_fills"}:
+        return [Fault(at, kind, str(rng.choice([3, 8, 20])))]  # every order in this many seconds
+    if kind == "torn_wal":  # SIGKILL mid-write: a torn frame at the tail of one database's WAL, then a restart
+        return [Fault(at, kind, f"{rng.choice(['core.db', 'ledger.db', 'audit.db'])}:{rng.randrange(1, 4096)}")]
+    if kind == "dst":  # the whole run: bars across a DST change, the process in that zone (see tests/sim/host.py)
+        return [Fault(0, kind, rng.choice(sorted(DST_RUNS)))]
     if kind == "clock_leap":
         return [Fault(at, kind, str(rng.choice([5, 30, 400])))]
     return [Fault(at, kind)]

@@ -25,11 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import apsw
+
 from tbot_core.control import Operator, write_flag
 from tbot_core.errors import LogicError
 from tbot_core.home import BotHome
 from tbot_core.runtime.supervisor import Supervisor
 from tbot_core.runtime.wiring import Fakes
+from tbot_core.timeutil import parse_iso_z
 from tests.fakes.faults import (
     DiskFaults,
     HookedStrategy,
@@ -40,8 +43,9 @@ from tests.fakes.faults import (
 )
 from tests.sim import invariants
 from tests.sim.home import SECRETS, SimHome, release_lock_fds, tmp_root, write_bars
+from tests.sim.host import host_zone, tear_wal_tail
 from tests.sim.sched import Scheduler, SimClock, SimEvent
-from tests.sim.schedules import Schedule
+from tests.sim.schedules import DST_RUNS, Schedule
 
 BAR_SECONDS = 0.6
 MAX_STEPS = 160
@@ -70,6 +74,7 @@ class Result:
     exit_code: int | None = None
     fingerprint: str = ""  # the audit log's event sequence and the orders: equal for two runs of one seed
     events: frozenset[str] = frozenset()  # every audit event name the run wrote
+    fired: frozenset[str] = frozenset()  # the fault kinds that actually hit the core
 
     @property
     def ok(self) -> bool:
@@ -127,7 +132,12 @@ class Sim:
         self._slow: list[tuple[float, float, float]] = []  # (from, to, seconds a broker heartbeat takes)
         self._notifier_raises: dict[str, float] = {}
         self._filters: list[tuple[float, float]] = []
+        self._rejects: list[tuple[float, float]] = []
+        self._partials: list[tuple[float, float]] = []
         self.vfs: DiskFaults | None = None
+        dst = next((f.arg for f in schedule.faults if f.kind == "dst"), None)
+        self.zone, self.first_bar = DST_RUNS[dst] if dst else (None, None)
+        self.bar_days: set[str] = set()  # the UTC dates of the seed's bars
 
     # -- time ---------------------------------------------------------------------------
     def now(self) -> float:
@@ -139,8 +149,15 @@ class Sim:
 
     # -- the run ------------------------------------------------------------------------
     def run(self) -> Result:
+        with host_zone(self.zone):
+            if self.zone:
+                self.fired.add("dst")
+            return self._run()
+
+    def _run(self) -> Result:
         self.template.copy_to(self.root)
-        write_bars(self.root, self.seed, self.schedule.crash_at_bar)
+        start = {} if self.first_bar is None else {"start": int(parse_iso_z(self.first_bar).timestamp())}
+        self.bar_days = write_bars(self.root, self.seed, self.schedule.crash_at_bar, **start)
         if any(f.kind == "disk" for f in self.schedule.faults):
             self.vfs = DiskFaults()  # hooked on every connection opened from now until the seed ends
         self._plan()
@@ -175,6 +192,7 @@ class Sim:
             self.life.exit_code,
             self.checker.trace.hexdigest()[:16],
             frozenset(self.checker.events),
+            frozenset(self.fired),
         )
 
     def _finished(self, last_fault: int) -> bool:
@@ -197,6 +215,8 @@ class Sim:
                 leak=SECRETS.leak,
                 slow=self.heartbeat_delay,
                 sleep=self.sched.sleep,
+                rejects=lambda: self._window_on(self._rejects, "broker_rejects"),
+                partial=lambda: self._window_on(self._partials, "partial_fills"),
             ),
             feed=lambda f: SteppedFeed(
                 f, sleep=self.sched.sleep, bar_seconds=BAR_SECONDS, stalled=self.feed_stalled, fail=self.feed_fails
@@ -232,23 +252,29 @@ class Sim:
         self._sever(life)
         self.checker.life_ended(life)
 
-    def _kill(self, restart_after: int) -> None:
+    def _kill(self, restart_after: int, *, keep_wal: bool = False) -> bool:
         life = self.life
         if life.exit_code is not None or life.killed:
-            return
+            return False
         life.killed, life.ended_step = True, self.step
         self.sched.kill_life(life.number, keep=None)
-        self._sever(life)
+        self._sever(life, keep_wal=keep_wal)
         self.fired.add("sigkill")
         self.checker.life_ended(life)
         self.restart_at = self.step + restart_after
+        return True
 
-    def _sever(self, life: Life) -> None:
-        """What the kernel does for a dead process: its connections and its lock file go away."""
+    def _sever(self, life: Life, *, keep_wal: bool = False) -> None:
+        """What the kernel does for a dead process: its connections and its lock file go away.
+
+        ``keep_wal``: no checkpoint on close, so the write-ahead logs stay on disk as a killed process leaves them.
+        """
         sup = life.sup
         for conn in (getattr(sup.store, "conn", None), getattr(getattr(sup.ctx, "audit", None), "conn", None)):
             with contextlib.suppress(Exception):
                 if conn is not None:
+                    if keep_wal:
+                        conn.config(apsw.SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1)
                     conn.close(True)
         release_lock_fds(sup.paths.core_lock)
 
@@ -275,6 +301,10 @@ class Sim:
                 self._stuck_from = min(self._stuck_from or f.at, f.at)
             elif f.kind == "notifier_raises":
                 self._notifier_raises[f.arg] = min(self._notifier_raises.get(f.arg, f.at), f.at)
+            elif f.kind == "broker_rejects":
+                self._rejects.append((f.at, f.at + float(f.arg)))
+            elif f.kind == "partial_fills":
+                self._partials.append((f.at, f.at + float(f.arg)))
 
     def _inject(self, step: int) -> None:
         if self.restart_at is not None and step >= self.restart_at:
@@ -287,11 +317,17 @@ class Sim:
     def _apply(self, f: Any) -> None:
         paths = self.life.sup.paths
 
-        def flag(name: str, reason: str = "") -> None:
-            write_flag(paths, name, reason=reason, operator=OPERATOR)
+        def flag(name: str, reason: str = "") -> Any:
+            return write_flag(paths, name, reason=reason, operator=OPERATOR)
 
         if f.kind == "sigkill":
             self._kill(int(f.arg))
+        elif f.kind == "torn_wal":
+            db, length = f.arg.split(":")
+            if self._kill(1, keep_wal=True):
+                self.checker.close()  # no open connection left: the next open must recover the WAL from disk
+                if tear_wal_tail(self.root / "db" / db, self.seed, int(length)):
+                    self.fired.add("torn_wal")
         elif f.kind == "disk" and self.vfs is not None:
             db, kind, after, count = f.arg.split(":")
             self.vfs.arm(db, kind, int(after), int(count))
@@ -332,6 +368,13 @@ class Sim:
         if down:
             self.fired.add("broker_down")
         return down
+
+    def _window_on(self, windows: list[tuple[float, float]], kind: str) -> bool:
+        t = self.now()
+        on = any(a <= t < b for a, b in windows)
+        if on:
+            self.fired.add(kind)
+        return on
 
     def filter_raises(self, _module: str) -> bool:
         t = self.now()

@@ -6,10 +6,13 @@ Each regression test is named after the invariant it guards and replays the
 
 from __future__ import annotations
 
+import time
 import warnings
+from datetime import datetime
 
 import pytest
 
+from tbot_core.runtime import engine
 from tbot_core.safety.kill_switch import KillSwitch
 from tests.sim import invariants
 from tests.sim.known import known_defect
@@ -123,3 +126,54 @@ def test_core_never_exits_for_a_transient_fault__restart_after_a_filter_exceptio
     restarted core blocks launch on the run/session.json the blocklist wrote with no day."""
     result = run_seed(3624, parse(3624, "filter_error@0(10), sigkill@3(0)"))
     assert invariants.TRANSIENT not in _names(result), result.violations
+
+
+# -- the host and the venue misbehave: DST in the host's zone, torn WAL frames, rejections, partial fills ------------
+@pytest.mark.parametrize("run", ["new_york_spring", "london_fall", "santiago_midnight"])
+def test_days_are_utc_dates_whatever_the_host_zone(run):
+    """Bars across a DST change with the process in that zone (and a restart): every day is a UTC date."""
+    result = run_seed(11, parse(11, f"dst@0({run}), sigkill@6(1)"))
+    assert {"dst", "sigkill"} <= result.fired
+    assert result.ok, result.violations
+
+
+def test_days_are_utc_dates_whatever_the_host_zone__a_local_day_is_caught(monkeypatch):
+    """A check that cannot fail proves nothing: file bars under the host's local time and the invariant says so."""
+
+    def local_iso(when: datetime | None = None) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.localtime((when or datetime.now()).timestamp()))
+
+    monkeypatch.setattr(engine, "iso_z", local_iso)
+    result = run_seed(11, parse(11, "dst@0(santiago_midnight)"))
+    assert invariants.UTC_DAYS in _names(result), result.violations
+
+
+@pytest.mark.parametrize("db", ["core.db", "audit.db"])
+def test_a_torn_wal_frame_after_a_crash_loses_nothing_committed(db):
+    """SIGKILL mid-write leaves a torn frame at the WAL's tail: the next core recovers, the chains verify."""
+    result = run_seed(5, parse(5, f"torn_wal@7({db}:1500)"))
+    assert "torn_wal" in result.fired and result.lives == 2
+    assert result.ok, result.violations
+
+
+def test_venue_rejections_and_partial_fills_keep_the_books_equal_to_the_broker():
+    """Half of each order fills for a while, then the venue rejects for a while: the ledger, core.db and
+    state.json agree throughout, and a rejected exit fails closed without ending the core."""
+    result = run_seed(9, parse(9, "partial_fills@0(12), broker_rejects@14(10)"))
+    assert {"partial_fills", "broker_rejects"} <= result.fired
+    assert result.ok, result.violations
+
+
+def test_books_balance_ledger_equals_broker_and_state__a_position_past_its_fills_is_caught(monkeypatch):
+    """Break the books while orders fill in part (core.db holds more than its fills bought): the invariant fails."""
+    from tbot_core.brokers.paper import PaperBroker
+
+    original = PaperBroker._book
+
+    def book_requested(conn, order_id, fitid, symbol, side, qty, *rest):
+        original(conn, order_id, fitid, symbol, side, qty, *rest)
+        conn.execute("UPDATE paper_positions SET qty = qty + ? WHERE symbol = ?", (qty if side == "buy" else 0, symbol))
+
+    monkeypatch.setattr(PaperBroker, "_book", staticmethod(book_requested))
+    result = run_seed(9, parse(9, "partial_fills@0(12)"))
+    assert invariants.BOOKS in _names(result), result.violations

@@ -13,6 +13,7 @@ from tbot_core.enhancements.adx_filter import AdxFilter
 from tbot_core.enhancements.build_check import BuildCheck
 from tbot_core.gate import Gate
 from tbot_core.signals import MarketContext
+from tbot_core.state_schema import EnhancementRow, EnhancementStatus
 from tests.tbot_core.enhancements.helpers import IDENTITY, signal, snap
 
 
@@ -101,8 +102,8 @@ def test_a_module_that_raises_is_audited_and_the_trade_proceeds_on_core_logic(ga
     with AuditLog(home_paths.audit_db, readonly=True) as audit:
         row = audit.tail(1, category="enhancement")[0]
     assert row.event == "module_error" and "disk on fire" in row.context
-    status = {r["module"]: r for r in gate.enhancement_status()}
-    assert status["adx_filter"]["status"] == "error"
+    status = {r.module: r for r in gate.enhancement_status()}
+    assert status["adx_filter"].status == "error"
 
 
 def test_a_fatal_module_that_raises_blocks(gate, monkeypatch):
@@ -115,11 +116,26 @@ def test_a_fatal_module_that_raises_blocks(gate, monkeypatch):
 def test_enhancement_status_has_the_state_json_shape(gate):
     gate.decide(signal(), MarketContext({"AAPL": snap(close=97.0)}))
     rows = gate.enhancement_status()
-    assert [r["module"] for r in rows][0] == "adx_filter" and len(rows) == 9
-    assert all(set(r) == {"module", "enabled", "fatal", "status", "allowed", "blocked", "last_reason"} for r in rows)
-    by = {r["module"]: r for r in rows}
-    assert by["finnhub_fundamental_guard"]["status"] == "disabled" and by["adx_filter"]["allowed"] == 1
-    assert by[BuildCheck.name]["fatal"] is True
+    assert [r.module for r in rows][0] == "adx_filter" and len(rows) == 9
+    assert all(isinstance(r, EnhancementRow) for r in rows) and isinstance(rows, tuple)
+    by = {r.module: r for r in rows}
+    assert by["finnhub_fundamental_guard"].status is EnhancementStatus.DISABLED and by["adx_filter"].allowed == 1
+    assert by[BuildCheck.name].fatal is True
+
+
+def test_tuning_view_is_the_state_json_tuning_section(gate):
+    assert gate.tuning_view() == {}  # nothing seen yet: the writer leaves the section out
+    gate.decide(signal(), MarketContext({"AAPL": snap(close=97.0)}))
+    gate.record_trade("mid", Decimal("12.5"))
+    gate.record_trade("mid", Decimal("-2.5"))
+    stats = gate.tuning_view()["mid"]
+    assert (stats.trades, stats.win_rate, stats.realized_pnl, stats.max_drawdown) == (
+        2,
+        Decimal("0.5000"),
+        Decimal("10.0"),
+        Decimal("2.5"),
+    )
+    assert stats.avg_duration_s is None and dict(stats.blocks) == {}
 
 
 def test_csv_log_format_writes_a_csv_strategy_log(home_paths):

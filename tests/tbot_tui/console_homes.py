@@ -1,12 +1,13 @@
 """Fixture homes for the console: a real initialised home, a fixture state.json and a real audit db.
 
-The audit rows are written through the real ``AuditLog`` (so the hash chain is
-valid) with its clock pinned, which makes every snapshot byte-identical.
+The state is a ``CoreState`` from ``console_states.py`` written by the core's
+own ``StateWriter``, and the audit rows go through the real ``AuditLog`` (so
+the hash chain is valid); both with their clocks pinned, which makes every
+snapshot byte-identical.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,10 +16,13 @@ from pathlib import Path
 import pytest
 
 import tbot_core.audit
+import tbot_core.state
 from tbot_core.audit import AuditEvent, AuditLog
-from tbot_core.config import Settings
 from tbot_core.home_init import init_home
 from tbot_core.paths import HomePaths
+from tbot_core.state import CoreState, StateWriter
+
+from .console_states import SCENARIO_STATES
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "console"
 FROZEN_NOW = "2026-03-02T15:30:00.000000Z"
@@ -75,16 +79,21 @@ _SCENARIO_EVENTS = {
 
 
 def build_console_home(root: Path, scenario: str) -> HomePaths:
-    """A paper home showing ``scenario``: state.json from tests/fixtures/console and a pinned-clock audit db."""
+    """A paper home showing ``scenario``: its state from console_states.py and a pinned-clock audit db."""
     with pinned_audit_clock():
         paths, _ = init_home(root)
-    state = json.loads((FIXTURES / f"state_{scenario}.json").read_text())
-    state["config"] = Settings().redacted()  # the core publishes its redacted config (docs/state.md)
-    paths.state_file.write_text(json.dumps(state))
+    write_state(paths, SCENARIO_STATES[scenario]())
     if scenario == "normal":
         shutil.copyfile(FIXTURES / "daily_summary_backtest.json", paths.backtest_daily_summary(IDENTITY))
     write_pinned_audit(paths, [*_BASE_EVENTS, *_SCENARIO_EVENTS[scenario]])
     return paths
+
+
+def write_state(paths: HomePaths, state: CoreState) -> None:
+    """``state`` as the core writes it (sanitized, atomic), stamped with its own ``written_utc``."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tbot_core.state, "iso_z", lambda *_: state.written_utc)
+        StateWriter(paths.state_file).write(state, force=True)
 
 
 @contextmanager

@@ -83,12 +83,12 @@ def test_run_shows_core_then_reattach_and_stop(tmp_path: Path) -> None:
         while core_running(paths.core_lock) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not core_running(paths.core_lock), "the core must stop after acknowledging the stop flag"
-        assert read_state(paths.state_file).state["mode"] == "stopped"
+        assert read_state(paths.state_file).state.mode == "stopped"
         audit = run_tbot("audit", "tail", "--category", "control", home=home)
         assert "flag_stop_acknowledged" in audit.stdout + audit.stderr
     finally:
         tmux.kill_server()
         read = read_state(paths.state_file)
-        pid = (read.state or {}).get("core", {}).get("pid")
+        pid = read.state.core.pid if read.state else None
         if core_running(paths.core_lock) and isinstance(pid, int):
             os.kill(pid, 15)  # the core this test started; SIGTERM is its orderly stop

@@ -8,6 +8,7 @@ from decimal import Decimal
 from tbot_core.audit import AuditRow
 from tbot_core.control import ControlFlag, Operator
 from tbot_core.paths import HomePaths
+from tbot_core.state_schema import Pnl
 from tbot_tui.acks import AckTracker
 from tbot_tui.backtest_data import drawdowns, load_backtest
 from tbot_tui.screens.reset_confirm import reset_problem
@@ -15,6 +16,8 @@ from tbot_tui.view import money, used_fraction
 from tbot_tui.widgets.audit_tail import row_matches
 from tbot_tui.widgets.column_plot import resample
 from tbot_tui.widgets.verdicts import column_widths, verdict_matches
+
+from .console_states import verdicts
 
 
 def _row(seq: int, category: str, event: str, context: dict, severity: str = "info") -> AuditRow:
@@ -24,10 +27,12 @@ def _row(seq: int, category: str, event: str, context: dict, severity: str = "in
 
 
 def test_used_fraction_prefers_published_value_and_derives_from_loss_otherwise() -> None:
-    assert used_fraction({"used_fraction": "0.25"}) == Decimal("0.25")
-    assert used_fraction({"daily": "-500.00", "limit": "2000.00"}) == Decimal("0.25")
-    assert used_fraction({"daily": "300.00", "limit": "2000.00"}) == Decimal(0), "a gain uses none of the loss limit"
-    assert used_fraction({"daily": "-1"}) is None, "no limit: unknown, not zero"
+    assert used_fraction(Pnl(used_fraction=Decimal("0.25"))) == Decimal("0.25")
+    assert used_fraction(Pnl(daily=Decimal("-500.00"), limit=Decimal("2000.00"))) == Decimal("0.25")
+    gain = Pnl(daily=Decimal("300.00"), limit=Decimal("2000.00"))
+    assert used_fraction(gain) == Decimal(0), "a gain uses none of the loss limit"
+    assert used_fraction(Pnl(daily=Decimal("-1"))) is None, "no limit: unknown, not zero"
+    assert used_fraction(None) is None, "no pnl section: unknown"
 
 
 def test_money_keeps_decimal_precision_and_dashes_garbage() -> None:
@@ -86,7 +91,8 @@ def test_audit_row_filter_combines_category_severity_and_case_insensitive_search
 
 
 def test_verdict_filter_by_module_and_outcome() -> None:
-    v = {"module": "adx_filter", "allow": False}
+    [v] = [row for row in verdicts() if row.module == "adx_filter"][:1]
+    assert not v.allow
     assert verdict_matches(v, "adx_filter", "block") and not verdict_matches(v, None, "allow")
 
 

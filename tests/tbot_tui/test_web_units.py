@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from dataclasses import replace
 
 import pytest
 from textual.system_commands import SystemCommandsProvider
@@ -21,7 +22,8 @@ from tbot_tui.widgets.matrix import CELL_PADDING, WIDE_MIN, matrix_layout
 from tbot_tui.widgets.verdicts import column_widths, needs_dates, verdict_time
 
 from .conftest import settle
-from .console_homes import FROZEN_NOW, build_console_home
+from .console_homes import FROZEN_NOW, build_console_home, write_state
+from .console_states import normal
 
 
 @pytest.fixture
@@ -180,8 +182,8 @@ async def test_matrix_at_160_columns_shows_scope_and_response_in_full(home):
 
 def test_verdict_rows_show_the_date_only_when_a_bar_is_not_from_today():
     today = "2026-03-02"
-    assert not needs_dates([{"ts_utc": "2026-03-02T15:29:58.120000Z"}], today)
-    assert needs_dates([{"ts_utc": "2026-03-02T15:29:58Z"}, {"ts_utc": "2026-01-05T14:30:00Z"}], today)
+    assert not needs_dates(["2026-03-02T15:29:58.120000Z"], today)
+    assert needs_dates(["2026-03-02T15:29:58Z", "2026-01-05T14:30:00Z"], today)
     assert verdict_time("2026-01-05T14:30:00Z", True) == "2026-01-05 14:30:00"
     assert verdict_time("2026-03-02T15:29:58Z", False) == "15:29:58"
     assert column_widths(80, 10, 10, dated=True)[0] == ("date time (UTC)", 19)
@@ -189,10 +191,9 @@ def test_verdict_rows_show_the_date_only_when_a_bar_is_not_from_today():
 
 
 async def test_verdicts_from_a_replay_day_show_their_date_in_the_console(home):
-    state = json.loads(home.state_file.read_text())
-    for verdict in state["verdicts"]:
-        verdict["ts_utc"] = "2026-01-05" + verdict["ts_utc"][10:]
-    home.state_file.write_text(json.dumps(state))
+    state = normal()
+    replay_day = tuple(replace(v, ts_utc="2026-01-05" + v.ts_utc[10:]) for v in state.verdicts)
+    write_state(home, replace(state, verdicts=replay_day))
     app = TradeBotConsole(str(home.root), clock=frozen_clock(FROZEN_NOW))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -201,9 +202,7 @@ async def test_verdicts_from_a_replay_day_show_their_date_in_the_console(home):
 
 
 async def test_tuning_screen_says_not_published_yet_when_the_core_publishes_no_tuning_section(home):
-    state = json.loads(home.state_file.read_text())
-    del state["tuning"]
-    home.state_file.write_text(json.dumps(state))
+    write_state(home, replace(normal(), tuning=None))  # the core leaves the section out until it has stats
     app = TradeBotConsole(str(home.root), clock=frozen_clock(FROZEN_NOW))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)

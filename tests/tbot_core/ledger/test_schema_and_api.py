@@ -9,7 +9,6 @@ import apsw
 import pytest
 
 from tbot_core.audit import AuditLog
-from tbot_core.check_registry import registered_checks
 from tbot_core.errors import IntegrityError, TbotError
 from tbot_core.ledger.batch import Ledger
 from tbot_core.ledger.checks import ledger_findings, trial_balance
@@ -19,7 +18,7 @@ from tbot_core.ledger.failures import LedgerBatchError
 from tbot_core.ledger.hooks import manual_override, run_hook
 from tbot_core.ledger.posting import post_groups, reverse_group
 from tbot_core.ledger.sync import ingest_activities
-from tbot_core.selfcheck import run_checks
+from tbot_core.startup import run_startup
 
 from .helpers import EFFECTIVE, balanced_groups, cash, fill, fresh_ledger
 
@@ -244,12 +243,15 @@ def test_remap_moves_balance_and_stays_aligned(db: Path) -> None:
 
 
 def test_startup_check_blocks_when_a_trigger_is_missing(bot_home) -> None:
-    names = lambda: {r.module: r.ok for r in run_checks(registered_checks(bot_home))}  # noqa: E731 - a one-line local helper reads better inline
-    assert names()["ledger_schema"] and names()["ledger_coa"]
+    before = {r.module: r.ok for r in run_startup(bot_home)}
+    assert before["ledger_schema"] and before["ledger_coa"]
     conn = open_ledger(bot_home.paths.ledger_db)
     conn.execute("DROP TRIGGER legs_no_delete")
     conn.close()
-    results = {r.module: r for r in run_checks(registered_checks(bot_home))}
+    results = {r.module: r for r in run_startup(bot_home)}
     assert not results["ledger_schema"].ok and "legs_no_delete" in results["ledger_schema"].detail
+    # One fact, one probe: the chart of accounts, the books and build_check report the schema's failure.
+    assert not results["ledger_coa"].ok and not results["ledger_books"].ok
+    assert not results["build_check"].ok and results["build_check"].detail.startswith("ledger_schema: ")
     findings = {f.name: f for f in ledger_findings(bot_home.paths.ledger_db)}
     assert not findings["schema"].ok

@@ -29,7 +29,7 @@ def test_kill_switch_under_load_no_order_after_breach_tick_and_still_halted_afte
         "SELECT count(*) FROM paper_orders WHERE submitted_utc >= ? OR bar_utc > ?", (state.since_utc, breach_bar)
     )[0][0]
     assert orders_before > 10 and after == 0
-    assert any(v["module"] == "kill_switch" and not v["allow"] for v in engine.verdicts)
+    assert any(v.module == "kill_switch" and not v.allow for v in engine.view.verdicts)
     store.close()
     # restart: a fresh engine on the same core.db stays halted and places nothing
     engine2, store2, kill2, ctx2 = build_engine(paths.root, 7, DAILY_LOSS_LIMIT="500")
@@ -51,8 +51,8 @@ def test_risk_block_is_logged_audited_and_marks_validation_fail(tmp_path):
     paths = make_home(tmp_path, {}, bars=400, symbols=("SPY", "ZZZZ"))
     engine, store, kill, ctx = build_engine(paths.root, 3)
     engine.run()
-    blocked = [v for v in engine.verdicts if v["module"] == "risk_bot" and not v["allow"]]
-    assert any("not in SYMBOLS" in v["reason"] for v in blocked)
+    blocked = [v for v in engine.view.verdicts if v.module == "risk_bot" and not v.allow]
+    assert any("not in SYMBOLS" in v.reason for v in blocked)
     assert ctx.matrix.state("validation_fail") == "triggered"
     assert store.query("SELECT count(*) FROM paper_orders WHERE symbol = 'ZZZZ'")[0][0] == 0
 
@@ -103,7 +103,7 @@ def test_a_sell_with_no_position_is_no_trade_no_verdict_and_no_validation_failur
     engine.strategies = [SellsOnly()]
     engine.run()
     assert engine.flat_sells == 40
-    assert list(engine.verdicts) == []
+    assert engine.view.verdicts == ()
     assert ctx.matrix.state("validation_fail") == "armed"
     assert store.query("SELECT count(*) FROM paper_orders")[0][0] == 0
 

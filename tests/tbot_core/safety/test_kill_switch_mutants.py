@@ -22,6 +22,7 @@ from tbot_core.context import CoreContext, Matrix
 from tbot_core.core_store import CoreStore
 from tbot_core.safety.kill_switch import KillSwitch
 from tbot_core.safety.notifier_bot import Notifier
+from tbot_core.state_codec import encode
 from tbot_core.syslog import SystemLog
 from tests.tbot_core.safety.alert_servers import start_webhook
 
@@ -96,7 +97,7 @@ def parts(bot_home):
 # -- evaluate -------------------------------------------------------------------------------------------------
 def test_a_loss_of_exactly_the_limit_does_not_halt_and_is_remembered(parts):
     assert parts.kill.last_pnl is None and parts.kill.last_limit is None
-    assert parts.kill.snapshot() == {
+    assert encode(parts.kill.snapshot()) == {
         "state": "armed",
         "since_utc": None,
         "cause": None,
@@ -106,7 +107,7 @@ def test_a_loss_of_exactly_the_limit_does_not_halt_and_is_remembered(parts):
     assert parts.kill.evaluate(-500_00, 500_00, BAR_UTC) is False
     assert not parts.kill.triggered and parts.kill.state().state == "armed"
     assert parts.kill.last_pnl == Decimal("-500.00") and parts.kill.last_limit == Decimal("500.00")
-    assert parts.kill.snapshot() == {
+    assert encode(parts.kill.snapshot()) == {
         "state": "armed",
         "since_utc": None,
         "cause": None,
@@ -128,7 +129,7 @@ def test_a_loss_one_cent_over_the_limit_halts_with_the_numbers_in_the_cause(part
     assert state.triggered and state.bar_utc == BAR_UTC
     assert state.since_utc and state.since_utc.startswith("20") and state.since_utc.endswith("Z")
     assert state.cause == "daily PnL -500.01 breached DAILY_LOSS_LIMIT 500 (limit 500.00)"
-    assert parts.kill.snapshot() == {
+    assert encode(parts.kill.snapshot()) == {
         "state": "triggered",
         "since_utc": state.since_utc,
         "cause": state.cause,
@@ -205,8 +206,8 @@ def test_a_halt_is_persisted_so_a_restarted_core_is_still_halted(parts):
 
 def test_a_halt_sets_the_daily_loss_matrix_row_with_the_cause(parts):
     parts.kill.evaluate(-600_00, 500_00, BAR_UTC)
-    [row] = [r for r in parts.ctx.matrix.rows() if r["key"] == "daily_loss"]
-    assert row["state"] == "triggered" and row["cause"] == parts.kill.state().cause
+    [row] = [r for r in parts.ctx.matrix.rows() if r.key == "daily_loss"]
+    assert row.state == "triggered" and row.cause == parts.kill.state().cause
 
 
 def test_a_halt_writes_an_error_line_to_the_system_log(parts):
@@ -287,8 +288,8 @@ def test_reset_rearms_persists_clears_the_row_and_audits_who_and_why(parts):
     assert parts.kill.reset("checked the fills", "ops") is True
     assert not parts.kill.triggered and parts.kill.state().state == "armed" and parts.kill.state().cause is None
     assert not parts.fresh_kill().triggered
-    [row] = [r for r in parts.ctx.matrix.rows() if r["key"] == "daily_loss"]
-    assert row["state"] == "cleared" and row["cause"] == "reset by ops: checked the fills"
+    [row] = [r for r in parts.ctx.matrix.rows() if r.key == "daily_loss"]
+    assert row.state == "cleared" and row.cause == "reset by ops: checked the fills"
     [(severity, actor, context)] = parts.events("kill_switch_reset")
     assert (severity, actor) == ("warning", "operator")
     assert context == {

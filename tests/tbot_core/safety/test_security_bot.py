@@ -6,11 +6,11 @@ import os
 
 from cryptography.fernet import Fernet
 
-from tbot_core.check_registry import _factories, registered_checks
 from tbot_core.cli.cmd_config import apply_config_change
 from tbot_core.paths import HomePaths
 from tbot_core.safety.security_bot import SecurityBot
 from tbot_core.secrets.store import SecretStore
+from tbot_core.startup import STAGES, run_startup
 
 
 def test_a_healthy_home_passes(bot_home):
@@ -20,9 +20,10 @@ def test_a_healthy_home_passes(bot_home):
     assert "generation 2" in result.detail
 
 
-def test_it_is_registered_right_after_the_home_checks(bot_home):
-    assert [name for name, _ in _factories()][:2] == ["home", "security_bot"]
-    assert "security_bot" in [check.name for check in registered_checks(bot_home)]
+def test_it_is_the_stage_right_after_the_home_checks(bot_home):
+    assert [stage.name for stage in STAGES][:2] == ["home", "secrets"]
+    assert STAGES[1].factories[0][0] == "security_bot"
+    assert "security_bot" in [result.module for result in run_startup(bot_home)]
 
 
 def test_each_problem_is_one_line_naming_its_file_and_no_value_leaks(bot_home):

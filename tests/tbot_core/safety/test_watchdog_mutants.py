@@ -13,6 +13,7 @@ import time
 import pytest
 
 from tbot_core.safety.watchdog_bot import Watchdog
+from tbot_core.state_codec import encode
 
 
 class Probe:
@@ -83,7 +84,7 @@ def test_the_watchdog_takes_its_period_and_both_timeouts_from_the_settings(bot_h
     dog, _ = _watchdog(bot_home, Probe(), Probe(), interval="0.5", broker_timeout="7", feed_timeout="9")
     assert dog.interval == 0.5 and isinstance(dog.interval, float)
     assert dog.broker_beat.threshold == 7.0 and dog.feed_beat.threshold == 9.0
-    assert dog.snapshot()["broker"]["threshold_seconds"] == 7.0 and dog.snapshot()["feed"]["threshold_seconds"] == 9.0
+    assert dog.snapshot().broker.threshold_seconds == 7.0 and dog.snapshot().feed.threshold_seconds == 9.0
     assert dog.broker_beat.state == "ok" and dog.feed_beat.state == "ok" and not dog.broker_suspended()
     assert dog.died_of == "" and not dog.alive()
     assert time.monotonic() - dog.last_loop >= 0  # the supervisor can age the loop before the thread ever runs
@@ -111,7 +112,7 @@ def test_snapshot_reports_each_beats_age_threshold_and_state(bot_home):
     dog, _ = _watchdog(bot_home, Probe(), Probe(), broker_timeout="600", feed_timeout="600")
     time.sleep(0.01)
     before = {"broker": dog.broker_beat.age(), "feed": dog.feed_beat.age()}
-    snap = dog.snapshot()
+    snap = encode(dog.snapshot())
     after = {"broker": dog.broker_beat.age(), "feed": dog.feed_beat.age()}
     assert set(snap) == {"broker", "feed"}
     for key in ("broker", "feed"):
