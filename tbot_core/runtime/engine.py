@@ -210,20 +210,21 @@ class Engine(Waits):
         self._publish_if_changed(bar.symbol)
 
     def _publish_if_changed(self, marked: str) -> None:
-        """After a bar: publish only if what others see moved (a bar of a symbol not held moves nothing).
-
-        A new PnL point alone (a new minute, nothing held: the same PnL again)
-        waits up to ``QUIET_PUBLISH_SECONDS``, so a fast replay does not build a
-        view every minute of data; live, a minute has passed by then anyway.
+        """After a bar: publish at once what others act on (orders, verdicts, cash, the day's limit, the gate);
+        what only moves with prices (a held symbol's mark, a new PnL point) at most every
+        ``QUIET_PUBLISH_SECONDS``: state.json is written about that often, and a fast replay then does not build
+        a view per bar.  The kill switch reads the engine's own numbers on every bar, never this view.
         """
         v, j, p = self.view, self.journal, self.portfolio
         if (
-            marked in p.positions
-            or self._gate_dirty
+            self._gate_dirty
             or j.verdicts is not v.verdicts
             or j.orders is not v.orders
             or (p.cash_cents, self.sod_cents, self.day_limit_cents) != (v.cash_cents, v.sod_cents, v.day_limit_cents)
-            or (j.history is not v.pnl_history and self._clock() - self._published_at >= QUIET_PUBLISH_SECONDS)
+            or (
+                (marked in p.positions or j.history is not v.pnl_history)
+                and self._clock() - self._published_at >= QUIET_PUBLISH_SECONDS
+            )
         ):
             self.publish()
 

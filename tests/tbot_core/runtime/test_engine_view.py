@@ -1,8 +1,9 @@
-"""The engine owns its portfolio and publishes a frozen view per bar; nobody else reads its parts."""
+"""The engine owns its portfolio and publishes a frozen view per change; nobody else reads its parts."""
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from decimal import Decimal
 
 import pytest
@@ -52,7 +53,8 @@ def test_the_engine_publishes_a_new_view_per_change_and_never_changes_a_publishe
     assert views[1].bars == 1 and views[1].sod_cents is not None, "the day's start is a change"
     assert all(v is views[1] for v in views[1:39]), "bars of a symbol not held, no signal: nothing to publish"
     held = [i for i in range(1, 120) if views[i - 1].positions and views[i].positions]
-    assert held and all(views[i].bars == i for i in held), "a held symbol's mark: a view after every bar"
+    quiet = [i for i in held if views[i].orders is views[i - 1].orders]
+    assert quiet and all(views[i].bars < i for i in quiet), "a held mark alone waits for the quiet interval"
     first_buy = next(i for i, v in enumerate(views) if v.positions)
     assert views[first_buy - 1].positions == () and views[first_buy - 1].orders == (), "an old view kept its past"
     assert all(mutable_parts(v) == [] for v in views[:: len(views) // 6])
@@ -64,6 +66,19 @@ def test_the_engine_publishes_a_new_view_per_change_and_never_changes_a_publishe
     assert [o.side for o in last.orders] == ["buy", "sell", "buy"], "newest first"
     assert last.equity_cents is not None and last.sod_cents is not None and last.day_limit_cents
     assert len(last.pnl_history) == 120, "points held back while nothing else moved are in the last view"
+
+
+def test_a_held_symbols_mark_is_published_once_the_quiet_interval_has_passed(tmp_path):
+    paths = make_home(tmp_path, {}, bars=120, symbols=("SPY",))
+    engine, store, _, _ = build_engine(paths.root, 40)
+    engine._clock = itertools.count(0, 2).__next__  # every reading 2 s later: the interval has always passed
+    recorder = Recorder(engine)
+    engine.strategies.append(recorder)
+    engine.run()
+    store.close()
+    views = recorder.views
+    held = [i for i in range(1, 120) if views[i - 1].positions and views[i].positions]
+    assert held and all(views[i].bars == i for i in held), "a held symbol's mark: a view after every bar"
 
 
 def test_the_view_carries_the_gates_enhancement_rows_and_tuning_stats(tmp_path):
