@@ -99,11 +99,9 @@ class BuildCheck(Enhancement):
                     "run `tbot init --force` to create the ledger",
                 )
             ]
-        try:
-            from tbot_core.ledger.coa import coa_problems
-            from tbot_core.ledger.schema import schema_problems
-        except ImportError as exc:
-            return [(f"ledger schema module unavailable ({exc.name})", "reinstall TradeBot")]
+        from tbot_core.ledger.coa import coa_problems
+        from tbot_core.ledger.schema import schema_problems
+
         return _with_db(path, lambda conn: [*schema_problems(conn), *coa_problems(conn)], "db/ledger.db")
 
 

@@ -48,12 +48,9 @@ class LedgerPoster:
         self._since: datetime = utc_now() - BROKER_LOOKBACK
 
     def post_pending(self) -> int:
-        try:
-            from tbot_core.ledger.activity import Activity
-            from tbot_core.ledger.sync import ingest_activities
-        except ImportError as exc:
-            self._problem(f"ledger modules not importable ({exc.name}); fills wait")
-            return 0
+        from tbot_core.ledger.activity import Activity  # here, not at the top: the ledger loads on the first fill
+        from tbot_core.ledger.sync import ingest_activities
+
         if not self.broker.simulated:
             return self._post_broker_activities(ingest_activities)
         rows = self.store.unposted_fills()

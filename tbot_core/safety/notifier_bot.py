@@ -32,10 +32,8 @@ def secret_store_loader(home: Any) -> CredentialLoader:
     """Credentials from ``SecretStore(home)``; a missing secret or store means "not configured"."""
 
     def load(name: str) -> dict[str, Any] | None:
-        try:
-            from tbot_core.secrets.store import SecretStore
-        except ImportError:
-            return None
+        from tbot_core.secrets.store import SecretStore  # here: the vault loads only when an alert is sent
+
         try:
             value = SecretStore(home).get(name)
         except Exception:
