@@ -27,6 +27,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 -q
 
 bench: $(STAMP)
@@ -39,7 +40,7 @@ MUTATE_PATHS ?= tbot_core/safety/kill_switch.py tbot_core/safety/watchdog_bot.py
                 tbot_core/control.py tbot_core/audit.py tbot_core/gate.py \
                 tbot_core/strategies/open.py tbot_core/strategies/mid.py tbot_core/strategies/close.py \
                 tbot_core/enhancements/finnhub_fundamental_guard.py \
-                tbot_core/ledger/validate.py tbot_core/ledger/posting.py tbot_core/ledger/sync.py
+                tbot_core/ledger/validate.py tbot_core/ledger/posting.py tbot_core/ledger/sync.py tbot_core/ledger/batch.py
 MUTATE_FAIL_UNDER ?= 90
 
 mutate: $(STAMP)

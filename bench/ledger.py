@@ -33,21 +33,28 @@ import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, TypeVar
+
+import apsw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tbot_core.audit import AuditLog
 from tbot_core.ledger.activity import Activity
-from tbot_core.ledger.batch import Ledger
+from tbot_core.ledger.batch import BatchOutcome, Ledger
 from tbot_core.ledger.chain import save_checkpoint, verify_all, verify_since_checkpoint
 from tbot_core.ledger.checks import orphan_problem
 from tbot_core.ledger.conn import open_ledger
 from tbot_core.ledger.posting import GroupSpec, post_groups
 from tbot_core.ledger.schema import create_schema
 from tbot_core.ledger.sync import ingest_activities
+
+T = TypeVar("T")
+S = TypeVar("S")
 
 RAW_SCHEMA = """
 CREATE TABLE groups (group_id INTEGER, batch_id TEXT, kind TEXT, effective_utc TEXT, memo TEXT, symbol TEXT,
@@ -84,13 +91,13 @@ def history(target_legs: int) -> list[Activity]:
     return acts
 
 
-def timed(func):  # type: ignore[no-untyped-def]
+def timed(func: Callable[[], T]) -> tuple[float, T]:
     start = time.perf_counter()
     result = func()
     return time.perf_counter() - start, result
 
 
-def best_of(repeat: int, prepare, run):  # type: ignore[no-untyped-def]
+def best_of(repeat: int, prepare: Callable[[int], S], run: Callable[[S], T]) -> tuple[float, T, S]:
     """Fastest of ``repeat`` timings of ``run(prepare(i))``, each on fresh state (the machine is shared)."""
     best, result = float("inf"), None
     for i in range(repeat):
@@ -112,7 +119,7 @@ def main() -> int:
         folder = Path(tmp)
         acts = history(args.legs)
 
-        def fresh(name: str):  # type: ignore[no-untyped-def]
+        def fresh(name: str) -> Callable[[int], Path]:
             def make(i: int) -> Path:
                 path = folder / f"{name}-{i}.db"
                 create_schema(path)
@@ -138,7 +145,7 @@ def main() -> int:
                 by_group.setdefault(gid, []).append((account, debit, credit))
             specs = [GroupSpec(g[2], g[3], g[4], by_group[g[0]], g[5], g[6], g[7], g[8]) for g in rows["groups"]]
 
-            def posting(path: Path):  # type: ignore[no-untyped-def]
+            def posting(path: Path) -> BatchOutcome:
                 with Ledger(path, audit=audit) as ledger:
                     return post_groups(ledger, "bench-posting", specs)
 
@@ -188,7 +195,13 @@ def main() -> int:
     return 0
 
 
-def interleaved(repeat: int, folder: Path, rows: dict[str, list[tuple]], make, post):  # type: ignore[no-untyped-def]
+def interleaved(
+    repeat: int,
+    folder: Path,
+    rows: dict[str, list[tuple[Any, ...]]],
+    make: Callable[[int], Path],
+    post: Callable[[Path], BatchOutcome],
+) -> tuple[float, float, Path | None]:
     """Best post time and best raw time, the two alternating in each repeat so machine load hits both alike."""
     best_post, best_raw, last = float("inf"), float("inf"), None
     for i in range(repeat):
@@ -265,7 +278,7 @@ def raw_seconds(folder: Path, name: str, repeat: int, rows: dict[str, list[tuple
     """Best time to insert ``rows`` of ``tables`` in one transaction into unconstrained copies of those tables."""
     conns = []
 
-    def fresh_raw(i: int):  # type: ignore[no-untyped-def]
+    def fresh_raw(i: int) -> apsw.Connection:
         raw = open_ledger(folder / f"{name}-{i}.db")
         raw.execute(RAW_SCHEMA)
         conns.append(raw)
@@ -277,7 +290,7 @@ def raw_seconds(folder: Path, name: str, repeat: int, rows: dict[str, list[tuple
     return seconds
 
 
-def insert_raw(raw, rows: dict[str, list[tuple]], tables: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+def insert_raw(raw: apsw.Connection, rows: dict[str, list[tuple[Any, ...]]], tables: tuple[str, ...]) -> None:
     with raw:  # one transaction, same pragmas; closing (a WAL checkpoint) is left out of the peer's time
         for table in tables:
             if rows[table]:

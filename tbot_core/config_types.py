@@ -154,7 +154,7 @@ def _range(lo: object, hi: object) -> str:
     return ""
 
 
-def _check_range(value, lo, hi) -> None:  # type: ignore[no-untyped-def]
+def _check_range(value: Decimal | int, lo: Decimal | int | None, hi: Decimal | int | None) -> None:
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         raise ValueError(f"expected a number{_range(lo, hi)}")
 

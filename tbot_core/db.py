@@ -48,6 +48,13 @@ def durable(conn: apsw.Connection) -> Iterator[None]:
         conn.execute("PRAGMA synchronous=NORMAL")
 
 
+def one_row(cursor: apsw.Cursor) -> Any:
+    """The row of a query that always returns one (an aggregate, a pragma, a SELECT without FROM)."""
+    row = cursor.fetchone()
+    assert row is not None  # such a query never comes back empty
+    return row
+
+
 def schema_version(conn: apsw.Connection) -> int:
     row = conn.execute("PRAGMA user_version").fetchone()
     assert row is not None  # a pragma that reads a value returns one row

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 # mutmut's exit codes (mutmut/stats.py, 3.8): 1 and 3 mean a test failed on the mutant.
-KILLED = {
+KILLED: dict[int | None, str] = {
     1: "killed",
     3: "killed",
     -24: "timeout",
@@ -44,7 +44,7 @@ NAMES = {
 
 
 def status(exit_code: int | None) -> str:
-    return KILLED.get(exit_code) or NAMES.get(exit_code, "suspicious")  # type: ignore[arg-type]
+    return KILLED.get(exit_code) or NAMES.get(exit_code, "suspicious")
 
 
 def module_results(path: str, root: Path = Path("mutants")) -> dict[str, str]:

@@ -12,7 +12,10 @@ are, and what to do.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import apsw
 
 from tbot_core import settings_keys
 from tbot_core.db import connect
@@ -76,7 +79,7 @@ class BuildCheck(Enhancement):
     def _layout(self) -> list[tuple[str, str]]:
         return self._missing(self.env.paths.folders())
 
-    def _missing(self, folders) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    def _missing(self, folders: Iterable[Path]) -> list[tuple[str, str]]:
         root = self.env.paths.root
         return [
             (f"folder {f.relative_to(root)}/ missing", "run `tbot init --force` or recreate it")
@@ -105,9 +108,7 @@ class BuildCheck(Enhancement):
         return _with_db(path, lambda conn: [*schema_problems(conn), *coa_problems(conn)], "db/ledger.db")
 
 
-def _with_db(path, probe: Callable, label: str) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    import apsw
-
+def _with_db(path: Path, probe: Callable[[apsw.Connection], list[str]], label: str) -> list[tuple[str, str]]:
     try:
         conn = connect(path, readonly=True)
         try:

@@ -8,8 +8,10 @@ data source converts).  Missing, stale or unreachable data blocks.
 
 from __future__ import annotations
 
+from typing import Any
+
 from tbot_core import settings_keys
-from tbot_core.enhancements.base import Enhancement, Outcome, allow, block
+from tbot_core.enhancements.base import Enhancement, EnhancementEnv, Outcome, allow, block
 from tbot_core.errors import TbotError
 from tbot_core.selfcheck import CheckResult
 from tbot_core.signals import MarketContext, Signal
@@ -20,12 +22,12 @@ class FinnhubFundamentalGuard(Enhancement):
     keys = settings_keys.finnhub_fundamental_guard.KEYS
     toggle = "fundamental_guard_enabled"
 
-    def __init__(self, env) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, env: EnhancementEnv) -> None:
         super().__init__(env)
         self._source = env.fundamentals
 
     @property
-    def source(self):  # type: ignore[no-untyped-def]
+    def source(self) -> Any:  # FinnhubFundamentals, or what a test or backtest passed in (env.fundamentals)
         if self._source is None:
             from tbot_core.data.finnhub import FinnhubFundamentals
 

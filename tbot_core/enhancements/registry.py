@@ -19,6 +19,7 @@ from tbot_core.enhancements.imbalance_scanner_ibkr import ImbalanceScannerIbkr
 from tbot_core.enhancements.ticker_blocklist import TickerBlocklist
 from tbot_core.enhancements.tuning_tracker import TuningTracker
 from tbot_core.enhancements.vix_gatekeeper import VixGatekeeper
+from tbot_core.home import BotHome
 from tbot_core.selfcheck import CheckResult
 
 MODULES: tuple[type[Enhancement], ...] = (
@@ -38,17 +39,17 @@ def build_enhancements(env: EnhancementEnv) -> dict[str, Enhancement]:
     return {cls.name: cls(env) for cls in MODULES}
 
 
-def env_from_home(home) -> EnhancementEnv:  # type: ignore[no-untyped-def]
+def env_from_home(home: BotHome) -> EnhancementEnv:
     return EnhancementEnv(
         settings=home.settings, identity=home.identity, paths=home.paths, broker_code=home.settings.broker
     )
 
 
-def enhancement_checks(home) -> list[Enhancement]:  # type: ignore[no-untyped-def]
+def enhancement_checks(home: BotHome) -> list[Enhancement]:
     """Self-check factory ``enhancements``: every module except build_check (its own factory)."""
     return [m for name, m in build_enhancements(env_from_home(home)).items() if name != BuildCheck.name]
 
 
-def build_check_checks(home, prior: Sequence[CheckResult] | None = None) -> list[Enhancement]:  # type: ignore[no-untyped-def]
+def build_check_checks(home: BotHome, prior: Sequence[CheckResult] | None = None) -> list[Enhancement]:
     """Self-check factory ``build_check``: the pre-launch validator, given the earlier stages' results."""
     return [BuildCheck(env_from_home(home), prior)]

@@ -12,7 +12,7 @@ import json
 from datetime import date
 
 from tbot_core import settings_keys
-from tbot_core.enhancements.base import Enhancement, Outcome, allow, block
+from tbot_core.enhancements.base import Enhancement, EnhancementEnv, Outcome, allow, block
 from tbot_core.fsutil import atomic_write_text
 from tbot_core.market_calendar import market_day
 from tbot_core.selfcheck import CheckResult
@@ -26,7 +26,7 @@ class TickerBlocklist(Enhancement):
     name = "ticker_blocklist"
     keys = settings_keys.ticker_blocklist.KEYS
 
-    def __init__(self, env) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, env: EnhancementEnv) -> None:
         super().__init__(env)
         self._day: date | None = None
         self._used: dict[str, dict[str, str]] = {}

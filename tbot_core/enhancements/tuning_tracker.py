@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from tbot_core import settings_keys
-from tbot_core.enhancements.base import Enhancement
+from tbot_core.enhancements.base import Enhancement, EnhancementEnv
 from tbot_core.fsutil import atomic_write_text
 from tbot_core.selfcheck import CheckResult
 from tbot_core.timeutil import iso_z
@@ -50,7 +50,7 @@ class TuningTracker(Enhancement):
     toggle = "tuning_tracker_enabled"
     is_filter = False
 
-    def __init__(self, env) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, env: EnhancementEnv) -> None:
         super().__init__(env)
         self.stats: dict[str, StrategyStats] = {}
         self._dirty = False

@@ -15,10 +15,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
+from typing import Any
 
 import apsw
 
 from tbot_core.audit import AuditLog
+from tbot_core.db import one_row
 from tbot_core.errors import TbotError
 from tbot_core.ledger.chain import Unrenderable, draft_hash, draft_sections, next_link
 from tbot_core.ledger.conn import open_ledger
@@ -53,7 +55,7 @@ _INSERT_MAPPINGS = ("INSERT INTO coa_mapping (mapping_id, role, account_code, ba
 _ROWS_PER_INSERT = 64
 
 
-def _insert_rows(conn: apsw.Connection, insert: tuple[str, str], rows: list[tuple]) -> None:
+def _insert_rows(conn: apsw.Connection, insert: tuple[str, str], rows: list[tuple[Any, ...]]) -> None:
     """``rows`` in order, ``_ROWS_PER_INSERT`` to a statement; an error in any row fails its statement whole."""
     head, one = insert
     n, flat = _ROWS_PER_INSERT, chain.from_iterable
@@ -122,20 +124,22 @@ class Draft:
     def __init__(self, conn: apsw.Connection, meta: BatchMeta) -> None:
         self.conn = conn
         self.meta = meta
-        top = conn.execute(
-            "SELECT (SELECT coalesce(max(group_id), 0) FROM groups), (SELECT coalesce(max(lot_id), 0) FROM lots), "
-            "(SELECT coalesce(max(relief_id), 0) FROM lot_reliefs), "
-            "(SELECT coalesce(max(mapping_id), 0) FROM coa_mapping)"
-        ).fetchone()
+        top: tuple[int, int, int, int] = one_row(
+            conn.execute(
+                "SELECT (SELECT coalesce(max(group_id), 0) FROM groups), (SELECT coalesce(max(lot_id), 0) FROM lots), "
+                "(SELECT coalesce(max(relief_id), 0) FROM lot_reliefs), "
+                "(SELECT coalesce(max(mapping_id), 0) FROM coa_mapping)"
+            )
+        )
         self._next_group, self._next_lot, self._next_relief, self._next_mapping = (n + 1 for n in top)
         self._accounts: set[str] | None = None
-        self.groups: list[tuple] = []
-        self.legs: list[tuple] = []
-        self.stray_legs: list[tuple] = []
-        self.lots: list[tuple] = []
-        self.reliefs: list[tuple] = []
-        self.accounts: list[tuple] = []
-        self.mappings: list[tuple] = []
+        self.groups: list[tuple[Any, ...]] = []
+        self.legs: list[tuple[Any, ...]] = []
+        self.stray_legs: list[tuple[Any, ...]] = []
+        self.lots: list[tuple[Any, ...]] = []
+        self.reliefs: list[tuple[Any, ...]] = []
+        self.accounts: list[tuple[Any, ...]] = []
+        self.mappings: list[tuple[Any, ...]] = []
         self.skipped_known = 0
 
     def peek_group_id(self) -> int:
@@ -182,7 +186,7 @@ class Draft:
         )
         return gid
 
-    def add_groups(self, groups: Sequence[tuple], broker_code: Callable[[str], str]) -> bool:
+    def add_groups(self, groups: Sequence[tuple[Any, ...]], broker_code: Callable[[str], str]) -> bool:
         """Draft every group of ``groups``, shaped as ``posting.GroupSpec``, each non-NULL broker code spelled by
         ``broker_code``, with the rows ``add_group`` would draft for them; or draft nothing and return False.
 
@@ -192,8 +196,8 @@ class Draft:
         once) the caller drafts group by group with ``add_group``, whose checks name the first fault as always.
         """
         batch_id, gid, no = self.meta.batch_id, self._next_group, len(self.groups)
-        groups_out: list[tuple] = []
-        legs_out: list[tuple] = []
+        groups_out: list[tuple[Any, ...]] = []
+        legs_out: list[tuple[Any, ...]] = []
         ends: list[int] = []
         try:
             for kind, effective_utc, memo, legs, symbol, code, fitid, content_hash in groups:
@@ -492,7 +496,7 @@ class Ledger:
             severity="error",
         )
 
-    def _audit(self, event: str, meta: BatchMeta, extra: dict, *, severity: str = "info") -> None:
+    def _audit(self, event: str, meta: BatchMeta, extra: dict[str, Any], *, severity: str = "info") -> None:
         if self.audit is None:
             return
         context = {

@@ -45,8 +45,11 @@ import hashlib
 import json
 from dataclasses import dataclass
 from operator import itemgetter
+from typing import Any
 
 import apsw
+
+from tbot_core.db import one_row
 
 GENESIS = "0" * 64
 BATCH_COLUMNS = (
@@ -132,7 +135,7 @@ _VERIFY_SQL = (
 _N = len(BATCH_COLUMNS)
 
 
-def batch_digest(batch_row: tuple, sections: tuple[str, ...], prev_hash: str) -> str:
+def batch_digest(batch_row: tuple[Any, ...], sections: tuple[str, ...], prev_hash: str) -> str:
     """The hash of one batch: its row (BATCH_COLUMNS order), its rendered sections, its predecessor's hash."""
     h = hashlib.sha256()
     head = json.dumps(list(batch_row), ensure_ascii=False, separators=(",", ":")).encode()
@@ -162,7 +165,7 @@ def _q(value: object) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _lines(rows: list[tuple], kinds: str, insert: tuple[int, int] | None = None) -> str:
+def _lines(rows: list[tuple[Any, ...]], kinds: str, insert: tuple[int, int] | None = None) -> str:
     """One section's text: each row as the ``format()`` of its columns, one line per row, in the order given.
 
     ``kinds`` has one letter per column: ``d`` a NOT NULL INTEGER (``%d``),
@@ -213,13 +216,13 @@ def _lines(rows: list[tuple], kinds: str, insert: tuple[int, int] | None = None)
 
 
 def draft_sections(
-    groups: list[tuple],
+    groups: list[tuple[Any, ...]],
     group_count: int,
-    legs: list[tuple],
-    lots: list[tuple],
-    reliefs: list[tuple],
-    accounts: list[tuple],
-    mappings: list[tuple],
+    legs: list[tuple[Any, ...]],
+    lots: list[tuple[Any, ...]],
+    reliefs: list[tuple[Any, ...]],
+    accounts: list[tuple[Any, ...]],
+    mappings: list[tuple[Any, ...]],
 ) -> tuple[str, ...]:
     """The ``_SECTIONS`` texts of a drafted batch, rendered in Python exactly as ``_DRAFT_SQL`` renders them.
 
@@ -246,12 +249,14 @@ def next_link(conn: apsw.Connection) -> tuple[int, str]:
     return (1, GENESIS) if row is None else (row[0] + 1, row[1])
 
 
-def draft_hash(conn: apsw.Connection, batch_row: tuple, prev_hash: str, rendered: tuple[str, ...] | None = None) -> str:
+def draft_hash(
+    conn: apsw.Connection, batch_row: tuple[Any, ...], prev_hash: str, rendered: tuple[str, ...] | None = None
+) -> str:
     """Hash of a batch whose rows are inserted (same transaction) but whose seal row is not yet.
 
     ``rendered`` is ``draft_sections`` of those rows when the caller has them; otherwise they are read back.
     """
-    sections = rendered if rendered is not None else conn.execute(_DRAFT_SQL, (batch_row[0],)).fetchone()
+    sections = rendered if rendered is not None else one_row(conn.execute(_DRAFT_SQL, (batch_row[0],)))
     return batch_digest(batch_row, sections, prev_hash)
 
 
@@ -311,7 +316,7 @@ def verify_all(conn: apsw.Connection) -> ChainResult:
     """The whole chain from the first batch; also refuses a chain with fewer seqs than batch rows."""
     result = verify_range(conn)
     if result.problem is None:
-        (count,) = conn.execute("SELECT count(*) FROM batches").fetchone()
+        (count,) = one_row(conn.execute("SELECT count(*) FROM batches"))
         if count != result.checked_batches:
             return ChainResult(
                 result.checked_batches,
@@ -388,7 +393,7 @@ def verify_since_checkpoint(
             ), cp
     new = verify_range(conn, cp.head_seq, cp.head_hash)
     if new.problem is None:
-        (count,) = conn.execute("SELECT count(*) FROM batches").fetchone()
+        (count,) = one_row(conn.execute("SELECT count(*) FROM batches"))
         if count != new.head_seq:
             new = ChainResult(
                 new.checked_batches,

@@ -14,14 +14,17 @@ that belong to no committed batch, and blocks launch on either.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import apsw
 
+from tbot_core.db import one_row
 from tbot_core.errors import TbotError
 from tbot_core.home import BotHome
-from tbot_core.ledger.chain import save_checkpoint, verify_all, verify_since_checkpoint
+from tbot_core.ledger.chain import Checkpoint, save_checkpoint, verify_all, verify_since_checkpoint
 from tbot_core.ledger.coa import coa_problems
 from tbot_core.ledger.conn import open_ledger
 from tbot_core.ledger.schema import schema_problems
@@ -41,7 +44,7 @@ class Finding:
     detail: str
 
 
-def _first(conn: apsw.Connection, sql: str) -> tuple | None:
+def _first(conn: apsw.Connection, sql: str) -> tuple[Any, ...] | None:
     return conn.execute(sql).fetchone()
 
 
@@ -154,15 +157,17 @@ def _telemetry(conn: apsw.Connection) -> Finding:
     bad = _first(conn, "SELECT batch_id FROM batch_telemetry WHERE completed_utc < started_utc LIMIT 1")
     if bad:
         return Finding("batch_telemetry", False, f"batch {bad[0]} completed before it started")
-    (committed,) = _first(conn, "SELECT count(*) FROM batches")
-    (failed,) = _first(conn, "SELECT count(*) FROM failed_batches")
+    (committed,) = one_row(conn.execute("SELECT count(*) FROM batches"))
+    (failed,) = one_row(conn.execute("SELECT count(*) FROM failed_batches"))
     return Finding(
         "batch_telemetry", True, f"{committed} committed and {failed} rolled-back batches consistent with rows"
     )
 
 
 def _totals(conn: apsw.Connection) -> Finding:
-    debit, credit = _first(conn, "SELECT coalesce(sum(debit_cents), 0), coalesce(sum(credit_cents), 0) FROM legs")
+    debit, credit = one_row(
+        conn.execute("SELECT coalesce(sum(debit_cents), 0), coalesce(sum(credit_cents), 0) FROM legs")
+    )
     return Finding(
         "trial_balance", debit == credit, f"debits {debit} {'=' if debit == credit else '!='} credits {credit} (cents)"
     )
@@ -254,7 +259,7 @@ def _verdict(name: str, problems: list[str]) -> CheckResult:
     return CheckResult.passed(name, "ok")
 
 
-def _probe(path: Path, problems_of) -> list[str]:  # type: ignore[no-untyped-def]
+def _probe(path: Path, problems_of: Callable[[apsw.Connection], list[str]]) -> list[str]:
     conn = open_ledger(path, readonly=True)
     try:
         return problems_of(conn)
@@ -295,7 +300,7 @@ def books_check(path: Path, *, schema_checked: bool = False) -> CheckResult:
     )
 
 
-def _store_checkpoint(path: Path, checkpoint) -> bool:  # type: ignore[no-untyped-def]
+def _store_checkpoint(path: Path, checkpoint: Checkpoint) -> bool:
     try:
         conn = open_ledger(path)
     except TbotError:

@@ -16,6 +16,7 @@ from functools import lru_cache
 
 import apsw
 
+from tbot_core.db import one_row
 from tbot_core.errors import ConfigError, TbotError
 from tbot_core.ledger.batch import BatchMeta, BatchOutcome, Draft, Ledger, signed_legs
 from tbot_core.ledger.posting import require_reason
@@ -93,11 +94,11 @@ def coa_problems(conn: apsw.Connection) -> list[str]:
             problems.append(f"account {code} is {stored[code][1]} {stored[code][0]!r}, expected {kind} {name!r}")
     mapping = current_mapping(conn)
     for role, kind in coa.role_kinds().items():
-        code = mapping.get(role)
-        if code is None:
+        mapped = mapping.get(role)
+        if mapped is None:
             problems.append(f"role {role} has no account")
-        elif code not in stored or stored[code][1] != kind:
-            problems.append(f"role {role} maps to {code}, which is not a {kind} account")
+        elif mapped not in stored or stored[mapped][1] != kind:
+            problems.append(f"role {role} maps to {mapped}, which is not a {kind} account")
     problems.extend(f"role {role} is not a known role" for role in mapping if role not in coa.roles)
     return problems
 
@@ -140,9 +141,11 @@ def remap(
             raise TbotError(f"role {role} already maps to {account_code}")
         draft.map_role(role, account_code)
         if move_balance and old is not None:
-            (balance,) = draft.conn.execute(
-                "SELECT coalesce(sum(debit_cents - credit_cents), 0) FROM legs WHERE account_code = ?", (old,)
-            ).fetchone()
+            (balance,) = one_row(
+                draft.conn.execute(
+                    "SELECT coalesce(sum(debit_cents - credit_cents), 0) FROM legs WHERE account_code = ?", (old,)
+                )
+            )
             if balance:
                 draft.add_group(
                     "RECLASS",

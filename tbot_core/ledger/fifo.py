@@ -9,6 +9,7 @@ short positions are not booked (fail closed rather than guess a basis).
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
 from tbot_core.ledger.batch import Draft
 from tbot_core.ledger.failures import validation
@@ -23,9 +24,9 @@ class LotBook:
     def __init__(self, draft: Draft, broker_code: str) -> None:
         self.draft = draft
         self.broker_code = broker_code
-        self._open: dict[str, list[list]] = {}  # symbol -> [[lot_id, qty_left, cost_left], ...] oldest first
+        self._open: dict[str, list[list[Any]]] = {}  # symbol -> [[lot_id, qty_left, cost_left], ...] oldest first
 
-    def _lots(self, symbol: str) -> list[list]:
+    def _lots(self, symbol: str) -> list[list[Any]]:
         lots = self._open.get(symbol)
         if lots is None:
             conn = self.draft.conn

@@ -20,9 +20,11 @@ from __future__ import annotations
 import re
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import apsw
 
+from tbot_core.db import one_row
 from tbot_core.errors import TbotError
 from tbot_core.ledger.batch import BatchMeta, BatchOutcome, Draft, Ledger, signed_legs
 from tbot_core.ledger.coa import current_mapping, default_coa
@@ -67,9 +69,11 @@ def _move(draft: Draft, kind: str, source_role: str, target_role: str, cents: in
         if role not in roles:
             raise validation("coa_role_missing", f"role {role} has no account")
     source = roles[source_role]
-    (balance,) = draft.conn.execute(
-        "SELECT coalesce(sum(debit_cents - credit_cents), 0) FROM legs WHERE account_code = ?", (source,)
-    ).fetchone()
+    (balance,) = one_row(
+        draft.conn.execute(
+            "SELECT coalesce(sum(debit_cents - credit_cents), 0) FROM legs WHERE account_code = ?", (source,)
+        )
+    )
     if default_coa().role_kinds()[source_role] == "asset" and balance < cents:
         raise validation(
             "insufficient_balance",
@@ -96,7 +100,7 @@ def _refuse_other_content(
     if row is None:
         return
     groups = conn.execute("SELECT group_id, kind FROM groups WHERE batch_id = ?", (batch_id,)).fetchall()
-    legs = conn.execute(
+    legs: list[tuple[Any, ...]] = conn.execute(
         "SELECT l.account_code, l.debit_cents, l.credit_cents FROM legs l "
         "JOIN groups g ON g.group_id = l.group_id WHERE g.batch_id = ? ORDER BY l.debit_cents DESC",
         (batch_id,),

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 import apsw
 
 from tbot_core.audit import AuditLog
-from tbot_core.db import schema_version
+from tbot_core.db import one_row, schema_version
 from tbot_core.errors import TbotError
 from tbot_core.ledger.chain import GENESIS, draft_hash
 from tbot_core.ledger.conn import open_ledger
@@ -190,7 +190,7 @@ def _require_known_layout(conn: apsw.Connection, path: Path, version: int) -> No
 
 def _data_version(conn: apsw.Connection) -> int:
     """Changes whenever another connection commits to the file (never for this connection's own writes)."""
-    return int(conn.execute("PRAGMA data_version").fetchone()[0])
+    return int(one_row(conn.execute("PRAGMA data_version"))[0])
 
 
 def _take_backup(conn: apsw.Connection, path: Path, backup: Path) -> None:
@@ -218,7 +218,7 @@ def _copy_into(conn: apsw.Connection, backup: Path) -> None:
             if not job.done:
                 raise _Refused("the backup did not complete")
         copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
-        if copy.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+        if one_row(copy.execute("PRAGMA quick_check"))[0] != "ok":
             raise _Refused("the copy fails quick_check")
     finally:
         copy.close()
@@ -284,7 +284,10 @@ def _changes(conn: apsw.Connection, sql: str) -> int:
 
 def _drop_triggers_and_views(conn: apsw.Connection) -> None:
     """Old triggers would ride along with the renamed tables and stop ``IF NOT EXISTS`` from creating the new ones."""
-    for kind, name in conn.execute("SELECT type, name FROM sqlite_schema WHERE type IN ('trigger', 'view')").fetchall():
+    rows: list[tuple[Any, ...]] = conn.execute(
+        "SELECT type, name FROM sqlite_schema WHERE type IN ('trigger', 'view')"
+    ).fetchall()
+    for kind, name in rows:
         conn.execute(f"DROP {kind.upper()} {_quoted(name)}")
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from tbot_core.db import one_row
 from tbot_core.errors import TbotError
 from tbot_core.ledger.activity import normalize_broker_code
 from tbot_core.ledger.batch import AUDIT_CATEGORY, BatchMeta, BatchOutcome, Draft, Ledger
@@ -107,11 +108,13 @@ def reverse_group(
                 f"group {group_id} is a {row[0]}, not a holdings action "
                 f"({', '.join(HOLDINGS_KINDS)}); reverse it without --override",
             )
-        relieved = conn.execute(
-            "SELECT count(*) FROM lot_reliefs lr JOIN lots l ON l.lot_id = lr.lot_id WHERE l.group_id = ? "
-            "AND NOT EXISTS (SELECT 1 FROM groups r WHERE r.reverses_group_id = lr.group_id)",
-            (group_id,),
-        ).fetchone()[0]
+        relieved = one_row(
+            conn.execute(
+                "SELECT count(*) FROM lot_reliefs lr JOIN lots l ON l.lot_id = lr.lot_id WHERE l.group_id = ? "
+                "AND NOT EXISTS (SELECT 1 FROM groups r WHERE r.reverses_group_id = lr.group_id)",
+                (group_id,),
+            )
+        )[0]
         if relieved:
             raise validation(
                 "lot_already_sold",

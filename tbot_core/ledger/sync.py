@@ -23,11 +23,12 @@ takes the full path, which decides by content as before.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from operator import attrgetter
 from pathlib import Path
+from typing import Any, cast
 
 import apsw
 
@@ -124,6 +125,8 @@ def _hashed(activities: Sequence[Activity]) -> list[tuple[Activity, str, str]]:
 _TEXT_FIELDS = tuple(map(attrgetter, ("fitid", "type", "symbol", "side")))
 _NUMBER_FIELDS = tuple(map(attrgetter, ("qty", "price", "amount", "fee")))
 _WHEN = attrgetter("timestamp_utc")
+# ``datetime.__reduce__()`` is ``(datetime, (state_bytes[, tzinfo]))``; typeshed gives it object's ``str | tuple``.
+_REDUCE = cast(Callable[[datetime], tuple[Any, tuple[Any, ...]]], datetime.__reduce__)
 
 
 def input_digest(broker: str, activities: Sequence[Activity]) -> str:
@@ -144,7 +147,7 @@ def input_digest(broker: str, activities: Sequence[Activity]) -> str:
     for field in _NUMBER_FIELDS:
         h.update(("\x1e" + "\x1f".join(map(str, map(field, activities)))).encode())
     try:
-        times = b"\x1ep" + b"".join([state[1][0] for state in map(datetime.__reduce__, map(_WHEN, activities))])
+        times = b"\x1ep" + b"".join([state[1][0] for state in map(_REDUCE, map(_WHEN, activities))])
     except (TypeError, IndexError):
         times = b""
     if len(times) != 2 + 10 * len(
@@ -277,7 +280,11 @@ class _Poster:
         if act.type == "FILL":
             gross = round_to_cents(act.amount)
             if act.side == "buy":
-                pairs = ((self.securities, -gross), (self.fees, fee), (self.cash, gross - fee))
+                pairs: tuple[tuple[str, int], ...] = (
+                    (self.securities, -gross),
+                    (self.fees, fee),
+                    (self.cash, gross - fee),
+                )
                 gid = draft.add_signed_group(
                     "FILL",
                     when,

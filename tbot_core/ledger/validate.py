@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from itertools import accumulate
 from operator import add, itemgetter, mul, sub
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from tbot_core.ledger.failures import validation
 
@@ -65,7 +65,7 @@ def check_signed_group(
         raise validation("unbalanced", f"{_name(group_id, fitid)}: debits {debit} != credits {debit - total} (cents)")
 
 
-def legs_pass(legs: list[tuple], ends: Sequence[int], accounts: Collection[str]) -> bool:
+def legs_pass(legs: list[tuple[Any, ...]], ends: Sequence[int], accounts: Collection[str]) -> bool:
     """Whether drafted leg rows ``(group_id, leg_no, account_code, debit_cents, credit_cents, leg_count)`` all pass
     ``check_group``'s leg rules and every group balances; a group's last leg is at each index of ``ends``.
 
@@ -90,7 +90,7 @@ def legs_pass(legs: list[tuple], ends: Sequence[int], accounts: Collection[str])
     return not any(map(running.__getitem__, ends))
 
 
-def check_batch(groups: list[tuple], stray_legs: list[tuple]) -> None:
+def check_batch(groups: list[tuple[Any, ...]], stray_legs: list[tuple[Any, ...]]) -> None:
     """Groups are the drafted rows ``(group_id, batch_id, kind, effective, memo, symbol, broker, fitid, ...)``;
     ``stray_legs`` are ``(group_id, account_code, debit_cents, credit_cents)`` added outside a group."""
     fitids: set[tuple[str, str]] = set()

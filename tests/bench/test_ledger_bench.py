@@ -28,8 +28,9 @@ def _columns(sql: str) -> dict[str, list[str]]:
 
 def test_raw_peer_tables_have_exactly_the_columns_of_the_real_ones() -> None:
     spec = importlib.util.spec_from_file_location("ledger_bench", BENCH)
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    spec.loader.exec_module(module)
     raw, real = _columns(module.RAW_SCHEMA), _columns(schema_sql())
     assert set(raw) == {"groups", "legs", "lots", "lot_reliefs"}
     for table, columns in raw.items():

@@ -51,7 +51,7 @@ def test_values_are_typed_and_settings_are_frozen():
     assert s.max_pe_ratio == Decimal("40") and s.broker == "ibkr" and s.adx_filter_enabled is False
     assert s.daily_loss_limit.is_percent and s.daily_loss_limit.amount(Decimal("100000")) == Decimal("3000.00")
     with pytest.raises(AttributeError):
-        s.max_pe_ratio = Decimal(1)  # type: ignore[misc]
+        s.max_pe_ratio = Decimal(1)  # type: ignore[misc]  # the point: settings are frozen
 
 
 def test_amount_loss_limit_is_exact_money():

@@ -68,11 +68,11 @@ def test_a_full_state_holds_nothing_mutable_and_refuses_assignment(scenario):
     state = SCENARIO_STATES[scenario]()
     assert mutable_parts(state) == []
     with pytest.raises(dataclasses.FrozenInstanceError):
-        state.mode = CoreMode.STOPPED  # type: ignore[misc]
+        state.mode = CoreMode.STOPPED  # type: ignore[misc]  # the point: the state is frozen
     with pytest.raises(dataclasses.FrozenInstanceError):
-        state.account.cash = Decimal(0)  # type: ignore[misc,union-attr]
+        state.account.cash = Decimal(0)  # type: ignore[misc,union-attr]  # frozen (and set in this test)
     with pytest.raises(TypeError):
-        state.tuning["open"] = state.tuning["mid"]  # type: ignore[index]
+        state.tuning["open"] = state.tuning["mid"]  # type: ignore[index]  # the point: mappings are read-only
     decoded = CoreState.from_json(json.loads(json.dumps(state.to_json())))
     assert mutable_parts(decoded) == [], "what the console decodes is frozen too"
 

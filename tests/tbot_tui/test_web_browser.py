@@ -9,6 +9,7 @@ a screenshot of each run is kept under the test's tmp folder.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -17,6 +18,9 @@ from tests.tbot_core.runtime.core_harness import audit_events, make_home, start_
 from tests.tbot_core.runtime.core_harness import wait_for as core_wait_for
 
 from .web_harness import PASSWORD, USER, Served, served_home, web_rows
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(
@@ -28,7 +32,7 @@ VIEWPORT = {"width": 1280, "height": 800}
 class Page:
     """One browser page on a served console, keeping every websocket frame it receives."""
 
-    def __init__(self, browser, served: Served) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, browser: Browser, served: Served) -> None:
         self.served = served
         self.frames: list[bytes] = []
         self.page = browser.new_page(viewport=VIEWPORT)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -102,11 +103,11 @@ def test_a_server_that_repeats_the_same_page_is_stopped_not_looped(broker: Alpac
         fake.add_activity("DIV", "1")
     original = fake.handle
 
-    def ignore_page_token(method, path, query, body, headers):  # type: ignore[no-untyped-def]
+    def ignore_page_token(method: str, path: str, query: dict[str, str], body: Any, headers: Any) -> tuple[int, Any]:
         query.pop("page_token", None)
         return original(method, path, query, body, headers)
 
-    fake.handle = ignore_page_token  # type: ignore[method-assign]
+    fake.handle = ignore_page_token  # type: ignore[method-assign]  # a server that ignores page_token
     with pytest.raises(BrokerError, match="paging did not advance"):
         list(broker.raw_activities(None))
 

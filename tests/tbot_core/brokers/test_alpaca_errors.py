@@ -75,10 +75,10 @@ def test_server_error_is_a_network_error_and_the_next_call_succeeds(fake: FakeAl
 def test_malformed_success_body_is_a_broker_error_naming_the_field(fake: FakeAlpaca) -> None:
     broker = _broker(fake.url)
     original = fake.handle
-    fake.handle = lambda *a: (200, {"cash": "12.5", "equity": "oops", "buying_power": "1"})  # type: ignore[method-assign]
+    fake.handle = lambda *a: (200, {"cash": "12.5", "equity": "oops", "buying_power": "1"})  # type: ignore[method-assign]  # one bad answer
     with pytest.raises(BrokerError, match="alpaca account: field 'equity' is not a number"):
         broker.account()
-    fake.handle = original  # type: ignore[method-assign]
+    fake.handle = original  # type: ignore[method-assign]  # the fake's own handler back
 
 
 def test_missing_secret_fields_are_named_without_values() -> None:

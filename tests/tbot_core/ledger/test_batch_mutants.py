@@ -18,6 +18,7 @@ from tbot_core.ledger.chain import verify_all
 from tbot_core.ledger.conn import open_ledger
 from tbot_core.ledger.failures import LedgerBatchError
 
+from .faultvfs import FaultVFS
 from .helpers import EFFECTIVE, fresh_ledger
 
 PAIR = [("1100", 700, 0), ("1000", 0, 700)]
@@ -122,6 +123,23 @@ def test_drafted_rows_get_the_next_ids_and_their_slot_numbers(books):
     assert seen["next"] == start + 2, "ids continue after the committed groups"
 
 
+def test_a_refused_group_is_named_by_its_id_and_fitid(books):
+    seen = {}
+
+    def build(draft: Draft) -> None:
+        gid = draft.peek_group_id()
+        with pytest.raises(LedgerBatchError) as plain:
+            draft.add_group("FILL", EFFECTIVE, "x", [("1100", 5, 0), ("1000", 0, 4)], fitid="F7")
+        with pytest.raises(LedgerBatchError) as signed:
+            draft.add_signed_group("FILL", EFFECTIVE, "x", [("1100", 5), ("1000", -4)], "", "PAPER", "F8", None)
+        seen.update(gid=gid, plain=str(plain.value), signed=str(signed.value))
+
+    run(books, posting(), build)
+    gid = seen["gid"]
+    assert seen["plain"].endswith(f"group {gid} (fitid F7): debits 5 != credits 4 (cents)")
+    assert seen["signed"].endswith(f"group {gid} (fitid F8): debits 5 != credits 4 (cents)")
+
+
 def test_a_refused_group_uses_no_id(books):
     ids = []
 
@@ -135,6 +153,20 @@ def test_a_refused_group_uses_no_id(books):
 
     run(books, posting(), build)
     assert ids[1] == ids[0] + 1 and query(books, "SELECT group_no FROM groups WHERE memo = 'good'") == [(1,)]
+
+
+def test_a_one_cent_signed_pair_is_a_one_cent_debit(books):
+    outcome = run(
+        books,
+        posting(),
+        lambda d: d.add_signed_group("FEE", EFFECTIVE, "x", [("5100", 1), ("1000", -1)], "", None, None, None),
+    )
+    assert query(
+        books, "SELECT account_code, debit_cents, credit_cents FROM legs WHERE group_id = ?", outcome.group_ids[0]
+    ) == [
+        ("5100", 1, 0),
+        ("1000", 0, 1),
+    ]
 
 
 def test_signed_groups_drop_zero_pairs_and_draft_the_same_rows_as_legs(books):
@@ -295,7 +327,7 @@ def test_every_row_is_inserted_whatever_the_count(books, n_legs):
 def test_a_value_python_cannot_render_is_hashed_from_the_rows_read_back(books):
     run(books, posting(), lambda d: d.add_group("POSTING", EFFECTIVE, "it's quoted\x00", PAIR))
     assert chain_problem(books) is None
-    run(books, posting("b2"), lambda d: d.add_group("POSTING", EFFECTIVE, 1.5, PAIR))  # type: ignore[arg-type]
+    run(books, posting("b2"), lambda d: d.add_group("POSTING", EFFECTIVE, 1.5, PAIR))  # a non-text memo on purpose
     assert chain_problem(books) is None
 
 
@@ -353,6 +385,23 @@ def test_a_committed_batch_is_sealed_answered_and_audited(books, audit):
     }
 
 
+def test_a_batch_skips_nothing_unless_its_build_says_so(books):
+    outcome = run(books, posting(), lambda d: d.add_group("POSTING", EFFECTIVE, "a", PAIR))
+    assert outcome.skipped_known == 0 and query(books, "SELECT skipped_known FROM batches WHERE batch_id = 'b1'") == [
+        (0,)
+    ]
+
+
+def test_a_ledger_writes_through_the_given_vfs(books):
+    vfs = FaultVFS("batch_vfs_probe")
+    try:
+        with Ledger(books, vfs=vfs.name) as ledger:
+            ledger.run(posting(), lambda d: d.add_group("POSTING", EFFECTIVE, "a", PAIR))
+        assert vfs.counts["write"] > 0
+    finally:
+        vfs.unregister()
+
+
 def test_each_batch_links_to_the_one_before(books):
     run(books, posting("b1"), lambda d: d.add_group("POSTING", EFFECTIVE, "a", PAIR))
     run(books, posting("b2"), lambda d: d.add_group("POSTING", EFFECTIVE, "b", PAIR))
@@ -396,7 +445,9 @@ def test_a_repeat_is_found_by_sync_run_id_and_refused_for_another_broker(books):
     meta = BatchMeta("s1", "sync", sync_run_id="run-1", broker_code="PAPER")
     run(books, meta, lambda d: d.add_group("FILL", EFFECTIVE, "a", PAIR, broker_code="PAPER", fitid="F1"))
     again = run(books, BatchMeta("s2", "sync", sync_run_id="run-1", broker_code="PAPER"), lambda d: None)
-    assert again.already_committed and (again.batch_id, again.row_count) == ("s2", 2)
+    assert again.already_committed and (again.batch_id, again.sync_run_id, again.row_count) == ("s2", "run-1", 2)
+    assert again.started_utc.endswith("Z") and again.completed_utc.endswith("Z")
+    assert again.started_utc <= again.completed_utc
     error = refusal(
         lambda: run(books, BatchMeta("s3", "sync", sync_run_id="run-1", broker_code="IBKR"), lambda d: None)
     )
@@ -497,6 +548,15 @@ def test_a_leg_added_outside_its_group_refuses_the_batch(books):
         draft.add_leg_to(gid, "1000", 5, 0)
 
     assert refusal(lambda: run(books, posting(), build)).constraint == "leg_outside_group"
+
+
+def test_a_refusal_whose_telemetry_row_cannot_be_written_is_still_rolled_back_and_audited(books, audit):
+    with pytest.raises(LedgerBatchError):
+        _failing(books, TbotError("no"), audit, BatchMeta("bad", "posting", reason=None))  # type: ignore[arg-type]
+    assert query(books, "SELECT count(*) FROM failed_batches") == [(0,)]
+    context = audit.tail(1)[0].context_dict()
+    assert context["telemetry_row_written"] is False and context["category"] == "validation"
+    assert run(books, posting("next"), lambda d: d.add_group("POSTING", EFFECTIVE, "a", PAIR)).group_count == 1
 
 
 def test_a_refusal_without_an_audit_log_is_still_recorded(books):

@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 
 from tbot_core.ledger.batch import Ledger
-from tbot_core.ledger.chain import GENESIS, read_checkpoint, save_checkpoint, verify_all, verify_since_checkpoint
+from tbot_core.ledger.chain import (
+    GENESIS,
+    ChainResult,
+    read_checkpoint,
+    save_checkpoint,
+    verify_all,
+    verify_since_checkpoint,
+)
 from tbot_core.ledger.checks import books_check, ledger_findings
 from tbot_core.ledger.conn import open_ledger
 from tbot_core.ledger.posting import post_groups
@@ -156,7 +163,7 @@ def test_every_batch_takes_the_next_seq_and_links_to_the_one_before(tmp_path: Pa
     assert result.problem is None and (result.checked_batches, result.head_hash) == (5, rows[-1][2])
 
 
-def _start(db: Path, sweep_legs: int):  # type: ignore[no-untyped-def]
+def _start(db: Path, sweep_legs: int) -> ChainResult:
     """One startup verification with a given sweep, storing the checkpoint when it passes."""
     conn = open_ledger(db)
     try:

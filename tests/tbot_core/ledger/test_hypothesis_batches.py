@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import random
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -60,7 +62,7 @@ def _counts(path: Path) -> tuple[int, int, int]:
         conn.close()
 
 
-def _build(groups: list, defect: str, rnd) -> tuple:  # type: ignore[no-untyped-def]
+def _build(groups: list[list[tuple[str, int]]], defect: str, rnd: random.Random) -> Callable[[Draft], None]:
     """Balanced groups (each debit list offset by one credit to cash), then one defect applied at a random place."""
 
     def build(draft: Draft) -> None:
@@ -94,7 +96,9 @@ def _build(groups: list, defect: str, rnd) -> tuple:  # type: ignore[no-untyped-
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batch=batch_st)
-def test_random_batch_is_all_or_nothing(db: Path, batch) -> None:  # type: ignore[no-untyped-def]
+def test_random_batch_is_all_or_nothing(
+    db: Path, batch: tuple[list[list[tuple[str, int]]], str, random.Random]
+) -> None:
     """A valid batch adds exactly its legs; any defect adds nothing and leaves a rolled_back record."""
     groups, defect, rnd = batch
     before = _counts(db)

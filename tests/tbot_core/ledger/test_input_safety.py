@@ -9,11 +9,12 @@ reversed only through the audited manual override.
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tbot_core.audit import AuditLog
+from tbot_core.audit import AuditLog, AuditRow
 from tbot_core.ledger.batch import BatchMeta, Ledger
 from tbot_core.ledger.checks import trial_balance
 from tbot_core.ledger.coa import current_mapping
@@ -29,11 +30,11 @@ HEADER = "fitid,type,symbol,side,qty,price,amount,fee,timestamp_utc\n"
 DEPOSIT = "dep-1,TRANSFER,,,,,1000,0,2025-01-02T14:00:00Z\n"
 
 
-def _tbot(home: HomePaths, *args: str):  # type: ignore[no-untyped-def]
+def _tbot(home: HomePaths, *args: str) -> subprocess.CompletedProcess[str]:
     return run_tbot("ledger", *args, home=home.root)
 
 
-def _one_error_line(result) -> str:  # type: ignore[no-untyped-def]
+def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode != 0, result.stdout
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in result.stderr, result.stderr
@@ -64,7 +65,7 @@ def _query(home: HomePaths, sql: str, *args: object) -> list[tuple]:
         conn.close()
 
 
-def _audit(home: HomePaths, **filters: str):  # type: ignore[no-untyped-def]
+def _audit(home: HomePaths, **filters: str) -> list[AuditRow]:
     with AuditLog(home.audit_db, readonly=True) as audit:
         return audit.tail(200, category="ledger_batch", **filters)
 

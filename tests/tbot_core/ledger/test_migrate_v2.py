@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import apsw
 import pytest
@@ -56,8 +57,14 @@ V2_BATCHES = [
 
 
 def _write_v2_batch(
-    conn: apsw.Connection, batch_id: str, kind: str, run: str | None, broker: str | None, groups, lots
-) -> None:  # type: ignore[no-untyped-def]
+    conn: apsw.Connection,
+    batch_id: str,
+    kind: str,
+    run: str | None,
+    broker: str | None,
+    groups: Any,  # rows of BATCHES (see its comment)
+    lots: Any,
+) -> None:
     with conn:
         for no, (gid, memo, fitid, legs) in enumerate(groups, 1):
             conn.execute(

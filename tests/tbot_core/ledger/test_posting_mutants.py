@@ -139,7 +139,7 @@ def test_a_reason_is_trimmed_and_needs_three_characters():
     assert require_reason("abc", "x") == "abc"
     for short in ("", " ab ", None):
         with pytest.raises(TbotError) as info:
-            require_reason(short, "a reversing entry")  # type: ignore[arg-type]
+            require_reason(short, "a reversing entry")  # type: ignore[arg-type]  # None among them on purpose
         assert str(info.value) == "--reason: a reversing entry needs an explicit reason (3+ characters)"
 
 

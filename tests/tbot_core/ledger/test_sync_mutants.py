@@ -87,7 +87,7 @@ def refusal(call) -> LedgerBatchError:
 @pytest.mark.parametrize("run_id", ["", "x" * 129, "tab\there", " lead", "trail ", 7, None])
 def test_a_sync_run_id_must_be_1_to_128_printable_characters_without_padding(books, run_id):
     with pytest.raises(TbotError) as info:
-        ingest_activities(books, "PAPER", [BUY], sync_run_id=run_id)  # type: ignore[arg-type]
+        ingest_activities(books, "PAPER", [BUY], sync_run_id=run_id)  # wrong types on purpose
     assert str(info.value) == "sync_run_id: expected 1-128 printable characters without leading or trailing spaces"
     assert query(books, "SELECT count(*) FROM batches WHERE kind = 'sync'") == [(0,)]
 

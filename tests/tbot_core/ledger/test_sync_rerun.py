@@ -13,6 +13,7 @@ import sqlite3
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from hypothesis import given, settings
@@ -43,7 +44,7 @@ def test_a_rerun_of_the_same_input_is_answered_without_hashing_any_activity(tmp_
         (input_digest("ALPACA", acts),)
     ]
 
-    def no_hashing(self, time_text=None):  # type: ignore[no-untyped-def]
+    def no_hashing(self: Activity, time_text: str | None = None) -> NoReturn:
         raise AssertionError("the shortcut must not hash activities")
 
     monkeypatch.setattr(Activity, "content_hash", no_hashing)

@@ -33,9 +33,9 @@ class Recorder:
 def test_a_view_is_frozen_all_the_way_down():
     view = EngineView(positions=(PositionView(symbol="SPY", qty=1, avg_cents=100, mark_cents=None, strategy="mid"),))
     with pytest.raises(dataclasses.FrozenInstanceError):
-        view.cash_cents = 5  # type: ignore[misc]
+        view.cash_cents = 5  # type: ignore[misc]  # the point: a frozen view refuses assignment
     with pytest.raises(dataclasses.FrozenInstanceError):
-        view.positions[0].qty = 2  # type: ignore[misc]
+        view.positions[0].qty = 2  # type: ignore[misc]  # the point: a frozen view refuses assignment
     assert mutable_parts(view) == []
 
 
