@@ -48,7 +48,8 @@ async def test_control_key_writes_its_flag_with_ui_source_and_operator(home: Hom
         payload = flag_payload(home, flag)
         assert payload["source"] == "ui" and payload["operator"]["user"]
         assert [p.name.split(".")[0] for p in home.control_dir.glob("*.flag")] == [f"control_{flag}"]
-        assert f"{flag} requested" in app.ack_text
+        # the worker thread writes the file, then the app's thread shows the acknowledgement: wait for both
+        assert await wait_for(pilot, lambda: f"{flag} requested" in app.ack_text), app.ack_text
 
 
 async def test_kill_needs_confirmation_enter_writes_flag_with_reason(home: HomePaths) -> None:
