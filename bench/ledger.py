@@ -110,7 +110,7 @@ def best_of(repeat: int, prepare: Callable[[int], S], run: Callable[[S], T]) -> 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--legs", type=int, default=100_000)
-    parser.add_argument("--repeat", type=int, default=3, help="best of N timings, each on a fresh database")
+    parser.add_argument("--repeat", type=int, default=5, help="best of N timings, each on a fresh database")
     parser.add_argument(
         "--verify-legs", type=int, default=1_000_000, help="size of the ledger whose hash chain is verified"
     )

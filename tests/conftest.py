@@ -9,11 +9,19 @@ from pathlib import Path
 
 import pytest
 
+from tbot_core import sanitize
 from tbot_core.home import BotHome
 from tbot_core.home_init import init_home
 from tbot_core.paths import HomePaths
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _secrets_registered_by_one_test_stay_in_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scrubber's registry is process-wide: a test that loads an SMTP secret whose host is
+    127.0.0.1 must not make every later test's output read ``***`` where that address stands."""
+    monkeypatch.setattr(sanitize, "_known", sanitize._known)
 
 
 @pytest.fixture

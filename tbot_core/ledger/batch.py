@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import chain
+from itertools import accumulate, chain
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -195,10 +196,11 @@ class Draft:
         answers only "all valid"; on False (a fault, or legs that are not a list or tuple and could be read only
         once) the caller drafts group by group with ``add_group``, whose checks name the first fault as always.
         """
+        if not isinstance(groups, (list, tuple)):  # read twice below: once for the groups, once for their legs
+            return False
         batch_id, gid, no = self.meta.batch_id, self._next_group, len(self.groups)
         groups_out: list[tuple[Any, ...]] = []
-        legs_out: list[tuple[Any, ...]] = []
-        ends: list[int] = []
+        add = groups_out.append
         try:
             for kind, effective_utc, memo, legs, symbol, code, fitid, content_hash in groups:
                 count = len(legs) if isinstance(legs, (list, tuple)) else 0
@@ -206,14 +208,15 @@ class Draft:
                     return False
                 no += 1
                 broker = None if code is None else broker_code(code)
-                groups_out.append(
-                    (gid, batch_id, kind, effective_utc, memo, symbol, broker, fitid, content_hash, None, no, count)
-                )
-                legs_out += [
-                    (gid, n, account, debit, credit, count) for n, (account, debit, credit) in enumerate(legs, 1)
-                ]
-                ends.append(len(legs_out) - 1)
+                add((gid, batch_id, kind, effective_utc, memo, symbol, broker, fitid, content_hash, None, no, count))
                 gid += 1
+            # One comprehension for every leg of the batch: one per group cost a call per group.
+            legs_out = [
+                (group[0], n, account, debit, credit, group[11])
+                for group, legs in zip(groups_out, map(itemgetter(3), groups))
+                for n, (account, debit, credit) in enumerate(legs, 1)
+            ]
+            ends = [end - 1 for end in accumulate(map(itemgetter(11), groups_out))]
             if not legs_pass(legs_out, ends, self.account_codes()):
                 return False
         except Exception:  # whatever it was, the group-by-group path the caller runs next names it

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from itertools import accumulate
-from operator import add, itemgetter, mul, sub
+from operator import itemgetter, sub
 from typing import Any, NoReturn
 
 from tbot_core.ledger.failures import validation
@@ -80,13 +80,15 @@ def legs_pass(legs: list[tuple[Any, ...]], ends: Sequence[int], accounts: Collec
         return False
     if min(debits) < 0 or min(credits) < 0:
         return False
-    # Non-negative, so one side exactly means: not both non-zero (a product) and not both zero (a sum).
-    if any(map(mul, debits, credits)) or 0 in map(add, debits, credits):
+    # Non-negative, so a leg has one zero side at most when debit != credit (no leg is 0/0), and then every leg
+    # has exactly one when the zeros number one per leg (no leg is x/y either).
+    signed = list(map(sub, debits, credits))
+    if 0 in signed or debits.count(0) + credits.count(0) != len(legs):
         return False
     if not set(map(itemgetter(2), legs)) <= set(accounts):
         return False
     # Running debit - credit is zero at the end of every group exactly when each group balances.
-    running = list(accumulate(map(sub, debits, credits)))
+    running = list(accumulate(signed))
     return not any(map(running.__getitem__, ends))
 
 
