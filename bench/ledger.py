@@ -46,7 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tbot_core.audit import AuditLog
 from tbot_core.ledger.activity import Activity
 from tbot_core.ledger.batch import BatchOutcome, Ledger
-from tbot_core.ledger.chain import save_checkpoint, verify_all, verify_since_checkpoint
+from tbot_core.ledger.chain import verify_all
+from tbot_core.ledger.checkpoint import save_checkpoint, verify_since_checkpoint
 from tbot_core.ledger.checks import orphan_problem
 from tbot_core.ledger.conn import open_ledger
 from tbot_core.ledger.posting import GroupSpec, post_groups

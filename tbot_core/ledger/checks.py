@@ -24,7 +24,8 @@ import apsw
 from tbot_core.db import one_row
 from tbot_core.errors import TbotError
 from tbot_core.home import BotHome
-from tbot_core.ledger.chain import Checkpoint, save_checkpoint, verify_all, verify_since_checkpoint
+from tbot_core.ledger.chain import verify_all
+from tbot_core.ledger.checkpoint import Checkpoint, save_checkpoint, verify_since_checkpoint
 from tbot_core.ledger.coa import coa_problems
 from tbot_core.ledger.conn import open_ledger
 from tbot_core.ledger.schema import schema_problems

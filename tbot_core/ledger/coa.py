@@ -18,7 +18,8 @@ import apsw
 
 from tbot_core.db import one_row
 from tbot_core.errors import ConfigError, TbotError
-from tbot_core.ledger.batch import BatchMeta, BatchOutcome, Draft, Ledger, signed_legs
+from tbot_core.ledger.batch import BatchMeta, BatchOutcome, Ledger
+from tbot_core.ledger.draft import Draft, signed_legs
 from tbot_core.ledger.posting import require_reason
 from tbot_core.paths import package_resource
 from tbot_core.timeutil import iso_z

@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from tbot_core.ledger.batch import Draft
+from tbot_core.ledger.draft import Draft
 from tbot_core.ledger.failures import validation
 from tbot_core.money import canonical
 

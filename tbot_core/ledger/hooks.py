@@ -26,8 +26,9 @@ import apsw
 
 from tbot_core.db import one_row
 from tbot_core.errors import TbotError
-from tbot_core.ledger.batch import BatchMeta, BatchOutcome, Draft, Ledger, signed_legs
+from tbot_core.ledger.batch import BatchMeta, BatchOutcome, Ledger
 from tbot_core.ledger.coa import current_mapping, default_coa
+from tbot_core.ledger.draft import Draft, signed_legs
 from tbot_core.ledger.failures import LedgerBatchError, validation
 from tbot_core.ledger.posting import audit_actor, require_reason
 from tbot_core.money import fmt_cents, to_cents

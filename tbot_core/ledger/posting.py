@@ -17,7 +17,8 @@ from typing import NamedTuple
 from tbot_core.db import one_row
 from tbot_core.errors import TbotError
 from tbot_core.ledger.activity import normalize_broker_code
-from tbot_core.ledger.batch import AUDIT_CATEGORY, BatchMeta, BatchOutcome, Draft, Ledger
+from tbot_core.ledger.batch import AUDIT_CATEGORY, BatchMeta, BatchOutcome, Ledger
+from tbot_core.ledger.draft import Draft
 from tbot_core.ledger.failures import validation
 from tbot_core.money import fmt_cents
 from tbot_core.timeutil import iso_z

@@ -35,8 +35,9 @@ import apsw
 from tbot_core.audit import AuditLog
 from tbot_core.errors import TbotError
 from tbot_core.ledger.activity import Activity, normalize_broker_code
-from tbot_core.ledger.batch import AUDIT_CATEGORY, BatchMeta, Draft, Ledger
+from tbot_core.ledger.batch import AUDIT_CATEGORY, BatchMeta, Ledger
 from tbot_core.ledger.coa import current_mapping, default_coa
+from tbot_core.ledger.draft import Draft
 from tbot_core.ledger.failures import LedgerBatchError, validation
 from tbot_core.ledger.fifo import LotBook
 from tbot_core.money import round_to_cents

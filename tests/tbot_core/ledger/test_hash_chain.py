@@ -14,14 +14,8 @@ from pathlib import Path
 import pytest
 
 from tbot_core.ledger.batch import Ledger
-from tbot_core.ledger.chain import (
-    GENESIS,
-    ChainResult,
-    read_checkpoint,
-    save_checkpoint,
-    verify_all,
-    verify_since_checkpoint,
-)
+from tbot_core.ledger.chain import GENESIS, ChainResult, verify_all
+from tbot_core.ledger.checkpoint import read_checkpoint, save_checkpoint, verify_since_checkpoint
 from tbot_core.ledger.checks import books_check, ledger_findings
 from tbot_core.ledger.conn import open_ledger
 from tbot_core.ledger.posting import post_groups

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tbot_core.ledger.batch import BatchMeta, Draft, Ledger
+from tbot_core.ledger.batch import BatchMeta, Ledger
 from tbot_core.ledger.conn import open_ledger
+from tbot_core.ledger.draft import Draft
 from tbot_core.ledger.failures import LedgerBatchError
 
 from .helpers import EFFECTIVE, fresh_ledger
