@@ -1,16 +1,24 @@
-"""sma_cross backtest speed: 1,000,000 synthetic minute bars, and 200,000 bars next to backtesting.py.
+"""Backtest speed: the fast path (sma_cross, 1,000,000 bars; 200,000 next to backtesting.py) and the live engine.
 
-Same strategy rules on both sides (long-only SMA 10/20 cross, signal on bar t's
-close, fill at t+1's open, all cash in whole shares, no commission).  Timings
-are best of --repeat runs; peak memory is measured in a separate traced run
-(tracemalloc) so tracing does not slow the timed ones.
+Fast path: same strategy rules on both sides (long-only SMA 10/20 cross, signal
+on bar t's close, fill at t+1's open, all cash in whole shares, no commission).
+Timings are best of --repeat runs; peak memory is measured in a separate traced
+run (tracemalloc) so tracing does not slow the timed ones.
 Targets: >= 500,000 bars/s on 1M bars; >= 5x backtesting.py on 200k bars.
+
+Live engine (``tbot backtest --strategy=all``, the default engine): ``run_live``
+over --live-bars synthetic session minute bars of four symbols, every filter on
+(the fundamental guard reading a point-in-time file), against the fast path
+running one strategy (mid, every filter on) over the same bars in the same run.
+Reported: engine bars/s (the engine loop), the whole run's bars/s (scratch home,
+data, reading the fills back), and live/fast as a ratio.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 import tracemalloc
 import warnings
@@ -22,10 +30,17 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tbot_core.backtest.backtest_engine import run_backtest
-from tbot_core.backtest.data import bars_from_arrays
+from tbot_core.backtest.backtest_engine import run_fast
+from tbot_core.backtest.data import SymbolBars, bars_from_arrays
+from tbot_core.backtest.filtering import build_filter, filter_settings
+from tbot_core.backtest.fundamentals import PointInTimeFundamentals
+from tbot_core.backtest.live import run_live
 from tbot_core.backtest.portfolio import FillModel
+from tbot_core.backtest.scratch import live_settings
 from tbot_core.config import Settings
+from tbot_core.enhancements.registry import MODULES
+from tbot_core.identity import Identity
+from tbot_core.paths import HomePaths
 
 MODEL = FillModel(Decimal(100_000), Decimal(1), Decimal(0), Decimal(0), Decimal(0))
 
@@ -40,9 +55,74 @@ def synthetic(n: int, seed: int = 42) -> dict:
     return {"SYN": bars_from_arrays("SYN", ts, open_, high, low, close, rng.integers(1_000, 50_000, n).astype(float))}
 
 
+LIVE_SYMBOLS = ("AAPL", "MSFT", "NVDA", "SPY")
+SESSION_MINUTES = 390
+
+
+def session_bars(total: int, seed: int = 11) -> dict[str, SymbolBars]:
+    """``total`` bars: four symbols' random-walk minute bars over weekday sessions (14:30-21:00 UTC), with VIX."""
+    per_symbol = total // len(LIVE_SYMBOLS)
+    days = -(-per_symbol // SESSION_MINUTES)
+    weekdays = [
+        d for d in np.arange(np.datetime64("2026-01-05"), np.datetime64("2027-12-31")) if d.astype(object).weekday() < 5
+    ]
+    opens = np.array(weekdays[:days], dtype="datetime64[ns]") + np.timedelta64(14 * 60 + 30, "m")
+    ts = (opens[:, None] + np.arange(SESSION_MINUTES) * np.timedelta64(60, "s")).ravel()[:per_symbol]
+    rng = np.random.default_rng(seed)
+    vix = 18 + np.cumsum(rng.normal(0, 0.05, per_symbol)).clip(-8, 20)
+    out = {}
+    for k, symbol in enumerate(LIVE_SYMBOLS):
+        close = (100 + 50 * k) * np.exp(np.cumsum(rng.normal(0, 0.0009, per_symbol)))
+        open_ = np.r_[close[0], close[:-1]]
+        high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0, 0.0004, per_symbol)))
+        low = np.minimum(open_, close) * (1 - np.abs(rng.normal(0, 0.0004, per_symbol)))
+        base = bars_from_arrays(
+            symbol, ts, open_, high, low, close, rng.integers(1_000, 50_000, per_symbol).astype(float)
+        )
+        out[symbol] = SymbolBars(symbol, base.ts, base.open, base.high, base.low, base.close, base.volume, vix)
+    return out
+
+
+def live_vs_fast(total: int) -> None:
+    """The live engine with every filter on (--strategy=all) and the fast path (mid alone) on the same bars."""
+    bars = session_bars(total)
+    n = sum(len(b) for b in bars.values())
+    every = [cls.name for cls in MODULES if cls.is_filter]
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = HomePaths(Path(tmp) / "fast")
+        paths.ensure_layout("TBOT_BENCH_01")
+        table = Path(tmp) / "fundamentals.csv"
+        table.write_text(
+            "date,symbol,pe,debt_equity,market_cap\n"
+            + "".join(f"2026-01-01,{s},20,0.5,2000000000000\n" for s in LIVE_SYMBOLS)
+        )
+        settings = filter_settings(Settings(), only=every, no_filters=False, fundamentals=True)
+        identity = Identity("TBOT_BENCH_01", "US", "PAPER")
+        start = time.perf_counter()
+        run = run_live(bars, live_settings(settings, "all"), identity, fundamentals=PointInTimeFundamentals(table))
+        whole = time.perf_counter() - start
+        fast_filter = build_filter(
+            settings, paths=paths, identity=identity, fundamentals=PointInTimeFundamentals(table)
+        )
+        fast = run_fast(bars, "mid", settings, signal_filter=fast_filter)
+    live_rate, fast_rate = run.bars / run.seconds, n / fast.seconds
+    orders = sum(run.orders.values())
+    print(
+        f"live   --strategy=all {n:>9,} bars, every filter on: engine {live_rate:>9,.0f} bars/s, whole run "
+        f"{n / whole:>9,.0f} bars/s ({orders} orders, {sum(run.signals.values())} signals, "
+        f"filters {run.filters['mid']})"
+    )
+    print(
+        f"fast   mid alone      {n:>9,} bars, every filter on: {fast_rate:>11,.0f} bars/s ({len(fast.simulation.trades)} trades)"
+    )
+    print(
+        f"ratio  live engine / fast path speed on the same bars: {live_rate / fast_rate:.4f} (1/{fast_rate / live_rate:,.0f})"
+    )
+
+
 def ours(bars: dict) -> tuple[float, object]:
     start = time.perf_counter()
-    result = run_backtest(bars, "sma_cross", Settings(), model=MODEL)
+    result = run_fast(bars, "sma_cross", Settings(), model=MODEL)
     return time.perf_counter() - start, result
 
 
@@ -88,7 +168,10 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-peer", action="store_true")
+    parser.add_argument("--live-bars", type=int, default=40_000, help="bars for the live engine run (0: skip it)")
     args = parser.parse_args()
+    if args.live_bars:
+        live_vs_fast(args.live_bars)
 
     big = synthetic(args.big)
     best = min(ours(big)[0] for _ in range(args.repeat))

@@ -23,7 +23,7 @@ Layout of ``TBOT_HOME`` (default ``./tbot_home``)::
     run/state.json, run/core.lock    live state for the console; the core's lock
     output/{BOT_IDENTITY}/logs/      operational logs (verdicts, errors, system)
     output/{BOT_IDENTITY}/backtest/  backtest outputs
-    data/market/                     OHLCV + VIX data (sample data ships here)
+    data/market/                     OHLCV + VIX data (sample data ships here); fundamentals.csv for backtests
     data/cache/                      caches such as fundamentals_{date}.json
 """
 
@@ -54,6 +54,11 @@ FILE_MODE = 0o600
 def home_backup(root: Path, stamp: str) -> Path:
     """Where ``tbot init --force`` moves the home it replaces (a sibling folder)."""
     return root.with_name(f"{root.name}.backup-{stamp}")
+
+
+def backtest_scratch_home(temp_dir: str | os.PathLike[str]) -> Path:
+    """The throw-away bot home a live-engine backtest runs the core in (inside a temporary folder)."""
+    return Path(temp_dir) / "home"
 
 
 def home(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -305,6 +310,11 @@ class HomePaths:
     @property
     def sample_vix(self) -> Path:
         return self.market_data_dir / "sample_vix.csv"
+
+    @property
+    def fundamentals_history(self) -> Path:
+        """Dated fundamentals (date,symbol,pe,debt_equity,market_cap) a backtest reads point-in-time."""
+        return self.market_data_dir / "fundamentals.csv"
 
     @property
     def cache_dir(self) -> Path:

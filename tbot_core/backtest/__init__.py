@@ -1,1 +1,1 @@
-"""Backtesting: the live strategies and filters over CSV history; no broker, ledger or database."""
+"""Backtesting: the live engine (default) or the array-speed fast path over CSV history; writes only its outputs."""

@@ -7,22 +7,31 @@ from __future__ import annotations
 
 import argparse
 
-STRATEGY_NAMES = ("open", "mid", "close", "sma_cross")
+STRATEGY_NAMES = ("all", "open", "mid", "close", "sma_cross")
+ENGINES = ("live", "fast")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--strategy", required=True, help="|".join(STRATEGY_NAMES))
+    parser.add_argument(
+        "--strategy", required=True, help="|".join(STRATEGY_NAMES) + " (all: the core's strategies together)"
+    )
     parser.add_argument("--start", required=True, help="first UTC date, YYYY-MM-DD")
     parser.add_argument("--end", required=True, help="last UTC date, YYYY-MM-DD")
     parser.add_argument("--data_source", "--data-source", default="CSV", help="CSV (the only source)")
     parser.add_argument("--data", default=None, help="CSV file (default: the home's sample data with VIX)")
     parser.add_argument(
-        "--config", default=None, help="a plaintext .env_bot / .env_bot.test (default: the home's config)"
+        "--config", default=None, help="a plaintext .env_bot / .env_bot.test laid over the home's config"
+    )
+    parser.add_argument(
+        "--engine",
+        default="live",
+        help="live (default: the core's engine, gate, risk bot and kill switch with the paper broker) | "
+        "fast (array-speed, one strategy, its own fill model)",
     )
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
         "--filters", default=None, help="comma-separated enhancement modules to apply (default: as live)"
     )
-    group.add_argument("--no-filters", action="store_true", help="apply no enhancement module")
+    group.add_argument("--no-filters", action="store_true", help="switch every enhancement filter off")
     parser.add_argument("--plot", action="store_true", help="also write equity_drawdown.png")
     parser.add_argument("--home", default=argparse.SUPPRESS, help="bot home (outputs go to its backtest folder)")

@@ -1,14 +1,16 @@
-"""The backtest engine: the live strategies and filters, replayed over CSV history.
+"""The backtest: the live engine replayed over CSV history (default), or the array-speed fast path.
 
-No broker, no ledger, no database writes, no console: a backtest reads a CSV
-and writes three files (docs/backtest.md).  Strategies produce signals through
-their own ``simulate()`` (the live code path), the same gate filters them with
-the same config toggles, and ``portfolio.simulate`` fills what passes.
+``--engine live`` (default) runs the core itself — the same ``Engine``, gate,
+ticker blocklist, risk bot and kill switch as ``tbot core``, with the paper
+broker's fill model — in a scratch home that is deleted afterwards
+(``live.py``).  ``--engine fast`` runs one strategy's ``simulate()``, the same
+gate, and ``portfolio.simulate``'s next-open fill model at array speed.  Both
+write only their outputs into the operator's home (docs/backtest.md).
 
 CLI (also ``tbot backtest``)::
 
-    python -m tbot_core.backtest.backtest_engine --strategy=mid --start=2026-01-05 \\
-        --end=2026-01-06 --data_source=CSV [--data FILE] [--config .env_bot.test] \\
+    python -m tbot_core.backtest.backtest_engine --strategy=all --start=2026-01-05 \\
+        --end=2026-01-06 --data_source=CSV [--engine live|fast] [--data FILE] [--config .env_bot.test] \\
         [--filters adx_filter,vix_gatekeeper | --no-filters] [--home DIR] [--plot]
 """
 
@@ -20,22 +22,26 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from tbot_core.backtest.arguments import add_arguments
+from tbot_core.backtest.arguments import ENGINES, add_arguments
 from tbot_core.backtest.data import SymbolBars, read_bars_csv
-from tbot_core.backtest.metrics import compute, daily_series
+from tbot_core.backtest.filtering import filter_settings
+from tbot_core.backtest.metrics import MIN_DAYS_ANNUALIZED, compute, daily_series
 from tbot_core.backtest.outputs import daily_rows, trade_row, write_outputs
 from tbot_core.backtest.portfolio import FillModel, Order, SimulationResult, simulate
 from tbot_core.backtest.sources import attach_vix, load_settings, resolve_data, resolve_identity
 from tbot_core.config import Settings
 from tbot_core.errors import ConfigError, TbotError
+from tbot_core.identity import Identity
 from tbot_core.paths import HomePaths
 from tbot_core.strategies.registry import STRATEGIES
 from tbot_core.timeutil import iso_z
 
 if TYPE_CHECKING:
     from tbot_core.backtest.filtering import SignalFilter
+    from tbot_core.backtest.fundamentals import PointInTimeFundamentals
 
 PROGRESS_BARS = 200_000
 
@@ -50,7 +56,7 @@ class BacktestResult:
     seconds: float
 
 
-def run_backtest(
+def run_fast(
     bars: dict[str, SymbolBars],
     strategy_name: str,
     settings: Settings,
@@ -59,7 +65,12 @@ def run_backtest(
     model: FillModel | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> BacktestResult:
-    """Signals -> filters -> fills -> metrics, for every symbol in ``bars``."""
+    """The fast path: one strategy's ``simulate()`` -> the gate -> ``portfolio.simulate`` -> metrics.
+
+    Array speed, no engine, no broker: for sweeps and the reference test against
+    backtesting.py.  It does not model the risk bot, the kill switch or several
+    strategies sharing one account; the live engine (``live.run_live``) does.
+    """
     if strategy_name not in STRATEGIES:
         raise ConfigError(f"--strategy: unknown strategy {strategy_name!r}; expected one of {'|'.join(STRATEGIES)}")
     model = model or FillModel.from_settings(settings)
@@ -89,8 +100,20 @@ def run_backtest(
     return BacktestResult(result, metrics, blocks, n_signals, total, time.perf_counter() - started)
 
 
+@dataclass
+class Outcome:
+    """What either engine hands the output writer."""
+
+    simulation: SimulationResult
+    starting_cash: Decimal
+    blocks: dict[str, int]
+    run: dict[str, Any]
+    bars: int
+    seconds: float
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="backtest_engine", description="Backtest a strategy with the live filters.")
+    parser = argparse.ArgumentParser(prog="backtest_engine", description="Backtest the core's strategies and filters.")
     add_arguments(parser)
     return parser
 
@@ -102,12 +125,90 @@ def _date(text: str, flag: str) -> date:
         raise ConfigError(f"{flag}: expected a date YYYY-MM-DD, got {text[:20]!r}") from None
 
 
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _fundamentals(paths: HomePaths, settings: Settings, only: list[str] | None, no_filters: bool) -> Any:
+    """The point-in-time file if the data folder has one; else None, with a notice if the guard would have run."""
+    if paths.fundamentals_history.exists():
+        from tbot_core.backtest.fundamentals import PointInTimeFundamentals
+
+        return PointInTimeFundamentals(paths.fundamentals_history)
+    wanted = filter_settings(settings, only=only, no_filters=no_filters, fundamentals=True)
+    if wanted.fundamental_guard_enabled:
+        _say(
+            "notice: data/market/fundamentals.csv not found: finnhub_fundamental_guard is off for this backtest "
+            "(a backtest never calls Finnhub)"
+        )
+    return None
+
+
+def _run_live(
+    args: argparse.Namespace, bars: dict[str, SymbolBars], settings: Settings, identity: Identity, fundamentals: Any
+) -> Outcome:
+    from tbot_core.backtest.live import run_live
+    from tbot_core.backtest.scratch import live_settings
+
+    run = run_live(bars, live_settings(settings, args.strategy), identity, fundamentals=fundamentals)
+    blocks: dict[str, int] = {}
+    for per in run.blocks.values():
+        for module, n in per.items():
+            blocks[module] = blocks.get(module, 0) + n
+    info = {
+        "engine": "live",
+        "strategies": run.strategies,
+        "signals": sum(run.signals.values()),
+        "signals_per_strategy": run.signals,
+        "orders_per_strategy": run.orders,
+        "blocks_per_strategy": run.blocks,
+        "flat_sells_ignored": run.flat_sells,
+        "filters": run.filters,
+        "kill_switch": run.kill_switch,
+        "fill_model": run.fill_model,
+    }
+    return Outcome(run.simulation, run.starting_cash, blocks, info, run.bars, run.seconds)
+
+
+def _run_fast(
+    args: argparse.Namespace,
+    paths: HomePaths,
+    bars: dict[str, SymbolBars],
+    settings: Settings,
+    identity: Identity,
+    fundamentals: PointInTimeFundamentals | None,
+) -> Outcome:
+    if args.strategy not in STRATEGIES:
+        raise ConfigError(
+            f"--strategy: the fast path runs one strategy ({'|'.join(STRATEGIES)}); "
+            f"{args.strategy!r} needs --engine live"
+        )
+    signal_filter = None
+    if not args.no_filters:
+        from tbot_core.backtest.filtering import build_filter  # the gate loads only when filters run
+
+        signal_filter = build_filter(settings, paths=paths, identity=identity, fundamentals=fundamentals)
+    result = run_fast(bars, args.strategy, settings, signal_filter=signal_filter, progress=_say)
+    model = FillModel.from_settings(settings)
+    info = {
+        "engine": "fast",
+        "strategies": [args.strategy],
+        "signals": result.signals,
+        "filters": signal_filter.chains([args.strategy]) if signal_filter else {args.strategy: []},
+        "fill_model": model.describe(),
+    }
+    return Outcome(result.simulation, model.starting_cash, result.blocks, info, result.bars, result.seconds)
+
+
 def run_cli(args: argparse.Namespace) -> int:
     start, end = _date(args.start, "--start"), _date(args.end, "--end")
     if end < start:
         raise ConfigError("--end: expected a date on or after --start")
     if args.data_source.upper() != "CSV":
         raise ConfigError(f"--data_source: expected CSV, got {args.data_source[:20]!r}")
+    engine = getattr(args, "engine", "live")
+    if engine not in ENGINES:
+        raise ConfigError(f"--engine: expected {'|'.join(ENGINES)}, got {str(engine)[:20]!r}")
     paths = HomePaths(getattr(args, "home", None))
     settings = load_settings(paths, args.config)
     identity = resolve_identity(paths)
@@ -115,48 +216,58 @@ def run_cli(args: argparse.Namespace) -> int:
     bars = read_bars_csv(data_file, start=start, end=end)
     if vix_file is not None:
         bars = attach_vix(bars, vix_file)
-    signal_filter = None
-    if not args.no_filters:
-        from tbot_core.backtest.filtering import build_filter  # the gate loads only when filters run
-
-        only = None if args.filters is None else [m.strip() for m in args.filters.split(",") if m.strip()]
-        signal_filter = build_filter(settings, paths=paths, identity=identity, only=only)
-    say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731 - a one-line local helper reads better inline
-    result = run_backtest(bars, args.strategy, settings, signal_filter=signal_filter, progress=say)
-    model = FillModel.from_settings(settings)
+    only = None if args.filters is None else [m.strip() for m in args.filters.split(",") if m.strip()]
+    fundamentals = _fundamentals(paths, settings, only, args.no_filters)
+    settings = filter_settings(settings, only=only, no_filters=args.no_filters, fundamentals=fundamentals is not None)
+    if engine == "live":
+        outcome = _run_live(args, bars, settings, identity, fundamentals)
+    else:
+        outcome = _run_fast(args, paths, bars, settings, identity, fundamentals)
+    metrics = compute(outcome.simulation, bars, outcome.starting_cash, outcome.blocks)
     run_info = {
         "strategy": args.strategy,
+        **outcome.run,
         "symbols": sorted(bars),
         "start": str(start),
         "end": str(end),
-        "bars": result.bars,
-        "signals": result.signals,
+        "bars": outcome.bars,
         "data": data_file.name,
-        "filters": signal_filter.modules if signal_filter else [],
-        "fill_model": model.describe(),
+        "fundamentals": "data/market/fundamentals.csv (point in time)"
+        if fundamentals is not None
+        else "none: finnhub_fundamental_guard off",
         "finished_utc": iso_z(),
     }
-    daily = daily_series(result.simulation, float(model.starting_cash))
+    daily = daily_series(outcome.simulation, float(outcome.starting_cash))
     folder = write_outputs(
         paths,
         identity.BOT_IDENTITY,
-        rows=[trade_row(t, bars) for t in result.simulation.trades],
+        rows=[trade_row(t, bars) for t in outcome.simulation.trades],
         run=run_info,
-        metrics=result.metrics,
-        days=daily_rows(daily, result.simulation, bars),
+        metrics=metrics,
+        days=daily_rows(daily, outcome.simulation, bars),
     )
     if args.plot:
         from tbot_core.backtest.plot_results import plot_folder
 
         plot_folder(paths, identity.BOT_IDENTITY)
-    print("\n".join(summary_lines(args.strategy, result.metrics)))
+    print("\n".join(summary_lines(args.strategy, metrics, engine=engine)))
     print(f"outputs: {folder}")
-    rate = result.bars / result.seconds if result.seconds > 0 else float("inf")
-    print(f"{result.bars} bars in {result.seconds:.2f} s ({rate:,.0f} bars/s)")
+    rate = outcome.bars / outcome.seconds if outcome.seconds > 0 else float("inf")
+    print(f"{outcome.bars} bars in {outcome.seconds:.2f} s ({rate:,.0f} bars/s)")
     return 0
 
 
-def summary_lines(strategy: str, m: dict[str, Any]) -> list[str]:
+def sharpe_text(m: dict[str, Any]) -> str:
+    """The Sharpe cell: the figure, or why there is none (too few days, or no variation)."""
+    if m.get("sharpe_annualized") is not None:
+        return f"{float(m['sharpe_annualized']):.2f}"
+    days = m.get("days")
+    if isinstance(days, int) and days < MIN_DAYS_ANNUALIZED:
+        return f"n/a ({days} days < {MIN_DAYS_ANNUALIZED})"
+    return "-"
+
+
+def summary_lines(strategy: str, m: dict[str, Any], *, engine: str = "") -> list[str]:
     """A short table for the operator: percentages as percentages, money as money (metrics.json keeps the raw figures)."""
 
     def pct(value: str | float | None, sign: str = "") -> str:
@@ -173,10 +284,11 @@ def summary_lines(strategy: str, m: dict[str, Any]) -> list[str]:
         ("win rate", pct(m.get("win_rate"))),
         ("avg trade PnL", money(m.get("avg_trade_pnl"))),
         ("max drawdown", pct(m.get("max_drawdown"))),
-        ("Sharpe (annualized)", "-" if m.get("sharpe_annualized") is None else f"{float(m['sharpe_annualized']):.2f}"),
+        ("Sharpe (annualized)", sharpe_text(m)),
         ("blocked by filter", blocks),
     ]
-    return [f"backtest {strategy}:", *(f"  {label:<20} {value}" for label, value in rows)]
+    title = f"backtest {strategy}" + (f" ({engine} engine)" if engine else "")
+    return [f"{title}:", *(f"  {label:<20} {value}" for label, value in rows)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,7 +3,10 @@
 - daily returns: the equity at each UTC day's last bar, ``r_d = E_d / E_{d-1} - 1``
   (the first day against the starting cash);
 - Sharpe (annualized): ``mean(r_d) / std(r_d, ddof=1) * sqrt(252)``, risk-free
-  rate 0 — the definition empyrical uses, which the tests check against;
+  rate 0 — the definition empyrical uses, which the tests check against.  It
+  needs ``MIN_DAYS_ANNUALIZED`` (20) daily returns: scaling three days' noise
+  by sqrt(252) gives a confident-looking number that means nothing, so below
+  that it is null and the summary says "n/a (N days < 20)";
 - max drawdown: the most negative ``E_t / max_{s<=t} E_s - 1`` over every bar
   (intraday lows included), starting from the starting cash;
 - total return: ``final equity / starting cash - 1``;
@@ -22,6 +25,8 @@ from tbot_core.backtest.data import SymbolBars
 from tbot_core.backtest.portfolio import SimulationResult, Trade
 
 TRADING_DAYS = 252
+# About a trading month: the fewest daily returns an annualized figure is reported for.
+MIN_DAYS_ANNUALIZED = 20
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,7 @@ def compute(
     wins = sum(1 for t in closed if t.pnl > 0)
     durations = [s for t in closed if (s := trade_seconds(bars, t)) is not None]  # a closed trade has an exit
     daily = daily_series(result, float(starting_cash))
-    sharpe = sharpe_annualized(daily.returns)
+    sharpe = sharpe_annualized(daily.returns) if len(daily.returns) >= MIN_DAYS_ANNUALIZED else None
     avg_pnl = (sum((t.pnl for t in closed), Decimal(0)) / len(closed)).quantize(Decimal("0.01")) if closed else None
     return {
         "final_equity": str(result.final_equity.quantize(Decimal("0.01"))),
@@ -90,6 +95,7 @@ def compute(
         "unfilled_signals": result.unfilled_signals,
         "skipped_insufficient_cash": result.skipped_no_cash,
         "days": len(daily.dates),
+        "annualized_min_days": MIN_DAYS_ANNUALIZED,
     }
 
 

@@ -169,13 +169,13 @@ def simulate(bars: dict[str, SymbolBars], orders: list[Order], model: FillModel)
             continue
         cash_steps.append((int(np.searchsorted(timeline, fill_ts)), float(cash)))
 
-    equity = _step_array(len(timeline), cash_steps, float(model.starting_cash))
+    equity = step_array(len(timeline), cash_steps, float(model.starting_cash))
     final_equity = cash
     for symbol in symbols:
         series = bars[symbol]
         if not qty_steps[symbol]:
             continue
-        held = _step_array(len(series), [(b, float(q)) for b, q in qty_steps[symbol]], 0.0)
+        held = step_array(len(series), [(b, float(q)) for b, q in qty_steps[symbol]], 0.0)
         if len(symbols) == 1:
             equity = equity + held * series.close
         else:
@@ -191,7 +191,7 @@ def simulate(bars: dict[str, SymbolBars], orders: list[Order], model: FillModel)
     return SimulationResult(trades, timeline, equity, cash, final_equity, ignored, unfilled, no_cash)
 
 
-def _step_array(length: int, steps: list[tuple[int, float]], initial: float) -> np.ndarray:
+def step_array(length: int, steps: list[tuple[int, float]], initial: float) -> np.ndarray:
     """A piecewise-constant array: value ``v`` from index ``i`` on, for each ``(i, v)`` in order."""
     if not steps:
         return np.full(length, initial)

@@ -1,7 +1,7 @@
 """Where a backtest gets its config, identity and data — read-only, nothing written.
 
-Config: ``--config FILE`` (a plaintext ``.env_bot``/``.env_bot.test``), else the
-home's own config, else the defaults when there is no home.  Data: ``--data``,
+Config: the home's own config (the defaults when there is no home), with the keys of
+``--config FILE`` (a plaintext ``.env_bot``/``.env_bot.test``) laid over it.  Data: ``--data``,
 else the home's sample bars with the sample VIX series attached.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from tbot_core.backtest.data import DataError, SymbolBars
-from tbot_core.config import Settings, settings_from_text
+from tbot_core.config import Settings, parse_dotenv, render_env, settings_from_text
 from tbot_core.errors import ConfigError, TbotError
 from tbot_core.home import BotHome
 from tbot_core.identity import Identity
@@ -23,18 +23,22 @@ FALLBACK_IDENTITY = "TBOT_BACKTEST"
 
 
 def load_settings(paths: HomePaths, config_file: str | None) -> Settings:
-    if config_file:
-        path = Path(config_file)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"{path.name}: config file not found") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"{path.name}: not UTF-8 text") from None
-        return settings_from_text(text, source=path.name)
-    if paths.current_link.exists():
-        return BotHome(str(paths.root)).settings
-    return Settings()
+    """The home's config (defaults without a home), with ``--config FILE``'s keys laid over it.
+
+    The overlay is validated as a whole (e.g. the allocations' sum), and an error names the file.
+    """
+    base = BotHome(str(paths.root)).settings if paths.current_link.exists() else Settings()
+    if not config_file:
+        return base
+    path = Path(config_file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, IsADirectoryError):
+        raise ConfigError(f"--config: {path.name}: config file not found") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"--config: {path.name}: not UTF-8 text") from None
+    overlay = parse_dotenv(text, source=path.name)
+    return settings_from_text(render_env({**base.to_env(), **overlay}), source=path.name)
 
 
 def resolve_identity(paths: HomePaths) -> Identity:

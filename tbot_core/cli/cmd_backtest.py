@@ -9,7 +9,8 @@ from tbot_core.backtest.arguments import add_arguments
 
 def register(sub: argparse._SubParsersAction) -> None:
     backtest = sub.add_parser(
-        "backtest", help="backtest a strategy over CSV bars with the live filters (writes only its outputs)"
+        "backtest",
+        help="backtest the core (live engine, paper fills) or one strategy (--engine fast) over CSV bars; writes only its outputs",
     )
     add_arguments(backtest)
     backtest.set_defaults(handler=_run)

@@ -93,7 +93,13 @@ def build_notifier(home: BotHome, syslog: SystemLog, fakes: Fakes | None = None)
 
 
 def build_parts(
-    home: BotHome, ctx: CoreContext, store: CoreStore, notifier: Notifier, fakes: Fakes | None = None
+    home: BotHome,
+    ctx: CoreContext,
+    store: CoreStore,
+    notifier: Notifier,
+    fakes: Fakes | None = None,
+    *,
+    fundamentals: Any = None,
 ) -> CoreParts:
     """Every part of a core, in dependency order; the first that cannot be built raises ``PartBuildError``.
 
@@ -101,6 +107,8 @@ def build_parts(
     switch read too: the supervisor's context carries the home's settings, and
     a test or a bench that needs other values builds its context with
     ``home.settings.with_values(...)`` instead of wiring parts by hand.
+    ``fundamentals`` is the fundamental guard's data source: None (the core)
+    means Finnhub; the backtest passes its point-in-time file instead.
     """
     fakes = fakes or Fakes()
     s = ctx.settings
@@ -112,7 +120,9 @@ def build_parts(
     gate = _build(
         "gate",
         "see the enhancement settings (`tbot config show`)",
-        lambda: fakes.gate(Gate(s, ctx.identity, ctx.paths, audit=ctx.audit, broker_code=broker.code)),
+        lambda: fakes.gate(
+            Gate(s, ctx.identity, ctx.paths, audit=ctx.audit, broker_code=broker.code, fundamentals=fundamentals)
+        ),
     )
     risk = _build("risk_bot", "check the risk and allocation settings", lambda: RiskBot(s))
 

@@ -75,6 +75,7 @@ def test_cli_exits_non_zero_with_one_error_line_and_writes_no_outputs(case, home
     result = run_tbot(
         "backtest",
         "--strategy=sma_cross",
+        "--engine=fast",
         f"--start={start}",
         f"--end={end}",
         "--data_source=CSV",

@@ -13,6 +13,7 @@ def test_backtest_writes_trades_daily_summary_and_plot(home_paths):
     result = run_tbot(
         "backtest",
         "--strategy=sma_cross",
+        "--engine=fast",
         "--start=2026-01-05",
         "--end=2026-07-07",
         "--data_source=CSV",

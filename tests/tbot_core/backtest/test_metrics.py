@@ -8,7 +8,7 @@ import empyrical
 import numpy as np
 import pytest
 
-from tbot_core.backtest.backtest_engine import run_backtest
+from tbot_core.backtest.backtest_engine import run_fast
 from tbot_core.backtest.data import bars_from_arrays
 from tbot_core.backtest.metrics import daily_series, max_drawdown, sharpe_annualized
 from tbot_core.backtest.portfolio import FillModel
@@ -28,7 +28,7 @@ def _random_walk_bars(n=3000, seed=7):
 @pytest.fixture(scope="module")
 def result():
     model = FillModel(Decimal(100000), Decimal(1), Decimal("0.005"), Decimal(0), Decimal(2))
-    return run_backtest(_random_walk_bars(), "sma_cross", Settings(), model=model)
+    return run_fast(_random_walk_bars(), "sma_cross", Settings(), model=model)
 
 
 def test_sharpe_and_drawdown_match_empyrical_on_the_same_daily_returns(result):
@@ -73,3 +73,19 @@ def test_cash_is_exact_decimal_money_through_every_fill(result):
 def test_sharpe_is_undefined_for_flat_returns():
     assert sharpe_annualized(np.zeros(10)) is None
     assert sharpe_annualized(np.array([0.01])) is None
+
+
+@pytest.mark.parametrize(("days", "defined"), [(19, False), (20, True)])
+def test_sharpe_needs_twenty_daily_returns(days, defined):
+    from tbot_core.backtest.backtest_engine import summary_lines
+    from tbot_core.backtest.metrics import compute
+    from tbot_core.backtest.portfolio import SimulationResult
+
+    bars = _random_walk_bars(days, seed=3)
+    equity = 100000 * (1 + np.random.default_rng(1).normal(0, 0.01, days)).cumprod()
+    final = Decimal(f"{equity[-1]:.2f}")
+    simulation = SimulationResult([], bars["RW"].ts, equity, final, final)
+    metrics = compute(simulation, bars, Decimal(100000), {})
+    assert metrics["days"] == days and (metrics["sharpe_annualized"] is not None) == defined
+    line = next(x for x in summary_lines("sma_cross", metrics) if "Sharpe" in x)
+    assert line.endswith("n/a (19 days < 20)") if not defined else "n/a" not in line

@@ -7,7 +7,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from tbot_core.backtest.backtest_engine import run_backtest
+from tbot_core.backtest.backtest_engine import run_fast
 from tbot_core.backtest.data import SymbolBars, read_bars_csv
 from tbot_core.backtest.portfolio import FillModel
 from tbot_core.backtest.sources import attach_vix
@@ -60,15 +60,15 @@ def sample_bars():
 
 @pytest.mark.parametrize("strategy", ["sma_cross", "open", "mid", "close"])
 def test_changing_the_future_does_not_change_past_decisions(strategy, sample_bars):
-    base = run_backtest(sample_bars, strategy, Settings(), model=MODEL)
+    base = run_fast(sample_bars, strategy, Settings(), model=MODEL)
     n = len(next(iter(sample_bars.values())))
     for t in (n // 5, n // 2, (4 * n) // 5):
         changed = {s: _scramble_after(b, t, seed=t) for s, b in sample_bars.items()}
-        other = run_backtest(changed, strategy, Settings(), model=MODEL)
+        other = run_fast(changed, strategy, Settings(), model=MODEL)
         assert _decisions_up_to(other, t) == _decisions_up_to(base, t), f"{strategy}: decisions up to bar {t} changed"
 
 
 @pytest.mark.parametrize("strategy", ["sma_cross", "open", "mid", "close"])
 def test_every_strategy_trades_on_the_sample_data(strategy, sample_bars):
     """Guards the test above against passing vacuously with no trades at all."""
-    assert len(run_backtest(sample_bars, strategy, Settings(), model=MODEL).simulation.trades) >= 3
+    assert len(run_fast(sample_bars, strategy, Settings(), model=MODEL).simulation.trades) >= 3

@@ -23,7 +23,7 @@ from backtesting import Backtest, Strategy  # noqa: E402 - after importorskip, s
 from backtesting.lib import crossover  # noqa: E402 - after importorskip, so a missing peer skips instead of failing collection
 from backtesting.test import GOOG, SMA  # noqa: E402 - after importorskip, so a missing peer skips instead of failing collection
 
-from tbot_core.backtest.backtest_engine import run_backtest  # noqa: E402 - after importorskip, so a missing peer skips instead of failing collection
+from tbot_core.backtest.backtest_engine import run_fast  # noqa: E402 - after importorskip, so a missing peer skips instead of failing collection
 from tbot_core.backtest.data import bars_from_arrays  # noqa: E402 - after importorskip, so a missing peer skips instead of failing collection
 from tbot_core.backtest.portfolio import FillModel  # noqa: E402 - after importorskip, so a missing peer skips instead of failing collection
 from tbot_core.config import Settings  # noqa: E402 - after importorskip, so a missing peer skips instead of failing collection
@@ -79,7 +79,7 @@ def ours():
         )
     }
     model = FillModel(Decimal(CASH), Decimal(1), Decimal(0), Decimal(0), Decimal(0))
-    return run_backtest(bars, "sma_cross", Settings(), signal_filter=None, model=model)
+    return run_fast(bars, "sma_cross", Settings(), signal_filter=None, model=model)
 
 
 def test_same_trades_entry_exit_bars_prices_and_sizes(peer, ours):

@@ -1,0 +1,131 @@
+"""The paper broker's fills (from the scratch ``core.db``) turned into the backtest's trades and equity curve.
+
+The live engine's result is what its paper broker booked, nothing recomputed
+beside it: a trade is one symbol's round trip from flat back to flat (one or
+more buys, then sells until nothing is held); its entry/exit prices are the
+quantity-weighted fill prices, its PnL the exact Decimal proceeds minus cost
+minus every fee.  The cash replayed from the fills must equal the paper
+account's cash to the cent, or the run is refused (a misread fill would make
+every figure lie).  The per-bar equity curve is the same float view the fast
+path builds (cash steps at each fill, holdings marked at each close).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+
+from tbot_core.backtest.data import SymbolBars
+from tbot_core.backtest.portfolio import SimulationResult, Trade, step_array
+from tbot_core.brokers.base import Fill
+from tbot_core.errors import LogicError
+
+PRICE_STEP = Decimal("0.0001")
+
+
+@dataclass
+class _RoundTrip:
+    """One symbol's position from its first buy until it is flat again."""
+
+    strategy: str
+    first_bar: int
+    bought: int = 0
+    cost: Decimal = Decimal(0)
+    buy_fees: Decimal = Decimal(0)
+    sold: int = 0
+    proceeds: Decimal = Decimal(0)
+    sell_fees: Decimal = Decimal(0)
+    last_bar: int | None = None
+
+    @property
+    def held(self) -> int:
+        return self.bought - self.sold
+
+
+def _bar_of(series: SymbolBars, fill: Fill) -> int:
+    """The index of the bar whose close the fill happened at (its ``timestamp_utc`` is that bar's time)."""
+    moment = np.datetime64(fill.timestamp_utc.replace(tzinfo=None), "ns")
+    i = int(np.searchsorted(series.ts, moment, side="left"))
+    if i >= len(series) or series.ts[i] != moment:
+        raise LogicError(f"fill {fill.fitid}: {fill.symbol} has no bar at {fill.timestamp_utc.isoformat()}")
+    return i
+
+
+def _trade(number: int, symbol: str, trip: _RoundTrip, mark: Decimal | None) -> Trade:
+    entry_price = (trip.cost / trip.bought).quantize(PRICE_STEP)
+    trade = Trade(
+        number, trip.strategy, symbol, trip.bought, trip.first_bar, trip.first_bar, entry_price, trip.buy_fees
+    )
+    if trip.held == 0:
+        trade.exit_signal_bar = trade.exit_bar = trip.last_bar
+        trade.exit_price = (trip.proceeds / trip.sold).quantize(PRICE_STEP)
+        trade.exit_commission = trip.sell_fees
+        trade.pnl = trip.proceeds - trip.cost - trip.buy_fees - trip.sell_fees
+        trade.status = "closed"
+    else:  # still held at the end: marked at the paper broker's last mark, as its account is
+        value = trip.held * mark if mark is not None else Decimal(0)
+        trade.pnl = trip.proceeds + value - trip.cost - trip.buy_fees - trip.sell_fees
+    return trade
+
+
+def simulation_from_fills(
+    fills: list[Fill],
+    bars: dict[str, SymbolBars],
+    *,
+    starting_cash: Decimal,
+    final_cash: Decimal,
+    final_equity: Decimal,
+    marks: dict[str, Decimal],
+) -> SimulationResult:
+    """Trades and the equity curve from the broker's fills, in the order it booked them."""
+    symbols = sorted(bars)
+    timeline = bars[symbols[0]].ts if len(symbols) == 1 else np.unique(np.concatenate([bars[s].ts for s in symbols]))
+    cash = starting_cash
+    open_trips: dict[str, _RoundTrip] = {}
+    done: list[tuple[str, _RoundTrip]] = []
+    cash_steps: list[tuple[int, float]] = []
+    qty_steps: dict[str, list[tuple[int, int]]] = {s: [] for s in symbols}
+    for fill in fills:
+        if fill.symbol not in bars:
+            raise LogicError(f"fill {fill.fitid}: {fill.symbol} is not in the backtest's bars")
+        series = bars[fill.symbol]
+        bar, qty = _bar_of(series, fill), int(fill.qty)
+        trip = open_trips.get(fill.symbol)
+        if fill.side == "buy":
+            if trip is None:
+                trip = open_trips[fill.symbol] = _RoundTrip(fill.strategy, bar)
+            trip.bought += qty
+            trip.cost += qty * fill.price
+            trip.buy_fees += fill.fee
+            cash -= qty * fill.price + fill.fee
+        else:
+            if trip is None or qty > trip.held:
+                raise LogicError(f"fill {fill.fitid}: sells {qty} {fill.symbol} with less held (long only)")
+            trip.sold += qty
+            trip.proceeds += qty * fill.price
+            trip.sell_fees += fill.fee
+            trip.last_bar = bar
+            cash += qty * fill.price - fill.fee
+            if trip.held == 0:
+                done.append((fill.symbol, open_trips.pop(fill.symbol)))
+        qty_steps[fill.symbol].append((bar, trip.held))
+        cash_steps.append((int(np.searchsorted(timeline, series.ts[bar])), float(cash)))
+    if cash != final_cash:
+        raise LogicError(f"paper fills replay to cash {cash}, but the paper account holds {final_cash}")
+    done.extend(open_trips.items())
+    done.sort(key=lambda item: (bars[item[0]].ts[item[1].first_bar], item[0]))
+    trades = [_trade(n, symbol, trip, marks.get(symbol)) for n, (symbol, trip) in enumerate(done, start=1)]
+    equity = step_array(len(timeline), cash_steps, float(starting_cash))
+    for symbol in symbols:
+        if not qty_steps[symbol]:
+            continue
+        series = bars[symbol]
+        held = step_array(len(series), [(b, float(q)) for b, q in qty_steps[symbol]], 0.0)
+        pos = np.searchsorted(series.ts, timeline, side="right") - 1
+        valid = pos >= 0
+        contrib = np.zeros(len(timeline))
+        contrib[valid] = held[pos[valid]] * series.close[pos[valid]]
+        equity = equity + contrib
+    return SimulationResult(trades, timeline, equity, final_cash, final_equity)
