@@ -168,5 +168,7 @@ def render_env(values: dict[str, str], *, header: Iterable[str] = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
-def default_env_text() -> str:
-    return render_env(Settings().to_env(), header=["TradeBot .env_bot — paper mode defaults written by tbot init"])
+def default_env_text(settings: Settings | None = None) -> str:
+    return render_env(
+        (settings or Settings()).to_env(), header=["TradeBot .env_bot — paper mode defaults written by tbot init"]
+    )

@@ -27,6 +27,17 @@ def boolean(raw: str) -> bool:
     raise ValueError("expected true or false")
 
 
+def always_true(why: str) -> Parser:
+    """A boolean that may only be true: documents a fixed rule (a ``*_FATAL`` the seed does not let go) in the config."""
+
+    def parse(raw: str) -> bool:
+        if not boolean(raw):
+            raise ValueError(f"expected true ({why})")
+        return True
+
+    return parse
+
+
 def integer(lo: int | None = None, hi: int | None = None) -> Parser:
     def parse(raw: str) -> int:
         text = raw.strip().replace("_", "")

@@ -1,10 +1,16 @@
 """The trade gate: signal -> ticker blocklist -> the strategy's enabled enhancements -> decision.
 
 Risk limits and the kill switch are chained after this gate by the engine.
-The gate never raises for a signal: bad signals and filters that cannot
-decide block with a reason; a filter that raises is audit-logged and, unless
-it is fatal, the trade proceeds on core logic.  Every verdict goes to the
-strategy log and the tuning summary, never to the ledger.
+``decide`` never raises: bad signals and filters that cannot decide block
+with a reason.  A module that fails (raises, or reports that its data source
+failed: Finnhub down, VIX missing) is audit-logged, at most one row per module
+and failure kind per window (``FailureThrottle``, with a count of the ones
+folded away), and then its ``*_FATAL`` setting decides: true blocks the trade
+naming the module, false judges the trade on core logic without it and the
+verdict says so.  Anything else that goes wrong inside ``decide`` (the
+blocklist cannot save its session file, a bug) is an audited block: fail
+closed.  Every verdict goes to the strategy log and the tuning summary, never
+to the ledger.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from tbot_core.config import Settings
 from tbot_core.enhancements.base import Enhancement, EnhancementEnv, Outcome, Verdict
+from tbot_core.enhancements.failure_log import FailureThrottle
 from tbot_core.enhancements.registry import build_enhancements
 from tbot_core.enhancements.ticker_blocklist import TickerBlocklist
 from tbot_core.enhancements.tuning_tracker import TuningTracker
@@ -36,6 +43,7 @@ if TYPE_CHECKING:
     from tbot_core.audit import AuditLog
 
 SIGNAL_CHECK = "signal"
+GATE = "gate"  # the module name of a block for an error in the gate itself
 WIN_RATE = Decimal("0.0001")  # the tracker's own summary shows four places too
 EXIT_SIDE = "sell"
 
@@ -68,13 +76,16 @@ class Gate:
         fundamentals: Any = None,
         clock: Callable[[], datetime] | None = None,
         persist: bool = True,
+        replace: Mapping[str, Callable[[EnhancementEnv], Enhancement]] | None = None,
+        throttle: FailureThrottle | None = None,
     ) -> None:
         self.settings = settings
         self.audit = audit
-        env = EnhancementEnv(
-            settings, identity, paths, broker_code.lower(), audit, fundamentals, clock or utc_now, persist
-        )
-        self.modules = build_enhancements(env)
+        clock = clock or utc_now
+        env = EnhancementEnv(settings, identity, paths, broker_code.lower(), audit, fundamentals, clock, persist)
+        # ``replace``: modules built otherwise (tests pass fakes that fail); ``throttle``: the failure-row rate limit.
+        self.modules = build_enhancements(env, replace)
+        self.throttle = throttle or FailureThrottle(clock=clock)
         # The registry builds every module under its name: these two are always these classes.
         self.blocklist = cast(TickerBlocklist, self.modules["ticker_blocklist"])
         self.tracker = cast(TuningTracker, self.modules["tuning_tracker"])
@@ -102,6 +113,13 @@ class Gate:
         return chain
 
     def decide(self, signal: Signal, market: MarketContext) -> GateDecision:
+        """Allow or block ``signal``; never raises (an error in here is an audited block)."""
+        try:
+            return self._decide(signal, market)
+        except Exception as exc:
+            return self._gate_failed(signal, exc)
+
+    def _decide(self, signal: Signal, market: MarketContext) -> GateDecision:
         problem = signal_problem(signal)
         chain = None if problem else self._chain(signal.strategy)
         if problem is None and chain is None:
@@ -127,59 +145,132 @@ class Gate:
         stats = self._stats[module.name]
         start = time.perf_counter_ns()
         try:
-            allow, reason, context = module.evaluate(signal, market)
-            stats.errored = False
+            outcome = module.evaluate(signal, market)
         except Exception as exc:
-            allow, reason, context = self._module_failed(module, signal, exc)
-            stats.errored = True
+            outcome = Outcome(False, one_line(exc), {}, type(exc).__name__)
+        stats.errored = outcome.failure is not None
+        if outcome.failure is not None:
+            outcome = self._module_failed(module, signal, outcome)
         latency = (time.perf_counter_ns() - start) / 1000.0
-        if allow:
+        if outcome.allow:
             stats.allowed += 1
         else:
             stats.blocked += 1
-        stats.last_reason = reason
-        return Verdict(module.name, allow, reason, context, latency)
+        stats.last_reason = outcome.reason
+        return Verdict(module.name, outcome.allow, outcome.reason, outcome.context, latency)
 
-    def _module_failed(self, module: Enhancement, signal: Signal, exc: Exception) -> Outcome:
-        what = scrub(f"{type(exc).__name__}: {' '.join(str(exc).split())}")[:300]
-        if self.audit is not None:
-            try:
-                self.audit.append(
-                    "enhancement",
-                    "module_error",
-                    {
-                        "module": module.name,
-                        "fatal": module.fatal,
-                        "error": what,
-                        "strategy": signal.strategy,
-                        "symbol": signal.symbol,
-                        "side": signal.side,
-                    },
-                    severity="error",
-                )
-            except Exception:
-                pass
-        if module.fatal:
-            return Outcome(False, f"{module.name} failed ({what}); fatal module: trade blocked", {"error": what})
-        return Outcome(True, f"{module.name} failed ({what}); proceeding on core logic", {"error": what})
+    def _module_failed(self, module: Enhancement, signal: Signal, failed: Outcome) -> Outcome:
+        """Audit (rate-limited) a module's failure, then apply its *_FATAL setting: block, or skip the module."""
+        kind = failed.failure or "error"
+        what = scrub(" ".join(failed.reason.split()))[:300]
+        fatal = module.fatal
+        self._audit_failure(module.name, kind, fatal, what, signal)
+        key = (module.fatal_key or "fatal").upper()
+        context = {**failed.context, "error": what, "failure": kind}
+        if fatal:
+            return Outcome(False, f"{module.name} failed ({what}); fatal module ({key}=true): trade blocked", context)
+        return Outcome(
+            True,
+            f"{module.name} failed ({what}); skipped ({key}=false): proceeding on core logic without it",
+            context,
+        )
+
+    def _audit_failure(self, module: str, kind: str, fatal: bool, what: str, signal: object) -> None:
+        """One ``module_error`` row per module and kind per throttle window; never raises."""
+        try:
+            suppressed = self.throttle.admit(module, kind)
+            if suppressed is None or self.audit is None:
+                return
+            self.audit.append(
+                "enhancement",
+                "module_error",
+                {
+                    "module": module,
+                    "kind": kind,
+                    "fatal": fatal,
+                    "error": what,
+                    "strategy": str(getattr(signal, "strategy", "")),
+                    "symbol": str(getattr(signal, "symbol", "")),
+                    "side": str(getattr(signal, "side", "")),
+                    "suppressed_before": suppressed,
+                    "window_minutes": self.throttle.window_minutes,
+                },
+                severity="error",
+            )
+        except Exception:
+            pass
+
+    def _report_suppressed(self, *, everything: bool) -> None:
+        """A row for the failures the throttle folded away once their window passed (all of them at close)."""
+        try:
+            for module, kind, count in self.throttle.due(everything=everything):
+                if self.audit is not None:
+                    self.audit.append(
+                        "enhancement",
+                        "module_error_suppressed",
+                        {
+                            "module": module,
+                            "kind": kind,
+                            "suppressed": count,
+                            "window_minutes": self.throttle.window_minutes,
+                        },
+                        severity="warning",
+                    )
+        except Exception:
+            pass
+
+    def _gate_failed(self, signal: object, exc: Exception) -> GateDecision:
+        """An error in the gate itself: an audited block (fail closed), with a one-line reason."""
+        what = one_line(exc)
+        self._audit_failure(GATE, type(exc).__name__, True, what, signal)
+        verdict = Verdict(GATE, False, f"gate error ({what}): trade blocked (fail closed)", {"error": what}, 0.0)
+        return GateDecision(False, f"{GATE}: {verdict.reason}", (verdict,))
 
     def _finish(self, signal: Signal, verdicts: tuple[Verdict, ...], blocker: Verdict | None) -> GateDecision:
-        if blocker is None:
-            if signal.side != EXIT_SIDE:
-                self.blocklist.mark(signal)
-            reason = f"allowed by {len(verdicts)} check(s)"
-        else:
-            reason = f"{blocker.module}: {blocker.reason}"
-        if self.log is not None:
+        if blocker is None and signal.side != EXIT_SIDE:
+            failed = self._mark(signal)
+            if failed is not None:
+                verdicts = (*verdicts, failed)
+                blocker = None if failed.allow else failed
+        recordable = isinstance(signal, Signal) and isinstance(signal.ts, datetime) and signal.ts.tzinfo is not None
+        if self.tracker.enabled and recordable:
+            failed = self._observe(signal, blocker)
+            if failed is not None:
+                verdicts, blocker = (*verdicts, failed), failed
+        reason = f"allowed by {len(verdicts)} check(s)" if blocker is None else f"{blocker.module}: {blocker.reason}"
+        if self.log is not None and recordable:  # a log row needs a Signal with a UTC time
             self.log.add(signal, verdicts)
-        if self.tracker.enabled:
-            self.tracker.observe(signal.strategy, blocker is None, blocker.module if blocker else None)
         return GateDecision(blocker is None, reason, verdicts)
 
-    def record_trade(self, strategy: str, pnl: Decimal) -> None:
-        """A closed trade's realised PnL, for the tuning summary."""
+    def _mark(self, signal: Signal) -> Verdict | None:
+        """Use up the ticker for the session; if that cannot be saved, the blocklist's failure verdict."""
+        try:
+            self.blocklist.mark(signal)
+        except Exception as exc:
+            self._stats[self.blocklist.name].errored = True
+            outcome = self._module_failed(
+                self.blocklist,
+                signal,
+                Outcome(False, f"cannot save run/session.json: {one_line(exc)}", {}, "save_failed"),
+            )
+            return Verdict(self.blocklist.name, outcome.allow, outcome.reason, outcome.context, 0.0)
+        return None
+
+    def _observe(self, signal: Signal, blocker: Verdict | None) -> Verdict | None:
+        """Count the decision for tuning; a tracker failure is audited and blocks only if TUNING_TRACKER_FATAL."""
+        try:
+            self.tracker.observe(signal.strategy, blocker is None, blocker.module if blocker else None)
+        except Exception as exc:
+            self._stats[self.tracker.name].errored = True
+            outcome = self._module_failed(self.tracker, signal, Outcome(False, one_line(exc), {}, type(exc).__name__))
+            if not outcome.allow and blocker is None:
+                return Verdict(self.tracker.name, False, outcome.reason, outcome.context, 0.0)
+        return None
+
+    def record_trade(self, strategy: str, pnl: Decimal, duration_s: float) -> None:
+        """A closed round trip (the engine builds them from the broker's fills), for the tuning summary."""
         if self.tracker.enabled:
-            self.tracker.record_trade(strategy, pnl)
+            self.tracker.record_trade(strategy, pnl, duration_s)
 
     def tuning(self) -> dict[str, dict[str, Any]]:
         return self.tracker.summary()
@@ -193,7 +284,7 @@ class Gate:
                     win_rate=None if not stats.trades else (Decimal(stats.wins) / stats.trades).quantize(WIN_RATE),
                     realized_pnl=Money(stats.pnl),
                     max_drawdown=Money(stats.max_drawdown),
-                    avg_duration_s=None,  # the tracker does not time round trips yet
+                    avg_duration_s=stats.avg_duration_s,
                     blocks=types.MappingProxyType(dict(stats.blocks)),
                 )
                 for name, stats in sorted(self.tracker.stats.items())
@@ -202,11 +293,15 @@ class Gate:
 
     def flush(self) -> None:
         """Write buffered verdicts and the tuning summary (call periodically and at shutdown)."""
+        self._report_suppressed(everything=False)
         if self.log is not None:
             self.log.flush()
         self.tracker.flush()
 
-    close = flush
+    def close(self) -> None:
+        """``flush``, and report every failure the throttle has folded away so far."""
+        self._report_suppressed(everything=True)
+        self.flush()
 
     def enhancement_status(self) -> tuple[EnhancementRow, ...]:
         """state.json ``enhancements``: one frozen row per module, in registry order."""
@@ -232,6 +327,11 @@ class Gate:
                 )
             )
         return tuple(rows)
+
+
+def one_line(exc: BaseException) -> str:
+    """``Type: message`` on one line, scrubbed of secrets, at most 300 characters."""
+    return scrub(f"{type(exc).__name__}: {' '.join(str(exc).split())}")[:300]
 
 
 def signal_problem(signal: Signal) -> str | None:

@@ -257,7 +257,7 @@ class TuningStats:
     win_rate: Decimal | None = doc("wins / trades, null before the first trade")
     realized_pnl: Money = doc("realized PnL of those trades")
     max_drawdown: Money = doc("largest fall of cumulative PnL from its peak")
-    avg_duration_s: float | None = doc("mean holding time, null until durations are tracked")
+    avg_duration_s: float | None = doc("mean holding time of those trades in seconds, null before the first trade")
     blocks: Mapping[str, int] = doc("signals blocked, per module")
 
 

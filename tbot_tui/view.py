@@ -49,6 +49,21 @@ def seconds(value: Any) -> str:
     return DASH if amount is None else f"{amount:.1f}s"
 
 
+def held_for(value: Any) -> str:
+    """A holding time as a trader reads it: ``45m``, ``2h05m``, ``3d02h``."""
+    amount = decimal(value)
+    if amount is None or amount < 0:
+        return DASH
+    minutes = int(amount) // 60
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"
+
+
 def used_fraction(pnl: Pnl | None) -> Decimal | None:
     """How much of the daily loss limit is consumed, 0..1+ (None when unknown)."""
     if pnl is None:

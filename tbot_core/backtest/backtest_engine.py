@@ -29,7 +29,7 @@ from tbot_core.backtest.arguments import ENGINES, add_arguments
 from tbot_core.backtest.data import SymbolBars, read_bars_csv
 from tbot_core.backtest.filtering import filter_settings
 from tbot_core.backtest.metrics import MIN_DAYS_ANNUALIZED, compute, daily_series
-from tbot_core.backtest.outputs import daily_rows, trade_row, write_outputs
+from tbot_core.backtest.outputs import broker_fill_rows, daily_rows, trade_fill_rows, trade_row, write_outputs
 from tbot_core.backtest.portfolio import FillModel, Order, SimulationResult, simulate
 from tbot_core.backtest.sources import attach_vix, load_settings, resolve_data, resolve_identity
 from tbot_core.config import Settings
@@ -110,6 +110,7 @@ class Outcome:
     run: dict[str, Any]
     bars: int
     seconds: float
+    fills: list[dict[str, Any]]  # one row per fill (fill_history_backtest.csv)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -167,7 +168,7 @@ def _run_live(
         "kill_switch": run.kill_switch,
         "fill_model": run.fill_model,
     }
-    return Outcome(run.simulation, run.starting_cash, blocks, info, run.bars, run.seconds)
+    return Outcome(run.simulation, run.starting_cash, blocks, info, run.bars, run.seconds, broker_fill_rows(run.fills))
 
 
 def _run_fast(
@@ -197,7 +198,15 @@ def _run_fast(
         "filters": signal_filter.chains([args.strategy]) if signal_filter else {args.strategy: []},
         "fill_model": model.describe(),
     }
-    return Outcome(result.simulation, model.starting_cash, result.blocks, info, result.bars, result.seconds)
+    return Outcome(
+        result.simulation,
+        model.starting_cash,
+        result.blocks,
+        info,
+        result.bars,
+        result.seconds,
+        trade_fill_rows(result.simulation.trades, bars),
+    )
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -242,6 +251,7 @@ def run_cli(args: argparse.Namespace) -> int:
         paths,
         identity.BOT_IDENTITY,
         rows=[trade_row(t, bars) for t in outcome.simulation.trades],
+        fills=outcome.fills,
         run=run_info,
         metrics=metrics,
         days=daily_rows(daily, outcome.simulation, bars),

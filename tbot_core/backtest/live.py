@@ -30,6 +30,7 @@ from tbot_core.backtest.filtering import strategy_chains
 from tbot_core.backtest.fundamentals import PointInTimeFundamentals
 from tbot_core.backtest.portfolio import SimulationResult
 from tbot_core.backtest.scratch import write_market_data
+from tbot_core.brokers.base import Fill
 from tbot_core.config import Settings
 from tbot_core.context import CoreContext, Matrix
 from tbot_core.core_store import CoreStore
@@ -55,6 +56,7 @@ SCRATCH_PREFIX = "tbot-backtest-"
 @dataclass
 class LiveRun:
     simulation: SimulationResult
+    fills: list[Fill]  # the paper broker's fills, in the order it booked them (fill_history_backtest.csv)
     starting_cash: Decimal
     strategies: list[str]
     filters: dict[str, list[str]]  # strategy -> the gate modules its signals went through, in order
@@ -174,8 +176,9 @@ def _run_in(
         account = parts.broker.account()
         marks = {p.symbol: p.market_price for p in parts.broker.positions() if p.market_price is not None}
         starting = from_cents(round_to_cents(s.paper_starting_cash))
+        fills = parts.broker.fills_since(None)
         simulation = simulation_from_fills(
-            parts.broker.fills_since(None),
+            fills,
             bars,
             starting_cash=starting,
             final_cash=account.cash,
@@ -198,6 +201,7 @@ def _run_in(
         state = kill.state()
         return LiveRun(
             simulation=simulation,
+            fills=fills,
             starting_cash=starting,
             strategies=names,
             filters=strategy_chains(parts.gate, names),

@@ -79,6 +79,7 @@ def compute(
     avg_pnl = (sum((t.pnl for t in closed), Decimal(0)) / len(closed)).quantize(Decimal("0.01")) if closed else None
     return {
         "final_equity": str(result.final_equity.quantize(Decimal("0.01"))),
+        "final_cash": str(result.final_cash.quantize(Decimal("0.01"))),
         "total_return": _fmt((result.final_equity / starting_cash) - 1),
         "trades": len(result.trades),
         "closed_trades": len(closed),

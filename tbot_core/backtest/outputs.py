@@ -18,8 +18,11 @@ import numpy as np
 from tbot_core.backtest.data import SymbolBars
 from tbot_core.backtest.metrics import DailySeries, trade_seconds
 from tbot_core.backtest.portfolio import SimulationResult, Trade
+from tbot_core.brokers.base import Fill
 from tbot_core.fsutil import atomic_write_text
+from tbot_core.money import canonical
 from tbot_core.paths import HomePaths
+from tbot_core.timeutil import iso_z
 
 TRADE_COLUMNS = (
     "trade_id",
@@ -42,6 +45,10 @@ TRADE_COLUMNS = (
     "duration_seconds",
     "status",
 )
+# One row per fill, oldest first; the same fields as `tbot ledger fills` plus the strategy, so a backtest's
+# fills can be set beside the core's.
+FILLS_CSV = "fill_history_backtest.csv"
+FILL_COLUMNS = ("fill_id", "time_utc", "strategy", "symbol", "side", "qty", "price", "fee")
 
 
 def _utc(ts: np.datetime64 | None) -> str:
@@ -75,12 +82,57 @@ def trade_row(trade: Trade, bars: dict[str, SymbolBars]) -> dict[str, Any]:
     }
 
 
-def render_trades_csv(rows: list[dict[str, Any]]) -> str:
+def broker_fill_rows(fills: list[Fill]) -> list[dict[str, Any]]:
+    """The live engine's fills as its paper broker booked them (fitid, time to the microsecond, exact money)."""
+    return [
+        {
+            "fill_id": f.fitid,
+            "time_utc": iso_z(f.timestamp_utc),
+            "strategy": f.strategy,
+            "symbol": f.symbol,
+            "side": f.side,
+            "qty": canonical(f.qty),
+            "price": str(f.price),
+            "fee": str(f.fee),
+        }
+        for f in fills
+    ]
+
+
+def trade_fill_rows(trades: list[Trade], bars: dict[str, SymbolBars]) -> list[dict[str, Any]]:
+    """The fast path's fills: each trade's entry, and its exit once closed (``<trade_id>-entry`` / ``-exit``)."""
+    rows: list[tuple[np.datetime64, int, dict[str, Any]]] = []
+    for t in trades:
+        ts = bars[t.symbol].ts
+        legs = [("entry", "buy", t.entry_bar, t.entry_price, t.entry_commission)]
+        if t.exit_bar is not None and t.exit_price is not None:
+            legs.append(("exit", "sell", t.exit_bar, t.exit_price, t.exit_commission))
+        for name, side, bar, price, fee in legs:
+            row = {
+                "fill_id": f"{t.trade_id}-{name}",
+                "time_utc": f"{np.datetime_as_string(ts[bar], unit='us')}Z",
+                "strategy": t.strategy,
+                "symbol": t.symbol,
+                "side": side,
+                "qty": str(t.qty),
+                "price": str(price),
+                "fee": str(fee),
+            }
+            rows.append((ts[bar], len(rows), row))
+    rows.sort(key=lambda item: (item[0], item[1]))
+    return [row for _, _, row in rows]
+
+
+def render_csv(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=TRADE_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
+
+
+def render_trades_csv(rows: list[dict[str, Any]]) -> str:
+    return render_csv(TRADE_COLUMNS, rows)
 
 
 def daily_rows(daily: DailySeries, result: SimulationResult, bars: dict[str, SymbolBars]) -> list[dict[str, Any]]:
@@ -107,6 +159,7 @@ def write_outputs(
     identity: str,
     *,
     rows: list[dict[str, Any]],
+    fills: list[dict[str, Any]],
     run: dict[str, Any],
     metrics: dict[str, Any],
     days: list[dict[str, Any]],
@@ -115,6 +168,7 @@ def write_outputs(
     folder.mkdir(parents=True, exist_ok=True)
     files = {
         paths.backtest_trades_csv(identity): render_trades_csv(rows),
+        folder / FILLS_CSV: render_csv(FILL_COLUMNS, fills),
         paths.backtest_trades_json(identity): json.dumps({"columns": list(TRADE_COLUMNS), "trades": rows}, indent=1),
         paths.backtest_daily_summary(identity): json.dumps({"run": run, "metrics": metrics, "days": days}, indent=1),
     }

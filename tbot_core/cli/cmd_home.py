@@ -8,7 +8,7 @@ import sys
 from tbot_core.cli.common import add_home_option, open_home, table
 from tbot_core.home_init import init_home
 from tbot_core.paths import HomePaths
-from tbot_core.startup import run_startup
+from tbot_core.startup import BUILD_CHECK_NOTE, run_self_check
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,10 +17,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     init.add_argument("--force", action="store_true", help="replace an existing home, keeping a timestamped backup")
     init.add_argument("--if-missing", action="store_true", help="do nothing (exit 0) when the home already exists")
     init.add_argument("--identity", default="TBOT_PAPER_01", help="BOT_IDENTITY (A-Z, 0-9, _)")
-    init.add_argument("--jurisdiction", default="US", help="JURISDICTION_CODE (two letters)")
+    init.add_argument(
+        "--jurisdiction", default="US", help="JURISDICTION_CODE (two letters; needs a rate in BSM_RISK_FREE_RATES)"
+    )
+    init.add_argument(
+        "--risk-free-rate",
+        default=None,
+        metavar="RATE",
+        help="add JURISDICTION:RATE to BSM_RISK_FREE_RATES (e.g. 0.03), for a jurisdiction it has no rate for",
+    )
     init.set_defaults(handler=cmd_init)
 
-    check = sub.add_parser("self-check", help="run every startup stage's self-checks in order; exit 1 on any failure")
+    check = sub.add_parser(
+        "self-check",
+        help="run the startup stages' self-checks in order (build_check runs only at core start); exit 1 on any failure",
+    )
     add_home_option(check)
     check.set_defaults(handler=cmd_self_check)
 
@@ -30,7 +41,13 @@ def cmd_init(args: argparse.Namespace) -> int:
     if args.if_missing and paths.current_link.exists():
         print(f"bot home exists: {paths.root}")
         return 0
-    created, backup = init_home(paths.root, force=args.force, identity=args.identity, jurisdiction=args.jurisdiction)
+    created, backup = init_home(
+        paths.root,
+        force=args.force,
+        identity=args.identity,
+        jurisdiction=args.jurisdiction,
+        risk_free_rate=args.risk_free_rate,
+    )
     print(f"created paper-mode bot home: {created.root}")
     if backup:
         print(f"previous home kept at: {backup}")
@@ -39,7 +56,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_self_check(args: argparse.Namespace) -> int:
     home = open_home(args)
-    results = run_startup(home)
+    results = run_self_check(home)
     print(
         table(
             ["module", "result", "checked (UTC)", "detail / hint"],
@@ -54,6 +71,7 @@ def cmd_self_check(args: argparse.Namespace) -> int:
             ],
         )
     )
+    print(BUILD_CHECK_NOTE)
     for warning in home.warnings:
         home.warn(warning)
     failed = [r for r in results if not r.ok]

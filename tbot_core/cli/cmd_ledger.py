@@ -1,4 +1,4 @@
-"""``tbot ledger``: sync, check, balance, batches, coa, hook, override, reverse, migrate.
+"""``tbot ledger``: sync, check, balance, batches, fills, coa, hook, override, reverse, migrate.
 
 Every write goes through ``tbot_core.ledger`` (one atomic batch each, audited
 as actor ``ui``).  ``sync`` reads its activities through
@@ -14,6 +14,9 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
+from tbot_core.cli.cmd_ledger_fills import HELP as FILLS_HELP
+from tbot_core.cli.cmd_ledger_fills import add_options as add_fills_options
+from tbot_core.cli.cmd_ledger_fills import cmd_fills
 from tbot_core.cli.common import add_home_option, open_home, table
 from tbot_core.errors import TbotError
 from tbot_core.home import BotHome
@@ -56,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _action(inner, "balance", "trial balance by account", cmd_balance)
     batches = _action(inner, "batches", "batch telemetry, newest first (committed and rolled back)", cmd_batches)
     batches.add_argument("-n", type=int, default=20)
+    add_fills_options(_action(inner, "fills", FILLS_HELP, cmd_fills))
 
     coa = _action(inner, "coa", "chart of accounts: show, add-account, remap", None)
     coa_inner = coa.add_subparsers(dest="coa_command", metavar="ACTION")

@@ -17,6 +17,7 @@ class AdxFilter(Enhancement):
     name = "adx_filter"
     keys = settings_keys.adx_filter.KEYS
     toggle = "adx_filter_enabled"
+    fatal_key = "adx_filter_fatal"
 
     def evaluate(self, signal: Signal, market: MarketContext) -> Outcome:
         period = self.settings.adx_period

@@ -1,9 +1,14 @@
 """The one base class every enhancement module derives from, and the verdict it produces.
 
 A module answers ``Outcome(allow, reason, context)``; the gate times it and
-turns it into a ``Verdict``.  A module that cannot decide (missing or bad
-data) blocks and says why: fail closed.  A module that *raises* is a bug: the
-gate audit-logs it and carries on with core logic unless the module is fatal.
+turns it into a ``Verdict``.  A module that cannot decide from the signal's
+own data (no indicator state, a quote it cannot price) blocks and says why:
+fail closed.  A module whose *data source* failed (Finnhub down, VIX missing,
+no imbalance feed, an unreadable session file) answers ``unavailable(kind,
+...)``: alone that blocks too, and the gate treats it like a module that
+*raises*: audit-logged (rate-limited per module and kind), then the trade is
+blocked if the module's ``*_FATAL`` setting is true, or judged on core logic
+without that module (the verdict says so) if it is false.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ class Outcome(NamedTuple):
     allow: bool
     reason: str
     context: Mapping[str, Any]
+    # The kind of data-source failure (e.g. "vix_missing") when the module could not judge at all; None for a
+    # verdict on the signal.  The gate applies the module's *_FATAL setting to a failure.
+    failure: str | None = None
 
 
 def allow(reason: str, **context: Any) -> Outcome:
@@ -42,6 +50,11 @@ def allow(reason: str, **context: Any) -> Outcome:
 
 def block(reason: str, **context: Any) -> Outcome:
     return Outcome(False, reason, context)
+
+
+def unavailable(kind: str, reason: str, **context: Any) -> Outcome:
+    """The module's data source failed: a block on its own; the gate audits it and applies ``*_FATAL``."""
+    return Outcome(False, reason, context, kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +116,9 @@ class EnhancementEnv:
 
 class Enhancement:
     name: ClassVar[str]
-    fatal: ClassVar[bool] = False
+    # Settings attribute of the module's *_FATAL key: true = a failure blocks the trade, false = the trade is
+    # judged on core logic without the module.  Every module declares one (tests/tbot_core/test_settings_keys.py).
+    fatal_key: ClassVar[str | None] = None
     # The .env_bot keys this module owns (declared in tbot_core/settings_keys/, where the config layer reads them).
     keys: ClassVar[tuple[Key, ...]] = ()
     # Settings attribute that switches the module on; None means always on.
@@ -118,6 +133,10 @@ class Enhancement:
     @property
     def enabled(self) -> bool:
         return True if self.toggle is None else bool(getattr(self.settings, self.toggle))
+
+    @property
+    def fatal(self) -> bool:
+        return False if self.fatal_key is None else bool(getattr(self.settings, self.fatal_key))
 
     def evaluate(self, signal: Signal, market: MarketContext) -> Outcome:
         raise NotImplementedError(f"{self.name} is not a per-signal filter")

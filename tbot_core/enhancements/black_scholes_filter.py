@@ -2,7 +2,9 @@
 
 The risk-free rate comes from ``BSM_RISK_FREE_RATES`` by the identity's
 JURISDICTION_CODE.  Equity signals carry no option quote, so the filter
-allows them as not applicable; a quote it cannot price is blocked.
+allows them as not applicable; a malformed quote or a missing rate is a
+data-source failure (the gate applies ``BSM_FILTER_FATAL``, default: block);
+a quote whose model value is ~0 is blocked.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import math
 from scipy.special import ndtr
 
 from tbot_core import settings_keys
-from tbot_core.enhancements.base import Enhancement, Outcome, allow, block, finite_positive
+from tbot_core.enhancements.base import Enhancement, Outcome, allow, block, finite_positive, unavailable
 from tbot_core.selfcheck import CheckResult
 from tbot_core.signals import MarketContext, OptionQuote, Signal
 
@@ -39,6 +41,7 @@ class BlackScholesFilter(Enhancement):
     name = "black_scholes_filter"
     keys = settings_keys.black_scholes_filter.KEYS
     toggle = "enable_bsm_filter"
+    fatal_key = "bsm_filter_fatal"
 
     def _rate(self) -> float | None:
         rate = self.settings.bsm_risk_free_rates.get(self.env.identity.JURISDICTION_CODE)
@@ -49,17 +52,22 @@ class BlackScholesFilter(Enhancement):
         if quote is None:
             return allow("no option quote: not an option order")
         if not isinstance(quote, OptionQuote):
-            return block(f"option quote for {signal.symbol} has the wrong shape ({type(quote).__name__})")
+            return unavailable(
+                "quote_invalid", f"option quote for {signal.symbol} has the wrong shape ({type(quote).__name__})"
+            )
         rate = self._rate()
         if rate is None:
-            return block(
-                f"no risk-free rate for jurisdiction {self.env.identity.JURISDICTION_CODE} in BSM_RISK_FREE_RATES"
+            return unavailable(
+                "rate_missing",
+                f"no risk-free rate for jurisdiction {self.env.identity.JURISDICTION_CODE} in BSM_RISK_FREE_RATES",
             )
         if (
             not finite_positive(quote.price, quote.spot, quote.strike, quote.years, quote.vol)
             or quote.dividend_yield < 0
         ):
-            return block("option quote has a missing, zero or negative field", quote=_quote_ctx(quote))
+            return unavailable(
+                "quote_invalid", "option quote has a missing, zero or negative field", quote=_quote_ctx(quote)
+            )
         model = bsm_price(
             quote.spot, quote.strike, quote.years, rate, quote.vol, quote.option_type, quote.dividend_yield
         )

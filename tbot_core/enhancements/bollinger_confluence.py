@@ -19,6 +19,7 @@ class BollingerConfluence(Enhancement):
     name = "bollinger_confluence"
     keys = settings_keys.bollinger_confluence.KEYS
     toggle = "bollinger_confluence_enabled"
+    fatal_key = "bollinger_confluence_fatal"
 
     def evaluate(self, signal: Signal, market: MarketContext) -> Outcome:
         snap, why = snapshot_for(signal, market, self.settings.bollinger_period)

@@ -30,7 +30,7 @@ VOUCHED = ("home_layout", "audit_log", "ledger_schema", "ledger_coa")
 class BuildCheck(Enhancement):
     name = "build_check"
     keys = settings_keys.build_check.KEYS
-    fatal = True
+    fatal_key = "build_check_fatal"  # fixed true: a failure blocks launch
     is_filter = False
 
     def __init__(self, env: EnhancementEnv, prior: Sequence[CheckResult] | None = None) -> None:

@@ -3,7 +3,9 @@
 PE (``peNormalizedAnnual``) <= ``MAX_PE_RATIO``; debt/equity
 (``totalDebt/totalEquityAnnual``) <= ``MAX_DEBT_EQUITY``; market cap >=
 ``MIN_MARKET_CAP_FUNDAMENTAL`` in USD (Finnhub reports it in millions; the
-data source converts).  Missing, stale or unreachable data blocks.
+data source converts).  A metric Finnhub lacks for a ticker blocks; Finnhub
+itself failing (unreachable, refused key, no secret) is a data-source failure:
+the gate audits it and applies ``FUNDAMENTAL_GUARD_FATAL`` (default: block).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from tbot_core import settings_keys
-from tbot_core.enhancements.base import Enhancement, EnhancementEnv, Outcome, allow, block
+from tbot_core.enhancements.base import Enhancement, EnhancementEnv, Outcome, allow, block, unavailable
 from tbot_core.errors import TbotError
 from tbot_core.selfcheck import CheckResult
 from tbot_core.signals import MarketContext, Signal
@@ -21,6 +23,7 @@ class FinnhubFundamentalGuard(Enhancement):
     name = "finnhub_fundamental_guard"
     keys = settings_keys.finnhub_fundamental_guard.KEYS
     toggle = "fundamental_guard_enabled"
+    fatal_key = "fundamental_guard_fatal"
 
     def __init__(self, env: EnhancementEnv) -> None:
         super().__init__(env)
@@ -38,7 +41,7 @@ class FinnhubFundamentalGuard(Enhancement):
         try:
             facts = self.source.lookup(signal.symbol)
         except TbotError as exc:
-            return block(f"fundamentals unavailable: {exc}")
+            return unavailable("finnhub_unavailable", f"fundamentals unavailable: {exc}")
         s = self.settings
         ctx = {
             "pe": facts.pe,

@@ -2,7 +2,8 @@
 
 Active only when BROKER=ibkr and only inside the imbalance window: the seed's
 20:30-21:00 UTC, moved with the real NYSE close (daylight saving, early closes).
-Inside the window, missing or stale imbalance data blocks (fail closed).
+Inside the window, missing, stale or malformed imbalance data is a data-source
+failure: the gate audits it and applies ``IMBALANCE_SCANNER_FATAL`` (default: block).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tbot_core import settings_keys
-from tbot_core.enhancements.base import Enhancement, Outcome, allow, block
+from tbot_core.enhancements.base import Enhancement, Outcome, allow, block, unavailable
 from tbot_core.market_calendar import session_for
 from tbot_core.selfcheck import CheckResult
 from tbot_core.signals import Imbalance, MarketContext, Signal
@@ -23,6 +24,7 @@ class ImbalanceScannerIbkr(Enhancement):
     name = "imbalance_scanner_ibkr"
     keys = settings_keys.imbalance_scanner_ibkr.KEYS
     toggle = "imbalance_scanner_enabled"
+    fatal_key = "imbalance_scanner_fatal"
 
     @property
     def enabled(self) -> bool:
@@ -39,11 +41,11 @@ class ImbalanceScannerIbkr(Enhancement):
             return allow(f"outside the imbalance window {start:%H:%M}-{end:%H:%M} UTC")
         report = market.imbalance.get(signal.symbol)
         if not isinstance(report, Imbalance):
-            return block(f"no imbalance data for {signal.symbol} inside the window")
+            return unavailable("imbalance_missing", f"no imbalance data for {signal.symbol} inside the window")
         if signal.ts - report.ts > MAX_IMBALANCE_AGE:
-            return block(f"imbalance data for {signal.symbol} is stale ({iso_z(report.ts)})")
+            return unavailable("imbalance_stale", f"imbalance data for {signal.symbol} is stale ({iso_z(report.ts)})")
         if report.shares < 0 or report.paired < 0:
-            return block("imbalance report has negative shares")
+            return unavailable("imbalance_invalid", "imbalance report has negative shares")
         ratio = report.shares / report.paired if report.paired > 0 else (float("inf") if report.shares else 0.0)
         limit = float(self.settings.imbalance_block_ratio)
         ctx = {

@@ -7,7 +7,7 @@ exactly what filters trades.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from tbot_core.enhancements.adx_filter import AdxFilter
 from tbot_core.enhancements.base import Enhancement, EnhancementEnv
@@ -35,8 +35,15 @@ MODULES: tuple[type[Enhancement], ...] = (
 )
 
 
-def build_enhancements(env: EnhancementEnv) -> dict[str, Enhancement]:
-    return {cls.name: cls(env) for cls in MODULES}
+def build_enhancements(
+    env: EnhancementEnv, replace: Mapping[str, Callable[[EnhancementEnv], Enhancement]] | None = None
+) -> dict[str, Enhancement]:
+    """One instance of each module, in registry order; ``replace`` builds named ones otherwise (tests pass fakes)."""
+    replace = replace or {}
+    unknown = set(replace) - {cls.name for cls in MODULES}
+    if unknown:
+        raise ValueError(f"replace: no enhancement module named {sorted(unknown)[0]!r}")
+    return {cls.name: replace.get(cls.name, cls)(env) for cls in MODULES}
 
 
 def env_from_home(home: BotHome) -> EnhancementEnv:

@@ -3,7 +3,9 @@
 The set lives in memory and in ``run/session.json`` (rewritten atomically on
 each addition), so an engine restart within the same New York trading day
 remembers it.  If that file cannot be read, no ticker can be proven unused:
-every signal that day is blocked until the operator repairs or removes it.
+every signal that day is blocked until the operator repairs or removes it.  If
+an addition cannot be saved, ``mark`` forgets it again and raises: the gate
+then blocks that trade (``TICKER_BLOCKLIST_FATAL`` is fixed true).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 from datetime import date
 
 from tbot_core import settings_keys
-from tbot_core.enhancements.base import Enhancement, EnhancementEnv, Outcome, allow, block
+from tbot_core.enhancements.base import Enhancement, EnhancementEnv, Outcome, allow, block, unavailable
 from tbot_core.fsutil import atomic_write_text
 from tbot_core.market_calendar import market_day
 from tbot_core.selfcheck import CheckResult
@@ -25,6 +27,7 @@ _KEY = "ticker_blocklist"
 class TickerBlocklist(Enhancement):
     name = "ticker_blocklist"
     keys = settings_keys.ticker_blocklist.KEYS
+    fatal_key = "ticker_blocklist_fatal"  # fixed true: a blocklist that cannot read or save blocks
 
     def __init__(self, env: EnhancementEnv) -> None:
         super().__init__(env)
@@ -55,7 +58,7 @@ class TickerBlocklist(Enhancement):
         if day != self._day:
             self._day, self._used, self._unreadable = day, {}, ""
         if self._unreadable:
-            return block(self._unreadable)
+            return unavailable("session_file_unreadable", self._unreadable)
         first = self._used.get(signal.symbol)
         if first is not None:
             return block(
@@ -69,9 +72,19 @@ class TickerBlocklist(Enhancement):
         day = market_day(signal.ts)
         if day != self._day:  # evaluate() did not run for this signal (it raised): its session starts here
             self._day, self._used, self._unreadable = day, {}, ""
+        before = self._used.get(signal.symbol)
         self._used[signal.symbol] = {"strategy": signal.strategy, "side": signal.side, "ts_utc": iso_z(signal.ts)}
-        if self.env.persist:
+        if not self.env.persist:
+            return
+        try:
             self._save()
+        except BaseException:
+            # Not saved, so not used: the caller blocks this trade, and a restart could not have remembered it.
+            if before is None:
+                del self._used[signal.symbol]
+            else:
+                self._used[signal.symbol] = before
+            raise
 
     def _save(self) -> None:
         path = self.env.paths.session_file

@@ -30,6 +30,11 @@ class StrategyStats:
     pnl: Decimal = Decimal("0")
     peak: Decimal = Decimal("0")
     max_drawdown: Decimal = Decimal("0")
+    held_s: float = 0.0  # total holding time of the trades, for their mean
+
+    @property
+    def avg_duration_s(self) -> float | None:
+        return round(self.held_s / self.trades, 1) if self.trades else None
 
     def as_dict(self) -> dict[str, Any]:
         win_rate = f"{Decimal(self.wins) / Decimal(self.trades):.4f}" if self.trades else None
@@ -40,6 +45,7 @@ class StrategyStats:
             "win_rate": win_rate,
             "pnl": str(self.pnl),
             "max_drawdown": str(self.max_drawdown),
+            "avg_duration_s": self.avg_duration_s,
             "blocks": dict(self.blocks),
         }
 
@@ -48,6 +54,7 @@ class TuningTracker(Enhancement):
     name = "tuning_tracker"
     keys = settings_keys.tuning_tracker.KEYS
     toggle = "tuning_tracker_enabled"
+    fatal_key = "tuning_tracker_fatal"
     is_filter = False
 
     def __init__(self, env: EnhancementEnv) -> None:
@@ -70,10 +77,11 @@ class TuningTracker(Enhancement):
             stats.blocks[blocked_by] += 1
         self._dirty = True
 
-    def record_trade(self, strategy: str, pnl: Decimal) -> None:
-        """One closed round trip's realised PnL (account currency)."""
+    def record_trade(self, strategy: str, pnl: Decimal, duration_s: float) -> None:
+        """One closed round trip (``runtime.round_trips``): realised PnL in account currency, fees included."""
         stats = self._for(strategy)
         stats.trades += 1
+        stats.held_s += duration_s
         stats.wins += pnl > 0
         stats.pnl += pnl
         stats.peak = max(stats.peak, stats.pnl)

@@ -32,6 +32,7 @@ from tbot_core.runtime.engine_view import EngineState, EngineView, Journal, buil
 from tbot_core.runtime.engine_waits import Waits
 from tbot_core.runtime.ledger_poster import LedgerPoster
 from tbot_core.runtime.portfolio import Portfolio
+from tbot_core.runtime.round_trips import FillTracker, RoundTrip
 from tbot_core.safety.error_handler import ErrorHandler, classify
 from tbot_core.safety.escalation import Action
 from tbot_core.safety.kill_switch import KillSwitch
@@ -94,6 +95,7 @@ class Engine(Waits):
         self.busy_since: float | None = None
         self.ledger = LedgerPoster(ctx, store, broker)
         self.portfolio = Portfolio(broker)
+        self.fills = FillTracker(broker, self._trip_closed)  # round trips from real fills -> the tuning figures
         self.journal = Journal(ctx.settings.state_verdicts_kept, ctx.settings.engine_orders_kept)
         self.bars = store.cursor()[1]
         self.flat_sells = 0
@@ -122,6 +124,7 @@ class Engine(Waits):
             self.end(EngineState.STOPPED)
             return
         self.state = EngineState.RUNNING
+        self._track_fills()  # a restarted core rebuilds its round trips before the first bar
         self.publish()
         self.ledger.post_pending()
         ended = EngineState.CRASHED  # unless the loop says otherwise
@@ -215,16 +218,19 @@ class Engine(Waits):
         ``QUIET_PUBLISH_SECONDS``: state.json is written about that often, and a fast replay then does not build
         a view per bar.  The kill switch reads the engine's own numbers on every bar, never this view.
         """
+        # Runs on every bar: plain comparisons, cheapest and likeliest first, no tuples built.
         v, j, p = self.view, self.journal, self.portfolio
         if (
             self._gate_dirty
             or j.verdicts is not v.verdicts
             or j.orders is not v.orders
-            or (p.cash_cents, self.sod_cents, self.day_limit_cents) != (v.cash_cents, v.sod_cents, v.day_limit_cents)
-            or (
-                (marked in p.positions or j.history is not v.pnl_history)
-                and self._clock() - self._published_at >= QUIET_PUBLISH_SECONDS
-            )
+            or p.cash_cents != v.cash_cents
+            or self.sod_cents != v.sod_cents
+            or self.day_limit_cents != v.day_limit_cents
+        ):
+            self.publish()
+        elif (marked in p.positions or j.history is not v.pnl_history) and (
+            self._clock() - self._published_at >= QUIET_PUBLISH_SECONDS
         ):
             self.publish()
 
@@ -262,8 +268,14 @@ class Engine(Waits):
 
     # -- one signal through gate -> risk -> kill switch -> broker ----------------------------------
     def _handle_signal(self, signal: Signal, vix: float | None) -> None:
-        if signal.side == "sell" and signal.symbol not in self.portfolio.positions:
-            self.flat_sells += 1  # long only: nothing to close, so no trade to judge
+        held = self.portfolio.positions.get(signal.symbol)
+        owner = None if held is None else held[2]
+        if signal.side == "sell" and owner != signal.strategy:
+            # Long only, and a position is closed only by the strategy that opened it: nothing of this one's to close.
+            self.flat_sells += 1
+            return
+        if owner is not None and owner != signal.strategy:
+            self._verdict(signal, "engine", False, f"{signal.symbol} is held by {owner or 'an unknown owner'}")
             return
         decision = self.gate.decide(signal, MarketContext.from_signal(signal, vix=vix))
         self._gate_dirty = True
@@ -362,6 +374,18 @@ class Engine(Waits):
         self.publish()  # a fill changes what others may see: do not wait for the end of the bar
         self._flush_cursor(force=True)
         self.ledger.post_pending()
+        self._track_fills()
+
+    def _track_fills(self) -> None:
+        """The tuning figures follow the broker's fills; reading them never stops trading."""
+        try:
+            self.fills.poll()
+        except Exception as exc:
+            self.errors.record(exc, context={"where": "reading fills for the tuning figures"})
+
+    def _trip_closed(self, trip: RoundTrip) -> None:
+        self.gate.record_trade(trip.strategy, trip.pnl, trip.duration_s)
+        self._gate_dirty = True
 
     def _verdict(self, signal: Signal, module: str, allow: bool, reason: str) -> None:
         self.journal.verdict(
@@ -389,6 +413,7 @@ class Engine(Waits):
         if not self._paper and self._last_flush - self._last_ledger_sync >= BROKER_LEDGER_SYNC_SECONDS:
             self._last_ledger_sync = self._last_flush
             self.ledger.post_pending()
+            self._track_fills()
 
     def _flush_gate(self) -> None:
         """Write the gate's buffered strategy log; a failure there is logged, never stops trading."""

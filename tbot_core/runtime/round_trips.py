@@ -12,11 +12,18 @@ cent is split or rounded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
+from tbot_core.brokers.base import Broker
+from tbot_core.timeutil import utc_now
+
 ZERO = Decimal(0)
+UNATTRIBUTED = "unattributed"  # a fill no order of this bot placed (placed by hand at the broker)
+# A real broker's fills are read from this far back at start; a paper account's from its first fill.
+BROKER_FILL_LOOKBACK = timedelta(days=3)
 
 
 @dataclass(frozen=True)
@@ -88,3 +95,38 @@ class RoundTrips:
     def open_positions(self) -> dict[tuple[str, str], Decimal]:
         """Signed quantity held per (strategy, symbol): what each strategy's exits may close."""
         return {key: held.qty for key, held in self._open.items()}
+
+
+class FillTracker:
+    """Reads the broker's fills once each and turns them into round trips for ``on_trip``.
+
+    A paper account is read from its first fill, so a restarted core rebuilds
+    the same figures; a real broker from ``BROKER_FILL_LOOKBACK`` back (a trip
+    opened before that shows from its first fill seen).  ``fills_since`` answers
+    fills at or after a time, so the fills at the newest time already read are
+    remembered by id and skipped.
+    """
+
+    def __init__(self, broker: Broker, on_trip: Callable[[RoundTrip], None]) -> None:
+        self.broker, self.on_trip = broker, on_trip
+        self.trips = RoundTrips()
+        self._since: datetime | None = None if broker.simulated else utc_now() - BROKER_FILL_LOOKBACK
+        self._at_since: set[str] = set()
+
+    def poll(self) -> int:
+        """Read new fills; returns how many round trips they completed.  Raises what the broker raises."""
+        done = 0
+        for fill in self.broker.fills_since(self._since):
+            if fill.fitid in self._at_since:
+                continue
+            if self._since is None or fill.timestamp_utc > self._since:
+                self._since, self._at_since = fill.timestamp_utc, set()
+            self._at_since.add(fill.fitid)
+            strategy = fill.strategy or UNATTRIBUTED
+            trip = self.trips.add(
+                TradeFill(strategy, fill.symbol, fill.side, fill.qty, fill.price, fill.fee, fill.timestamp_utc)
+            )
+            if trip is not None:
+                done += 1
+                self.on_trip(trip)
+        return done

@@ -28,6 +28,9 @@ from tbot_core.selfcheck import CheckResult, FunctionCheck, SelfCheck
 from tbot_core.syslog import SystemLog
 
 ARMED = KillState("armed", None, None, None)
+# The names safety_checks() builds, in its order: the startup pipeline audits one module_start row for each,
+# even when the checks cannot be built (then each is recorded as failed).
+SAFETY_MODULES: tuple[str, ...] = (KillSwitch.name, Watchdog.name, RiskBot.name, "error_handler", Notifier.name)
 
 
 def safety_checks(home: BotHome) -> list[SelfCheck]:

@@ -23,4 +23,12 @@ KEYS: tuple[Key, ...] = (
         t.rate_table,
         "Risk-free rate by identity JURISDICTION_CODE",
     ),
+    # Default true: nothing else in the core checks an option's price, and options are leveraged; a quote the
+    # filter cannot price (bad quote, no rate) or a failure inside it must not let the order through.
+    Key(
+        "BSM_FILTER_FATAL",
+        True,
+        t.boolean,
+        "true: a black_scholes_filter failure blocks the order (nothing else checks an option's price)",
+    ),
 )

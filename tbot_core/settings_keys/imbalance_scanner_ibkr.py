@@ -22,4 +22,12 @@ KEYS: tuple[Key, ...] = (
         t.decimal(0, 10),
         "Block when opposing imbalance / paired volume exceeds this",
     ),
+    # Default true (fail closed): it only needs data inside the 30-minute close window, where an unseen opposing
+    # auction imbalance is the risk it guards; missing or stale IBKR imbalance data there blocks the entry.
+    Key(
+        "IMBALANCE_SCANNER_FATAL",
+        True,
+        t.boolean,
+        "true: no/stale imbalance data in the window blocks close entries; false: skipped, core logic",
+    ),
 )

@@ -7,7 +7,7 @@ from textual.widgets import DataTable, Static
 
 from tbot_core.state import StateRead
 from tbot_tui.screens.base import ConsoleScreen
-from tbot_tui.view import money, text
+from tbot_tui.view import held_for, money, text
 
 # The figures appear as soon as a core publishes the `tuning` section of state.json (docs/state.md).
 NOT_PUBLISHED = (
@@ -24,7 +24,7 @@ class TuningScreen(ConsoleScreen):
 
     def on_mount(self) -> None:
         self.query_one("#tuning-table", DataTable).add_columns(
-            "strategy", "trades", "win rate", "PnL", "max DD", "blocks"
+            "strategy", "trades", "win rate", "PnL", "max DD", "avg hold", "blocks"
         )
         self.query_one("#enhancement-table", DataTable).add_columns(
             "module", "enabled", "fatal", "status", "allowed", "blocked", "last reason"
@@ -36,7 +36,7 @@ class TuningScreen(ConsoleScreen):
         tuning = self.query_one("#tuning-table", DataTable)
         tuning.clear()
         if state is not None and state.tuning is None:
-            tuning.add_row("—", NOT_PUBLISHED, "", "", "", "")
+            tuning.add_row("—", NOT_PUBLISHED, "", "", "", "", "")
         for name, stats in sorted(((state.tuning if state else None) or {}).items()):
             tuning.add_row(
                 name,
@@ -44,10 +44,11 @@ class TuningScreen(ConsoleScreen):
                 text(stats.win_rate),
                 money(stats.realized_pnl),
                 money(stats.max_drawdown),
+                held_for(stats.avg_duration_s),
                 ", ".join(f"{m} {n}" for m, n in sorted(stats.blocks.items())) or "—",
             )
         if not tuning.row_count:
-            tuning.add_row("—", "no tuning stats yet (no closed trades)", "", "", "", "")
+            tuning.add_row("—", "no tuning stats yet (no closed trades)", "", "", "", "", "")
         enh = self.query_one("#enhancement-table", DataTable)
         enh.clear()
         for e in (state.enhancements if state else None) or ():

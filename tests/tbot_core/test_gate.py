@@ -106,11 +106,12 @@ def test_a_module_that_raises_is_audited_and_the_trade_proceeds_on_core_logic(ga
     assert status["adx_filter"].status == "error"
 
 
-def test_a_fatal_module_that_raises_blocks(gate, monkeypatch):
-    monkeypatch.setattr(AdxFilter, "fatal", True)
+def test_a_module_marked_fatal_by_its_setting_blocks_when_it_raises(home_paths, monkeypatch):
     monkeypatch.setattr(AdxFilter, "evaluate", lambda self, s, m: 1 / 0)
+    settings = Settings().with_values({"ADX_FILTER_FATAL": "true"})
+    gate = Gate(settings, IDENTITY, home_paths, audit=None, broker_code="paper")
     decision = gate.decide(signal(), MarketContext({"AAPL": snap(close=97.0)}))
-    assert not decision.allow and "fatal module" in decision.reason
+    assert not decision.allow and "fatal module (ADX_FILTER_FATAL=true)" in decision.reason
 
 
 def test_enhancement_status_has_the_state_json_shape(gate):
@@ -126,8 +127,8 @@ def test_enhancement_status_has_the_state_json_shape(gate):
 def test_tuning_view_is_the_state_json_tuning_section(gate):
     assert gate.tuning_view() == {}  # nothing seen yet: the writer leaves the section out
     gate.decide(signal(), MarketContext({"AAPL": snap(close=97.0)}))
-    gate.record_trade("mid", Decimal("12.5"))
-    gate.record_trade("mid", Decimal("-2.5"))
+    gate.record_trade("mid", Decimal("12.5"), 300.0)
+    gate.record_trade("mid", Decimal("-2.5"), 100.0)
     stats = gate.tuning_view()["mid"]
     assert (stats.trades, stats.win_rate, stats.realized_pnl, stats.max_drawdown) == (
         2,
@@ -135,14 +136,14 @@ def test_tuning_view_is_the_state_json_tuning_section(gate):
         Decimal("10.0"),
         Decimal("2.5"),
     )
-    assert stats.avg_duration_s is None and dict(stats.blocks) == {}
+    assert stats.avg_duration_s == 200.0 and dict(stats.blocks) == {}
 
 
 def test_csv_log_format_writes_a_csv_strategy_log(home_paths):
     settings = Settings().with_values({"LOG_FORMAT": "CSV"})
     gate = Gate(settings, IDENTITY, home_paths, audit=None, broker_code="paper")
     gate.decide(signal(), MarketContext({"AAPL": snap(close=97.0)}))
-    gate.record_trade("mid", Decimal("12.5"))
+    gate.record_trade("mid", Decimal("12.5"), 60.0)
     gate.flush()
     lines = home_paths.strategy_log("TBOT_PAPER_01", "CSV").read_text().splitlines()
     assert lines[0].startswith("ts_utc,strategy,symbol,side,module,allow") and len(lines) == 5

@@ -171,28 +171,42 @@ def test_a_failing_module_is_audited_and_the_trade_proceeds_with_the_error_in_it
     what = ("RuntimeError: disk on fire " + "x" * 400)[:300]
     assert decision.allow and modules(decision)[1] == "adx_filter"
     verdict = decision.verdicts[1]
-    assert verdict.allow is True and verdict.context == {"error": what}
-    assert verdict.reason == f"adx_filter failed ({what}); proceeding on core logic"
+    assert verdict.allow is True and verdict.context == {"error": what, "failure": "RuntimeError"}
+    assert (
+        verdict.reason
+        == f"adx_filter failed ({what}); skipped (ADX_FILTER_FATAL=false): proceeding on core logic without it"
+    )
     [row] = audit.tail(5, category="enhancement")
     assert (row.event, row.severity) == ("module_error", "error")
     assert row.context_dict() == {
         "module": "adx_filter",
+        "kind": "RuntimeError",
         "fatal": False,
         "error": what,
         "strategy": "mid",
         "symbol": "MSFT",
         "side": "buy",
+        "suppressed_before": 0,
+        "window_minutes": 5.0,
     }
 
 
-def test_a_failing_fatal_module_blocks_the_trade(gate, monkeypatch, audit):
-    monkeypatch.setattr(type(gate.modules["adx_filter"]), "fatal", True)
-    gate.modules["adx_filter"].evaluate = _raise("boom")
-    decision = gate.decide(signal(), GOOD_MID)
+def test_a_failing_fatal_module_blocks_the_trade(home_paths, audit):
+    fatal = Gate(
+        Settings().with_values({"ADX_FILTER_FATAL": "true"}), IDENTITY, home_paths, audit=audit, broker_code="paper"
+    )
+    fatal.modules["adx_filter"].evaluate = _raise("boom")
+    decision = fatal.decide(signal(), GOOD_MID)
     assert not decision.allow
-    assert decision.reason == "adx_filter: adx_filter failed (RuntimeError: boom); fatal module: trade blocked"
+    assert decision.reason == (
+        "adx_filter: adx_filter failed (RuntimeError: boom); fatal module (ADX_FILTER_FATAL=true): trade blocked"
+    )
     verdict = decision.verdicts[-1]
-    assert (verdict.module, verdict.allow, verdict.context) == ("adx_filter", False, {"error": "RuntimeError: boom"})
+    assert (verdict.module, verdict.allow, verdict.context) == (
+        "adx_filter",
+        False,
+        {"error": "RuntimeError: boom", "failure": "RuntimeError"},
+    )
     assert verdict.allow is False
     assert audit.tail(1, category="enhancement")[0].context_dict()["fatal"] is True
 
@@ -296,9 +310,9 @@ def test_the_tracker_counts_signals_allowed_and_blocks_by_module_and_records_tra
     gate.decide(signal(), GOOD_MID)
     gate.decide(signal(symbol="MSFT"), MarketContext({"MSFT": snap(close=97.0, adx=40.0)}))
     gate.decide(signal(), GOOD_MID)
-    gate.record_trade("mid", Decimal("10"))
-    gate.record_trade("mid", Decimal("-4"))
-    gate.record_trade("mid", Decimal("1"))
+    gate.record_trade("mid", Decimal("10"), 60.0)
+    gate.record_trade("mid", Decimal("-4"), 120.0)
+    gate.record_trade("mid", Decimal("1"), 30.0)
     tuning = gate.tuning()["mid"]
     assert (tuning["signals"], tuning["allowed"], tuning["blocks"]) == (3, 1, {"adx_filter": 1, "ticker_blocklist": 1})
     assert (tuning["trades"], tuning["pnl"], tuning["max_drawdown"], tuning["win_rate"]) == (3, "7", "4", "0.6667")
@@ -309,7 +323,7 @@ def test_the_tracker_counts_signals_allowed_and_blocks_by_module_and_records_tra
         Decimal("7"),
         Decimal("4"),
     )
-    assert dict(view.blocks) == {"adx_filter": 1, "ticker_blocklist": 1} and view.avg_duration_s is None
+    assert dict(view.blocks) == {"adx_filter": 1, "ticker_blocklist": 1} and view.avg_duration_s == 70.0
     gate.flush()
     summary = json.loads(home_paths.tuning_summary(IDENTITY.BOT_IDENTITY).read_text())
     assert summary["written_utc"] == "2026-01-06T15:30:00.000000Z" and summary["strategies"]["mid"]["trades"] == 3
@@ -327,7 +341,7 @@ def test_a_disabled_tracker_records_nothing(home_paths):
     settings = Settings().with_values({"TUNING_TRACKER_ENABLED": "false"})
     gate = Gate(settings, IDENTITY, home_paths, audit=None, broker_code="paper")
     gate.decide(signal(), GOOD_MID)
-    gate.record_trade("mid", Decimal("5"))
+    gate.record_trade("mid", Decimal("5"), 60.0)
     assert gate.tuning() == {}
     gate.flush()
     assert not home_paths.tuning_summary(IDENTITY.BOT_IDENTITY).exists()
@@ -338,7 +352,7 @@ def test_the_offline_gate_decides_the_same_but_writes_no_file(home_paths):
     assert gate.audit is None and gate.log is None
     assert gate.decide(signal(), GOOD_MID).allow
     assert not gate.decide(signal(), GOOD_MID).allow, "the blocklist still remembers in memory"
-    gate.record_trade("mid", Decimal("1"))
+    gate.record_trade("mid", Decimal("1"), 60.0)
     gate.flush()
     assert strategy_log(home_paths) == ""
     assert not home_paths.tuning_summary(IDENTITY.BOT_IDENTITY).exists()

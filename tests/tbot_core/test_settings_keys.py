@@ -62,6 +62,29 @@ def test_a_module_switch_is_one_of_its_own_keys():
             assert cls.toggle in {key.attr for key in cls.keys}, cls.name
 
 
+# Modules whose failure blocks by default, and why: they guard against a risk nothing after them checks
+# (an option's price, fundamentals, the close-window auction, the volatility floor), or they are safety rules
+# the seed fixes (one trade per ticker per session, the pre-launch validator).
+FAIL_CLOSED = {
+    "black_scholes_filter",
+    "build_check",
+    "finnhub_fundamental_guard",
+    "imbalance_scanner_ibkr",
+    "ticker_blocklist",
+    "vix_gatekeeper",
+}
+
+
+def test_every_module_has_its_own_fatal_key_with_a_documented_default():
+    for cls in MODULES:
+        own = {key.attr: key for key in cls.keys}
+        assert cls.fatal_key in own and cls.fatal_key.endswith("_fatal"), cls.name
+        key = own[cls.fatal_key]
+        assert key.default is (cls.name in FAIL_CLOSED), f"{key.name} default"
+        assert len(key.doc) > 40 and ("true" in key.doc), f"{key.name} doc must say what true does"
+    assert {cls.name for cls in MODULES if getattr(Settings(), cls.fatal_key)} == FAIL_CLOSED
+
+
 def _settings_reads(source: str) -> set[str]:
     """Attributes read off ``self.settings``, directly or through a local alias (``s = self.settings``)."""
     tree = ast.parse(source)

@@ -209,21 +209,21 @@ def normal() -> CoreState:
         config=types.MappingProxyType(Settings().redacted()),  # what the core publishes: its redacted config
         tuning=types.MappingProxyType(
             {
-                "open": tuning(12, "0.58", "142.10", "88.00", adx_filter=4, vix_gatekeeper=2),
-                "mid": tuning(7, "0.43", "-31.00", "120.40", bollinger_confluence=5),
-                "close": tuning(3, "0.67", "12.75", "20.00"),
+                "open": tuning(12, "0.58", "142.10", "88.00", 1260.0, adx_filter=4, vix_gatekeeper=2),
+                "mid": tuning(7, "0.43", "-31.00", "120.40", 2700.5, bollinger_confluence=5),
+                "close": tuning(3, "0.67", "12.75", "20.00", 66600.0),
             }
         ),
     )
 
 
-def tuning(trades: int, win_rate: str, pnl: str, drawdown: str, **blocks: int) -> TuningStats:
+def tuning(trades: int, win_rate: str, pnl: str, drawdown: str, held_s: float, **blocks: int) -> TuningStats:
     return TuningStats(
         trades=trades,
         win_rate=D(win_rate),
         realized_pnl=D(pnl),
         max_drawdown=D(drawdown),
-        avg_duration_s=None,
+        avg_duration_s=held_s,
         blocks=types.MappingProxyType(blocks),
     )
 

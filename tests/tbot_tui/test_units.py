@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import pytest
+
 from tbot_core.audit import AuditRow
 from tbot_core.control import ControlFlag, Operator
 from tbot_core.paths import HomePaths
@@ -12,7 +14,7 @@ from tbot_core.state_schema import Pnl
 from tbot_tui.acks import AckTracker
 from tbot_tui.backtest_data import drawdowns, load_backtest
 from tbot_tui.screens.reset_confirm import reset_problem
-from tbot_tui.view import money, used_fraction
+from tbot_tui.view import held_for, money, used_fraction
 from tbot_tui.widgets.audit_tail import row_matches
 from tbot_tui.widgets.column_plot import resample
 from tbot_tui.widgets.verdicts import column_widths, verdict_matches
@@ -118,3 +120,11 @@ def test_verdict_columns_keep_time_verdict_symbol_module_and_fill_the_rest_with_
     assert sum(w + 2 for w in narrow.values()) == 79, "no cell wasted, no horizontal scroll"
     wide = dict(column_widths(140, longest_module=25, longest_reason=32))
     assert wide["module"] == 25 and wide["reason"] >= 32 and "strategy" in wide
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(None, "—"), (-1, "—"), (59.9, "0m"), (2700.5, "45m"), (3600, "1h00m"), (7500, "2h05m"), (266400, "3d02h")],
+)
+def test_an_average_holding_time_reads_in_minutes_hours_or_days(seconds, shown):
+    assert held_for(seconds) == shown

@@ -137,12 +137,13 @@ def test_tuning_tracker_counts_blocks_wins_and_drawdown(home_paths):
     t = TuningTracker(env(home_paths))
     t.observe("mid", False, "adx_filter")
     t.observe("mid", True, None)
-    for pnl in ("10", "-25", "5"):
-        t.record_trade("mid", Decimal(pnl))
+    for pnl, held in (("10", 60.0), ("-25", 90.0), ("5", 45.0)):
+        t.record_trade("mid", Decimal(pnl), held)
     t.flush()
     stats = t.summary()["mid"]
     assert stats["blocks"] == {"adx_filter": 1} and stats["trades"] == 3
     assert stats["win_rate"] == "0.6667" and stats["pnl"] == "-10" and stats["max_drawdown"] == "25"
+    assert stats["avg_duration_s"] == 65.0
     assert home_paths.tuning_summary("TBOT_PAPER_01").exists()
 
 
