@@ -28,11 +28,12 @@ from tbot_core.core_store import CoreStore
 from tbot_core.data.base import Feed
 from tbot_core.gate import Gate
 from tbot_core.money import from_cents, quote_cents, to_cents
+from tbot_core.runtime.engine_books import Books
 from tbot_core.runtime.engine_view import EngineState, EngineView, Journal, build_view, verdict_row
 from tbot_core.runtime.engine_waits import Waits
 from tbot_core.runtime.ledger_poster import LedgerPoster
 from tbot_core.runtime.portfolio import Portfolio
-from tbot_core.runtime.round_trips import FillTracker, RoundTrip
+from tbot_core.runtime.round_trips import FillTracker
 from tbot_core.safety.error_handler import ErrorHandler, classify
 from tbot_core.safety.escalation import Action
 from tbot_core.safety.kill_switch import KillSwitch
@@ -45,12 +46,8 @@ from tbot_core.timeutil import UtcTime, iso_z
 
 CURSOR_FLUSH_BARS = 500
 CURSOR_FLUSH_SECONDS = 0.5
-# The gate buffers its strategy log and tuning summary; the engine writes them on this beat and at the end.
-GATE_FLUSH_SECONDS = 1.0
 # A new PnL point with nothing else changed is published at most this often (see _publish_if_changed).
 QUIET_PUBLISH_SECONDS = 1.0
-# A real broker fills orders after we submit them: its activities are read back into the ledger on this beat.
-BROKER_LEDGER_SYNC_SECONDS = 30.0
 
 
 class EscalatedStop(Exception):
@@ -66,7 +63,7 @@ class EngineControl:
     defense: bool = False
 
 
-class Engine(Waits):
+class Engine(Waits, Books):
     def __init__(
         self,
         ctx: CoreContext,
@@ -369,24 +366,6 @@ class Engine(Waits):
         if order.status in {"filled", "partially_filled"}:
             self._after_fills()
 
-    def _after_fills(self) -> None:
-        self.portfolio.refresh()
-        self.publish()  # a fill changes what others may see: do not wait for the end of the bar
-        self._flush_cursor(force=True)
-        self.ledger.post_pending()
-        self._track_fills()
-
-    def _track_fills(self) -> None:
-        """The tuning figures follow the broker's fills; reading them never stops trading."""
-        try:
-            self.fills.poll()
-        except Exception as exc:
-            self.errors.record(exc, context={"where": "reading fills for the tuning figures"})
-
-    def _trip_closed(self, trip: RoundTrip) -> None:
-        self.gate.record_trade(trip.strategy, trip.pnl, trip.duration_s)
-        self._gate_dirty = True
-
     def _verdict(self, signal: Signal, module: str, allow: bool, reason: str) -> None:
         self.journal.verdict(
             VerdictRow(
@@ -400,25 +379,3 @@ class Engine(Waits):
                 latency_us=0,
             )
         )
-
-    def _flush_cursor(self, force: bool = False) -> None:
-        if not self._ts_text or (not force and not self._unflushed):
-            return
-        with self.store.transaction() as conn:
-            self.store.save_cursor(conn, self._ts_text, self.bars, dict(self.portfolio.marks))
-        self._unflushed = 0
-        self._last_flush = self._clock()
-        if self._last_flush - self._last_gate_flush >= GATE_FLUSH_SECONDS:
-            self._flush_gate()
-        if not self._paper and self._last_flush - self._last_ledger_sync >= BROKER_LEDGER_SYNC_SECONDS:
-            self._last_ledger_sync = self._last_flush
-            self.ledger.post_pending()
-            self._track_fills()
-
-    def _flush_gate(self) -> None:
-        """Write the gate's buffered strategy log; a failure there is logged, never stops trading."""
-        self._last_gate_flush = self._clock()
-        try:
-            self.gate.flush()
-        except Exception as exc:
-            self.errors.record(exc, context={"where": "strategy log flush"})

@@ -1,0 +1,85 @@
+"""What the engine writes down besides trading: its cursor, the gate's logs, the ledger and the tuning figures.
+
+Kept apart from the trading loop (``engine.py``) because none of it decides a
+trade: each write here may fail and be retried, and only the cursor is on the
+hot path (every ``CURSOR_FLUSH_BARS`` bars).  Engine thread only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tbot_core.core_store import CoreStore
+from tbot_core.gate import Gate
+from tbot_core.runtime.ledger_poster import LedgerPoster
+from tbot_core.runtime.portfolio import Portfolio
+from tbot_core.runtime.round_trips import FillTracker, RoundTrip
+from tbot_core.safety.error_handler import ErrorHandler
+from tbot_core.timeutil import UtcTime
+
+# The gate buffers its strategy log and tuning summary; the engine writes them on this beat and at the end.
+GATE_FLUSH_SECONDS = 1.0
+# A real broker fills orders after we submit them: its activities are read back into the ledger on this beat.
+BROKER_LEDGER_SYNC_SECONDS = 30.0
+
+
+class Books:
+    """Mixin for ``Engine``."""
+
+    def _after_fills(self) -> None:
+        self.portfolio.refresh()
+        self.publish()  # a fill changes what others may see: do not wait for the end of the bar
+        self._flush_cursor(force=True)
+        self.ledger.post_pending()
+        self._track_fills()
+
+    def _track_fills(self) -> None:
+        """The tuning figures follow the broker's fills; reading them never stops trading."""
+        try:
+            self.fills.poll()
+        except Exception as exc:
+            self.errors.record(exc, context={"where": "reading fills for the tuning figures"})
+
+    def _trip_closed(self, trip: RoundTrip) -> None:
+        self.gate.record_trade(trip.strategy, trip.pnl, trip.duration_s)
+        self._gate_dirty = True
+
+    def _flush_cursor(self, force: bool = False) -> None:
+        if not self._ts_text or (not force and not self._unflushed):
+            return
+        with self.store.transaction() as conn:
+            self.store.save_cursor(conn, self._ts_text, self.bars, dict(self.portfolio.marks))
+        self._unflushed = 0
+        self._last_flush = self._clock()
+        if self._last_flush - self._last_gate_flush >= GATE_FLUSH_SECONDS:
+            self._flush_gate()
+        if not self._paper and self._last_flush - self._last_ledger_sync >= BROKER_LEDGER_SYNC_SECONDS:
+            self._last_ledger_sync = self._last_flush
+            self.ledger.post_pending()
+            self._track_fills()
+
+    def _flush_gate(self) -> None:
+        """Write the gate's buffered strategy log; a failure there is logged, never stops trading."""
+        self._last_gate_flush = self._clock()
+        try:
+            self.gate.flush()
+        except Exception as exc:
+            self.errors.record(exc, context={"where": "strategy log flush"})
+
+    # provided by Engine
+    _clock: Callable[[], float]
+    _ts_text: UtcTime
+    _gate_dirty: bool
+    _paper: bool
+    _unflushed: int
+    _last_flush: float
+    _last_gate_flush: float
+    _last_ledger_sync: float
+    bars: int
+    errors: ErrorHandler
+    fills: FillTracker
+    gate: Gate
+    ledger: LedgerPoster
+    portfolio: Portfolio
+    store: CoreStore
+    publish: Callable[[], None]
