@@ -7,10 +7,14 @@ failed: Finnhub down, VIX missing) is audit-logged, at most one row per module
 and failure kind per window (``FailureThrottle``, with a count of the ones
 folded away), and then its ``*_FATAL`` setting decides: true blocks the trade
 naming the module, false judges the trade on core logic without it and the
-verdict says so.  Anything else that goes wrong inside ``decide`` (the
-blocklist cannot save its session file, a bug) is an audited block: fail
-closed.  Every verdict goes to the strategy log and the tuning summary, never
-to the ledger.
+verdict says so.  Anything else that goes wrong inside ``decide`` (a bug) is
+an audited block: fail closed.  Every verdict goes to the strategy log and the
+tuning summary, never to the ledger.
+
+``decide`` only checks.  A ticker is used up for the session when an order
+for it is actually sent: the engine calls ``order_sent`` after the broker took
+the order, so an entry that risk, the kill switch, a suspension or a stop then
+refuses leaves the ticker free for another strategy.  Exits never use a ticker.
 """
 
 from __future__ import annotations
@@ -227,11 +231,6 @@ class Gate:
         return GateDecision(False, f"{GATE}: {verdict.reason}", (verdict,))
 
     def _finish(self, signal: Signal, verdicts: tuple[Verdict, ...], blocker: Verdict | None) -> GateDecision:
-        if blocker is None and signal.side != EXIT_SIDE:
-            failed = self._mark(signal)
-            if failed is not None:
-                verdicts = (*verdicts, failed)
-                blocker = None if failed.allow else failed
         recordable = isinstance(signal, Signal) and isinstance(signal.ts, datetime) and signal.ts.tzinfo is not None
         if self.tracker.enabled and recordable:
             failed = self._observe(signal, blocker)
@@ -242,19 +241,26 @@ class Gate:
             self.log.add(signal, verdicts)
         return GateDecision(blocker is None, reason, verdicts)
 
-    def _mark(self, signal: Signal) -> Verdict | None:
-        """Use up the ticker for the session; if that cannot be saved, the blocklist's failure verdict."""
+    def order_sent(self, signal: Signal) -> None:
+        """The broker took an order for ``signal``: an entry uses up its ticker for the session.  Never raises.
+
+        Exits never use a ticker.  The order is out whatever happens here, so the
+        ticker stays used in memory even if ``run/session.json`` cannot be saved;
+        that failure is audited (``module_error``, kind ``save_failed``) and the
+        blocklist then blocks every entry until a save succeeds (a restart could
+        not remember the ticker: fail closed, see ``TickerBlocklist.mark``).
+        """
+        if not isinstance(signal, Signal) or signal.side == EXIT_SIDE:
+            return
         try:
             self.blocklist.mark(signal)
         except Exception as exc:
             self._stats[self.blocklist.name].errored = True
-            outcome = self._module_failed(
+            self._module_failed(
                 self.blocklist,
                 signal,
                 Outcome(False, f"cannot save run/session.json: {one_line(exc)}", {}, "save_failed"),
             )
-            return Verdict(self.blocklist.name, outcome.allow, outcome.reason, outcome.context, 0.0)
-        return None
 
     def _observe(self, signal: Signal, blocker: Verdict | None) -> Verdict | None:
         """Count the decision for tuning; a tracker failure is audited and blocks only if TUNING_TRACKER_FATAL."""

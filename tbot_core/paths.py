@@ -23,7 +23,8 @@ Layout of ``TBOT_HOME`` (default ``./tbot_home``)::
     run/state.json, run/core.lock    live state for the console; the core's lock
     output/{BOT_IDENTITY}/logs/      operational logs (verdicts, errors, system)
     output/{BOT_IDENTITY}/backtest/  backtest outputs
-    data/market/                     OHLCV + VIX data (sample data ships here); fundamentals.csv for backtests
+    data/market/                     OHLCV + VIX data (sample data ships here); fundamentals.csv for backtests;
+                                     vix.csv for VIX_SOURCE=file
     data/cache/                      caches such as fundamentals_{date}.json
 """
 
@@ -310,6 +311,11 @@ class HomePaths:
     @property
     def sample_vix(self) -> Path:
         return self.market_data_dir / "sample_vix.csv"
+
+    @property
+    def vix_file(self) -> Path:
+        """A VIX series (timestamp_utc,vix) kept current by the operator: ``VIX_SOURCE=file`` (e.g. for Alpaca)."""
+        return self.market_data_dir / "vix.csv"
 
     @property
     def fundamentals_history(self) -> Path:

@@ -84,12 +84,20 @@ class OptionQuote:
 
 @dataclass(frozen=True)
 class MarketContext:
-    """What filters may read about the market when a signal is decided."""
+    """What filters may read about the market when a signal is decided.
+
+    The live engine gets it from the data layer (``tbot_core.data.market.MarketData``), for every broker.
+    ``failed`` names each data source that failed while it was assembled (``"vix"``, ``"fundamentals"``,
+    ``"imbalance"``) with a one-line reason: a filter that needs that source answers "data source
+    failed", and the gate's ``*_FATAL`` setting for the module decides, instead of the filter judging a gap.
+    """
 
     indicators: Mapping[str, IndicatorSnapshot] = field(default_factory=dict)
     vix: float | None = None
     imbalance: Mapping[str, Imbalance] = field(default_factory=dict)
     option_quotes: Mapping[str, OptionQuote] = field(default_factory=dict)
+    fundamentals: Mapping[str, Any] = field(default_factory=dict)
+    failed: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_signal(

@@ -74,6 +74,8 @@ class GateFilter:
         self._now = iso_z(signal.ts)
         decision = self.gate.decide(signal, MarketContext.from_signal(signal))
         if decision.allow:
+            # The fast path has no risk step: every allowed signal becomes an order, so it is sent here.
+            self.gate.order_sent(signal)
             return FilterVerdict(True, "", decision.reason)
         blocker = next((v.module for v in decision.verdicts if not v.allow), "gate")
         return FilterVerdict(False, blocker, decision.reason)

@@ -69,6 +69,8 @@ def attach_vix(bars: dict[str, SymbolBars], vix_file: Path) -> dict[str, SymbolB
         raise DataError(f"{vix_file.name}: not a readable CSV") from None
     if "timestamp_utc" not in frame.columns or "vix" not in frame.columns:
         raise DataError(f"{vix_file.name}: missing column 'timestamp_utc' or 'vix'")
+    if frame.empty:  # a header only: no VIX level is known, and the VIX gatekeeper judges that as it does live
+        return bars
     ts = pd.to_datetime(frame["timestamp_utc"], utc=True, errors="coerce", format="ISO8601")
     level = pd.to_numeric(frame["vix"], errors="coerce")
     bad = (ts.isna() | level.isna() | (level <= 0)).to_numpy()

@@ -1,10 +1,12 @@
-"""Company fundamentals from Finnhub, cached once per day in ``data/cache/fundamentals_{date}.json``.
+"""Company fundamentals (cached once per day in ``data/cache/fundamentals_{date}.json``) and VIX from Finnhub.
 
 The API key comes only from the ``screener_api`` secret.  Finnhub's
 ``company_basic_financials(symbol, "all")`` reports ``marketCapitalization``
 in millions of USD; it is converted to USD here so thresholds compare like
 with like.  Every transport or API failure becomes a one-line ``TbotError``
 that never carries the key (the client puts it in the query string).
+``FinnhubVix`` is the VIX source for a broker whose feed has no index data
+(Alpaca): ``VIX_SOURCE=finnhub`` reads the ``/quote`` of ``VIX_FINNHUB_SYMBOL``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import finnhub
@@ -53,7 +55,9 @@ def screener_api_key(paths: HomePaths) -> str:
     return SecretStore(BotHome(str(paths.root))).get("screener_api")["api_key"]
 
 
-class FinnhubFundamentals:
+class _FinnhubClient:
+    """One finnhub-python client per source, built on first use (the key is read then, not at start)."""
+
     def __init__(
         self,
         settings: Settings,
@@ -67,8 +71,6 @@ class FinnhubFundamentals:
         self.clock = clock
         self._api_key = api_key
         self._client: finnhub.Client | None = None
-        self._day: date | None = None
-        self._cache: dict[str, dict[str, Any]] = {}
 
     def require_credentials(self) -> None:
         self._api_key(self.paths)
@@ -81,6 +83,40 @@ class FinnhubFundamentals:
             client.DEFAULT_TIMEOUT = REQUEST_TIMEOUT_SECONDS
             self._client = client
         return self._client
+
+    def _call(self, what: str, call: Callable[[finnhub.Client], Any]) -> Any:
+        """``call`` on the client; every failure a one-line ``TbotError`` naming ``what`` (never the key)."""
+        try:
+            return call(self._connect())
+        except finnhub.FinnhubAPIException as exc:
+            if exc.status_code in (401, 403):
+                raise ConfigError(
+                    f"Finnhub refused the screener_api key (HTTP {exc.status_code})",
+                    hint="check the key with `tbot secrets set screener_api`",
+                ) from None
+            if exc.status_code == 429 or exc.status_code >= 500:
+                raise NetworkError(f"Finnhub {what}: HTTP {exc.status_code}") from None
+            raise ConfigError(f"Finnhub {what}: HTTP {exc.status_code}") from None
+        except finnhub.FinnhubRequestException:
+            raise NetworkError(f"Finnhub {what}: response is not JSON") from None
+        except requests.Timeout:
+            raise NetworkError(f"Finnhub {what}: timed out after {REQUEST_TIMEOUT_SECONDS}s") from None
+        except requests.RequestException as exc:
+            raise NetworkError(f"Finnhub {what}: unreachable ({type(exc).__name__})") from None
+
+
+class FinnhubFundamentals(_FinnhubClient):
+    def __init__(
+        self,
+        settings: Settings,
+        paths: HomePaths,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        api_key: Callable[[HomePaths], str] = screener_api_key,
+    ) -> None:
+        super().__init__(settings, paths, clock=clock, api_key=api_key)
+        self._day: date | None = None
+        self._cache: dict[str, dict[str, Any]] = {}
 
     def _load_day(self) -> date:
         """Today's cache in ``_cache`` (read once a day); returns today."""
@@ -115,23 +151,7 @@ class FinnhubFundamentals:
         return facts
 
     def _fetch(self, symbol: str) -> Fundamentals:
-        try:
-            payload = self._connect().company_basic_financials(symbol, "all")
-        except finnhub.FinnhubAPIException as exc:
-            if exc.status_code in (401, 403):
-                raise ConfigError(
-                    f"Finnhub refused the screener_api key (HTTP {exc.status_code})",
-                    hint="check the key with `tbot secrets set screener_api`",
-                ) from None
-            if exc.status_code == 429 or exc.status_code >= 500:
-                raise NetworkError(f"Finnhub /stock/metric {symbol}: HTTP {exc.status_code}") from None
-            raise ConfigError(f"Finnhub /stock/metric {symbol}: HTTP {exc.status_code}") from None
-        except finnhub.FinnhubRequestException:
-            raise NetworkError(f"Finnhub /stock/metric {symbol}: response is not JSON") from None
-        except requests.Timeout:
-            raise NetworkError(f"Finnhub /stock/metric {symbol}: timed out after {REQUEST_TIMEOUT_SECONDS}s") from None
-        except requests.RequestException as exc:
-            raise NetworkError(f"Finnhub /stock/metric {symbol}: unreachable ({type(exc).__name__})") from None
+        payload = self._call(f"/stock/metric {symbol}", lambda client: client.company_basic_financials(symbol, "all"))
         metric = payload.get("metric") if isinstance(payload, dict) else None
         if not isinstance(metric, dict) or not metric:
             raise TbotError(f"Finnhub /stock/metric {symbol}: no 'metric' object in the response")
@@ -142,3 +162,42 @@ class FinnhubFundamentals:
             market_cap_usd=_number(metric, "marketCapitalization", MARKET_CAP_UNIT_USD),
             as_of=iso_z(self.clock()),
         )
+
+
+class FinnhubVix(_FinnhubClient):
+    """The VIX level from Finnhub's ``/quote`` (``VIX_SOURCE=finnhub``), asked at most once per refresh period.
+
+    A quote older than ``VIX_MAX_AGE_MINUTES`` at the bar's time is a failed source, not a level: a
+    gatekeeper must not pass close entries on yesterday's volatility.
+    """
+
+    REFRESH = timedelta(seconds=60)
+
+    def __init__(
+        self,
+        settings: Settings,
+        paths: HomePaths,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        api_key: Callable[[HomePaths], str] = screener_api_key,
+    ) -> None:
+        super().__init__(settings, paths, clock=clock, api_key=api_key)
+        self._quote: tuple[datetime, float, datetime] | None = None  # (asked at, level, quote time)
+
+    def vix(self, ts: datetime) -> float | None:
+        symbol, now = self.settings.vix_finnhub_symbol, self.clock()
+        if self._quote is None or now - self._quote[0] >= self.REFRESH:
+            payload = self._call(f"/quote {symbol}", lambda client: client.quote(symbol))
+            level = _number(payload if isinstance(payload, dict) else {}, "c")
+            stamp = _number(payload if isinstance(payload, dict) else {}, "t")
+            if level is None or level <= 0 or stamp is None or stamp <= 0:
+                raise TbotError(f"Finnhub /quote {symbol}: no price (field 'c') and time (field 't') in the response")
+            self._quote = (now, level, datetime.fromtimestamp(stamp, UTC))
+        _, level, quoted = self._quote
+        limit = timedelta(minutes=self.settings.vix_max_age_minutes)
+        if ts - quoted > limit:
+            raise TbotError(
+                f"Finnhub /quote {symbol}: quote from {iso_z(quoted)} is older than "
+                f"VIX_MAX_AGE_MINUTES={self.settings.vix_max_age_minutes} at {iso_z(ts)}"
+            )
+        return level

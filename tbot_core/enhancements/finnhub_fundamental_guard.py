@@ -6,6 +6,8 @@ PE (``peNormalizedAnnual``) <= ``MAX_PE_RATIO``; debt/equity
 data source converts).  A metric Finnhub lacks for a ticker blocks; Finnhub
 itself failing (unreachable, refused key, no secret) is a data-source failure:
 the gate audits it and applies ``FUNDAMENTAL_GUARD_FATAL`` (default: block).
+The live engine's context carries the figures (or the source's failure) from
+the data layer; a context without them (the fast backtest path) asks the source.
 """
 
 from __future__ import annotations
@@ -38,10 +40,15 @@ class FinnhubFundamentalGuard(Enhancement):
         return self._source
 
     def evaluate(self, signal: Signal, market: MarketContext) -> Outcome:
-        try:
-            facts = self.source.lookup(signal.symbol)
-        except TbotError as exc:
-            return unavailable("finnhub_unavailable", f"fundamentals unavailable: {exc}")
+        facts = market.fundamentals.get(signal.symbol)
+        failed = market.failed.get("fundamentals")
+        if facts is None and failed:  # the data layer asked the source and it failed
+            return unavailable("finnhub_unavailable", f"fundamentals unavailable: {failed}")
+        if facts is None:  # a context without fundamentals (the fast backtest path): ask the source here
+            try:
+                facts = self.source.lookup(signal.symbol)
+            except TbotError as exc:
+                return unavailable("finnhub_unavailable", f"fundamentals unavailable: {exc}")
         s = self.settings
         ctx = {
             "pe": facts.pe,

@@ -39,6 +39,9 @@ class ImbalanceScannerIbkr(Enhancement):
         )
         if not start <= signal.ts < end:
             return allow(f"outside the imbalance window {start:%H:%M}-{end:%H:%M} UTC")
+        failed = market.failed.get("imbalance")
+        if failed:
+            return unavailable("imbalance_source_failed", f"imbalance source failed: {failed}")
         report = market.imbalance.get(signal.symbol)
         if not isinstance(report, Imbalance):
             return unavailable("imbalance_missing", f"no imbalance data for {signal.symbol} inside the window")

@@ -3,9 +3,14 @@
 The set lives in memory and in ``run/session.json`` (rewritten atomically on
 each addition), so an engine restart within the same New York trading day
 remembers it.  If that file cannot be read, no ticker can be proven unused:
-every signal that day is blocked until the operator repairs or removes it.  If
-an addition cannot be saved, ``mark`` forgets it again and raises: the gate
-then blocks that trade (``TICKER_BLOCKLIST_FATAL`` is fixed true).
+every signal that day is blocked until the operator repairs or removes it.
+
+A ticker is marked when an order for it was sent (``Gate.order_sent``), not
+when the gate allowed it.  If that addition cannot be saved, the order is out
+anyway: the ticker stays used in memory, ``mark`` raises (the gate audits it),
+and every entry is blocked until a save succeeds — each later evaluation tries
+the save again — because a restart now could not remember the ticker and
+might trade it twice (``TICKER_BLOCKLIST_FATAL`` is fixed true).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ class TickerBlocklist(Enhancement):
         self._day: date | None = None
         self._used: dict[str, dict[str, str]] = {}
         self._unreadable = ""
+        self._unsaved = ""  # why the in-memory set is not on disk ("" when it is)
         self._load()
 
     def _load(self) -> None:
@@ -56,9 +62,11 @@ class TickerBlocklist(Enhancement):
     def evaluate(self, signal: Signal, market: MarketContext) -> Outcome:
         day = market_day(signal.ts)
         if day != self._day:
-            self._day, self._used, self._unreadable = day, {}, ""
+            self._day, self._used, self._unreadable, self._unsaved = day, {}, "", ""
         if self._unreadable:
             return unavailable("session_file_unreadable", self._unreadable)
+        if self._unsaved and not self._saved_again():
+            return unavailable("session_file_unsaved", self._unsaved)
         first = self._used.get(signal.symbol)
         if first is not None:
             return block(
@@ -68,23 +76,34 @@ class TickerBlocklist(Enhancement):
         return allow(f"{signal.symbol} not yet used this session")
 
     def mark(self, signal: Signal) -> None:
-        """Record that ``signal``'s ticker is used for its session (called when the gate allows it)."""
+        """Record that ``signal``'s ticker is used for its session (an order for it was sent).
+
+        Raises if the addition cannot be saved; the ticker stays used in memory (the order is out).
+        """
         day = market_day(signal.ts)
-        if day != self._day:  # evaluate() did not run for this signal (it raised): its session starts here
-            self._day, self._used, self._unreadable = day, {}, ""
-        before = self._used.get(signal.symbol)
+        if day != self._day:  # evaluate() did not run for this signal: its session starts here
+            self._day, self._used, self._unreadable, self._unsaved = day, {}, "", ""
         self._used[signal.symbol] = {"strategy": signal.strategy, "side": signal.side, "ts_utc": iso_z(signal.ts)}
         if not self.env.persist:
             return
         try:
             self._save()
-        except BaseException:
-            # Not saved, so not used: the caller blocks this trade, and a restart could not have remembered it.
-            if before is None:
-                del self._used[signal.symbol]
-            else:
-                self._used[signal.symbol] = before
+        except BaseException as exc:
+            self._unsaved = (
+                f"run/session.json not saved ({type(exc).__name__}) after {signal.symbol} was used: "
+                "a restart could not remember it, so no entry until a save succeeds"
+            )
             raise
+        self._unsaved = ""
+
+    def _saved_again(self) -> bool:
+        """Retry the save a failed ``mark`` left pending; True once the file holds the session's set."""
+        try:
+            self._save()
+        except Exception:
+            return False
+        self._unsaved = ""
+        return True
 
     def _save(self) -> None:
         path = self.env.paths.session_file

@@ -26,6 +26,7 @@ from tbot_core.brokers.base import Broker, OrderRequest
 from tbot_core.context import CoreContext
 from tbot_core.core_store import CoreStore
 from tbot_core.data.base import Feed
+from tbot_core.data.market import market_data_of
 from tbot_core.gate import Gate
 from tbot_core.money import from_cents, quote_cents, to_cents
 from tbot_core.runtime.engine_books import Books
@@ -39,7 +40,7 @@ from tbot_core.safety.escalation import Action
 from tbot_core.safety.kill_switch import KillSwitch
 from tbot_core.safety.risk_bot import RiskBot
 from tbot_core.sanitize import scrub
-from tbot_core.signals import MarketContext, Signal
+from tbot_core.signals import Signal
 from tbot_core.state_schema import Order, PnlPoint, VerdictRow
 from tbot_core.strategies.base import BarStrategy
 from tbot_core.timeutil import UtcTime, iso_z
@@ -232,9 +233,12 @@ class Engine(Waits, Books):
             self.publish()
 
     def _new_timestamp(self, bar: Bar) -> None:
-        # The VIX read may raise (bad file): the timestamp is only marked done once it succeeded,
-        # so a retried bar reads it again instead of trading on the previous minute's value.
-        text, vix = iso_z(bar.ts), self.feed.vix(bar.ts)
+        # The market context is the data layer's (``MarketData``, bundled with the feed by build_parts); a
+        # bare feed (a test's, a bench's) gets its own VIX only.  A failed VIX source does not raise here: it
+        # reaches vix_gatekeeper as a failed source, and VIX_GATEKEEPER_FATAL decides.
+        if self._ts_obj is None:
+            self._market = market_data_of(self.feed)
+        text, vix = iso_z(bar.ts), self._market.at(bar.ts)
         if self._ts_text[:16] != text[:16]:
             self._pnl_minute_due = True
         self._ts_obj, self._ts_text, self._vix = bar.ts, text, vix
@@ -274,7 +278,7 @@ class Engine(Waits, Books):
         if owner is not None and owner != signal.strategy:
             self._verdict(signal, "engine", False, f"{signal.symbol} is held by {owner or 'an unknown owner'}")
             return
-        decision = self.gate.decide(signal, MarketContext.from_signal(signal, vix=vix))
+        decision = self.gate.decide(signal, self._market.context(signal))
         self._gate_dirty = True
         self.journal.verdict(*(verdict_row(verdict.to_record(signal)) for verdict in decision.verdicts))
         if not decision.allow:
@@ -351,6 +355,10 @@ class Engine(Waits, Books):
             elif action.stops_engine:
                 raise EscalatedStop(str(exc)) from None
             return
+        if order.status not in ("rejected", "canceled"):  # answered but not taken: uses no ticker
+            # Sent: only now is the ticker used for the session (a refused order leaves it to another strategy).
+            self.gate.order_sent(signal)
+            self._gate_dirty = True
         self.journal.order(
             Order(
                 order_id=order.order_id,

@@ -15,6 +15,7 @@ from tbot_core.runtime.ledger_poster import LedgerPoster
 from tbot_core.runtime.portfolio import Portfolio
 from tbot_core.runtime.round_trips import FillTracker, RoundTrip
 from tbot_core.safety.error_handler import ErrorHandler
+from tbot_core.strategies.base import BarStrategy, Strategy
 from tbot_core.timeutil import UtcTime
 
 # The gate buffers its strategy log and tuning summary; the engine writes them on this beat and at the end.
@@ -28,10 +29,26 @@ class Books:
 
     def _after_fills(self) -> None:
         self.portfolio.refresh()
+        self._tell_holdings()
         self.publish()  # a fill changes what others may see: do not wait for the end of the bar
         self._flush_cursor(force=True)
         self.ledger.post_pending()
         self._track_fills()
+
+    def _tell_holdings(self) -> None:
+        """After an account read: each strategy learns the symbols it holds, so its exits sell only those.
+
+        The broker's positions with the strategy that opened each one are the
+        truth (a restarted core's strategies exit what an earlier run bought);
+        a strategy that is not a ``Strategy`` (a test's scripted one) is not told.
+        """
+        owned: dict[str, set[str]] = {}
+        for symbol, (qty, _avg, owner) in self.portfolio.positions.items():
+            if qty > 0:
+                owned.setdefault(owner, set()).add(symbol)
+        for strategy in self.strategies:
+            if isinstance(strategy, Strategy):
+                strategy.holdings_told(owned.get(strategy.name, ()))
 
     def _track_fills(self) -> None:
         """The tuning figures follow the broker's fills; reading them never stops trading."""
@@ -82,4 +99,5 @@ class Books:
     ledger: LedgerPoster
     portfolio: Portfolio
     store: CoreStore
+    strategies: list[BarStrategy]
     publish: Callable[[], None]

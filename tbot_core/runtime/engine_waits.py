@@ -35,6 +35,7 @@ class Waits:
             self.busy_since = self.beat = self._clock()
             try:
                 self.portfolio.refresh()
+                self._tell_holdings()
                 self.busy_since = None
                 return True
             except Exception as exc:
@@ -85,3 +86,4 @@ class Waits:
     portfolio: Portfolio
     on_broker_down: Callable[[str], None] | None
     _check_pnl: Callable[[], None]
+    _tell_holdings: Callable[[], None]

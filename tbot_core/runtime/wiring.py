@@ -21,6 +21,7 @@ from tbot_core.context import CoreContext
 from tbot_core.core_store import CoreStore
 from tbot_core.data.base import Feed
 from tbot_core.data.factory import make_feed
+from tbot_core.data.market import MarketFeed, build_market_data
 from tbot_core.errors import TbotError
 from tbot_core.gate import Gate
 from tbot_core.home import BotHome
@@ -108,7 +109,9 @@ def build_parts(
     a test or a bench that needs other values builds its context with
     ``home.settings.with_values(...)`` instead of wiring parts by hand.
     ``fundamentals`` is the fundamental guard's data source: None (the core)
-    means Finnhub; the backtest passes its point-in-time file instead.
+    means Finnhub; the backtest passes its point-in-time file instead.  The
+    feeds it makes carry their ``MarketData`` (``tbot_core.data.market``): the
+    engine gets every filter's market context from there, for every broker.
     """
     fakes = fakes or Fakes()
     s = ctx.settings
@@ -117,6 +120,10 @@ def build_parts(
         f"check BROKER={s.broker} and its secret (`tbot secrets list`)",
         lambda: fakes.broker(make_broker(home, s, store=store)),
     )
+    if fundamentals is None and s.fundamental_guard_enabled:  # one Finnhub source for market data and the guard
+        from tbot_core.data.finnhub import FinnhubFundamentals
+
+        fundamentals = FinnhubFundamentals(s, ctx.paths)
     gate = _build(
         "gate",
         "see the enhancement settings (`tbot config show`)",
@@ -127,7 +134,9 @@ def build_parts(
     risk = _build("risk_bot", "check the risk and allocation settings", lambda: RiskBot(s))
 
     def feed(start_after: str | None) -> Feed:
-        return fakes.feed(make_feed(home, s, start_after=start_after))
+        """The feed with its market data: VIX, fundamentals and imbalance from the configured sources."""
+        raw = fakes.feed(make_feed(home, s, start_after=start_after))
+        return MarketFeed(raw, build_market_data(raw, s, ctx.paths, fundamentals=fundamentals))
 
     def strategies() -> list[BarStrategy]:
         return [*build_strategies(s), *fakes.strategies(s)]

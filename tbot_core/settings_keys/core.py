@@ -28,7 +28,33 @@ KEYS: tuple[Key, ...] = (
     Key("STRAT_CLOSE_ENABLED", True, t.boolean, "End-of-day momentum strategy"),
     Key("STRAT_OPEN_RANGE_MINUTES", 30, t.integer(1, 390), "Opening range length in minutes"),
     Key("STRAT_CLOSE_WINDOW_MINUTES", 30, t.integer(1, 390), "Close strategy trades in the last N minutes"),
-    Key("SYMBOLS", ("SPY", "AAPL", "MSFT", "NVDA"), t.symbol_list, "Universe the engine trades"),
+    # Exits.  The intraday strategies are flat before the closing auction (its spreads and the overnight gap
+    # are risks their entries never priced); the close strategy holds overnight on purpose and sells a few
+    # minutes into the next session, after the opening auction's widest spreads.
+    Key(
+        "STRAT_OPEN_FLAT_MINUTES_BEFORE_CLOSE",
+        10,
+        t.integer(1, 390),
+        "Open strategy sells what it holds at the first bar this many minutes before the session close",
+    ),
+    Key(
+        "STRAT_MID_FLAT_MINUTES_BEFORE_CLOSE",
+        10,
+        t.integer(1, 390),
+        "Mid strategy sells what it holds at the first bar this many minutes before the session close",
+    ),
+    Key(
+        "STRAT_CLOSE_EXIT_MINUTES_AFTER_OPEN",
+        5,
+        t.integer(0, 390),
+        "Close strategy sells its overnight hold at the first bar this many minutes into the next session",
+    ),
+    Key(
+        "SYMBOLS",
+        ("SPY", "AAPL", "AMZN", "META", "GOOGL"),
+        t.symbol_list,
+        "Universe the engine trades",
+    ),
     # -- safety ----------------------------------------------------------------------------
     Key(
         "DAILY_LOSS_LIMIT",
@@ -115,6 +141,21 @@ KEYS: tuple[Key, ...] = (
         Decimal("5"),
         t.decimal("0.05", 600),
         "How often a live feed asks for new 1-minute bars",
+    ),
+    # -- market context sources (tbot_core/data/market.py) ------------------------------------
+    Key(
+        "VIX_SOURCE",
+        "auto",
+        t.choice("auto", "feed", "file", "finnhub"),
+        "Where VIX comes from: auto = the feed (paper replay, IBKR index; Alpaca has none), "
+        "file = data/market/vix.csv, finnhub = Finnhub /quote (screener_api secret)",
+    ),
+    Key("VIX_FINNHUB_SYMBOL", "^VIX", t.text(20), "Finnhub symbol of the VIX index (VIX_SOURCE=finnhub)"),
+    Key(
+        "VIX_MAX_AGE_MINUTES",
+        60,
+        t.integer(1, 10080),
+        "A VIX level from data/market/vix.csv or Finnhub older than this at the bar's time counts as failed",
     ),
     # -- backtest fill model (signal on bar t's close, fill at bar t+1's open) ---------------
     Key("BACKTEST_STARTING_CASH", Decimal("100000.00"), t.decimal("0.01"), "Backtest starting equity"),

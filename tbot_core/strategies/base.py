@@ -5,12 +5,23 @@ fresh copy of the strategy through the very same ``on_bar``; there is no
 vectorised second copy of any rule to drift out of step.  Indicators live in a
 ``MarketState``: strategies built together share one (each bar folded once),
 a strategy built alone owns one; ``on_bar`` is the same code either way.
+
+Long only.  A ``buy`` opens a position; a ``sell`` closes one, and only one
+the strategy itself holds (the engine drops any other sell).  Exits need to
+know what is held: inside the engine the strategy is *told* after every
+account read (``holdings_told``: the broker's positions with the strategy
+that opened them, so a restarted core still exits what an earlier run
+bought); built alone (``simulate()``, tests) it books its own signals
+instead, as the backtest's fill model fills them.  Each exit rule fires at
+most once per session per symbol: a second sell before the first has filled
+(a real broker fills later) could sell short.
 """
 
 from __future__ import annotations
 
 import abc
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -58,6 +69,16 @@ class Strategy(abc.ABC):
         self.settings = settings or Settings()
         self.market = market if market is not None else MarketState(self.settings)
         self._states: dict[str, SymbolState] = {}
+        # What this strategy holds: told by the engine (None until it is), else booked from its own signals.
+        self._told: frozenset[str] | None = None
+        self._booked: set[str] = set()
+
+    def holdings_told(self, symbols: Iterable[str]) -> None:
+        """The engine, after reading the account: the symbols held in positions this strategy opened."""
+        self._told = frozenset(symbols)
+
+    def holds(self, symbol: str) -> bool:
+        return symbol in (self._told if self._told is not None else self._booked)
 
     def fresh(self) -> Strategy:
         """A new instance with the same parameters, its own market state and no memory."""
@@ -77,11 +98,27 @@ class Strategy(abc.ABC):
             return []
         if self.uses_session and (session is None or not session.contains(bar.ts)):
             return []
-        return self.decide(bar, vix, state, session)
+        signals = self.decide(bar, vix, state, session)
+        for sig in signals:
+            if sig.side == "sell" and self.holds(sig.symbol):
+                state.memo["exit_sent"] = True  # any sell of a held symbol is this session's exit for it
+            if self._told is None:  # alone: what it signals is what it holds
+                if sig.side == "buy":
+                    self._booked.add(sig.symbol)
+                else:
+                    self._booked.discard(sig.symbol)
+        return signals
 
     @abc.abstractmethod
     def decide(self, bar: Bar, vix: float | None, state: SymbolState, session: Session | None) -> list[Signal]:
         """Signals for this (sound, in-session) bar; the indicators already include it."""
+
+    def exit_due(self, bar: Bar, state: SymbolState, due: bool, reason: str, vix: float | None) -> list[Signal]:
+        """The sell of an exit rule that is ``due``: once per session per symbol, and only if held."""
+        if not due or state.memo.get("exit_sent") or not self.holds(bar.symbol):
+            return []
+        state.memo["exit_sent"] = True
+        return [self.signal(bar, "sell", reason, state, vix, exit=True)]
 
     def signal(self, bar: Bar, side: Side, reason: str, state: SymbolState, vix: float | None, **extra: Any) -> Signal:
         context = {"indicators": state.indicators.snapshot(), "vix": vix, **extra}

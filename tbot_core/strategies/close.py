@@ -1,8 +1,17 @@
-"""``close``: end-of-day momentum.
+"""``close``: end-of-day momentum, held overnight.
 
-At the first bar of the last ``STRAT_CLOSE_WINDOW_MINUTES`` of the session, a
-symbol trading above both its session open and its VWAP is bought, below both
-is sold.  VIX and auction-imbalance conditions belong to the gate's filters.
+Entry: at the first bar of the last ``STRAT_CLOSE_WINDOW_MINUTES`` of the
+session, a symbol trading above both its session open and its VWAP is bought;
+below both it sells, which closes a position the strategy holds and is
+dropped by the engine otherwise (long only).  VIX and auction-imbalance
+conditions belong to the gate's filters.
+
+Exit: the trade is the overnight drift into the next open, so it is held over
+the night on purpose and sold at the first bar ``STRAT_CLOSE_EXIT_MINUTES_AFTER_OPEN``
+minutes into a later session (after the opening auction's widest spreads),
+before that session's close window.  A hold that missed its exit (no bar, an
+order refused) is closed by a below-both decision at the window or by the
+next session's exit.
 """
 
 from __future__ import annotations
@@ -23,7 +32,19 @@ class EndOfDayMomentum(Strategy):
         assert session is not None
         memo = state.memo
         memo.setdefault("session_open", bar.open)
-        if memo.get("done") or session.minutes_to_close(bar.ts) > self.settings.strat_close_window_minutes:
+        window = self.settings.strat_close_window_minutes
+        after = self.settings.strat_close_exit_minutes_after_open
+        # Before the window only: a position held then was bought in an earlier session (entries are in the window).
+        exit_ = self.exit_due(
+            bar,
+            state,
+            session.minutes_since_open(bar.ts) >= after and session.minutes_to_close(bar.ts) > window,
+            f"overnight hold sold {after} min after the {session.open:%H:%M} UTC open",
+            vix,
+        )
+        if exit_:
+            return exit_
+        if memo.get("done") or session.minutes_to_close(bar.ts) > window:
             return []
         memo["done"] = True
         vwap, day_open = state.indicators.vwap.value, memo["session_open"]

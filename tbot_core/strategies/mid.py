@@ -1,9 +1,16 @@
-"""``mid``: mid-session mean reversion.
+"""``mid``: mid-session mean reversion, flat before the close.
 
-Between the opening range and the close window, a close stretched more than
-``STRETCH_ATR`` average true ranges from its 20-bar mean is faded.  Whether
-the trend is too strong (ADX filter) or the stretch reaches the Bollinger
-band (confluence) is for the gate's filters to judge, not this rule.
+Entry: between the opening range and the close window, a close stretched more
+than ``STRETCH_ATR`` average true ranges from its 20-bar mean is faded: below
+it buys; above it sells, which closes a position the strategy holds and is
+dropped by the engine otherwise (long only).  Whether the trend is too strong
+(ADX filter) or the stretch reaches the Bollinger band (confluence) is for the
+gate's filters to judge, not this rule.
+
+Exit, whichever comes first: the close is back at (or above) its mean — the
+reversion the trade was for has happened; or the first bar
+``STRAT_MID_FLAT_MINUTES_BEFORE_CLOSE`` minutes before the session's real
+close (an intraday trade does not carry the closing auction or the night).
 """
 
 from __future__ import annotations
@@ -24,6 +31,16 @@ class MidSessionReversion(Strategy):
 
     def decide(self, bar: Bar, vix: float | None, state: SymbolState, session: Session | None) -> list[Signal]:
         assert session is not None
+        flat = self.settings.strat_mid_flat_minutes_before_close
+        exit_ = self.exit_due(
+            bar,
+            state,
+            session.minutes_to_close(bar.ts) <= flat,
+            f"flat {flat} min before the {session.close:%H:%M} UTC close",
+            vix,
+        )
+        if exit_:
+            return exit_
         # Read the two values directly: building a full snapshot on every bar is waste (signals carry one).
         middle, atr = state.indicators.bollinger.value[1], state.indicators.atr.value
         if math.isnan(middle) or math.isnan(atr) or atr <= 0:
@@ -31,6 +48,12 @@ class MidSessionReversion(Strategy):
         stretch = (bar.close - middle) / atr
         zone = 1 if stretch >= STRETCH_ATR else -1 if stretch <= -STRETCH_ATR else 0
         previous, state.memo["zone"] = state.memo.get("zone", 0), zone
+        period = self.settings.bollinger_period
+        exit_ = self.exit_due(
+            bar, state, stretch >= 0, f"close back at its {period}-bar mean ({stretch:+.2f} ATR)", vix
+        )
+        if exit_:
+            return exit_
         in_window = (
             session.minutes_since_open(bar.ts) >= self.settings.strat_open_range_minutes
             and session.minutes_to_close(bar.ts) > self.settings.strat_close_window_minutes
@@ -38,5 +61,7 @@ class MidSessionReversion(Strategy):
         if zone == 0 or zone == previous or not in_window:
             return []
         side: Side = "sell" if zone > 0 else "buy"
-        reason = f"close stretched {stretch:+.2f} ATR from its {self.settings.bollinger_period}-bar mean"
+        if side == "sell" and state.memo.get("exit_sent"):
+            return []  # this session's exit is already on its way: a second sell could sell short
+        reason = f"close stretched {stretch:+.2f} ATR from its {period}-bar mean"
         return [self.signal(bar, side, reason, state, vix, stretch_atr=round(stretch, 4))]

@@ -1,8 +1,15 @@
-"""``open``: opening-range breakout.
+"""``open``: opening-range breakout, flat before the close.
 
-The first ``STRAT_OPEN_RANGE_MINUTES`` of the session set a high and a low; the
-first close outside that range afterwards (and before the close window) is
-the one signal of the session for the symbol.
+Entry: the first ``STRAT_OPEN_RANGE_MINUTES`` of the session set a high and a
+low; the first close outside that range afterwards (and before the close
+window) is the one signal of the session for the symbol: above the high it
+buys; below the low it sells, which closes a position the strategy holds and
+is dropped by the engine otherwise (long only).
+
+Exit: an intraday trade must not carry the closing auction or the overnight
+gap, so whatever the strategy holds is sold at the first bar
+``STRAT_OPEN_FLAT_MINUTES_BEFORE_CLOSE`` minutes before the session's real
+close (half days included: the calendar gives the close).
 """
 
 from __future__ import annotations
@@ -20,6 +27,16 @@ class OpeningRangeBreakout(Strategy):
     def decide(self, bar: Bar, vix: float | None, state: SymbolState, session: Session | None) -> list[Signal]:
         assert session is not None
         memo = state.memo
+        flat = self.settings.strat_open_flat_minutes_before_close
+        exit_ = self.exit_due(
+            bar,
+            state,
+            session.minutes_to_close(bar.ts) <= flat,
+            f"flat {flat} min before the {session.close:%H:%M} UTC close",
+            vix,
+        )
+        if exit_:
+            return exit_
         if session.minutes_since_open(bar.ts) < self.settings.strat_open_range_minutes:
             memo["high"] = max(memo.get("high", bar.high), bar.high)
             memo["low"] = min(memo.get("low", bar.low), bar.low)

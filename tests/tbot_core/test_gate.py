@@ -59,11 +59,26 @@ def test_an_allowed_mid_signal_passes_blocklist_adx_and_bollinger_and_is_logged(
     assert rows[0]["ts_utc"].endswith("Z")
 
 
-def test_the_same_ticker_is_refused_a_second_time_in_the_session(gate):
+def test_the_same_ticker_is_refused_a_second_time_in_the_session_once_an_order_was_sent(gate):
     market = MarketContext({"AAPL": snap(close=97.0)})
     assert gate.decide(signal(), market).allow
+    gate.order_sent(signal())
     second = gate.decide(signal(), market)
     assert not second.allow and second.reason.startswith("ticker_blocklist: AAPL already used")
+
+
+def test_decide_only_checks_an_allowed_entry_whose_order_is_never_sent_leaves_the_ticker_free(gate):
+    market = MarketContext({"AAPL": snap(close=97.0)})
+    assert gate.decide(signal("mid"), market).allow  # then risk (or a halt, a suspension) refuses the order
+    assert gate.decide(signal("open"), market).allow, "another strategy may still use the ticker"
+    gate.order_sent(signal("open"))
+    again = gate.decide(signal("close"), MarketContext(vix=20.0))
+    assert not again.allow and "already used this session (open buy at" in again.reason
+
+
+def test_a_sent_exit_never_uses_up_its_ticker(gate):
+    gate.order_sent(signal(side="sell"))
+    assert gate.decide(signal(), MarketContext({"AAPL": snap(close=97.0)})).allow
 
 
 def test_the_first_blocking_module_gives_the_reason(gate):
@@ -154,8 +169,10 @@ def test_csv_log_format_writes_a_csv_strategy_log(home_paths):
 def test_an_exit_is_never_blocked_by_entry_filters_or_the_blocklist(gate):
     """Long only: a sell closes a position, so neither the blocklist nor a filter may trap it."""
     assert gate.decide(signal(), MarketContext({"AAPL": snap(close=97.0)})).allow
+    gate.order_sent(signal())
     exit_ = gate.decide(signal(side="sell"), MarketContext())  # no indicator state: an entry would block
     assert exit_.allow and exit_.verdicts[0].reason.startswith("exit")
+    gate.order_sent(signal(side="sell"))
     assert not gate.decide(signal(), MarketContext({"AAPL": snap(close=97.0)})).allow, (
         "the exit must not free the ticker"
     )

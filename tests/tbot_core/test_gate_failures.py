@@ -15,6 +15,7 @@ import pytest
 from tbot_core.audit import AuditLog
 from tbot_core.config import Settings
 from tbot_core.data.finnhub import FinnhubFundamentals
+from tbot_core.enhancements.ticker_blocklist import TickerBlocklist
 from tbot_core.errors import ConfigError
 from tbot_core.gate import Gate
 from tbot_core.signals import MarketContext
@@ -136,8 +137,8 @@ def test_suppressed_failures_are_reported_by_flush_once_their_window_passed_and_
 
 
 # -- decide never raises ---------------------------------------------------------------------------------------------
-def test_a_blocklist_that_cannot_save_its_session_file_blocks_the_trade_with_an_audited_one_line_reason(
-    home_paths, audit
+def test_a_sent_order_whose_ticker_cannot_be_saved_is_audited_and_blocks_every_entry_until_a_save_succeeds(
+    home_paths, audit, monkeypatch
 ):
     gate = Gate(
         Settings(),
@@ -147,20 +148,22 @@ def test_a_blocklist_that_cannot_save_its_session_file_blocks_the_trade_with_an_
         broker_code="paper",
         replace={"ticker_blocklist": UnsavableBlocklist},
     )
-    decision = gate.decide(signal(), GOOD_MID)
-    assert not decision.allow
-    assert decision.reason.startswith(
-        "ticker_blocklist: ticker_blocklist failed (cannot save run/session.json: OSError"
-    )
-    assert "No space left on device" in decision.reason and "TICKER_BLOCKLIST_FATAL=true" in decision.reason
-    assert "\n" not in decision.reason and decision.verdicts[-1].module == "ticker_blocklist"
+    assert gate.decide(signal(), GOOD_MID).allow, "decide only checks: nothing is saved there"
+    gate.order_sent(signal())  # the order is out: this must not raise
     [row] = module_errors(audit)
     assert (row["module"], row["kind"], row["fatal"]) == ("ticker_blocklist", "save_failed", True)
-    # Not saved, so not used: the next signal for the ticker is not refused as a repeat (it fails to save again).
-    again = gate.decide(signal(), GOOD_MID)
-    assert again.verdicts[0].reason == "AAPL not yet used this session" and not again.allow
+    assert "cannot save run/session.json: OSError" in row["error"] and "\n" not in row["error"]
+    # The order is out, so the ticker stays used; and a restart could not remember it: no entry at all.
+    again = gate.decide(signal(symbol="MSFT"), GOOD_MID)
+    assert not again.allow and again.verdicts[-1].module == "ticker_blocklist"
+    assert "run/session.json not saved (OSError) after AAPL was used" in again.reason
+    assert "TICKER_BLOCKLIST_FATAL=true" in again.reason
     status = {r.module: r for r in gate.enhancement_status()}
     assert status["ticker_blocklist"].status == "error"
+    monkeypatch.setattr(UnsavableBlocklist, "_save", TickerBlocklist._save)  # the disk has room again
+    assert gate.decide(signal(symbol="MSFT"), GOOD_MID).allow, "the retried save succeeded"
+    blocked = gate.decide(signal(), GOOD_MID)
+    assert not blocked.allow and "AAPL already used this session" in blocked.reason
 
 
 def test_an_error_inside_the_gate_itself_is_an_audited_block_not_an_exception(home_paths, audit):

@@ -101,6 +101,8 @@ def test_the_first_blocking_filter_ends_the_chain_and_gives_the_reason(gate):
 def test_an_allowed_entry_uses_up_its_ticker_for_the_session_and_a_blocked_one_does_not(gate):
     assert not gate.decide(signal(), MarketContext({"AAPL": snap(close=97.0, adx=40.0)})).allow
     assert gate.decide(signal(), GOOD_MID).allow, "the blocked signal did not use the ticker"
+    assert gate.decide(signal(), GOOD_MID).allow, "an allowed signal whose order was never sent uses nothing"
+    gate.order_sent(signal())
     again = gate.decide(signal("open"), MarketContext())
     assert not again.allow and modules(again) == ["ticker_blocklist"]
     assert again.reason.startswith("ticker_blocklist: AAPL already used this session (mid buy at")
@@ -308,6 +310,7 @@ def test_the_tracker_counts_signals_allowed_and_blocks_by_module_and_records_tra
     day = datetime(2026, 1, 6, 15, 30, tzinfo=UTC)
     gate = Gate(Settings(), IDENTITY, home_paths, audit=None, broker_code="paper", clock=lambda: day)
     gate.decide(signal(), GOOD_MID)
+    gate.order_sent(signal())
     gate.decide(signal(symbol="MSFT"), MarketContext({"MSFT": snap(close=97.0, adx=40.0)}))
     gate.decide(signal(), GOOD_MID)
     gate.record_trade("mid", Decimal("10"), 60.0)
@@ -351,6 +354,7 @@ def test_the_offline_gate_decides_the_same_but_writes_no_file(home_paths):
     gate = Gate.offline(Settings(), IDENTITY, home_paths)
     assert gate.audit is None and gate.log is None
     assert gate.decide(signal(), GOOD_MID).allow
+    gate.order_sent(signal())
     assert not gate.decide(signal(), GOOD_MID).allow, "the blocklist still remembers in memory"
     gate.record_trade("mid", Decimal("1"), 60.0)
     gate.flush()

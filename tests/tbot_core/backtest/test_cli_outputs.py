@@ -31,7 +31,13 @@ def test_backtest_writes_trades_daily_summary_and_plot(home_paths):
     as_json = json.loads(home_paths.backtest_trades_json("TBOT_PAPER_01").read_text())
     assert as_json["trades"][0]["trade_id"] == 1 and len(as_json["trades"]) == len(rows)
     summary = json.loads(home_paths.backtest_daily_summary("TBOT_PAPER_01").read_text())
-    assert summary["run"]["strategy"] == "sma_cross" and summary["run"]["symbols"] == ["AAPL", "MSFT", "NVDA", "SPY"]
+    assert summary["run"]["strategy"] == "sma_cross" and summary["run"]["symbols"] == [
+        "AAPL",
+        "AMZN",
+        "GOOGL",
+        "META",
+        "SPY",
+    ]
     assert [d["date"] for d in summary["days"]] == ["2026-01-05", "2026-01-06", "2026-07-07"]
     for key in (
         "win_rate",

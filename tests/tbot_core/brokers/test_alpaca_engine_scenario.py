@@ -20,6 +20,7 @@ from pathlib import Path
 import apsw
 
 from tbot_core.paths import HomePaths
+from tbot_core.timeutil import iso_z
 from tests.conftest import run_tbot
 from tests.fakes.alpaca_server import API_KEY, SECRET_KEY, FakeAlpaca
 from tests.tbot_core.runtime.core_harness import start_core, state, stop_core, wait_for
@@ -76,10 +77,13 @@ def _configure(home: Path, fake: FakeAlpaca) -> HomePaths:
         "LIVE_BAR_POLL_SECONDS": "0.2",
         "ADX_FILTER_ENABLED": "false",
         "BOLLINGER_CONFLUENCE_ENABLED": "false",
+        # Alpaca has no index data: the close strategy's VIX comes from the home's file (else no start).
+        "VIX_SOURCE": "file",
     }
     for key, value in settings.items():
         _tbot_ok("config", "set", key, value, home=home)
     paths = HomePaths(home)
+    paths.vix_file.write_text(f"timestamp_utc,vix\n{iso_z()},18.2\n")
     assert not paths.plaintext_env.exists()  # everything above lives in the encrypted config
     return paths
 

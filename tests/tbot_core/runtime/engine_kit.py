@@ -26,6 +26,9 @@ class AllowAll:
     def decide(self, signal, market):
         return GateDecision(True, "ok", ())
 
+    def order_sent(self, signal) -> None:
+        """No blocklist to mark: every signal passes."""
+
     def flush(self) -> None:
         """Nothing buffered."""
 

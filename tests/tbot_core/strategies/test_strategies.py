@@ -41,11 +41,12 @@ def test_simulate_gives_exactly_the_signals_of_feeding_on_bar_live(name):
         assert all(isinstance(s.context["indicators"], IndicatorSnapshot) for s in simulated)
 
 
-def test_opening_range_breakout_fires_once_per_session_after_the_range():
+def test_opening_range_breakout_enters_once_per_session_after_the_range():
     signals = STRATEGIES["open"](Settings()).simulate(_sample("AAPL"))
-    days = [s.ts.date() for s in signals]
+    entries = [s for s in signals if not s.context.get("exit")]
+    days = [s.ts.date() for s in entries]
     assert len(days) == len(set(days))
-    for sig in signals:
+    for sig in entries:
         assert (sig.ts.minute + sig.ts.hour * 60) >= (13 * 60 + 30) + 30  # never inside a 30-minute opening range
 
 
