@@ -40,7 +40,10 @@ MUTATE_PATHS ?= tbot_core/safety/kill_switch.py tbot_core/safety/watchdog_bot.py
                 tbot_core/control.py tbot_core/audit.py tbot_core/gate.py \
                 tbot_core/strategies/open.py tbot_core/strategies/mid.py tbot_core/strategies/close.py \
                 tbot_core/enhancements/finnhub_fundamental_guard.py \
-                tbot_core/ledger/validate.py tbot_core/ledger/posting.py tbot_core/ledger/sync.py tbot_core/ledger/batch.py
+                tbot_core/ledger/validate.py tbot_core/ledger/posting.py tbot_core/ledger/sync.py tbot_core/ledger/batch.py tbot_core/ledger/draft.py \
+                tbot_core/safety/error_handler.py tbot_core/safety/notifier_bot.py tbot_core/safety/checks.py \
+                tbot_core/safety/security_bot.py tbot_core/runtime/supervisor.py \
+                tbot_core/runtime/engine.py tbot_core/runtime/engine_waits.py
 MUTATE_FAIL_UNDER ?= 90
 
 mutate: $(STAMP)

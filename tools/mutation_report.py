@@ -89,16 +89,39 @@ def report(paths: list[str], fail_under: float | None) -> int:
     return 0
 
 
-def run(paths: list[str], max_children: int) -> int:
-    """``mutmut run`` with ``only_mutate`` replaced by ``paths`` (the rest of [tool.mutmut] applies)."""
+def only_tests(selection: list[str], tests: list[str]) -> list[str]:
+    """``pytest_add_cli_args_test_selection`` with its test files replaced by ``tests`` (options kept).
+
+    A ``--deselect`` keeps its node id only if that node's file is still selected.
+    """
+    kept: list[str] = []
+    args = iter(selection)
+    for arg in args:
+        if arg == "--deselect":
+            node = next(args)
+            if node.split("::")[0] in tests:
+                kept += [arg, node]
+        elif arg.startswith("-"):
+            kept.append(arg)
+    return kept + list(tests)
+
+
+def run(paths: list[str], max_children: int, tests: list[str] | None = None) -> int:
+    """``mutmut run`` with ``only_mutate`` replaced by ``paths`` (the rest of [tool.mutmut] applies).
+
+    ``tests``: run only these test files (the module's own, for a quick per-module run) instead of the whole
+    selection; mutants that only another file would kill then count as survivors, so the score can only be lower.
+    """
     from mutmut.__main__ import cli  # imported here: mutmut sets its multiprocessing start method on import
     from mutmut.configuration import config
 
-    for path in paths:
+    for path in [*paths, *(tests or [])]:
         if not Path(path).is_file():
-            print(f"no such module: {path}", file=sys.stderr)
+            print(f"no such file: {path}", file=sys.stderr)
             return 2
     config().only_mutate = list(paths)
+    if tests:
+        config().pytest_add_cli_args_test_selection = only_tests(config().pytest_add_cli_args_test_selection, tests)
     try:
         cli(["run", "--max-children", str(max_children)], standalone_mode=False)
     except SystemExit as exc:  # mutmut exits 0 even with survivors; anything else is a failed run
@@ -111,10 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=("run", "report"))
     parser.add_argument("paths", nargs="+", help="modules, as paths from the repository root")
     parser.add_argument("--max-children", type=int, default=2, help="mutmut worker processes (run only)")
+    parser.add_argument("--tests", nargs="+", default=None, help="run only these test files (run only)")
     parser.add_argument("--fail-under", type=float, default=None, help="exit 1 below this score in %% (report only)")
     args = parser.parse_args(argv)
     if args.command == "run":
-        return run(args.paths, args.max_children)
+        return run(args.paths, args.max_children, args.tests)
     return report(args.paths, args.fail_under)
 
 

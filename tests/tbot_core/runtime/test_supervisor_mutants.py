@@ -1,0 +1,563 @@
+"""The supervisor in-process on a real home: its parts built by the core's own wiring (paper broker, core.db,
+audit log, kill switch, watchdog), control flags written and read through the real control folder, and
+``state.json``.  Two seams from its constructor: a sim clock, and ``spawn``, which here records the engine and
+watchdog threads instead of starting them (so a test sees exactly what a flag started).  Alerts go to
+``RecordingNotifier`` (tests/fakes), and ``run`` is driven to its end by a stop flag written before it starts.
+
+Each test names what the supervisor must do with a flag, a failed start, a restart or a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from typing import Any
+
+import apsw
+import pytest
+
+from tbot_core.audit import AuditLog
+from tbot_core.context import CoreContext, Matrix
+from tbot_core.control import Operator, read_flags, write_flag
+from tbot_core.core_store import CoreStore
+from tbot_core.errors import ConfigError
+from tbot_core.home import BotHome
+from tbot_core.runtime import supervisor as supervisor_module
+from tbot_core.runtime.supervisor import (
+    EXIT_BLOCKED,
+    EXIT_CRASHED,
+    EXIT_GAVE_UP,
+    EXIT_OK,
+    Supervisor,
+    blocked_before_launch,
+    run_core,
+)
+from tbot_core.runtime.wiring import Fakes
+from tbot_core.safety.notifier_bot import Notifier
+from tbot_core.selfcheck import CheckResult
+from tests.fakes.faults import RecordingNotifier
+from tests.tbot_core.runtime.core_harness import make_home
+from tests.tbot_core.runtime.engine_mutant_kit import SimClock
+
+
+class NotStarted:
+    """What ``spawn`` hands back here: a thread that was never started (``alive`` as the test sets it)."""
+
+    def __init__(self, target: Any, name: str) -> None:
+        self.target, self.name, self.alive = target, name, False
+
+    def is_alive(self) -> bool:
+        return self.alive
+
+    def join(self, timeout: float | None = None) -> None:
+        return None
+
+
+class Kit:
+    def __init__(self, tmp_path, env: dict[str, str] | None = None) -> None:
+        self.paths = make_home(tmp_path, env or {}, bars=4, symbols=("SPY",))
+        self.home = BotHome(str(self.paths.root))
+        self.clock = SimClock()
+        self.threads: list[NotStarted] = []
+        self.sent: list[tuple] = []
+
+        def spawn(target: Any, name: str) -> NotStarted:
+            thread = NotStarted(target, name)
+            self.threads.append(thread)
+            return thread
+
+        self.sup = Supervisor(self.home, clock=self.clock, spawn=spawn)  # type: ignore[arg-type]
+        self.exits: list[int] = []
+        self.sup.exit_process = self.exits.append  # type: ignore[method-assign]
+
+    def open(self) -> Supervisor:
+        """What ``run`` does before the startup pipeline: context, store, notifier, parts."""
+        sup = self.sup
+        self.audit = AuditLog(self.paths.audit_db)
+        sup.ctx = CoreContext(self.paths, sup.settings, sup.identity, sup.log, self.audit, Matrix())
+        sup.store = CoreStore(self.paths.core_db)
+        inner = Notifier(lambda name: None, sup.log, bot_identity=sup.identity.BOT_IDENTITY)
+        sup.notifier = RecordingNotifier(inner, sent=self.sent, raises=lambda event: False)  # type: ignore[assignment]
+        sup.build_parts()
+        return sup
+
+    def flag(self, flag: str, reason: str = "", source: str = "cli", user: str = "ops"):
+        write_flag(self.paths, flag, reason=reason, source=source, operator=Operator(user, None))
+        (pending,) = read_flags(self.paths)[0]
+        return pending
+
+    def rows(self, category: str | None = None, event: str | None = None) -> list:
+        audit = AuditLog(self.paths.audit_db)
+        try:
+            rows = list(audit.iter_rows())
+        finally:
+            audit.close()
+        return [r for r in rows if (category is None or r.category == category) and (event is None or r.event == event)]
+
+    def ack(self, flag: str) -> dict:
+        (row,) = self.rows("control", f"flag_{flag}_acknowledged")
+        return row.context_dict()
+
+    def names(self) -> list[str]:
+        return [t.name for t in self.threads]
+
+
+# -- flags ----------------------------------------------------------------------------------------------------------
+
+
+def test_an_operator_stop_flag_stops_the_core_and_marks_a_manual_shutdown(tmp_path):
+    kit = Kit(tmp_path)
+    sup = kit.open()
+    sup.handle_flag(kit.flag("stop", "maintenance window"))
+    assert sup.stop_requested.is_set() and sup._stop_cause == "stop flag"
+    assert sup.context.matrix.state("manual_shutdown") == "triggered"
+    row = next(r for r in sup.context.matrix.rows() if r.key == "manual_shutdown")
+    assert row.cause == "stop flag from ops: maintenance window"
+    assert kit.ack("stop")["outcome"] == "stopping" and read_flags(kit.paths)[0] == []
+
+
+def test_a_stop_flag_without_a_reason_says_so(tmp_path):
+    kit = Kit(tmp_path)
+    sup = kit.open()
+    sup.handle_flag(kit.flag("stop"))
+    row = next(r for r in sup.context.matrix.rows() if r.key == "manual_shutdown")
+    assert row.cause == "stop flag from ops: no reason"
+
+
+def test_a_system_stop_naming_a_rebooting_row_is_a_controlled_stop_with_a_scheduled_restart(tmp_path):
+    kit = Kit(tmp_path, {"RESTART_BACKOFF_SECONDS": "2"})
+    sup = kit.open()
+    sup.handle_flag(kit.flag("stop", "feed_down: no bar for 30s", source="system"))
+    assert not sup.stop_requested.is_set() and sup.control.stop.is_set()
+    assert kit.ack("stop")["outcome"] == "controlled stop"
+    row = next(r for r in sup.context.matrix.rows() if r.key == "feed_down")
+    assert row.state == "triggered" and row.cause == "no bar for 30s"
+    (stop,) = kit.rows("supervisor", "controlled_stop")
+    assert stop.context_dict() == {"matrix_row": "feed_down", "cause": "no bar for 30s", "restart": True}
+    assert stop.severity == "critical"
+    (scheduled,) = kit.rows("supervisor", "engine_restart_scheduled")
+    assert scheduled.context_dict() == {"matrix_row": "feed_down", "delay_s": 2.0, "attempt": 1}
+    assert sup._restart_at == kit.clock.now + 2.0 and sup._restart_key == "feed_down"
+    assert kit.sent == [("feed_down_controlled_stop", "no bar for 30s", {"scope": "All"})]
+
+
+def test_a_system_stop_from_before_this_core_started_is_superseded_and_does_nothing(tmp_path):
+    kit = Kit(tmp_path)
+    flag = kit.flag("stop", "feed_down: old", source="system")
+    kit.sup.started_utc = "2999-01-01T00:00:00Z"  # type: ignore[assignment]
+    sup = kit.open()
+    sup.handle_flag(flag)
+    assert kit.ack("stop")["outcome"] == "superseded: requested before this core started (2999-01-01T00:00:00Z)"
+    assert not sup.control.stop.is_set() and not sup.stop_requested.is_set()
+    assert sup.context.matrix.state("feed_down") == "armed"
+
+
+def test_an_operator_stop_from_before_the_start_still_stops(tmp_path):
+    kit = Kit(tmp_path)
+    flag = kit.flag("stop", "feed_down: typed by hand")
+    kit.sup.started_utc = "2999-01-01T00:00:00Z"  # type: ignore[assignment]
+    sup = kit.open()
+    sup.handle_flag(flag)
+    assert sup.stop_requested.is_set() and kit.ack("stop")["outcome"] == "stopping"
+
+
+def test_a_system_stop_with_an_unknown_row_is_an_ordinary_stop(tmp_path):
+    kit = Kit(tmp_path)
+    sup = kit.open()
+    sup.handle_flag(kit.flag("stop", "no_such_row: something", source="system"))
+    assert sup.stop_requested.is_set() and kit.ack("stop")["outcome"] == "stopping"
+
+
+def test_a_system_stop_whose_row_says_no_reboot_ends_the_core(tmp_path):
+    kit = Kit(tmp_path)
+    sup = kit.open()
+    sup.handle_flag(kit.flag("stop", "validation_fail: key revoked", source="system"))
+    assert sup.stop_requested.is_set() and sup.exit_code == EXIT_GAVE_UP and sup._restart_at is None
+    assert sup._stop_cause == "key revoked" and sup.control.stop.is_set()
+    (stop,) = kit.rows("supervisor", "controlled_stop")
+    assert stop.context_dict() == {"matrix_row": "validation_fail", "cause": "key revoked", "restart": False}
+    (refused,) = kit.rows("supervisor", "engine_not_restarted")
+    assert refused.severity == "critical"
+    assert refused.context_dict() == {
+        "matrix_row": "validation_fail",
+        "attempts": 0,
+        "reason": "no reboot for this event (Emergency Event Matrix)",
+    }
+    assert sup.context.matrix.state("validation_fail") == "triggered"
+    assert kit.sent == [("validation_fail_controlled_stop", "key revoked", {"scope": "All"})]
+
+
+def test_restarts_beyond_the_budget_end_the_core(tmp_path):
+    kit = Kit(tmp_path, {"RESTART_MAX_ATTEMPTS": "1"})
+    sup = kit.open()
+    sup.controlled_stop("feed_down", "first")
+    assert not sup.stop_requested.is_set()
+    sup.controlled_stop("feed_down", "second")
+    assert sup.stop_requested.is_set() and sup.exit_code == EXIT_GAVE_UP
+    (refused,) = kit.rows("supervisor", "engine_not_restarted")
+    assert refused.context_dict()["reason"].startswith("restart budget exhausted: 1 restarts")
+
+
+def test_the_restart_budget_is_per_window_so_an_old_restart_no_longer_counts(tmp_path):
+    kit = Kit(tmp_path, {"RESTART_MAX_ATTEMPTS": "1", "RESTART_WINDOW_SECONDS": "10"})
+    sup = kit.open()
+    sup.controlled_stop("feed_down", "first")
+    kit.clock.now += 10.5
+    sup.controlled_stop("feed_down", "second, much later")
+    assert not sup.stop_requested.is_set() and sup.exit_code == EXIT_OK
+    assert len(kit.rows("supervisor", "engine_restart_scheduled")) == 2
+
+
+def test_a_system_stop_naming_only_its_row_uses_the_row_as_the_cause(tmp_path):
+    kit = Kit(tmp_path)
+    sup = kit.open()
+    sup.handle_flag(kit.flag("stop", "feed_down", source="system"))
+    (stop,) = kit.rows("supervisor", "controlled_stop")
+    assert stop.context_dict()["cause"] == "feed_down"
+
+
+def test_a_fatal_stop_by_default_names_a_second_worker_failure(tmp_path):
+    kit = Kit(tmp_path)
+    sup = kit.open()
+    sup._restart_at = 5.0
+    sup.fatal_stop("logic_error", "engine failed again")
+    (refused,) = kit.rows("supervisor", "engine_not_restarted")
+    assert refused.context_dict()["reason"] == "no restart after a second worker failure"
+    assert sup._restart_at is None
+
+
+def test_a_start_flag_starts_a_stopped_engine_and_cancels_a_pending_restart(tmp_path):
+    kit = Kit(tmp_path)
+    sup = kit.open()
+    sup._restart_at = 99.0
+    sup.control.stop.set()
+    sup.handle_flag(kit.flag("start"))
+    assert kit.ack("start")["outcome"] == "engine started"
+    assert kit.names() == ["engine"] and sup._restart_at is None and not sup.control.stop.is_set()
+    (started,) = kit.rows("supervisor", "engine_started")
+    assert started.context_dict() == {"resume_after_bar": None, "broker": "PAPER"}
+
+
+def test_a_start_flag_for_a_running_engine_changes_nothing(tmp_path):
+    kit = Kit(tmp_path)
+    sup = kit.open()
+    sup.start_engine()
+    kit.threads[0].alive = True
+    sup.handle_flag(kit.flag("start"))
+    assert kit.ack("start")["outcome"] == "already running" and kit.names() == ["engine"]
+
+
+def test_a_start_flag_while_halted_is_refused(tmp_path):
+    kit = Kit(tmp_path)
+    sup = kit.open()
+    assert sup.kill is not None
+    sup.kill.trigger("operator kill")
+    sup.handle_flag(kit.flag("start"))
+    assert kit.ack("start")["outcome"] == "refused: kill switch is triggered; reset it first"
+    assert kit.threads == []
+
+
+def test_a_system_kill_flag_halts_as_an_escalation(tmp_path):
+    kit = Kit(tmp_path)
+    sup = kit.open()
+    sup.handle_flag(kit.flag("kill", "daily_loss: exit refused", source="system"))
+    assert sup.kill is not None and sup.kill.triggered
+    assert sup.kill.state().cause == "escalated by the error handler: daily_loss: exit refused"
+    ack = kit.ack("kill")
+    assert ack["outcome"] == "halted"
+    (halt,) = kit.rows("kill_switch", "kill_switch_triggered")
+    assert halt.actor == "system"
+
+
+def test_an_operator_kill_flag_halts_in_the_operators_name(tmp_path):
+    kit = Kit(tmp_path)
+    sup = kit.open()
+    sup.handle_flag(kit.flag("kill", "fat finger", user="alice"))
+    assert sup.kill is not None and sup.kill.state().cause == "operator kill by alice: fat finger"
+    (halt,) = kit.rows("kill_switch", "kill_switch_triggered")
+    assert halt.actor == "operator"
+    assert kit.ack("kill")["outcome"] == "halted"
+
+
+def test_a_reset_flag_rearms_a_halted_switch_and_says_when_there_was_nothing_to_reset(tmp_path):
+    kit = Kit(tmp_path)
+    sup = kit.open()
+    sup.handle_flag(kit.flag("reset", "checked"))
+    assert kit.ack("reset")["outcome"] == "not halted; nothing to reset"
+    assert sup.kill is not None
+    sup.kill.trigger("operator kill")
+    sup.handle_flag(kit.flag("reset", "checked the fills", user="bob"))
+    outcomes = [r.context_dict()["outcome"] for r in kit.rows("control", "flag_reset_acknowledged")]
+    assert outcomes == ["not halted; nothing to reset", "kill switch re-armed"]
+    assert not sup.kill.triggered
+
+
+def test_defense_flags_switch_defense_mode_on_and_off_with_the_matrix_row_and_an_audit_row(tmp_path):
+    kit = Kit(tmp_path)
+    sup = kit.open()
+    sup.handle_flag(kit.flag("defense_on", "volatile", user="carol"))
+    assert sup.control.defense is True and sup.context.matrix.state("defense_mode") == "triggered"
+    assert kit.ack("defense_on")["outcome"] == "done"
+    sup.handle_flag(kit.flag("defense_off", "calm", user="carol"))
+    assert sup.control.defense is False and sup.context.matrix.state("defense_mode") == "cleared"
+    on, off = kit.rows("risk")
+    assert (on.event, off.event) == ("defense_mode_on", "defense_mode_off")
+    assert on.severity == "warning"
+    factor = str(sup.settings.defense_mode_factor)
+    assert on.context_dict() == {"cause": "defense_on flag from carol", "factor": factor}
+    assert off.context_dict() == {"cause": "defense_off flag from carol", "factor": factor}
+
+
+def test_every_pending_flag_is_handled_in_one_pass(tmp_path):
+    kit = Kit(tmp_path)
+    sup = kit.open()
+    write_flag(kit.paths, "defense_on", reason="a", operator=Operator("ops", None))
+    write_flag(kit.paths, "stop", reason="b", operator=Operator("ops", None))
+    sup._handle_flags()
+    assert sup.control.defense and sup.stop_requested.is_set() and read_flags(kit.paths)[0] == []
+
+
+# -- restart --------------------------------------------------------------------------------------------------------
+
+
+def test_a_scheduled_restart_starts_the_engine_once_its_time_has_come(tmp_path):
+    kit = Kit(tmp_path, {"RESTART_BACKOFF_SECONDS": "2"})
+    sup = kit.open()
+    sup.controlled_stop("feed_down", "no bar")
+    kit.clock.now += 1.9
+    sup._watch_engine()
+    assert kit.threads == []
+    kit.clock.now += 0.1
+    sup._watch_engine()
+    assert kit.names() == ["engine"] and sup._restart_at is None
+    (restarted,) = kit.rows("supervisor", "engine_restarted")
+    assert restarted.context_dict() == {"matrix_row": "feed_down", "attempt": 1} and restarted.severity == "warning"
+    row = next(r for r in sup.context.matrix.rows() if r.key == "feed_down")
+    assert row.state == "cleared" and row.cause == "engine restarted (attempt 1)"
+    sup._watch_engine()
+    assert kit.names() == ["engine"]
+
+
+def test_the_feed_heartbeat_is_rearmed_when_the_engine_restarts(tmp_path):
+    kit = Kit(tmp_path, {"RESTART_BACKOFF_SECONDS": "2"})
+    sup = kit.open()
+    assert sup.watchdog is not None
+    sup.controlled_stop("feed_down", "no bar")
+    before = sup.watchdog.feed_beat
+    kit.clock.now += 5
+    sup._watch_engine()
+    assert sup.watchdog.feed_beat is not before and sup.watchdog.feed_beat.last_ok == kit.clock.now
+
+
+# -- launch ---------------------------------------------------------------------------------------------------------
+
+
+def test_launch_starts_the_watchdog_then_the_engine_and_audits_the_start(tmp_path):
+    kit = Kit(tmp_path)
+    sup = kit.open()
+    sup.checks = [CheckResult.passed("a", "ok"), CheckResult.passed("b", "ok")]
+    sup.launch()
+    assert kit.names() == ["watchdog", "engine"] and sup._launched
+    (started,) = kit.rows("supervisor", "core_started")
+    assert started.context_dict() == {"pid": os.getpid(), "checks": 2}
+    assert not sup.control.defense
+
+
+def test_a_config_with_defense_mode_active_launches_in_defense(tmp_path):
+    kit = Kit(tmp_path, {"DEFENSE_MODE_ACTIVE": "true"})
+    sup = kit.open()
+    sup.launch()
+    assert sup.control.defense
+    (on,) = kit.rows("risk", "defense_mode_on")
+    assert on.context_dict()["cause"] == "DEFENSE_MODE_ACTIVE=true in the config"
+
+
+def test_a_failed_check_blocks_launch_with_the_matrix_row_an_audit_row_and_an_alert(tmp_path, capsys):
+    kit = Kit(tmp_path)
+    sup = kit.open()
+    sup.checks = [
+        CheckResult.passed("risk_bot", "ok"),
+        CheckResult.failed("security_bot", "key swapped", "restore it"),
+        CheckResult.failed("ledger_schema", "bad table", "migrate"),
+    ]
+    assert sup._block_launch() == EXIT_BLOCKED == sup.exit_code
+    assert sup.context.matrix.state("decrypt_fail") == "triggered"
+    assert sup.context.matrix.state("schema_fail") == "triggered"
+    blocked = kit.rows("startup", "launch_blocked")
+    assert [(r.context_dict()["module"], r.context_dict()["matrix_row"]) for r in blocked] == [
+        ("security_bot", "decrypt_fail"),
+        ("ledger_schema", "schema_fail"),
+    ]
+    assert all(r.severity == "critical" for r in blocked)
+    assert sup.blocked_reason == "security_bot: key swapped; ledger_schema: bad table"
+    ((event, cause, _),) = kit.sent
+    assert event == "launch_blocked" and "key swapped" in cause and "bad table" in cause and "; " in cause
+    out = capsys.readouterr().out
+    assert [line.split(" ", 3)[3] for line in out.splitlines()] == [
+        "security_bot: FAIL: key swapped (hint: restore it)",
+        "ledger_schema: FAIL: bad table (hint: migrate)",
+    ]
+    assert all(line.startswith("launch blocked: ") for line in out.splitlines())
+    state = json.loads(kit.paths.state_file.read_text())
+    assert state["mode"] == "blocked"
+
+
+def test_a_blocked_reason_is_cut_to_500_characters(tmp_path):
+    kit = Kit(tmp_path)
+    sup = kit.open()
+    sup.checks = [CheckResult.failed("ledger_schema", "x" * 900, "")]
+    sup._block_launch()
+    assert len(sup.blocked_reason) == 500
+    assert len(kit.sent[0][1]) == 300
+
+
+def test_an_unreadable_core_db_blocks_launch_before_any_part_is_built(tmp_path):
+    kit = Kit(tmp_path)
+    sup = kit.sup
+    kit.paths.core_db.parent.mkdir(parents=True, exist_ok=True)
+    kit.paths.core_db.write_bytes(b"garbage " * 500)
+    sup.ctx = CoreContext(kit.paths, sup.settings, sup.identity, sup.log, AuditLog(kit.paths.audit_db), Matrix())
+    sup.notifier = RecordingNotifier(  # type: ignore[assignment]
+        Notifier(lambda n: None, sup.log, bot_identity="T"), sent=kit.sent, raises=lambda e: False
+    )
+    assert sup._start() is False and sup.exit_code == EXIT_BLOCKED
+    (check,) = sup.checks
+    assert check.module == "core_store" and not check.ok
+    assert check.hint == "restore db/core.db from a backup or move it aside"
+    assert sup.watchdog is None and kit.threads == []
+
+
+# -- run ------------------------------------------------------------------------------------------------------------
+
+
+def test_run_starts_and_on_a_stop_flag_stops_the_core_cleanly(tmp_path):
+    kit = Kit(tmp_path)
+    write_flag(kit.paths, "stop", reason="end of test", operator=Operator("ops", None))
+    previous = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    try:
+        assert kit.sup.run() == EXIT_OK
+    finally:
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGINT, previous[1])
+    events = [r.event for r in kit.rows("supervisor")]
+    assert events[0] == "core_starting" and "core_started" in events and events[-1] == "core_stopped"
+    (starting,) = kit.rows("supervisor", "core_starting")
+    assert starting.context_dict()["pid"] == os.getpid() and "version" in starting.context_dict()
+    (stopped,) = kit.rows("supervisor", "core_stopped")
+    assert stopped.context_dict() == {"pid": os.getpid(), "exit_code": 0} and stopped.severity == "info"
+    assert kit.sup.store is not None
+    with pytest.raises(apsw.ConnectionClosedError):
+        kit.sup.store.query("SELECT 1")  # run closed it
+    assert json.loads(kit.paths.state_file.read_text())["mode"] != "blocked"
+    log = kit.paths.system_log(kit.sup.identity.BOT_IDENTITY, kit.sup.settings.log_format).read_text()
+    assert "core stopped" in log
+
+
+def test_run_installs_handlers_that_turn_sigterm_and_sigint_into_an_orderly_stop(tmp_path):
+    kit = Kit(tmp_path)
+    previous = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    try:
+        kit.sup._install_signals()
+        handler = signal.getsignal(signal.SIGTERM)
+        assert callable(handler)
+        handler(signal.SIGTERM, None)
+        assert kit.sup.stop_requested.is_set() and kit.sup._stop_cause == "signal SIGTERM"
+        interrupt = signal.getsignal(signal.SIGINT)
+        assert callable(interrupt)
+        interrupt(signal.SIGINT, None)
+        assert kit.sup._stop_cause == "signal SIGINT"
+    finally:
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGINT, previous[1])
+
+
+def test_a_blocked_run_exits_blocked_and_audits_a_critical_stop(tmp_path):
+    kit = Kit(tmp_path)
+    kit.paths.core_db.parent.mkdir(parents=True, exist_ok=True)
+    kit.paths.core_db.write_bytes(b"garbage " * 500)
+    previous = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    try:
+        assert kit.sup.run() == EXIT_BLOCKED
+    finally:
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGINT, previous[1])
+    (stopped,) = kit.rows("supervisor", "core_stopped")
+    assert stopped.context_dict()["exit_code"] == EXIT_BLOCKED and stopped.severity == "critical"
+    assert "core_started" not in [r.event for r in kit.rows("supervisor")]
+
+
+class CrashingLoop(Supervisor):
+    def _loop(self) -> None:
+        raise RuntimeError("loop bug " + "z" * 400)
+
+
+def test_a_crash_in_the_loop_is_audited_logged_alerted_and_exits_crashed(tmp_path, capsys):
+    paths = make_home(tmp_path, {}, bars=4, symbols=("SPY",))
+    sent: list[tuple] = []
+    fakes = Fakes(notifier=lambda inner: RecordingNotifier(inner, sent=sent, raises=lambda e: False))
+    sup = CrashingLoop(BotHome(str(paths.root)), fakes)
+    previous = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    try:
+        assert sup.run() == EXIT_CRASHED
+    finally:
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGINT, previous[1])
+    audit = AuditLog(paths.audit_db)
+    rows = [r for r in audit.iter_rows() if r.category == "supervisor"]
+    audit.close()
+    (crash,) = [r for r in rows if r.event == "core_crashed"]
+    detail = crash.context_dict()["error"]
+    assert detail.startswith("RuntimeError: loop bug z") and len(detail) == len("RuntimeError: ") + 300
+    assert crash.severity == "critical"
+    assert ("core_crashed", detail, {"scope": "All"}) in sent
+    assert f"core crashed: {detail} (traceback in the system log)" in capsys.readouterr().err
+    log = paths.system_log(sup.identity.BOT_IDENTITY, sup.settings.log_format).read_text()
+    assert "Traceback" in log and "core crashed" in log
+
+
+# -- before launch --------------------------------------------------------------------------------------------------
+
+
+def test_a_config_that_cannot_be_read_blocks_before_launch_with_a_blocked_state(tmp_path, capsys):
+    paths = make_home(tmp_path, {}, bars=4, symbols=("SPY",))
+    home = BotHome(str(paths.root))
+    code = blocked_before_launch(home, ConfigError("MAX_PE_RATIO: not a number", hint="fix .env_bot"))
+    assert code == EXIT_BLOCKED
+    audit = AuditLog(paths.audit_db)
+    (row,) = [r for r in audit.iter_rows() if r.event == "launch_blocked"]
+    audit.close()
+    assert row.category == "startup" and row.severity == "critical"
+    assert row.context_dict() == {
+        "module": "security_bot",
+        "detail": "MAX_PE_RATIO: not a number (hint: fix .env_bot)",
+        "matrix_row": "decrypt_fail",
+    }
+    state = json.loads(paths.state_file.read_text())
+    assert state["mode"] == "blocked"
+    assert state["blocked_reason"] == "security_bot: MAX_PE_RATIO: not a number (hint: fix .env_bot)"
+    assert "launch blocked: MAX_PE_RATIO: not a number" in capsys.readouterr().out
+
+
+def test_a_broken_plaintext_config_makes_run_core_block_before_launch(tmp_path):
+    paths = make_home(tmp_path, {}, bars=4, symbols=("SPY",))
+    paths.plaintext_env.write_text("MAX_PE_RATIO=not-a-number\n")
+    assert run_core(BotHome(str(paths.root))) == EXIT_BLOCKED
+    assert json.loads(paths.state_file.read_text())["mode"] == "blocked"
+    assert not paths.core_db.exists()
+
+
+def test_the_exit_codes_are_stable():
+    assert (EXIT_OK, EXIT_BLOCKED, EXIT_GAVE_UP, supervisor_module.EXIT_UNRESPONSIVE, EXIT_CRASHED) == (0, 3, 4, 5, 6)
+    assert supervisor_module.POLL_SECONDS == 0.05
+    assert sys.modules["tbot_core.runtime.supervisor"] is supervisor_module
+
+
+def test_a_blocked_launch_whose_audit_log_cannot_be_opened_still_publishes_the_blocked_state(tmp_path):
+    paths = make_home(tmp_path, {}, bars=4, symbols=("SPY",))
+    paths.audit_db.parent.mkdir(parents=True, exist_ok=True)
+    paths.audit_db.write_bytes(b"not an audit log " * 300)
+    code = blocked_before_launch(BotHome(str(paths.root)), ConfigError("unreadable identity"))
+    assert code == EXIT_BLOCKED
+    assert json.loads(paths.state_file.read_text())["blocked_reason"] == "security_bot: unreadable identity"
