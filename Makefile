@@ -43,7 +43,7 @@ MUTATE_PATHS ?= tbot_core/safety/kill_switch.py tbot_core/safety/watchdog_bot.py
                 tbot_core/ledger/validate.py tbot_core/ledger/posting.py tbot_core/ledger/sync.py tbot_core/ledger/batch.py tbot_core/ledger/draft.py \
                 tbot_core/safety/error_handler.py tbot_core/safety/notifier_bot.py tbot_core/safety/checks.py \
                 tbot_core/safety/security_bot.py tbot_core/runtime/supervisor.py \
-                tbot_core/runtime/engine.py tbot_core/runtime/engine_waits.py
+                tbot_core/runtime/engine.py tbot_core/runtime/engine_waits.py tbot_core/runtime/engine_books.py
 MUTATE_FAIL_UNDER ?= 90
 
 mutate: $(STAMP)

@@ -48,6 +48,8 @@ class Waits:
                         self.on_broker_down(f"broker unreachable at engine start: {exc}")
                     else:
                         self.control.suspended = True
+            if not self.control.suspended:  # resumed, yet the account read still fails: pause, never a hot loop
+                self._wait(WAIT_SLICE_SECONDS, halt_ends=False)
             # The watchdog resumes the broker when a heartbeat answers; until then, wait in slices.
             while self.control.suspended and not self.control.stop.is_set():
                 self._wait(WAIT_SLICE_SECONDS, halt_ends=False)
