@@ -14,16 +14,19 @@ subprocess per size — what the operator's server sees, and the figure the targ
 the Python heap traced from the pipeline's construction, whose growth is the bounded caches
 (calendar days, recent orders and verdicts) filling up, shown in KiB.
 Targets: >= 20,000 ticks/s; peak memory growth < 10% from 100k to 1M ticks.
-Each size also prints its speed as a ratio of the previous figure (``--previous``,
-by default 76,000 ticks/s, the midpoint of the 64-88k measured on this machine before): a
-change that makes the pipeline slower shows up as a ratio below 1.
-Run: ``.venv/bin/python bench/engine.py [--sizes 100000,1000000] [--no-memory] [--previous N]``.
+Each size is also measured against an earlier version of this code in the same run
+(``--against REV``, by default ``9cf509c``, the tree before state got one owner per piece):
+that revision is checked out into a temporary ``git worktree`` and its own ``bench/engine.py``
+runs as a subprocess, alternating with this tree's (also a subprocess), best of ``--rounds``
+each, so a busy machine slows both alike.  A ratio below 1 means this tree is slower.
+Run: ``.venv/bin/python bench/engine.py [--sizes 100000,1000000] [--no-memory] [--against REV|none]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import re
 import resource
 import subprocess
 import sys
@@ -51,7 +54,9 @@ from tbot_core.syslog import SystemLog
 from tests.fakes.faults import ScriptedStrategy
 
 SYMBOLS = ("SPY", "AAPL", "MSFT", "NVDA")
-PREVIOUS_TICKS_PER_S = 76_000  # midpoint of the 64-88k ticks/s recorded before the money and wiring changes
+AGAINST = "9cf509c"  # the last tree before one owner per piece of state (typed views, published snapshots)
+REPO = Path(__file__).resolve().parent.parent
+_RATE = re.compile(r"engine\s+([\d,]+) ticks/s")
 
 
 BASE_UTC = 1767623400  # 2026-01-05T14:30:00Z, a Monday session open
@@ -119,11 +124,53 @@ def run(ticks: int, *, traced: bool) -> tuple[float, float, float, float]:
         return engine.bars / elapsed, peak / 2**20, floor_rows / floor, feed_rate
 
 
+def speed_in_subprocess(tree: Path, n: int, *extra: str) -> float:
+    """Engine ticks/s of ``tree``'s own bench for ``n`` ticks, in a fresh interpreter (``extra``: its own flags)."""
+    out = subprocess.run(
+        [sys.executable, str(tree / "bench/engine.py"), "--sizes", str(n), "--no-memory", *extra],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tree,
+    ).stdout
+    found = _RATE.search(out)
+    if found is None:
+        raise SystemExit(f"{tree}/bench/engine.py: no 'engine N ticks/s' line in its output")
+    return float(found.group(1).replace(",", ""))
+
+
+def compare(rev: str, sizes: list[int], rounds: int) -> None:
+    """This tree against ``rev``'s, alternating, best of ``rounds`` each (see the module docstring)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        old = Path(tmp) / "against"
+        made = subprocess.run(
+            ["git", "-C", str(REPO), "worktree", "add", "--detach", "--quiet", str(old), rev],
+            capture_output=True,
+            text=True,
+        )
+        if made.returncode:
+            print(f"against {rev}: cannot check it out ({made.stderr.strip().splitlines()[-1:]}); no comparison")
+            return
+        try:
+            for n in sizes:
+                ours, theirs = 0.0, 0.0
+                for _ in range(rounds):
+                    theirs = max(theirs, speed_in_subprocess(old, n))
+                    ours = max(ours, speed_in_subprocess(REPO, n, "--against", "none"))
+                print(
+                    f"{n:>9,} ticks: this tree {ours:>8,.0f} vs {rev} {theirs:>8,.0f} ticks/s, best of {rounds} each "
+                    f"(alternating): ratio {ours / theirs:.3f}"
+                )
+        finally:
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(old)], capture_output=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory runs")
-    parser.add_argument("--previous", type=float, default=PREVIOUS_TICKS_PER_S, help="ticks/s to compare against")
+    parser.add_argument("--against", default=AGAINST, help="git revision to compare with in the same run, or none")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs of each tree per size (best of)")
     parser.add_argument("--child-rss", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_rss:
@@ -137,8 +184,8 @@ def main() -> None:
             f"{n:>9,} ticks: engine {rate:>8,.0f} ticks/s (target >= 20,000) | peers: csv.reader {floor_rate:>10,.0f} rows/s, "
             f"replay feed alone {feed_rate:>9,.0f} bars/s | engine/csv {rate / floor_rate:.3f}, engine/feed {rate / feed_rate:.3f}"
         )
-        label = " (midpoint of 64-88k)" if args.previous == PREVIOUS_TICKS_PER_S else ""
-        print(f"{n:>9,} ticks: vs previous {args.previous:,.0f} ticks/s{label}: {rate / args.previous:.2f}")
+    if args.against != "none":
+        compare(args.against, sizes, args.rounds)
     if args.no_memory:
         return
     rss = []
