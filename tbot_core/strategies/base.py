@@ -113,6 +113,13 @@ class Strategy(abc.ABC):
     def decide(self, bar: Bar, vix: float | None, state: SymbolState, session: Session | None) -> list[Signal]:
         """Signals for this (sound, in-session) bar; the indicators already include it."""
 
+    def flat_before_close(
+        self, bar: Bar, state: SymbolState, session: Session, minutes: int, vix: float | None
+    ) -> list[Signal]:
+        """The intraday exit rule: what this strategy holds is sold ``minutes`` before the session's real close."""
+        due = session.minutes_to_close(bar.ts) <= minutes
+        return self.exit_due(bar, state, due, f"flat {minutes} min before the {session.close:%H:%M} UTC close", vix)
+
     def exit_due(self, bar: Bar, state: SymbolState, due: bool, reason: str, vix: float | None) -> list[Signal]:
         """The sell of an exit rule that is ``due``: once per session per symbol, and only if held."""
         if not due or state.memo.get("exit_sent") or not self.holds(bar.symbol):

@@ -31,14 +31,7 @@ class MidSessionReversion(Strategy):
 
     def decide(self, bar: Bar, vix: float | None, state: SymbolState, session: Session | None) -> list[Signal]:
         assert session is not None
-        flat = self.settings.strat_mid_flat_minutes_before_close
-        exit_ = self.exit_due(
-            bar,
-            state,
-            session.minutes_to_close(bar.ts) <= flat,
-            f"flat {flat} min before the {session.close:%H:%M} UTC close",
-            vix,
-        )
+        exit_ = self.flat_before_close(bar, state, session, self.settings.strat_mid_flat_minutes_before_close, vix)
         if exit_:
             return exit_
         # Read the two values directly: building a full snapshot on every bar is waste (signals carry one).

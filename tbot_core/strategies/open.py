@@ -27,14 +27,7 @@ class OpeningRangeBreakout(Strategy):
     def decide(self, bar: Bar, vix: float | None, state: SymbolState, session: Session | None) -> list[Signal]:
         assert session is not None
         memo = state.memo
-        flat = self.settings.strat_open_flat_minutes_before_close
-        exit_ = self.exit_due(
-            bar,
-            state,
-            session.minutes_to_close(bar.ts) <= flat,
-            f"flat {flat} min before the {session.close:%H:%M} UTC close",
-            vix,
-        )
+        exit_ = self.flat_before_close(bar, state, session, self.settings.strat_open_flat_minutes_before_close, vix)
         if exit_:
             return exit_
         if session.minutes_since_open(bar.ts) < self.settings.strat_open_range_minutes:
