@@ -19,18 +19,7 @@ from tbot_core.ledger.failures import LedgerBatchError
 
 from .batch_kit import PAIR, chain_problem, posting, query, refusal, run
 from .faultvfs import FaultVFS
-from .helpers import EFFECTIVE, fresh_ledger
-
-
-@pytest.fixture
-def books(tmp_path: Path) -> Path:
-    return fresh_ledger(tmp_path)
-
-
-@pytest.fixture
-def audit(tmp_path: Path):
-    with AuditLog(tmp_path / "audit.db") as log:
-        yield log
+from .helpers import EFFECTIVE
 
 
 # -- committing -----------------------------------------------------------------------------------------------------

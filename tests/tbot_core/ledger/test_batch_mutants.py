@@ -6,11 +6,8 @@ Real ledger files and the real ``Ledger``; committing and refusing are in ``test
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tbot_core.audit import AuditLog
 from tbot_core.errors import TbotError
 from tbot_core.ledger.batch import BatchMeta
 from tbot_core.ledger.draft import Draft, signed_legs
@@ -18,17 +15,6 @@ from tbot_core.ledger.failures import LedgerBatchError
 
 from .batch_kit import PAIR, chain_problem, posting, query, run
 from .helpers import EFFECTIVE, fresh_ledger
-
-
-@pytest.fixture
-def books(tmp_path: Path) -> Path:
-    return fresh_ledger(tmp_path)
-
-
-@pytest.fixture
-def audit(tmp_path: Path):
-    with AuditLog(tmp_path / "audit.db") as log:
-        yield log
 
 
 # -- the batch's description ----------------------------------------------------------------------------------------

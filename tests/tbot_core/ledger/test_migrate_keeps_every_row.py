@@ -24,17 +24,7 @@ from tbot_core.paths import HomePaths
 from tests.conftest import run_tbot
 
 from .helpers import EFFECTIVE, balanced_groups, trading_day
-from .v1_ledger import V1_BATCHES, counts, read_rows, replace_with_v1, snapshot, write_v1_ledger
-
-
-@pytest.fixture
-def v1_db(tmp_path: Path) -> Path:
-    return write_v1_ledger(tmp_path / "ledger.db")
-
-
-@pytest.fixture
-def backup(tmp_path: Path) -> Path:
-    return HomePaths(tmp_path / "home").ledger_backup("20250102T143000000000Z")
+from .v1_ledger import V1_BATCHES, counts, read_rows, replace_with_v1, snapshot
 
 
 # -- the migration --------------------------------------------------------------------------------------

@@ -25,19 +25,9 @@ from tbot_core.paths import HomePaths
 from tbot_core.runtime.lock import CoreLock
 
 from .helpers import fresh_ledger
-from .v1_ledger import break_books, replace_with_v1, snapshot, write_v1_ledger
+from .v1_ledger import break_books, replace_with_v1, snapshot
 
 MIGRATE_HINT = "schema version 1 predates this code; run `tbot ledger migrate`"
-
-
-@pytest.fixture
-def v1_db(tmp_path: Path) -> Path:
-    return write_v1_ledger(tmp_path / "ledger.db")
-
-
-@pytest.fixture
-def backup(tmp_path: Path) -> Path:
-    return HomePaths(tmp_path / "home").ledger_backup("20250102T143000000000Z")
 
 
 # -- refusals -------------------------------------------------------------------------------------------

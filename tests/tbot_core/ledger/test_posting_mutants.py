@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from tbot_core.audit import AuditLog
 from tbot_core.errors import TbotError
 from tbot_core.ledger.batch import Ledger
 from tbot_core.ledger.failures import LedgerBatchError
@@ -24,7 +23,7 @@ from tbot_core.ledger.posting import (
 )
 from tbot_core.ledger.sync import ingest_activities
 
-from .helpers import EFFECTIVE, cash, fill, fresh_ledger
+from .helpers import EFFECTIVE, cash, fill
 
 TRADE = GroupSpec(
     "POSTING",
@@ -37,17 +36,6 @@ TRADE = GroupSpec(
     content_hash="c" * 64,
 )
 TOPUP = GroupSpec("TAX_RESERVE", EFFECTIVE, "set aside tax", [("1300", 2500, 0), ("1000", 0, 2500)])
-
-
-@pytest.fixture
-def books(tmp_path: Path) -> Path:
-    return fresh_ledger(tmp_path)
-
-
-@pytest.fixture
-def audit(tmp_path: Path):
-    with AuditLog(tmp_path / "audit.db") as log:
-        yield log
 
 
 def groups_of(books: Path, batch_id: str) -> list[tuple]:

@@ -27,16 +27,11 @@ from tbot_core.ledger.schema import SCHEMA_VERSION, schema_sql
 from tbot_core.ledger.sync import SyncResult, ingest_activities, input_digest, run_digest
 
 from .faultvfs import FaultVFS
-from .helpers import cash, fill, fresh_ledger
+from .helpers import cash, fill
 
 BUY = fill("b1", "buy", "10", "100.10", fee="1", minutes=1)
 SELL_GAIN = fill("s1", "sell", "4", "110", fee="1", minutes=2)
 SELL_LOSS = fill("s2", "sell", "6", "90", fee="0", minutes=3)
-
-
-@pytest.fixture
-def books(tmp_path: Path) -> Path:
-    return fresh_ledger(tmp_path)
 
 
 def spec_run_digest(broker: str, acts: list[Activity]) -> str:
