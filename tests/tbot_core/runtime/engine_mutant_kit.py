@@ -173,3 +173,52 @@ class Kit:
 
     def orders(self) -> list[tuple]:
         return self.store.query("SELECT symbol, side, qty FROM paper_orders ORDER BY rowid")
+
+
+def make_kit(
+    tmp_path: Any,
+    decide: Callable[[int, Any], Any] = lambda i, bar: None,
+    bars: int = 4,
+    symbols: tuple[str, ...] = ("SPY",),
+    **kw: Any,
+) -> Kit:
+    """A kit over a fresh test home with ``bars`` bars per symbol."""
+    from tests.tbot_core.runtime.core_harness import make_home
+
+    return Kit(make_home(tmp_path, {}, bars=bars, symbols=symbols).root, decide, **kw)
+
+
+def raise_(exc: BaseException) -> Any:
+    raise exc
+
+
+def verdicts_of(kit: Kit) -> list[tuple[str, bool, str]]:
+    """The journal's verdicts, oldest first, as (module, allow, reason)."""
+    return [(v.module, v.allow, v.reason) for v in reversed(kit.engine.journal.verdicts)]
+
+
+class Low:
+    """A random source that always answers the bottom of the range: every backoff is 0."""
+
+    def uniform(self, low: float, high: float) -> float:
+        return low
+
+
+class Recording(AllowAll):
+    """A gate that records what it was asked and answers with one module verdict of its own."""
+
+    def __init__(self, allow: bool) -> None:
+        self.allow = allow
+        self.asked: list[tuple[Any, ...]] = []
+        self.flushes = 0
+
+    def decide(self, signal: Any, market: Any) -> Any:
+        from tbot_core.enhancements.base import Verdict
+        from tbot_core.gate import GateDecision
+
+        self.asked.append((signal.symbol, market.vix))
+        verdict = Verdict("vix_gatekeeper", self.allow, "vix checked", {}, 1.0)
+        return GateDecision(self.allow, "vix checked", (verdict,))
+
+    def flush(self) -> None:
+        self.flushes += 1
