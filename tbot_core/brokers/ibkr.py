@@ -5,6 +5,11 @@ Host, port and client id come from config (``IBKR_*``), overridable by the
 on demand with ``connectAsync`` and is bounded by the configured timeouts,
 so a dead gateway is a ``BrokerUnreachable`` heartbeat failure, not a hang.
 
+An order waits (at most half the request timeout) for the gateway's first
+answer, so a market order usually comes back filled and is booked at once; an
+order IB refuses (201 and the like) raises the mapped ``BrokerError`` with its
+code, for the error handler's policy.
+
 Executions come from ``reqExecutionsAsync``: the IB API only returns the
 current day's executions (up to 7 days if TWS is set so), so ledger sync must
 run at least daily; older history needs an IB Flex report.
@@ -12,6 +17,8 @@ run at least daily; older history needs an IB Flex report.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -69,9 +76,15 @@ class IbkrBroker(Broker):
         ib_order.tif = "DAY"
 
         async def place(ib: IB) -> Trade:
-            return ib.placeOrder(Stock(request.symbol, "SMART", "USD"), ib_order)
+            trade = ib.placeOrder(Stock(request.symbol, "SMART", "USD"), ib_order)
+            await _first_answer(trade, self._session.endpoint.request_timeout / 2)
+            return trade
 
-        return mapping.order(self._session.call(f"submit order {request.client_order_id}", place))
+        trade = self._session.call(f"submit order {request.client_order_id}", place)
+        refused = mapping.order_rejection(trade)
+        if refused is not None:
+            raise refused
+        return mapping.order(trade)
 
     def cancel_order(self, order_id: str) -> None:
         async def cancel(ib: IB) -> None:
@@ -91,14 +104,29 @@ class IbkrBroker(Broker):
 
     # -- fills and activities ------------------------------------------------------------
     def _executions(self, since: datetime | None) -> list[IbFill]:
-        """Executions after ``since`` whose commission is known (the rest come on the next sync)."""
-        rows = self._session.call("executions", lambda ib: ib.reqExecutionsAsync())
+        """Executions at or after ``since`` whose commission is known (the rest come on the next sync).
+
+        At, not only after: IB stamps executions to the second, so two fills in the
+        second last booked would otherwise lose the later one; callers skip known ids.
+
+        ib_async answers ``reqExecutions`` with fresh ``Fill`` records, and for an
+        execution this session already saw live, that record's commission report
+        stays empty (the report updates the fill it stored first).  So each row is
+        swapped for the session's stored fill of the same execId, which has it.
+        """
+
+        async def fetch(ib: IB) -> list[IbFill]:
+            rows = await ib.reqExecutionsAsync()
+            known = {f.execution.execId: f for f in ib.fills()}
+            return [known.get(row.execution.execId, row) for row in rows]
+
+        rows = self._session.call("executions", fetch)
         return [
             row
             for row in rows
             if mapping.has_commission(row)
             and row.execution.acctNumber in ("", self._account)
-            and (since is None or mapping.utc(row.execution.time) > since)
+            and (since is None or mapping.utc(row.execution.time) >= since)
         ]
 
     def fills_since(self, since: datetime | None) -> list[Fill]:
@@ -109,6 +137,18 @@ class IbkrBroker(Broker):
         from tbot_core.ledger.activity import Activity
 
         return [Activity(**mapping.ledger_fields(row)) for row in self._executions(since)]
+
+
+async def _first_answer(trade: Trade, limit: float) -> None:
+    """Wait (at most ``limit`` s) for the gateway's first word on a new order: accepted, filled or refused.
+
+    A market order usually fills within that answer, so the engine books it at
+    once; no answer in time is not a failure (the order may stand), it stays "new".
+    """
+    if trade.orderStatus.status != "PendingSubmit" or trade.isDone():
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(trade.statusEvent, limit)
 
 
 def _find_trade(ib: IB, order_id: str) -> Trade:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -28,7 +29,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ib_async import IB
 
-from tbot_core.brokers.errors import IB_CONNECTIVITY_LOST, from_ib_error, from_transport, ib_errors
+from tbot_core.brokers.errors import (
+    IB_CONNECTIVITY_LOST,
+    BrokerUnreachable,
+    from_ib_error,
+    from_transport,
+    ib_errors,
+)
 from tbot_core.errors import ConfigError
 from tbot_core.sanitize import register_secret
 
@@ -37,6 +44,10 @@ if TYPE_CHECKING:
     from tbot_core.home import BotHome
 
 SECRET_NAME = "broker_ibkr"
+# ib_async logs every IB error and failed connect itself; with no logging configured Python would print
+# those to stderr next to the one-line error this module raises.  A NullHandler keeps them for whoever
+# configures logging and out of the CLI's and the core's stderr otherwise.
+logging.getLogger("ib_async").addHandler(logging.NullHandler())
 IB_CONNECTIVITY_RESTORED = frozenset({1101, 1102})
 T = TypeVar("T")
 
@@ -95,6 +106,10 @@ class IbkrSession:
         self._thread.start()
         self._connect_lock = asyncio.Lock()
         self.connectivity_lost: tuple[int, str] | None = None  # set by IB error 1100 and friends, cleared by 1101/1102
+        self.connections = 0  # successful connects so far: a subscription made before the last one is gone
+        self._pending: set[concurrent.futures.Future[Any]] = set()  # calls in flight, ended by close()
+        self._pending_lock = threading.Lock()
+        self._closed = False
         self.ib: IB = self._submit(self._make_ib()).result()
         self.ib.errorEvent += self._on_ib_error
 
@@ -127,6 +142,7 @@ class IbkrSession:
                     ep.connect_timeout,
                 )
             self.connectivity_lost = None  # a fresh connection starts from what the gateway says now
+            self.connections += 1
 
     def call(self, what: str, request: Callable[[IB], Awaitable[T]], *, timeout: float | None = None) -> T:
         """Connect if needed, then run ``request(ib)`` on the loop; bounded by connect + request timeouts."""
@@ -137,12 +153,27 @@ class IbkrSession:
             with ib_errors(self.service, what, timeout=limit):
                 return await asyncio.wait_for(request(self.ib), limit)
 
-        future = self._submit(guarded())
+        with self._pending_lock:
+            if self._closed:
+                raise self._closed_error(what)
+            future = self._submit(guarded())
+            self._pending.add(future)
         try:
             return future.result(self.endpoint.connect_timeout + limit + 1.0)
         except concurrent.futures.TimeoutError:
             future.cancel()
             raise from_transport(TimeoutError(), service=self.service, what=what, timeout=limit) from None
+        except concurrent.futures.CancelledError:  # close() ended it: the caller hears so now, not at its timeout
+            raise self._closed_error(what) from None
+        finally:
+            with self._pending_lock:
+                self._pending.discard(future)
+
+    def _closed_error(self, what: str) -> BrokerUnreachable:
+        return BrokerUnreachable(
+            f"{self.service} {what}: the session was closed",
+            matrix_key="feed_down" if self.service.endswith("data") else "broker_down",
+        )
 
     def heartbeat(self) -> None:
         """One answered request, and IB itself connected to its servers (else code 1100 and the like)."""
@@ -152,9 +183,19 @@ class IbkrSession:
             raise from_ib_error(lost[0], lost[1], service=self.service, what="current time")
 
     def close(self) -> None:
-        """Disconnect and stop the loop thread (safe to call twice)."""
-        if self._loop.is_closed():
-            return
+        """Disconnect and stop the loop thread (safe to call twice, from any thread).
+
+        A call still waiting (another thread inside ``call``) ends at once with "the
+        session was closed" instead of waiting out its timeout: a stopping engine
+        must not look stuck to the supervisor.
+        """
+        with self._pending_lock:
+            if self._closed:
+                return
+            self._closed = True
+            waiting = list(self._pending)
+        for future in waiting:
+            future.cancel()
         self._submit(self._disconnect()).result(5)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)

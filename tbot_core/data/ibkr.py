@@ -9,14 +9,19 @@ allows one connection per client id, and the broker adapter holds the first).
 * ``vix(ts)``: the close of the last 1-minute bar of the CBOE VIX index at or
   before ``ts``, for the VIX gatekeeper.
 * ``imbalance(symbol)``: the auction values of generic tick 225 (paired
-  volume, price, imbalance) and the regulatory imbalance, for
-  ``imbalance_scanner_ibkr``.  IB streams them during the closing auction
-  window; outside it the fields are unset and the answer is ``None``.
+  volume, price, imbalance) and the regulatory imbalance, streamed from one
+  ``reqMktData`` subscription per symbol (qualified first: a ticker needs the
+  conId).  IB streams them during the closing auction; without them the answer
+  is ``None``.  The side is the sign of IB's imbalance (> 0 buyers waiting, < 0
+  sellers), else of the regulatory imbalance.  ``IbkrImbalanceSource`` is the
+  market-data seam over it: it subscribes the close strategy's symbols when
+  ``imbalance_scanner_ibkr``'s window opens and cancels them when it closes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import threading
 from collections.abc import Callable, Iterator
@@ -29,7 +34,9 @@ from ib_async import IB, BarData, Contract, Index, Stock, Ticker
 from tbot_core.bars import Bar
 from tbot_core.brokers.ibkr_session import IbkrEndpoint, IbkrSession
 from tbot_core.data.base import Feed
-from tbot_core.errors import BrokerError, ConfigError
+from tbot_core.errors import BrokerError, ConfigError, TbotError
+from tbot_core.market_calendar import session_for
+from tbot_core.signals import Imbalance, Side
 from tbot_core.timeutil import utc_now
 
 if TYPE_CHECKING:
@@ -38,28 +45,39 @@ if TYPE_CHECKING:
 
 VIX = Index("VIX", "CBOE", "USD")
 AUCTION_TICKS = "225"
+AUCTION_TICK_TYPES = frozenset({34, 35, 36, 61})  # auction volume, price, imbalance; regulatory imbalance
 _MINUTE = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
 class AuctionImbalance:
     symbol: str
-    ts: datetime  # UTC time of the tick
+    ts: datetime  # UTC time the last auction tick arrived
     paired_volume: float  # shares matched at the auction price
-    imbalance: float  # unmatched shares (IB reports the size; see regulatory_imbalance for the side)
+    imbalance: float  # unmatched shares, signed as IB sends them: > 0 buy side, < 0 sell side
     auction_price: float
-    regulatory_imbalance: float | None  # signed: > 0 buy-side, < 0 sell-side; None if not sent
+    regulatory_imbalance: float | None  # signed like ``imbalance``; None if not sent
+
+    @property
+    def side(self) -> Side:
+        """The side the unmatched shares are on: the auction imbalance's sign, else the regulatory one's."""
+        signed = self.imbalance or self.regulatory_imbalance or 0.0
+        return "sell" if signed < 0 else "buy"
+
+    def to_signal(self) -> Imbalance:
+        """The gate's view (``signals.Imbalance``): side, unmatched shares and paired volume."""
+        return Imbalance(ts=self.ts, side=self.side, shares=abs(self.imbalance), paired=self.paired_volume)
 
 
 def _known(value: float | None) -> bool:
     return value is not None and not math.isnan(value) and abs(value) < 1e300
 
 
-def imbalance_from_ticker(ticker: Ticker) -> AuctionImbalance | None:
+def imbalance_from_ticker(ticker: Ticker, received: datetime | None = None) -> AuctionImbalance | None:
     """The auction values a ``Ticker`` holds, or None while IB has sent none."""
     if ticker.contract is None or not (_known(ticker.auctionImbalance) and _known(ticker.auctionVolume)):
         return None
-    when = ticker.time or datetime.now(UTC)
+    when = received or ticker.time or datetime.now(UTC)
     return AuctionImbalance(
         symbol=ticker.contract.symbol,
         ts=when.astimezone(UTC),
@@ -108,7 +126,9 @@ class IbkrFeed(Feed):
         self._poll = poll_seconds
         self._start, self._end, self._clock = start, end, clock
         self._closed = threading.Event()
-        self._auction_tickers: dict[str, Ticker] = {}
+        self._auction_tickers: dict[str, Ticker] = {}  # loop thread only
+        self._auction_times: dict[str, datetime] = {}
+        self._auction_epoch = -1  # the session's connection count when the subscriptions were made
 
     @classmethod
     def from_home(
@@ -147,7 +167,12 @@ class IbkrFeed(Feed):
         after = self._start or self._clock() - _MINUTE
         while not self._closed.is_set():
             now = self._clock()
-            fresh = [bar for bar in self.history(after, now) if bar.ts + _MINUTE <= now]
+            try:
+                fresh = [bar for bar in self.history(after, now) if bar.ts + _MINUTE <= now]
+            except TbotError:
+                if self._closed.is_set():  # closed while polling: the end of the stream, not a failure
+                    return
+                raise
             yield from fresh
             if fresh:
                 after = fresh[-1].ts + _MINUTE
@@ -158,21 +183,61 @@ class IbkrFeed(Feed):
         before = [bar for bar in rows if bar.ts <= ts]
         return before[-1].close if before else None
 
-    def imbalance(self, symbol: str) -> AuctionImbalance | None:
-        """Latest auction imbalance for ``symbol``; the first call subscribes and waits for one update."""
+    def watch_imbalance(self, symbols: tuple[str, ...]) -> None:
+        """Subscribe generic tick 225 for ``symbols`` (again after a reconnect); already watched ones are kept."""
+        self._session.call("auction imbalance subscribe", lambda ib: self._subscribe(ib, symbols))
 
-        async def read(ib: IB) -> Ticker:
+    async def _subscribe(self, ib: IB, symbols: tuple[str, ...]) -> None:
+        if self._auction_epoch != self._session.connections:  # a new connection: the old subscriptions died with it
+            self._auction_tickers.clear()
+            self._auction_times.clear()
+            self._auction_epoch = self._session.connections
+        wanted = [Stock(s, "SMART", "USD") for s in symbols if s not in self._auction_tickers]
+        if not wanted:
+            return
+        for contract in await ib.qualifyContractsAsync(*wanted):  # a ticker needs the conId
+            if not isinstance(contract, Contract):
+                continue
+            ticker = ib.reqMktData(contract, AUCTION_TICKS)
+            ticker.updateEvent += self._on_ticker
+            self._auction_tickers[contract.symbol] = ticker
+
+    def _on_ticker(self, ticker: Ticker) -> None:
+        """Remember when auction values (not just a price) last arrived, so a quiet imbalance goes stale."""
+        if ticker.contract is not None and any(t.tickType in AUCTION_TICK_TYPES for t in ticker.ticks):
+            self._auction_times[ticker.contract.symbol] = ticker.time or datetime.now(UTC)
+
+    def unwatch_imbalance(self) -> None:
+        """Cancel every auction subscription (the window closed); a dead connection has none to cancel."""
+        if not self._auction_tickers:
+            return
+
+        async def cancel(ib: IB) -> None:
+            if ib.isConnected() and self._auction_epoch == self._session.connections:
+                for ticker in self._auction_tickers.values():
+                    if ticker.contract is not None:
+                        ib.cancelMktData(ticker.contract)
+            self._auction_tickers.clear()
+            self._auction_times.clear()
+
+        self._session.call("auction imbalance cancel", cancel)
+
+    def imbalance(self, symbol: str) -> AuctionImbalance | None:
+        """Latest auction imbalance for ``symbol``; subscribes if needed and waits for the first update."""
+
+        async def read(ib: IB) -> AuctionImbalance | None:
+            fresh = symbol not in self._auction_tickers or self._auction_epoch != self._session.connections
+            if fresh:
+                await self._subscribe(ib, (symbol,))
             ticker = self._auction_tickers.get(symbol)
             if ticker is None:
-                ticker = ib.reqMktData(Stock(symbol, "SMART", "USD"), AUCTION_TICKS)
-                self._auction_tickers[symbol] = ticker
-                try:
+                raise BrokerError(f"ibkr auction imbalance {symbol}: contract not found")
+            if fresh or ticker.time is None:  # nothing yet from this subscription: wait for IB's first word
+                with contextlib.suppress(TimeoutError):  # no auction values yet (outside the window): None
                     await asyncio.wait_for(ticker.updateEvent, self._session.endpoint.request_timeout / 2)
-                except TimeoutError:
-                    pass  # no auction values yet (outside the window): the answer is None, not an outage
-            return ticker
+            return imbalance_from_ticker(ticker, self._auction_times.get(symbol))
 
-        return imbalance_from_ticker(self._session.call(f"auction imbalance {symbol}", read))
+        return self._session.call(f"auction imbalance {symbol}", read)
 
     def heartbeat(self) -> None:
         self._session.heartbeat()
@@ -180,6 +245,47 @@ class IbkrFeed(Feed):
     def close(self) -> None:
         self._closed.set()
         self._session.close()
+
+
+class IbkrImbalanceSource:
+    """``ImbalanceSource`` for BROKER=ibkr: the close strategy's auction imbalance, read inside its window only.
+
+    The window is ``imbalance_scanner_ibkr``'s (the seed's 20:30-21:00 UTC moved with
+    the real NYSE close).  The first question inside it subscribes generic tick 225
+    for every symbol the close strategy trades, so the others' values are already
+    streaming when they are asked; the first question after it cancels them.
+    Outside the window, or for a symbol the close strategy does not trade, the
+    answer is None without touching IB.
+    """
+
+    def __init__(
+        self,
+        feed: IbkrFeed,
+        symbols: tuple[str, ...],
+        window: Callable[[datetime], tuple[datetime, datetime] | None],
+    ) -> None:
+        self.feed, self.symbols, self.window = feed, symbols, window
+
+    @classmethod
+    def for_settings(cls, feed: IbkrFeed, settings: Settings) -> IbkrImbalanceSource:
+        start, end = settings.imbalance_window_start_utc, settings.imbalance_window_end_utc
+
+        def window(ts: datetime) -> tuple[datetime, datetime] | None:
+            session = session_for(ts)
+            return session.shifted_window(start, end) if session is not None else None
+
+        return cls(feed, tuple(settings.symbols), window)
+
+    def imbalance(self, symbol: str, ts: datetime) -> Imbalance | None:
+        bounds = self.window(ts)
+        if bounds is None or not bounds[0] <= ts < bounds[1]:
+            self.feed.unwatch_imbalance()
+            return None
+        if symbol not in self.symbols:
+            return None
+        self.feed.watch_imbalance(self.symbols)
+        report = self.feed.imbalance(symbol)
+        return report.to_signal() if report is not None else None
 
 
 def make_ibkr_feed(home: BotHome, settings: Settings) -> IbkrFeed:

@@ -14,8 +14,9 @@ sources from the config:
 * fundamentals: the fundamental guard's source (Finnhub live, the
   point-in-time file in a backtest), asked for entries only and only while the
   guard is on.
-* auction imbalance: ``ImbalanceSource``, the seam the IBKR imbalance feed
-  fills (another item of issue #16); today every broker's answer is None.
+* auction imbalance: ``ImbalanceSource``; with BROKER=ibkr, the close strategy on and
+  ``imbalance_scanner_ibkr`` on, ``tbot_core.data.ibkr.IbkrImbalanceSource`` over the
+  IBKR feed (generic tick 225 inside the close-auction window); otherwise ``NoImbalance``.
 * the option quote: the one the strategy put in the signal, if it is an option order.
 
 A source that fails (file unreadable, Finnhub down) never raises into the
@@ -68,11 +69,10 @@ class ImbalanceSource(Protocol):
 
 
 class NoImbalance:
-    """The seam for the IBKR auction imbalance feed: no broker delivers reports here yet, so always None.
+    """No auction imbalance source (every broker but IBKR, or the scanner off): always None.
 
-    ``imbalance_scanner_ibkr`` then reports "no imbalance data" inside its window and
-    ``IMBALANCE_SCANNER_FATAL`` decides.  The IBKR item of issue #16 replaces this with an adapter over
-    ``IbkrFeed.imbalance`` (``AuctionImbalance`` -> ``signals.Imbalance``).
+    Were ``imbalance_scanner_ibkr`` active, it would report "no imbalance data" inside its
+    window and ``IMBALANCE_SCANNER_FATAL`` would decide.
     """
 
     def imbalance(self, symbol: str, ts: datetime) -> Imbalance | None:
@@ -263,4 +263,14 @@ def build_market_data(
         vix=vix,
         vix_name=name or "none",
         fundamentals=fundamentals if settings.fundamental_guard_enabled else None,
+        imbalance=imbalance_source(feed, settings),
     )
+
+
+def imbalance_source(feed: Feed, settings: Settings) -> ImbalanceSource | None:
+    """The IBKR feed's imbalance when the scanner can use it: BROKER=ibkr, close strategy and scanner on."""
+    if settings.broker.lower() != "ibkr" or not (settings.strat_close_enabled and settings.imbalance_scanner_enabled):
+        return None
+    from tbot_core.data.ibkr import IbkrFeed, IbkrImbalanceSource  # ib_async loads only for BROKER=ibkr
+
+    return IbkrImbalanceSource.for_settings(feed, settings) if isinstance(feed, IbkrFeed) else None
