@@ -46,7 +46,8 @@ from tbot_core.fsutil import atomic_write_text
 from tbot_core.paths import FILE_MODE, FLAG_FILE_RE, HomePaths
 from tbot_core.timeutil import iso_z, parse_iso_z, stamp
 
-FLAGS = ("start", "stop", "kill", "reset", "defense_on", "defense_off")
+# ack_mismatch: the operator accepts the broker-vs-books mismatch that blocks new entries (runtime/reconcile.py).
+FLAGS = ("start", "stop", "kill", "reset", "defense_on", "defense_off", "ack_mismatch")
 REASON_REQUIRED = frozenset({"reset", "kill"})
 MAX_FLAG_BYTES = 4096
 LOCK_WAIT_S = 1.0

@@ -187,6 +187,28 @@ class KillSwitchView:
 
 
 @view
+class MismatchRow:
+    kind: str = doc(
+        "`position`: the broker's quantity differs from the books (ledger lots); `open_order`: an open order at the "
+        "broker this core did not place; `unreadable`: the comparison could not be made (blocks too, lifts by itself)"
+    )
+    symbol: str = doc("the symbol (empty for `unreadable`)")
+    broker_qty: Decimal | None = doc("quantity at the broker (the order's quantity for `open_order`)")
+    book_qty: Decimal | None = doc("quantity in the books (null for `open_order` and `unreadable`)")
+    detail: str = doc("one line: what differs")
+
+
+@view
+class BrokerMismatch:
+    blocking: bool = doc("true: new entries are refused (exits allowed) until `tbot control ack-mismatch`")
+    found_utc: UtcTime = doc("when the comparison found it")
+    cause: str = doc("which comparison: `engine start` or `broker resumed`")
+    rows: tuple[MismatchRow, ...] = doc("every difference, positions first")
+    acknowledged_by: str | None = doc("the operator who acknowledged it (null while blocking)")
+    acknowledged_utc: UtcTime | None = doc("when it was acknowledged")
+
+
+@view
 class DefenseMode:
     active: bool = doc("limits compressed by the factor")
     factor: Decimal = doc("`DEFENSE_MODE_FACTOR`")
@@ -282,6 +304,10 @@ class CoreState:
     positions: tuple[Position, ...] | None = section("open positions, by symbol")
     orders: tuple[Order, ...] | None = section("recent orders, newest first")
     kill_switch: KillSwitchView | None = section("the daily-loss kill switch")
+    broker_mismatch: BrokerMismatch | None = section(
+        "the broker's positions or open orders disagree with the books (checked at engine start and after every "
+        "broker resume, `tbot_core/runtime/reconcile.py`); absent while they agree"
+    )
     defense_mode: DefenseMode | None = section("compressed limits")
     watchdog: WatchdogView | None = section("heartbeats")
     verdicts: tuple[VerdictRow, ...] | None = section(

@@ -9,6 +9,11 @@ only from the ``broker_alpaca`` secret.  Every call goes through
 the Broker API's variant), so activities use the same client's authenticated
 ``get`` on ``/account/activities`` and page with ``page_token`` = the last
 activity id, as Alpaca documents.
+
+With ``ALPACA_FEED_MODE=stream`` the adapter also listens to Alpaca's trade
+updates (``alpaca_trade_stream.py``) once the engine first asks
+``fills_waiting()``, so a fill is read back at the next bar instead of the
+next periodic sync; the fills themselves still come from the activities.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketO
 
 from tbot_core.brokers import alpaca_mapping as mapping
 from tbot_core.brokers.alpaca_common import AlpacaCredentials, tune_client, url_or_none
+from tbot_core.brokers.alpaca_trade_stream import TradeUpdates
 from tbot_core.brokers.base import Account, Broker, Fill, Order, OrderRequest, Position
 from tbot_core.brokers.errors import alpaca_errors
 from tbot_core.errors import BrokerError
@@ -46,6 +52,8 @@ class AlpacaBroker(Broker):
         paper: bool = True,
         url_override: str = "",
         timeout_seconds: float = 10.0,
+        trade_updates: bool = False,
+        trading_stream_url: str = "",
     ) -> None:
         self._timeout = timeout_seconds
         self._service = "alpaca paper" if paper else "alpaca live"
@@ -58,6 +66,9 @@ class AlpacaBroker(Broker):
         )
         self._client = tune_client(client, timeout_seconds)
         self._strategy_by_order: dict[str, str] = {}
+        self.updates = (
+            TradeUpdates(credentials, paper=paper, url_override=trading_stream_url) if trade_updates else None
+        )
 
     @classmethod
     def from_home(cls, home: BotHome, settings: Settings) -> AlpacaBroker:
@@ -66,7 +77,20 @@ class AlpacaBroker(Broker):
             paper=settings.alpaca_paper,
             url_override=settings.alpaca_url_override,
             timeout_seconds=float(settings.alpaca_request_timeout_seconds),
+            trade_updates=settings.alpaca_feed_mode == "stream",
+            trading_stream_url=settings.alpaca_trading_stream_url_override,
         )
+
+    def fills_waiting(self) -> bool:
+        """True once after a trade update reported a fill: read ``fills_since`` now.
+
+        The engine asks on every bar; the first call starts the listener, so
+        a broker built by a CLI command (``tbot ledger sync``) never opens a socket.
+        """
+        if self.updates is None:
+            return False
+        self.updates.start()
+        return self.updates.take_fills()
 
     def _call(self, what: str, func: Any, *args: Any) -> Any:
         with alpaca_errors(self._service, what, timeout=self._timeout):

@@ -1,4 +1,4 @@
-"""``tbot control start|stop|kill|reset|defense-on|defense-off|status``."""
+"""``tbot control start|stop|kill|reset|defense-on|defense-off|ack-mismatch|status``."""
 
 from __future__ import annotations
 
@@ -19,6 +19,10 @@ ACTIONS = {
     "reset": "reset",
     "defense-on": "defense_on",
     "defense-off": "defense_off",
+    "ack-mismatch": "ack_mismatch",
+}
+HELP = {
+    "ack-mismatch": "accept the broker-vs-books mismatch that blocks new entries (see state.json broker_mismatch)",
 }
 
 
@@ -27,7 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     inner = control.add_subparsers(dest="control_command", metavar="ACTION")
     inner.required = True
     for action, flag in ACTIONS.items():
-        p = inner.add_parser(action, help=f"request {action} (writes control/control_{flag}.STAMP.NONCE.flag)")
+        p = inner.add_parser(
+            action, help=HELP.get(action, f"request {action}") + f" (writes control/control_{flag}.STAMP.NONCE.flag)"
+        )
         add_home_option(p)
         p.add_argument("--reason", default="", help="why (required for kill and reset)")
         p.set_defaults(handler=cmd_flag, flag=flag)

@@ -2,11 +2,12 @@
 
 Two modes.  With an ``end`` the feed replays history between ``start`` and
 ``end`` (the SDK follows ``next_page_token`` across pages) and then ends.
-Without one it is live: it polls for completed 1-minute bars every
-``LIVE_BAR_POLL_SECONDS`` and yields each bar once.  Polling the REST API
-instead of holding a websocket keeps one transport, one timeout and one
-error mapping for both modes, at the cost of up to one poll period of delay
-(minute bars are only final after their minute ends anyway).
+Without one it is live.  Live bars are streamed by default
+(``ALPACA_FEED_MODE=stream``: ``alpaca_stream.py``, a subclass of this feed
+that keeps its history and REST heartbeat); polling is the documented
+fallback (``ALPACA_FEED_MODE=poll``): this feed asks for completed 1-minute
+bars every ``LIVE_BAR_POLL_SECONDS`` and yields each bar once, at the cost of
+up to one poll period of delay and one request per period.
 
 Alpaca's stock API carries no index data, so :meth:`vix` answers ``None``
 (unknown) and the VIX gatekeeper fails closed; run ``BROKER=ibkr`` for VIX.
@@ -93,7 +94,7 @@ class AlpacaFeed(Feed):
             symbol_or_symbols=list(self._symbols), timeframe=TimeFrame.Minute, start=start, end=end, feed=self._feed
         )
         barset = self._call("bars", self._client.get_stock_bars, request)
-        bars = [_bar(item) for series in barset.data.values() for item in series]
+        bars = [bar_of(item) for series in barset.data.values() for item in series]
         return sorted(bars, key=lambda bar: (bar.ts, bar.symbol))
 
     def bars(self) -> Iterator[Bar]:
@@ -125,7 +126,8 @@ class AlpacaFeed(Feed):
         self._call("latest bar", self._client.get_stock_latest_bar, request)
 
 
-def _bar(item: Any) -> Bar:
+def bar_of(item: Any) -> Bar:
+    """An alpaca-py bar model (REST or stream) as our ``Bar``, its time in UTC."""
     return Bar(
         ts=item.timestamp.astimezone(UTC),
         symbol=item.symbol,
@@ -138,5 +140,9 @@ def _bar(item: Any) -> Bar:
 
 
 def make_alpaca_feed(home: BotHome, settings: Settings) -> AlpacaFeed:
-    """Entry point for ``tbot_core.data.factory`` (BROKER=alpaca): a live feed."""
+    """Entry point for ``tbot_core.data.factory`` (BROKER=alpaca): a live feed, streamed unless ALPACA_FEED_MODE=poll."""
+    if settings.alpaca_feed_mode == "stream":
+        from tbot_core.data.alpaca_stream import AlpacaStreamFeed
+
+        return AlpacaStreamFeed.from_home(home, settings)
     return AlpacaFeed.from_home(home, settings)

@@ -10,7 +10,7 @@ retried with backoff; if it keeps failing, the error handler escalates with a
 ``stop`` flag and the loop ends — the supervisor decides what happens next.
 
 Waiting (for the broker at start, between retries) is in ``engine_waits.py``;
-what the engine publishes for other threads is in ``engine_view.py``.
+what the engine publishes for other threads is in ``engine_view.py``; broker vs books in ``engine_reconcile.py``.
 """
 
 from __future__ import annotations
@@ -29,11 +29,13 @@ from tbot_core.data.base import Feed
 from tbot_core.data.market import market_data_of
 from tbot_core.gate import Gate
 from tbot_core.money import from_cents, quote_cents, to_cents
-from tbot_core.runtime.engine_books import Books
+from tbot_core.runtime.engine_books import Books, StreamsFills
+from tbot_core.runtime.engine_reconcile import Reconciles
 from tbot_core.runtime.engine_view import EngineState, EngineView, Journal, build_view, verdict_row
 from tbot_core.runtime.engine_waits import Waits
 from tbot_core.runtime.ledger_poster import LedgerPoster
 from tbot_core.runtime.portfolio import Portfolio
+from tbot_core.runtime.reconcile import MismatchGuard
 from tbot_core.runtime.round_trips import FillTracker
 from tbot_core.safety.error_handler import ErrorHandler, classify
 from tbot_core.safety.escalation import Action
@@ -41,7 +43,7 @@ from tbot_core.safety.kill_switch import KillSwitch
 from tbot_core.safety.risk_bot import RiskBot
 from tbot_core.sanitize import scrub
 from tbot_core.signals import Signal
-from tbot_core.state_schema import Order, PnlPoint, VerdictRow
+from tbot_core.state_schema import Order, PnlPoint
 from tbot_core.strategies.base import BarStrategy
 from tbot_core.timeutil import UtcTime, iso_z
 
@@ -62,9 +64,11 @@ class EngineControl:
     stop: threading.Event = field(default_factory=threading.Event)
     suspended: bool = False
     defense: bool = False
+    reconcile_due: bool = False  # the broker resumed: compare it with the books before the next bar
+    mismatch: MismatchGuard = field(default_factory=MismatchGuard)
 
 
-class Engine(Waits, Books):
+class Engine(Waits, Books, Reconciles):
     def __init__(
         self,
         ctx: CoreContext,
@@ -112,6 +116,7 @@ class Engine(Waits, Books):
         self._vix: float | None = None
         self._pnl_minute_due = False
         self._broker_on_bar = broker.on_bar if broker.simulated else None
+        self._fill_events = broker.fills_waiting if isinstance(broker, StreamsFills) else None
         self._last_flush = self._last_gate_flush = self._last_ledger_sync = clock()
         self._paper = broker.simulated
         self._unflushed = 0
@@ -122,15 +127,20 @@ class Engine(Waits, Books):
             self.end(EngineState.STOPPED)
             return
         self.state = EngineState.RUNNING
+        if self._fill_events is not None:
+            self._fill_events()  # listen for trade updates before the first order can go out
         self._track_fills()  # a restarted core rebuilds its round trips before the first bar
         self.publish()
         self.ledger.post_pending()
+        self._reconcile("engine start")  # after posting: a fill the ledger had not booked yet is no mismatch
         ended = EngineState.CRASHED  # unless the loop says otherwise
         try:
             for bar in self.feed.bars():
                 if self.control.stop.is_set():
                     ended = EngineState.STOPPED
                     break
+                if self.control.reconcile_due:
+                    self._reconcile("broker resumed")
                 if not self._process_with_retry(bar):
                     ended = EngineState.ESCALATED
                     break
@@ -193,6 +203,8 @@ class Engine(Waits, Books):
     def process_bar(self, bar: Bar) -> None:
         if bar.ts is not self._ts_obj:
             self._new_timestamp(bar)
+        if self._fill_events is not None and self._fill_events():  # a streamed trade update: read the fills now
+            self._after_fills()
         close_cents = quote_cents(bar.close)
         on_bar = self._broker_on_bar
         if on_bar is not None and not self.control.suspended:
@@ -277,6 +289,9 @@ class Engine(Waits, Books):
             return
         if owner is not None and owner != signal.strategy:
             self._verdict(signal, "engine", False, f"{signal.symbol} is held by {owner or 'an unknown owner'}")
+            return
+        if signal.side == "buy" and self.control.mismatch.blocking:  # a new entry on a wrong picture: no
+            self._verdict(signal, "engine", False, self.control.mismatch.reason)
             return
         decision = self.gate.decide(signal, self._market.context(signal))
         self._gate_dirty = True
@@ -373,17 +388,3 @@ class Engine(Waits, Books):
         )
         if order.status in {"filled", "partially_filled"}:
             self._after_fills()
-
-    def _verdict(self, signal: Signal, module: str, allow: bool, reason: str) -> None:
-        self.journal.verdict(
-            VerdictRow(
-                ts_utc=self._ts_text,
-                strategy=signal.strategy,
-                symbol=signal.symbol,
-                side=signal.side,
-                module=module,
-                allow=allow,
-                reason=reason,
-                latency_us=0,
-            )
-        )

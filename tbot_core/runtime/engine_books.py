@@ -1,4 +1,4 @@
-"""What the engine writes down besides trading: its cursor, the gate's logs, the ledger and the tuning figures.
+"""What the engine writes down besides trading: its cursor, verdicts, the gate's logs, the ledger, the tuning figures.
 
 Kept apart from the trading loop (``engine.py``) because none of it decides a
 trade: each write here may fail and be retried, and only the cursor is on the
@@ -8,13 +8,17 @@ hot path (every ``CURSOR_FLUSH_BARS`` bars).  Engine thread only.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 from tbot_core.core_store import CoreStore
 from tbot_core.gate import Gate
+from tbot_core.runtime.engine_view import Journal
 from tbot_core.runtime.ledger_poster import LedgerPoster
 from tbot_core.runtime.portfolio import Portfolio
 from tbot_core.runtime.round_trips import FillTracker, RoundTrip
 from tbot_core.safety.error_handler import ErrorHandler
+from tbot_core.signals import Signal
+from tbot_core.state_schema import VerdictRow
 from tbot_core.strategies.base import BarStrategy, Strategy
 from tbot_core.timeutil import UtcTime
 
@@ -22,6 +26,18 @@ from tbot_core.timeutil import UtcTime
 GATE_FLUSH_SECONDS = 1.0
 # A real broker fills orders after we submit them: its activities are read back into the ledger on this beat.
 BROKER_LEDGER_SYNC_SECONDS = 30.0
+
+
+@runtime_checkable
+class StreamsFills(Protocol):
+    """A broker that hears of fills as they happen (Alpaca's trade updates): True once per batch of news.
+
+    The engine asks before each bar and then reads the fills through
+    ``fills_since`` and the account as after any fill, so the books keep one
+    source of truth and only learn of it sooner than the periodic sync.
+    """
+
+    def fills_waiting(self) -> bool: ...
 
 
 class Books:
@@ -83,6 +99,20 @@ class Books:
         except Exception as exc:
             self.errors.record(exc, context={"where": "strategy log flush"})
 
+    def _verdict(self, signal: Signal, module: str, allow: bool, reason: str) -> None:
+        self.journal.verdict(
+            VerdictRow(
+                ts_utc=self._ts_text,
+                strategy=signal.strategy,
+                symbol=signal.symbol,
+                side=signal.side,
+                module=module,
+                allow=allow,
+                reason=reason,
+                latency_us=0,
+            )
+        )
+
     # provided by Engine
     _clock: Callable[[], float]
     _ts_text: UtcTime
@@ -95,6 +125,7 @@ class Books:
     bars: int
     errors: ErrorHandler
     fills: FillTracker
+    journal: Journal
     gate: Gate
     ledger: LedgerPoster
     portfolio: Portfolio

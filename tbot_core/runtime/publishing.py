@@ -89,6 +89,7 @@ class Publisher:
             kill=None if self.kill is None else self.kill.snapshot(),
             watchdog=None if self.watchdog is None else self.watchdog.snapshot(),
             engine=None if self.engine is None else self.engine.view,
+            mismatch=self.control.mismatch.view(),
         )
 
     def _mode_cause(self, mode: CoreMode) -> str:

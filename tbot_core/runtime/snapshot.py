@@ -25,6 +25,7 @@ from tbot_core.selfcheck import CheckResult
 from tbot_core.state_schema import (
     Account,
     Allocation,
+    BrokerMismatch,
     CheckRow,
     CoreInfo,
     CoreMode,
@@ -61,6 +62,7 @@ class CoreViews:
     kill: KillSwitchView | None = None
     watchdog: WatchdogView | None = None
     engine: EngineView | None = None
+    mismatch: BrokerMismatch | None = None  # the reconciliation's verdict (runtime/reconcile.py), read directly
 
 
 def core_info(started_utc: UtcTime) -> CoreInfo:
@@ -89,6 +91,7 @@ def build_state(views: CoreViews, settings: Settings, ident: Identity) -> CoreSt
         config=types.MappingProxyType(settings.redacted()),
         kill_switch=views.kill,
         watchdog=views.watchdog,
+        broker_mismatch=views.mismatch,
     )
     engine = views.engine
     if engine is None or not engine.account_read:  # before the broker answered once there is no account

@@ -154,6 +154,7 @@ class Supervisor(Workers, Publisher):
 
     def launch(self) -> None:
         self._launched = True
+        self.control.mismatch.notify = self.notifier.notify  # a broker mismatch alerts like any critical event
         self.start_watchdog()
         self.start_engine()
         self.context.audit.append("supervisor", "core_started", {"pid": os.getpid(), "checks": len(self.checks)})
@@ -301,7 +302,14 @@ class Supervisor(Workers, Publisher):
             )
         elif flag.flag in {"defense_on", "defense_off"}:
             self._set_defense(flag.flag == "defense_on", f"{flag.flag} flag from {flag.operator.user}")
+        elif flag.flag == "ack_mismatch":
+            outcome = self.control.mismatch.acknowledge(flag.operator.user, flag.reason, self.context.audit)
         acknowledge(self.paths, self.context.audit, flag, outcome)
+
+    def _broker_up(self, cause: str) -> None:
+        """The broker answers again: resume, and have the engine compare it with the books before its next bar."""
+        super()._broker_up(cause)
+        self.control.reconcile_due = True
 
     def _set_defense(self, on: bool, cause: str) -> None:
         (self.context.matrix.trigger if on else self.context.matrix.clear)(

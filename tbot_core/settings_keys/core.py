@@ -142,6 +142,30 @@ KEYS: tuple[Key, ...] = (
         t.decimal("0.05", 600),
         "How often a live feed asks for new 1-minute bars",
     ),
+    Key(
+        "ALPACA_FEED_MODE",
+        "stream",
+        t.choice("stream", "poll"),
+        "Alpaca live bars and trade updates: stream = websockets; poll = REST every LIVE_BAR_POLL_SECONDS (fallback)",
+    ),
+    Key(
+        "ALPACA_DATA_STREAM_URL_OVERRIDE",
+        "",
+        t.text(200),
+        "Override the Alpaca market-data websocket URL (tests); empty = default for ALPACA_DATA_FEED",
+    ),
+    Key(
+        "ALPACA_TRADING_STREAM_URL_OVERRIDE",
+        "",
+        t.text(200),
+        "Override the Alpaca trade-updates websocket URL (tests); empty = default for ALPACA_PAPER",
+    ),
+    Key(
+        "ALPACA_STREAM_SILENCE_SECONDS",
+        Decimal("180"),
+        t.decimal("0.1", 3600),
+        "Stream mode: no bar for this long during the session fails the feed heartbeat",
+    ),
     # -- market context sources (tbot_core/data/market.py) ------------------------------------
     Key(
         "VIX_SOURCE",

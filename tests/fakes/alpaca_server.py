@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -42,6 +43,8 @@ class AlpacaState:
     hold_orders: bool = False  # True: orders stay "accepted" instead of filling at once
     bars_page_size: int = 2
     activity_seq: int = 0
+    # Called with each order right after it fills (e.g. FakeAlpacaStream pushing the trade update).
+    fill_listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
 
 
 class FakeAlpaca:
@@ -95,6 +98,14 @@ class FakeAlpaca:
         }
         self.state.activities.append(item)
         return item
+
+    def fill_held(self, order_id: str) -> dict[str, Any]:
+        """Fill an order that ``hold_orders`` left open, at the symbol's price now (what a later fill looks like)."""
+        with self._lock:
+            order = self.state.orders[order_id]
+            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            _fill(self.state, order, Decimal(order["qty"]), self.state.prices[order["symbol"]], now)
+            return dict(order)
 
     def add_minute_bars(self, symbol: str, start: datetime, count: int, price: float = 100.0) -> None:
         series = self.state.bars.setdefault(symbol, [])
@@ -242,6 +253,8 @@ def _fill(state: AlpacaState, order: dict[str, Any], qty: Decimal, price: Decima
             "order_status": "filled",
         }
     )
+    for listener in state.fill_listeners:
+        listener(dict(order))
 
 
 def _activities(state: AlpacaState, query: dict[str, str]) -> list[dict[str, Any]]:

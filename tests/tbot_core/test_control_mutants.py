@@ -98,7 +98,7 @@ def test_write_flag_refuses_unknown_flags_missing_reasons_long_reasons_and_unkno
     with pytest.raises(FlagError) as info:
         write_flag(home_paths, "selfdestruct", operator=ALICE)
     assert str(info.value) == (
-        "unknown control flag 'selfdestruct'; expected one of start, stop, kill, reset, defense_on, defense_off"
+        "unknown control flag 'selfdestruct'; expected one of start, stop, kill, reset, defense_on, defense_off, ack_mismatch"
     )
     for name in ("kill", "reset"):
         with pytest.raises(FlagError) as info:

@@ -75,6 +75,7 @@ def _configure(home: Path, fake: FakeAlpaca) -> HomePaths:
         "ALPACA_DATA_URL_OVERRIDE": fake.url,
         "SYMBOLS": ",".join(SYMBOLS),
         "LIVE_BAR_POLL_SECONDS": "0.2",
+        "ALPACA_FEED_MODE": "poll",  # the REST fallback; the streamed feed has its own scenario (test_alpaca_stream_core.py)
         "ADX_FILTER_ENABLED": "false",
         "BOLLINGER_CONFLUENCE_ENABLED": "false",
         # Alpaca has no index data: the close strategy's VIX comes from the home's file (else no start).
