@@ -23,6 +23,8 @@ Layout of ``TBOT_HOME`` (default ``./tbot_home``)::
     run/state.json, run/core.lock    live state for the console; the core's lock
     output/{BOT_IDENTITY}/logs/      operational logs (verdicts, errors, system)
     output/{BOT_IDENTITY}/backtest/  backtest outputs
+    output/{BOT_IDENTITY}/backtest/sweeps/{strategy}-{hash}/  one parameter sweep (runs.csv, runs.parquet,
+                                     best.json, heatmap.png, walk_forward.csv, journal.jsonl, sweep.json)
     data/market/                     OHLCV + VIX data (sample data ships here); fundamentals.csv for backtests;
                                      vix.csv for VIX_SOURCE=file
     data/cache/                      caches such as fundamentals_{date}.json
@@ -43,6 +45,7 @@ _SECRET_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _FLAG_NAME_RE = re.compile(r"^[a-z][a-z_]{0,31}$")
 _FLAG_STAMP_RE = re.compile(r"^\d{8}T\d{12}Z$")
 _FLAG_NONCE_RE = re.compile(r"^[0-9a-f]{32}$")
+_SWEEP_ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}-[0-9a-f]{12}$")
 # control_NAME.flag (legacy, hand-written) or control_NAME.STAMP.NONCE.flag (one file per request)
 FLAG_FILE_RE = re.compile(
     r"^control_(?P<flag>[a-z][a-z_]{0,31})(?:\.(?P<stamp>\d{8}T\d{12}Z)\.(?P<nonce>[0-9a-f]{32}))?\.flag$"
@@ -60,6 +63,11 @@ def home_backup(root: Path, stamp: str) -> Path:
 def backtest_scratch_home(temp_dir: str | os.PathLike[str]) -> Path:
     """The throw-away bot home a live-engine backtest runs the core in (inside a temporary folder)."""
     return Path(temp_dir) / "home"
+
+
+def offline_home(temp_dir: str | os.PathLike[str]) -> Path:
+    """A home root that is never read or written: the fast backtest's gate runs with ``persist=False``."""
+    return Path(temp_dir) / "tbot-fast-engine-unused"
 
 
 def home(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -294,6 +302,47 @@ class HomePaths:
 
     def backtest_trades_json(self, identity: str) -> Path:
         return self.backtest_dir(identity) / "trade_history_backtest.json"
+
+    # -- parameter sweeps (tbot backtest sweep) ---------------------------------------
+    def sweeps_dir(self, identity: str) -> Path:
+        """One folder per sweep, named by its id (``{strategy}-{hash}``), under the backtest folder."""
+        return self.backtest_dir(identity) / "sweeps"
+
+    def sweep_dir(self, identity: str, sweep_id: str) -> Path:
+        if not _SWEEP_ID_RE.match(sweep_id):
+            raise ValueError(f"sweep id {sweep_id!r}: expected a strategy name, '-' and 12 hex digits")
+        return self.sweeps_dir(identity) / sweep_id
+
+    def sweep_ids(self, identity: str) -> list[str]:
+        """The sweeps this identity has (valid names only), in name order."""
+        folder = self.sweeps_dir(identity)
+        if not folder.is_dir():
+            return []
+        return sorted(p.name for p in folder.iterdir() if p.is_dir() and _SWEEP_ID_RE.match(p.name))
+
+    def sweep_meta(self, identity: str, sweep_id: str) -> Path:
+        """What the sweep is (strategy, params, search, window) and how far it got."""
+        return self.sweep_dir(identity, sweep_id) / "sweep.json"
+
+    def sweep_journal(self, identity: str, sweep_id: str) -> Path:
+        """One JSON line per finished run, appended as each run finishes (``--resume`` reads it)."""
+        return self.sweep_dir(identity, sweep_id) / "journal.jsonl"
+
+    def sweep_runs_csv(self, identity: str, sweep_id: str) -> Path:
+        return self.sweep_dir(identity, sweep_id) / "runs.csv"
+
+    def sweep_runs_parquet(self, identity: str, sweep_id: str) -> Path:
+        return self.sweep_dir(identity, sweep_id) / "runs.parquet"
+
+    def sweep_best(self, identity: str, sweep_id: str) -> Path:
+        return self.sweep_dir(identity, sweep_id) / "best.json"
+
+    def sweep_heatmap(self, identity: str, sweep_id: str) -> Path:
+        return self.sweep_dir(identity, sweep_id) / "heatmap.png"
+
+    def sweep_walk_forward(self, identity: str, sweep_id: str) -> Path:
+        """Per fold: the parameters picked on train, in-sample next to out-of-sample figures."""
+        return self.sweep_dir(identity, sweep_id) / "walk_forward.csv"
 
     # -- data -----------------------------------------------------------------------
     @property

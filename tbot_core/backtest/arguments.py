@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 
 STRATEGY_NAMES = ("all", "open", "mid", "close", "sma_cross")
-ENGINES = ("live", "fast")
+ENGINES = ("fast", "bar", "live")  # live: the old name of bar, still accepted
+ENGINE_ALIASES = {"live": "bar"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,9 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--engine",
-        default="live",
-        help="live (default: the core's engine, gate, risk bot and kill switch with the paper broker) | "
-        "fast (array-speed, one strategy, its own fill model)",
+        default="fast",
+        help="fast (default: the bar engine's fills, decided at array speed) | bar (the core's engine itself, "
+        "bar by bar: gate, risk bot, kill switch, paper broker; 'live' is accepted as its old name)",
     )
     group = parser.add_mutually_exclusive_group()
     group.add_argument(

@@ -1,16 +1,18 @@
-"""The backtest: the live engine replayed over CSV history (default), or the array-speed fast path.
+"""The backtest: the core's strategies, gate, risk bot, kill switch and paper fills over CSV history.
 
-``--engine live`` (default) runs the core itself — the same ``Engine``, gate,
-ticker blocklist, risk bot and kill switch as ``tbot core``, with the paper
-broker's fill model — in a scratch home that is deleted afterwards
-(``live.py``).  ``--engine fast`` runs one strategy's ``simulate()``, the same
-gate, and ``portfolio.simulate``'s next-open fill model at array speed.  Both
-write only their outputs into the operator's home (docs/backtest.md).
+Two engines give the same fills (tests/tbot_core/backtest/test_fast_engine_parity.py):
+``--engine fast`` (default) decides at array speed and walks only the bars
+where a strategy can act (``fast/``); ``--engine bar`` runs the core's
+``Engine`` itself bar by bar in a scratch home (``live.py``; ``live`` is its
+old name and still accepted).  ``sma_cross``, which the core does not trade
+(the risk bot has no allocation for it), runs on the reference path:
+``simulate()``, the gate, ``portfolio.simulate``'s next-open fill model.
+Every engine writes only its outputs into the operator's home (docs/backtest.md).
 
 CLI (also ``tbot backtest``)::
 
     python -m tbot_core.backtest.backtest_engine --strategy=all --start=2026-01-05 \\
-        --end=2026-01-06 --data_source=CSV [--engine live|fast] [--data FILE] [--config .env_bot.test] \\
+        --end=2026-01-06 --data_source=CSV [--engine fast|bar] [--data FILE] [--config .env_bot.test] \\
         [--filters adx_filter,vix_gatekeeper | --no-filters] [--home DIR] [--plot]
 """
 
@@ -18,19 +20,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from tbot_core.backtest.arguments import ENGINES, add_arguments
+from tbot_core.backtest.arguments import ENGINE_ALIASES, ENGINES, add_arguments
 from tbot_core.backtest.data import SymbolBars, read_bars_csv
 from tbot_core.backtest.filtering import filter_settings
 from tbot_core.backtest.metrics import MIN_DAYS_ANNUALIZED, compute, daily_series
 from tbot_core.backtest.outputs import broker_fill_rows, daily_rows, trade_fill_rows, trade_row, write_outputs
-from tbot_core.backtest.portfolio import FillModel, Order, SimulationResult, simulate
+from tbot_core.backtest.portfolio import FillModel, SimulationResult
+from tbot_core.backtest.reference import REFERENCE_ONLY, run_reference
+from tbot_core.backtest.run_info import BacktestResult
 from tbot_core.backtest.sources import attach_vix, load_settings, resolve_data, resolve_identity
 from tbot_core.config import Settings
 from tbot_core.errors import ConfigError, TbotError
@@ -42,18 +45,7 @@ from tbot_core.timeutil import iso_z
 if TYPE_CHECKING:
     from tbot_core.backtest.filtering import SignalFilter
     from tbot_core.backtest.fundamentals import PointInTimeFundamentals
-
-PROGRESS_BARS = 200_000
-
-
-@dataclass
-class BacktestResult:
-    simulation: SimulationResult
-    metrics: dict[str, object]
-    blocks: dict[str, int]
-    signals: int
-    bars: int
-    seconds: float
+    from tbot_core.backtest.run_info import EngineRun
 
 
 def run_fast(
@@ -64,40 +56,41 @@ def run_fast(
     signal_filter: SignalFilter | None = None,
     model: FillModel | None = None,
     progress: Callable[[str], None] | None = None,
+    identity: Identity | None = None,
+    fundamentals: PointInTimeFundamentals | None = None,
 ) -> BacktestResult:
-    """The fast path: one strategy's ``simulate()`` -> the gate -> ``portfolio.simulate`` -> metrics.
+    """A backtest as a pure function of its inputs (deterministic, writes nothing): for sweeps and tests.
 
-    Array speed, no engine, no broker: for sweeps and the reference test against
-    backtesting.py.  It does not model the risk bot, the kill switch or several
-    strategies sharing one account; the live engine (``live.run_live``) does.
+    ``strategy_name`` open|mid|close|all runs the fast engine: the bar engine's fills with
+    ``settings`` (their filter toggles, ``PAPER_*`` fills, risk and kill-switch limits), the
+    fundamental guard reading ``fundamentals`` (off without them; a ``GateFilter`` passed as
+    ``signal_filter`` lends its point-in-time source, the gate itself is built from ``settings``).
+    ``sma_cross``, or any one strategy with a ``model``, runs the reference path: ``simulate()``,
+    ``signal_filter``, and the next-open ``FillModel`` (``BACKTEST_*``).  ``metrics`` holds what
+    ``metrics.compute`` reports; ``run`` (fast engine only) the counts and fills.
     """
-    if strategy_name not in STRATEGIES:
-        raise ConfigError(f"--strategy: unknown strategy {strategy_name!r}; expected one of {'|'.join(STRATEGIES)}")
-    model = model or FillModel.from_settings(settings)
-    started = time.perf_counter()
-    strategy = STRATEGIES[strategy_name](settings)
-    orders: list[Order] = []
+    if strategy_name != "all" and strategy_name not in STRATEGIES:
+        raise ConfigError(f"--strategy: unknown strategy {strategy_name!r}; expected all|{'|'.join(STRATEGIES)}")
+    if model is not None or strategy_name in REFERENCE_ONLY:
+        if strategy_name == "all":
+            raise ConfigError("--strategy=all: the reference fill model runs one strategy; drop the model")
+        return run_reference(bars, strategy_name, settings, signal_filter=signal_filter, model=model, progress=progress)
+    from tbot_core.backtest.fast.run import run_events
+
+    if fundamentals is None and signal_filter is not None:
+        fundamentals = getattr(signal_filter, "fundamentals", None)
+    run = run_events(bars, strategy_name, settings, identity=identity, fundamentals=fundamentals, progress=progress)
+    blocks = merged_blocks(run.blocks)
+    metrics = compute(run.simulation, bars, run.starting_cash, blocks)
+    return BacktestResult(run.simulation, metrics, blocks, sum(run.signals.values()), run.bars, run.seconds, run)
+
+
+def merged_blocks(per_strategy: dict[str, dict[str, int]]) -> dict[str, int]:
     blocks: dict[str, int] = {}
-    n_signals = 0
-    total = sum(len(b) for b in bars.values())
-    for number, (symbol, series) in enumerate(sorted(bars.items()), start=1):
-        if progress and total >= PROGRESS_BARS:
-            progress(f"[{number}/{len(bars)}] {symbol}: {len(series):,} bars")
-        signals = strategy.fresh().simulate(series.frame(), symbol=symbol)
-        n_signals += len(signals)
-        passed = []
-        for signal in signals:
-            if signal_filter is not None:
-                verdict = signal_filter.decide(signal)
-                if not verdict.allow:
-                    blocks[verdict.module] = blocks.get(verdict.module, 0) + 1
-                    continue
-            passed.append(signal)
-        for signal, bar in zip(passed, series.indices_of([s.ts for s in passed])):
-            orders.append(Order(symbol, bar, signal.side, signal.strategy))
-    result = simulate(bars, orders, model)
-    metrics = compute(result, bars, model.starting_cash, blocks)
-    return BacktestResult(result, metrics, blocks, n_signals, total, time.perf_counter() - started)
+    for per in per_strategy.values():
+        for module, n in per.items():
+            blocks[module] = blocks.get(module, 0) + n
+    return blocks
 
 
 @dataclass
@@ -145,19 +138,9 @@ def _fundamentals(paths: HomePaths, settings: Settings, only: list[str] | None, 
     return None
 
 
-def _run_live(
-    args: argparse.Namespace, bars: dict[str, SymbolBars], settings: Settings, identity: Identity, fundamentals: Any
-) -> Outcome:
-    from tbot_core.backtest.live import run_live
-    from tbot_core.backtest.scratch import live_settings
-
-    run = run_live(bars, live_settings(settings, args.strategy), identity, fundamentals=fundamentals)
-    blocks: dict[str, int] = {}
-    for per in run.blocks.values():
-        for module, n in per.items():
-            blocks[module] = blocks.get(module, 0) + n
+def _engine_outcome(run: EngineRun, engine: str) -> Outcome:
     info = {
-        "engine": "live",
+        "engine": engine,
         "strategies": run.strategies,
         "signals": sum(run.signals.values()),
         "signals_per_strategy": run.signals,
@@ -168,7 +151,25 @@ def _run_live(
         "kill_switch": run.kill_switch,
         "fill_model": run.fill_model,
     }
-    return Outcome(run.simulation, run.starting_cash, blocks, info, run.bars, run.seconds, broker_fill_rows(run.fills))
+    return Outcome(
+        run.simulation,
+        run.starting_cash,
+        merged_blocks(run.blocks),
+        info,
+        run.bars,
+        run.seconds,
+        broker_fill_rows(run.fills),
+    )
+
+
+def _run_bar(
+    args: argparse.Namespace, bars: dict[str, SymbolBars], settings: Settings, identity: Identity, fundamentals: Any
+) -> Outcome:
+    from tbot_core.backtest.live import run_live
+    from tbot_core.backtest.scratch import live_settings
+
+    run = run_live(bars, live_settings(settings, args.strategy), identity, fundamentals=fundamentals)
+    return _engine_outcome(run, "bar")
 
 
 def _run_fast(
@@ -179,20 +180,33 @@ def _run_fast(
     identity: Identity,
     fundamentals: PointInTimeFundamentals | None,
 ) -> Outcome:
-    if args.strategy not in STRATEGIES:
-        raise ConfigError(
-            f"--strategy: the fast path runs one strategy ({'|'.join(STRATEGIES)}); "
-            f"{args.strategy!r} needs --engine live"
-        )
+    if args.strategy != "all" and args.strategy not in STRATEGIES:
+        raise ConfigError(f"--strategy: unknown strategy {args.strategy!r}; expected all|{'|'.join(STRATEGIES)}")
+    if args.strategy in REFERENCE_ONLY:
+        return _run_reference(args, paths, bars, settings, identity, fundamentals)
+    from tbot_core.backtest.fast.run import run_events
+
+    run = run_events(bars, args.strategy, settings, identity=identity, fundamentals=fundamentals, progress=_say)
+    return _engine_outcome(run, "fast")
+
+
+def _run_reference(
+    args: argparse.Namespace,
+    paths: HomePaths,
+    bars: dict[str, SymbolBars],
+    settings: Settings,
+    identity: Identity,
+    fundamentals: PointInTimeFundamentals | None,
+) -> Outcome:
     signal_filter = None
     if not args.no_filters:
         from tbot_core.backtest.filtering import build_filter  # the gate loads only when filters run
 
         signal_filter = build_filter(settings, paths=paths, identity=identity, fundamentals=fundamentals)
-    result = run_fast(bars, args.strategy, settings, signal_filter=signal_filter, progress=_say)
+    result = run_reference(bars, args.strategy, settings, signal_filter=signal_filter, progress=_say)
     model = FillModel.from_settings(settings)
     info = {
-        "engine": "fast",
+        "engine": "fast (reference fill model)",
         "strategies": [args.strategy],
         "signals": result.signals,
         "filters": signal_filter.chains([args.strategy]) if signal_filter else {args.strategy: []},
@@ -215,9 +229,10 @@ def run_cli(args: argparse.Namespace) -> int:
         raise ConfigError("--end: expected a date on or after --start")
     if args.data_source.upper() != "CSV":
         raise ConfigError(f"--data_source: expected CSV, got {args.data_source[:20]!r}")
-    engine = getattr(args, "engine", "live")
+    engine = getattr(args, "engine", "fast")
     if engine not in ENGINES:
-        raise ConfigError(f"--engine: expected {'|'.join(ENGINES)}, got {str(engine)[:20]!r}")
+        raise ConfigError(f"--engine: expected fast|bar (live: the old name of bar), got {str(engine)[:20]!r}")
+    engine = ENGINE_ALIASES.get(engine, engine)
     paths = HomePaths(getattr(args, "home", None))
     settings = load_settings(paths, args.config)
     identity = resolve_identity(paths)
@@ -228,8 +243,8 @@ def run_cli(args: argparse.Namespace) -> int:
     only = None if args.filters is None else [m.strip() for m in args.filters.split(",") if m.strip()]
     fundamentals = _fundamentals(paths, settings, only, args.no_filters)
     settings = filter_settings(settings, only=only, no_filters=args.no_filters, fundamentals=fundamentals is not None)
-    if engine == "live":
-        outcome = _run_live(args, bars, settings, identity, fundamentals)
+    if engine == "bar":
+        outcome = _run_bar(args, bars, settings, identity, fundamentals)
     else:
         outcome = _run_fast(args, paths, bars, settings, identity, fundamentals)
     metrics = compute(outcome.simulation, bars, outcome.starting_cash, outcome.blocks)

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from tbot_core.backtest.data import SymbolBars
+from tbot_core.backtest.data import SymbolBars, bar_times, latest_bar
 from tbot_core.backtest.portfolio import SimulationResult, Trade, step_array
 from tbot_core.brokers.base import Fill
 from tbot_core.errors import LogicError
@@ -81,7 +81,7 @@ def simulation_from_fills(
 ) -> SimulationResult:
     """Trades and the equity curve from the broker's fills, in the order it booked them."""
     symbols = sorted(bars)
-    timeline = bars[symbols[0]].ts if len(symbols) == 1 else np.unique(np.concatenate([bars[s].ts for s in symbols]))
+    timeline = bar_times(bars)
     cash = starting_cash
     open_trips: dict[str, _RoundTrip] = {}
     done: list[tuple[str, _RoundTrip]] = []
@@ -123,7 +123,7 @@ def simulation_from_fills(
             continue
         series = bars[symbol]
         held = step_array(len(series), [(b, float(q)) for b, q in qty_steps[symbol]], 0.0)
-        pos = np.searchsorted(series.ts, timeline, side="right") - 1
+        pos = latest_bar(series.ts, timeline)
         valid = pos >= 0
         contrib = np.zeros(len(timeline))
         contrib[valid] = held[pos[valid]] * series.close[pos[valid]]

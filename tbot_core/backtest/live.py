@@ -17,20 +17,16 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from tbot_core.audit import AuditLog
 from tbot_core.backtest.data import SymbolBars
 from tbot_core.backtest.fills import simulation_from_fills
 from tbot_core.backtest.filtering import strategy_chains
 from tbot_core.backtest.fundamentals import PointInTimeFundamentals
-from tbot_core.backtest.portfolio import SimulationResult
+from tbot_core.backtest.run_info import EngineRun, paper_fill_model
 from tbot_core.backtest.scratch import write_market_data
-from tbot_core.brokers.base import Fill
 from tbot_core.config import Settings
 from tbot_core.context import CoreContext, Matrix
 from tbot_core.core_store import CoreStore
@@ -53,21 +49,7 @@ from tbot_core.syslog import SystemLog
 SCRATCH_PREFIX = "tbot-backtest-"
 
 
-@dataclass
-class LiveRun:
-    simulation: SimulationResult
-    fills: list[Fill]  # the paper broker's fills, in the order it booked them (fill_history_backtest.csv)
-    starting_cash: Decimal
-    strategies: list[str]
-    filters: dict[str, list[str]]  # strategy -> the gate modules its signals went through, in order
-    signals: dict[str, int]  # strategy -> signals decided by the gate (flat sells never reach it)
-    blocks: dict[str, dict[str, int]]  # strategy -> module (gate module, risk_bot, kill_switch) -> blocked
-    orders: dict[str, int]  # strategy -> orders the paper broker accepted or rejected
-    flat_sells: int
-    kill_switch: dict[str, Any]
-    fill_model: dict[str, str]
-    bars: int
-    seconds: float
+LiveRun = EngineRun  # the bar engine's result (the name earlier callers import)
 
 
 def _count_verdicts(path: Path) -> tuple[dict[str, int], dict[str, dict[str, int]], dict[str, int]]:
@@ -97,17 +79,6 @@ def _risk_blocks(audit: AuditLog) -> dict[str, int]:
             strategy = str(row.context_dict().get("strategy", ""))
             out[strategy] = out.get(strategy, 0) + 1
     return out
-
-
-def paper_fill_model(settings: Settings) -> dict[str, str]:
-    return {
-        "rule": "the paper broker: market orders fill at the signal bar's close (the engine's mark), long only, "
-        "whole shares sized by the risk bot",
-        "starting_cash": str(settings.paper_starting_cash),
-        "slippage_bps": str(settings.paper_slippage_bps),
-        "commission_per_share": str(settings.paper_commission_per_share),
-        "commission_min": str(settings.paper_commission_min),
-    }
 
 
 def run_live(

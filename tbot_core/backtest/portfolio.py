@@ -23,7 +23,7 @@ from decimal import ROUND_FLOOR, Decimal
 
 import numpy as np
 
-from tbot_core.backtest.data import SymbolBars
+from tbot_core.backtest.data import SymbolBars, bar_times, latest_bar
 from tbot_core.config import Settings
 
 CENT = Decimal("0.01")
@@ -62,8 +62,10 @@ class FillModel:
         return (qty * self.commission_per_share + qty * price * self.commission_pct).quantize(CENT)
 
     def entry_qty(self, cash: Decimal, price: Decimal) -> int:
-        per_share = price * (1 + self.commission_pct) + self.commission_per_share
-        budget = cash * self.position_fraction
+        # Multiplying by 1 and adding 0 change no Decimal (the operands already fit the context): skipped.
+        costs = self.commission_pct or self.commission_per_share
+        per_share = price * (1 + self.commission_pct) + self.commission_per_share if costs else price
+        budget = cash * self.position_fraction if self.position_fraction != 1 else cash
         return int((budget / per_share).to_integral_value(rounding=ROUND_FLOOR)) if budget > 0 else 0
 
     def describe(self) -> dict[str, str]:
@@ -120,54 +122,94 @@ class SimulationResult:
 
 def simulate(bars: dict[str, SymbolBars], orders: list[Order], model: FillModel) -> SimulationResult:
     symbols = sorted(bars)
-    timeline = bars[symbols[0]].ts if len(symbols) == 1 else np.unique(np.concatenate([bars[s].ts for s in symbols]))
+    rank_of = {s: k for k, s in enumerate(symbols)}
+    n = len(orders)
+    return simulate_columns(
+        bars,
+        OrderColumns(
+            np.fromiter((rank_of[o.symbol] for o in orders), np.int64, n),
+            np.fromiter((o.signal_bar for o in orders), np.int64, n),
+            np.fromiter((o.side == "buy" for o in orders), bool, n),
+            [o.strategy for o in orders],
+        ),
+        model,
+    )
+
+
+@dataclass(frozen=True)
+class OrderColumns:
+    """Orders as columns (symbol rank in sorted symbols, signal bar, buy?, strategy): a strategy's array form
+    hands these over without building an ``Order`` per signal."""
+
+    symbol: np.ndarray
+    signal_bar: np.ndarray
+    buy: np.ndarray
+    strategy: list[str]
+
+
+def simulate_columns(bars: dict[str, SymbolBars], orders: OrderColumns, model: FillModel) -> SimulationResult:
+    symbols = sorted(bars)
+    timeline = bar_times(bars)
     # Fills happen at the next bar's open of the order's own symbol; process them in fill-time order.
-    fills: list[tuple[np.datetime64, int, Order]] = []
-    unfilled = 0
-    for rank, order in enumerate(orders):
-        series = bars[order.symbol]
-        if order.signal_bar + 1 >= len(series):
-            unfilled += 1
-            continue
-        fills.append((series.ts[order.signal_bar + 1], rank, order))
-    fills.sort(key=lambda item: (item[0], item[1]))
+    sym, n = orders.symbol, len(orders.strategy)
+    bar = orders.signal_bar + 1
+    length = np.array([len(bars[s]) for s in symbols], dtype=np.int64)
+    fills_at = bar < length[sym] if n else np.zeros(0, dtype=bool)
+    unfilled = int(n - np.count_nonzero(fills_at))
+    when = np.zeros(n, dtype=np.int64)
+    open_at = np.zeros(n)
+    for k, s in enumerate(symbols):
+        mine = np.flatnonzero((sym == k) & fills_at)
+        when[mine] = bars[s].ts[bar[mine]].astype(np.int64)
+        open_at[mine] = bars[s].open[bar[mine]]
+    picked = np.flatnonzero(fills_at)
+    picked = picked[np.lexsort((picked, when[picked]))]  # by fill time, then order of the signals
+    rows = zip(
+        picked.tolist(),
+        [symbols[k] for k in sym[picked].tolist()],
+        bar[picked].tolist(),
+        orders.buy[picked].tolist(),
+        open_at[picked].tolist(),
+    )
 
     cash = model.starting_cash
     open_trades: dict[str, Trade] = {}
     trades: list[Trade] = []
     ignored = no_cash = 0
-    cash_steps: list[tuple[int, float]] = []
+    cash_at: list[int] = []
+    cash_after: list[float] = []
     qty_steps: dict[str, list[tuple[int, int]]] = {s: [] for s in symbols}
-    for fill_ts, _rank, order in fills:
-        series = bars[order.symbol]
-        bar = order.signal_bar + 1
-        current = open_trades.get(order.symbol)
-        if order.side == "buy" and current is None:
-            price = model.fill_price(float(series.open[bar]), "buy")
+    for i, symbol, fill_bar, buy, open_price in rows:
+        current = open_trades.get(symbol)
+        if buy and current is None:
+            price = model.fill_price(open_price, "buy")
             qty = model.entry_qty(cash, price)
             if qty <= 0:
                 no_cash += 1
                 continue
             commission = model.commission(qty, price)
             cash -= qty * price + commission
-            trade = Trade(len(trades) + 1, order.strategy, order.symbol, qty, order.signal_bar, bar, price, commission)
+            trade = Trade(len(trades) + 1, orders.strategy[i], symbol, qty, fill_bar - 1, fill_bar, price, commission)
             trades.append(trade)
-            open_trades[order.symbol] = trade
-            qty_steps[order.symbol].append((bar, qty))
-        elif order.side == "sell" and current is not None:
-            price = model.fill_price(float(series.open[bar]), "sell")
+            open_trades[symbol] = trade
+            qty_steps[symbol].append((fill_bar, qty))
+        elif not buy and current is not None:
+            price = model.fill_price(open_price, "sell")
             commission = model.commission(current.qty, price)
             cash += current.qty * price - commission
-            current.exit_signal_bar, current.exit_bar, current.exit_price = order.signal_bar, bar, price
+            current.exit_signal_bar, current.exit_bar, current.exit_price = fill_bar - 1, fill_bar, price
             current.exit_commission = commission
             current.pnl = (price - current.entry_price) * current.qty - current.entry_commission - commission
             current.status = "closed"
-            del open_trades[order.symbol]
-            qty_steps[order.symbol].append((bar, 0))
+            del open_trades[symbol]
+            qty_steps[symbol].append((fill_bar, 0))
         else:
             ignored += 1
             continue
-        cash_steps.append((int(np.searchsorted(timeline, fill_ts)), float(cash)))
+        cash_at.append(i)
+        cash_after.append(float(cash))
+    where = np.searchsorted(timeline.astype(np.int64), when[np.array(cash_at, dtype=np.int64)])
+    cash_steps = list(zip(where.tolist(), cash_after))
 
     equity = step_array(len(timeline), cash_steps, float(model.starting_cash))
     final_equity = cash
@@ -179,7 +221,7 @@ def simulate(bars: dict[str, SymbolBars], orders: list[Order], model: FillModel)
         if len(symbols) == 1:
             equity = equity + held * series.close
         else:
-            pos = np.searchsorted(series.ts, timeline, side="right") - 1
+            pos = latest_bar(series.ts, timeline)
             valid = pos >= 0
             contrib = np.zeros(len(timeline))
             contrib[valid] = held[pos[valid]] * series.close[pos[valid]]

@@ -81,17 +81,31 @@ def write_market_data(paths: HomePaths, bars: dict[str, SymbolBars]) -> int:
     return len(order)
 
 
-def _write_vix(path: Path, bars: dict[str, SymbolBars]) -> None:
-    """One VIX level per timestamp (any symbol's copy; they are the same series); just a header if there is none."""
+def vix_table(bars: dict[str, SymbolBars]) -> tuple[np.ndarray, np.ndarray]:
+    """The replay's VIX series: one level per bar time that has one (any symbol's copy: they are the same series).
+
+    Both engines read VIX from here: the bar engine through the file ``write_market_data`` writes,
+    the fast engine directly (``fast.timeline``).
+    """
     with_vix = [b for b in bars.values() if b.vix is not None]
+    if not with_vix:
+        return np.array([], dtype="datetime64[ns]"), np.array([], dtype=np.float64)
+    one = with_vix[0]
+    if all(np.array_equal(b.ts, one.ts) and np.array_equal(b.vix, one.vix, equal_nan=True) for b in with_vix[1:]):  # type: ignore[arg-type]
+        with_vix = [one]  # every symbol carries the same series at the same times (attach_vix): one copy
+    ts = np.concatenate([b.ts for b in with_vix])
+    level = np.concatenate([b.vix for b in with_vix if b.vix is not None])
+    keep = np.isfinite(level)
+    ts, level = ts[keep], level[keep]
+    unique, first = np.unique(ts, return_index=True)
+    return unique, level[first]
+
+
+def _write_vix(path: Path, bars: dict[str, SymbolBars]) -> None:
+    """The VIX series as the replay feed reads it; just a header if there is none."""
+    ts, level = vix_table(bars)
     with open(path, "w", newline="", encoding="utf-8") as handle:
         out = csv.writer(handle, lineterminator="\n")
         out.writerow(VIX_FIELDS)
-        if not with_vix:
-            return
-        ts = np.concatenate([b.ts for b in with_vix])
-        level = np.concatenate([b.vix for b in with_vix if b.vix is not None])
-        keep = np.isfinite(level)
-        ts, level = ts[keep], level[keep]
-        unique, first = np.unique(ts, return_index=True)
-        out.writerows(zip(_utc_text(unique).tolist(), map(repr, level[first].tolist())))
+        if len(ts):
+            out.writerows(zip(_utc_text(ts).tolist(), map(repr, level.tolist())))

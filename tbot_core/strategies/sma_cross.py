@@ -79,17 +79,25 @@ class SmaCross(Strategy):
             )
         ]
 
-    def simulate(self, frame: pd.DataFrame, symbol: str | None = None) -> list[Signal]:
-        """The same rule over whole arrays: one SMA pass per average, one crossing pass."""
-        symbol, stamps, (open_, high, low, close, _volume), vix = self.frame_inputs(frame, symbol)
+    def signal_bars(self, close: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The crossing bars of one symbol's history and their direction (True: up), over whole arrays.
+
+        One SMA pass per average and one crossing pass: the rule ``decide`` applies bar by bar.
+        """
         if len(close) and not (
             np.isfinite(close).all() and (close > 0).all() and (low > 0).all() and (high >= low).all()
         ):
             bad = int(np.argmax(~(np.isfinite(close) & (close > 0) & (low > 0) & (high >= low))))
             raise ConfigError(f"simulate({self.name}): bar {bad}: expected finite positive prices with high >= low")
-        fast, slow = sma(close, self.fast), sma(close, self.slow)
-        sides = crossings(fast, slow)
+        sides = crossings(sma(close, self.fast), sma(close, self.slow))
         where = np.flatnonzero(sides)
+        return where, sides[where] > 0
+
+    def simulate(self, frame: pd.DataFrame, symbol: str | None = None) -> list[Signal]:
+        """The same rule over whole arrays: one SMA pass per average, one crossing pass."""
+        symbol, stamps, (open_, high, low, close, _volume), vix = self.frame_inputs(frame, symbol)
+        where, up = self.signal_bars(close, low, high)
+        fast, slow = sma(close, self.fast), sma(close, self.slow)
         times = stamps.iloc[where].dt.to_pydatetime() if len(where) else []
         closes, fasts, slows, levels = (
             close[where].tolist(),
@@ -102,10 +110,10 @@ class SmaCross(Strategy):
                 ts=ts,
                 strategy=self.name,
                 symbol=symbol,
-                side="buy" if up else "sell",
+                side="buy" if is_up else "sell",
                 price=Decimal(repr(c)),
-                reason=self._reason(up),
+                reason=self._reason(is_up),
                 context={"vix": None if lv is None or math.isnan(lv) else lv, "sma_fast": f, "sma_slow": s},
             )
-            for ts, up, c, f, s, lv in zip(times, (sides[where] > 0).tolist(), closes, fasts, slows, levels)
+            for ts, is_up, c, f, s, lv in zip(times, up.tolist(), closes, fasts, slows, levels)
         ]

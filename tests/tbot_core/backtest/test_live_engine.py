@@ -1,7 +1,11 @@
-"""`tbot backtest` runs the live engine (real parts, a real paper home, the real CLI) and writes only its outputs."""
+"""`tbot backtest --engine bar` runs the core's engine (real parts, a real paper home, the real CLI) and writes only its outputs.
+
+The default engine (fast) must give the same fills: test_fast_engine_parity.py; here the CLI's choice of engine.
+"""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from pathlib import Path
@@ -31,7 +35,7 @@ def _listing(paths: HomePaths) -> dict[str, tuple[int, int]]:
 
 def _backtest(paths: HomePaths, *args: str, scratch: Path | None = None) -> tuple[dict, str]:
     env = {"TMPDIR": str(scratch)} if scratch else None
-    result = run_tbot("backtest", *SAMPLE, *args, home=paths.root, env=env, timeout=120)
+    result = run_tbot("backtest", *SAMPLE, "--engine=bar", *args, home=paths.root, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     summary = json.loads(paths.backtest_daily_summary(IDENTITY).read_text())
     return summary, result.stdout + result.stderr
@@ -47,7 +51,7 @@ def test_all_strategies_trade_through_the_engine_and_only_outputs_are_written(ho
     before = _listing(home_paths)
     summary, text = _backtest(home_paths, "--strategy=all", scratch=scratch)
     run, metrics = summary["run"], summary["metrics"]
-    assert run["engine"] == "live" and run["strategies"] == ["open", "mid", "close"]
+    assert run["engine"] == "bar" and run["strategies"] == ["open", "mid", "close"]
     assert sum(run["orders_per_strategy"].values()) > 0 and metrics["trades"] > 0
     trades = _trades(home_paths)
     assert {t["strategy"] for t in trades} <= {"open", "mid", "close"} and len(trades) == metrics["trades"]
@@ -99,13 +103,43 @@ def test_one_strategy_runs_alone_and_sharpe_needs_twenty_days(home_paths):
 
 
 @pytest.mark.parametrize("strategy", ["sma_cross", "nope"])
-def test_a_strategy_the_core_does_not_run_is_refused_by_the_live_engine(home_paths, strategy):
-    result = run_tbot("backtest", *SAMPLE, f"--strategy={strategy}", home=home_paths.root)
+def test_a_strategy_the_core_does_not_run_is_refused_by_the_bar_engine(home_paths, strategy):
+    result = run_tbot("backtest", *SAMPLE, f"--strategy={strategy}", "--engine=bar", home=home_paths.root)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "--strategy" in errors[0] and "--engine fast" in errors[0], result.stderr
 
 
-def test_fast_path_refuses_all(home_paths):
-    result = run_tbot("backtest", *SAMPLE, "--strategy=all", "--engine=fast", home=home_paths.root)
-    assert result.returncode != 0 and "--strategy" in result.stderr and "--engine live" in result.stderr
+def test_an_unknown_strategy_or_engine_is_refused_with_one_line(home_paths):
+    for flags in (("--strategy=nope",), ("--strategy=all", "--engine=turbo")):
+        result = run_tbot("backtest", *SAMPLE, *flags, home=home_paths.root)
+        assert result.returncode != 0 and "Traceback" not in result.stderr
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and flags[-1].split("=")[0] in errors[0], result.stderr
+
+
+def _fills(paths: HomePaths) -> list[dict[str, str]]:
+    """The fills file without its ids (the paper broker's are random; the fast engine's are numbered)."""
+    with open(paths.backtest_dir(IDENTITY) / "fill_history_backtest.csv", newline="") as handle:
+        return [{k: v for k, v in row.items() if k != "fill_id"} for row in csv.DictReader(handle)]
+
+
+def test_the_default_engine_is_fast_and_live_is_an_alias_of_bar_with_the_same_fills(home_paths):
+    fast, text = _backtest_default(home_paths)
+    fast_fills = _fills(home_paths)
+    bar, _ = _backtest(home_paths, "--strategy=all")
+    bar_fills = _fills(home_paths)
+    alias, _ = _backtest(home_paths, "--strategy=all", "--engine=live")
+    assert (fast["run"]["engine"], bar["run"]["engine"], alias["run"]["engine"]) == ("fast", "bar", "bar")
+    assert fast_fills == bar_fills == _fills(home_paths) and len(fast_fills) > 0
+    for key in ("final_cash", "final_equity", "trades", "blocks_per_filter"):
+        assert fast["metrics"][key] == bar["metrics"][key], key
+    for key in ("signals_per_strategy", "orders_per_strategy", "blocks_per_strategy", "filters"):
+        assert fast["run"][key] == bar["run"][key], key
+    assert "fast engine" in text
+
+
+def _backtest_default(paths: HomePaths) -> tuple[dict, str]:
+    result = run_tbot("backtest", *SAMPLE, "--strategy=all", home=paths.root, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(paths.backtest_daily_summary(IDENTITY).read_text()), result.stdout + result.stderr

@@ -1,4 +1,4 @@
-"""Parity: the paper core and ``tbot backtest --strategy=all`` trade the same sample data the same way.
+"""Parity: the paper core and ``tbot backtest --strategy=all`` (the default, fast engine) trade the sample data alike.
 
 Two identical fresh paper homes (``tbot init`` plus the same plaintext overlay, REPLAY_SPEED=0).  On
 the first a real ``tbot core`` subprocess replays the sample data to the feed's end and books its

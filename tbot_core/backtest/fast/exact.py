@@ -1,0 +1,260 @@
+"""The strategies' indicators over whole arrays, bit for bit as the incremental classes compute them.
+
+A strategy compares indicator values with thresholds (a close back at its
+mean, a stretch of 1.5 ATR); one unit in the last place decides such a
+comparison when the two sides are equal, which synthetic and flat prices
+make common.  So the fast engine does not use the TA-Lib-style array forms
+(``tbot_core.indicators.arrays``: same values to ~1e-12, different rounding)
+for decisions, but replays the incremental arithmetic of
+``tbot_core.indicators.incremental`` over arrays:
+
+* ``RollingStats`` (Bollinger middle and width, SMA): running sums against a
+  reference that is re-summed with ``math.fsum`` every 1024 updates.  Each
+  update is ``s -= old; s += new``; in a block those two operations per bar
+  are one interleaved ``np.cumsum`` (an accumulate is sequential, never
+  reassociated), started from the block's ``fsum``.
+* ``IncrementalATR``: Wilder's recursion cannot be vectorised exactly; the array
+  form (``indicators.atr``, a few ulps away) decides unless a stretch lies
+  within ``TIE`` of its threshold, where the recursion is folded with
+  ``itertools.accumulate`` (no filter reads a snapshot's ATR).
+* ``SessionVWAP``: sequential sums from the session's first bar.
+* ``IncrementalADX``: only the ADX filter reads it, at candidate events; the
+  array form is used unless it lies within ``ADX_TIE`` of the threshold, where
+  the incremental class is replayed up to that bar.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import accumulate
+
+import numpy as np
+
+from tbot_core.backtest.fast.timeline import SymbolTimeline
+from tbot_core.indicators import IncrementalADX, adx, atr
+from tbot_core.indicators.arrays import EXACT_STD_BELOW
+from tbot_core.signals import IndicatorSnapshot
+
+RESUM_EVERY = 1024  # tbot_core.indicators.incremental._RESUM_EVERY
+ADX_TIE = 1e-7  # relative distance from the threshold under which the ADX is recomputed bar by bar
+TIE = 1e-9  # relative distance from a threshold under which an array-form value is recomputed exactly
+
+
+class Rolling:
+    """``RollingStats(period)`` after every bar of ``x``: its reference and running sums."""
+
+    def __init__(self, x: np.ndarray, period: int, *, squares: bool) -> None:
+        self.x, self.period = x, period
+        n = x.size
+        blocks = -(-n // RESUM_EVERY) if n else 0
+        k = np.arange(blocks * RESUM_EVERY).reshape(blocks, RESUM_EVERY)
+        first = np.maximum(k[:, 0] - period + 1, 0)
+        self.ref = x[first] if n else np.empty(0)
+        valid = k < n
+        kk = np.minimum(k, n - 1) if n else k
+        dev = np.where(valid, x[kk] - self.ref[:, None], 0.0)
+        has_old = valid & (k >= period)
+        old = np.where(has_old, x[np.maximum(kk - period, 0)] - self.ref[:, None], 0.0)
+        starts = [(int(a), int(b)) for a, b in zip(first.tolist(), k[:, 0].tolist())]
+        self.s1 = self._sums([math.fsum(x[a : b + 1] - x[a]) for a, b in starts], -old, dev)[:n]
+        self.s2: np.ndarray | None = None
+        if squares:
+            devs = [(x[a : b + 1] - x[a]).tolist() for a, b in starts]
+            self.s2 = self._sums([math.fsum(d * d for d in row) for row in devs], -(old * old), dev * dev)[:n]
+
+    @staticmethod
+    def _sums(start: list[float], minus: np.ndarray, plus: np.ndarray) -> np.ndarray:
+        blocks = len(start)
+        terms = np.empty((blocks, 2 * RESUM_EVERY - 1))
+        terms[:, 0] = start
+        terms[:, 1::2] = minus[:, 1:]
+        terms[:, 2::2] = plus[:, 1:]
+        np.cumsum(terms, axis=1, out=terms)
+        return terms[:, 0::2].ravel()
+
+    def ref_at(self, k: int) -> float:
+        return float(self.ref[k // RESUM_EVERY])
+
+    def means(self) -> np.ndarray:
+        """``mean()`` after every bar (NaN until the window is full)."""
+        refs = np.repeat(self.ref, RESUM_EVERY)[: self.x.size]
+        out = refs + self.s1 / self.period
+        out[: self.period - 1] = np.nan
+        return out
+
+    def std_at(self, k: int) -> float:
+        """``std()`` after bar ``k``, the exact two-pass fallback included."""
+        if k < self.period - 1 or self.s2 is None:
+            return math.nan
+        ref, s1, s2 = self.ref_at(k), float(self.s1[k]), float(self.s2[k])
+        m = s1 / self.period
+        var = s2 / self.period - m * m
+        if var < (EXACT_STD_BELOW * (ref + m)) ** 2:
+            window = self.x[k - self.period + 1 : k + 1].tolist()
+            mean = math.fsum(window) / self.period
+            var = math.fsum((v - mean) ** 2 for v in window) / self.period
+        return math.sqrt(max(var, 0.0))
+
+
+def true_ranges(t: SymbolTimeline) -> np.ndarray:
+    """``max(high, prev_close) - min(low, prev_close)`` from the second bar on."""
+    b = t.bars
+    return np.maximum(b.high[1:], b.close[:-1]) - np.minimum(b.low[1:], b.close[:-1])
+
+
+def wilder_atr(t: SymbolTimeline, period: int) -> np.ndarray:
+    """``IncrementalATR(period)`` after every bar (NaN until ``period`` true ranges are in)."""
+    n = len(t.bars)
+    out = np.full(n, np.nan)
+    if n <= period:
+        return out
+    tr = true_ranges(t).tolist()
+    seed = sum(tr[:period]) / period
+    keep = period - 1
+    out[period:] = list(accumulate(tr[period:], lambda v, x: (v * keep + x) / period, initial=seed))
+    return out
+
+
+class Vwap:
+    """``SessionVWAP`` after every bar: typical price times volume summed in order since the indicator's reset."""
+
+    def __init__(self, t: SymbolTimeline) -> None:
+        b = t.bars
+        n = len(b)
+        pv = (b.high + b.low + b.close) / 3.0 * b.volume
+        self.pv, self.volume = np.empty(n), np.empty(n)
+        starts = np.flatnonzero(np.r_[True, t.group[1:] != t.group[:-1]]).tolist() if n else []
+        for begin, end in zip(starts, [*starts[1:], n]):
+            np.cumsum(pv[begin:end], out=self.pv[begin:end])
+            np.cumsum(b.volume[begin:end], out=self.volume[begin:end])
+
+    def at(self, k: int) -> float:
+        volume = float(self.volume[k])
+        return float(self.pv[k]) / volume if volume > 0 else math.nan
+
+
+class Indicators:
+    """One symbol's ``SymbolIndicators`` at any bar, built from the arrays on first use."""
+
+    def __init__(self, t: SymbolTimeline, adx_period: int, bb_period: int, num_std: float) -> None:
+        self.t = t
+        self.adx_period, self.bb_period, self.num_std = adx_period, bb_period, num_std
+        self._rolling: Rolling | None = None
+        self._middle: np.ndarray | None = None
+        self._atr: np.ndarray | None = None
+        self._exact_atr: np.ndarray | None = None
+        self._adx: np.ndarray | None = None
+        self._vwap: Vwap | None = None
+
+    def rolling(self) -> Rolling:
+        """The running sums of the Bollinger window, squares included (a snapshot's width needs them)."""
+        if self._rolling is None:
+            self._rolling = Rolling(self.t.bars.close, self.bb_period, squares=True)
+        return self._rolling
+
+    @property
+    def middle(self) -> np.ndarray:
+        if self._middle is None:
+            self._middle = self.rolling().means()
+        return self._middle
+
+    @property
+    def atr(self) -> np.ndarray:
+        """The array-form ATR (``indicators.atr``): within a few ulps of the incremental one, NaN at the same bars.
+
+        Read where a few ulps cannot change a decision; ``exact_atr`` where they could.
+        """
+        if self._atr is None:
+            b = self.t.bars
+            self._atr = atr(b.high, b.low, b.close, self.adx_period)
+        return self._atr
+
+    @property
+    def exact_atr(self) -> np.ndarray:
+        if self._exact_atr is None:
+            self._exact_atr = wilder_atr(self.t, self.adx_period)
+        return self._exact_atr
+
+    def adx_at(self, k: int, threshold: float) -> float:
+        """The ADX after bar ``k``; bar by bar from the first bar where the array form is too close to call."""
+        if self._adx is None:
+            b = self.t.bars
+            self._adx = adx(b.high, b.low, b.close, self.adx_period)
+        value = float(self._adx[k])
+        if math.isnan(value) or abs(value - threshold) > ADX_TIE * max(1.0, abs(threshold)):
+            return value
+        state = IncrementalADX(self.adx_period)
+        b = self.t.bars
+        for hi, lo, cl in zip(b.high[: k + 1].tolist(), b.low[: k + 1].tolist(), b.close[: k + 1].tolist()):
+            value = state.update(hi, lo, cl)
+        return value
+
+    def vwap_at(self, k: int) -> float:
+        if self._vwap is None:
+            self._vwap = Vwap(self.t)
+        return self._vwap.at(k)
+
+    def snapshots(self, bars: np.ndarray, adx_threshold: float) -> dict[int, IndicatorSnapshot]:
+        """``snapshot`` after each of many bars, the arithmetic done over arrays (a strategy's candidates)."""
+        if bars.size == 0:
+            return {}
+        rolling = self.rolling()
+        assert rolling.s2 is not None
+        period = self.bb_period
+        ref, s1, s2 = rolling.ref[bars // RESUM_EVERY], rolling.s1[bars], rolling.s2[bars]
+        m = s1 / period
+        var = s2 / period - m * m
+        with np.errstate(invalid="ignore"):
+            std = np.sqrt(np.maximum(var, 0.0))
+            careful = var < (EXACT_STD_BELOW * (ref + m)) ** 2  # the two-pass fallback, bar by bar
+        for i in np.flatnonzero(careful | (bars < period - 1)).tolist():
+            std[i] = rolling.std_at(int(bars[i]))
+        middle = self.middle[bars]
+        width = std * self.num_std
+        upper, lower = middle + width, middle - width
+        atr_ = self.exact_atr[bars] if self._exact_atr is not None else self.atr[bars]
+        if self._vwap is None:
+            self._vwap = Vwap(self.t)
+        volume = self._vwap.volume[bars]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            vwap = np.where(volume > 0, self._vwap.pv[bars] / volume, np.nan)
+        close = self.t.bars.close[bars]
+        self.t.remember_stamps(bars)
+        self.adx_at(int(bars[0]), adx_threshold)  # builds the array form
+        assert self._adx is not None
+        adx_ = self._adx[bars]
+        with np.errstate(invalid="ignore"):
+            close_call = np.abs(adx_ - adx_threshold) <= ADX_TIE * max(1.0, abs(adx_threshold))
+        for i in np.flatnonzero(close_call).tolist():
+            adx_[i] = self.adx_at(int(bars[i]), adx_threshold)
+        return {
+            k: IndicatorSnapshot(self.t.stamp(k), c, k + 1, dx, up, mid, lo, a, vw, 0)
+            for k, c, dx, up, mid, lo, a, vw in zip(
+                bars.tolist(),
+                close.tolist(),
+                adx_.tolist(),
+                upper.tolist(),
+                middle.tolist(),
+                lower.tolist(),
+                atr_.tolist(),
+                vwap.tolist(),
+            )
+        }
+
+    def snapshot(self, k: int, adx_threshold: float) -> IndicatorSnapshot:
+        """``SymbolIndicators.snapshot()`` after bar ``k`` (every bar of a backtest is sound)."""
+        rolling = self.rolling()
+        middle = float(self.middle[k])
+        width = rolling.std_at(k) * self.num_std
+        return IndicatorSnapshot(
+            ts=self.t.stamp(k),
+            close=float(self.t.bars.close[k]),
+            bars=k + 1,
+            adx=self.adx_at(k, adx_threshold),
+            bb_upper=middle + width,
+            bb_middle=middle,
+            bb_lower=middle - width,
+            atr=float(self.atr[k]),
+            vwap=self.vwap_at(k),
+            bad_bars=0,
+        )
