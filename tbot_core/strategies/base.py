@@ -117,8 +117,9 @@ class Strategy(abc.ABC):
         self, bar: Bar, state: SymbolState, session: Session, minutes: int, vix: float | None
     ) -> list[Signal]:
         """The intraday exit rule: what this strategy holds is sold ``minutes`` before the session's real close."""
-        due = session.minutes_to_close(bar.ts) <= minutes
-        return self.exit_due(bar, state, due, f"flat {minutes} min before the {session.close:%H:%M} UTC close", vix)
+        if session.minutes_to_close(bar.ts) > minutes:  # most bars: not due, and no reason text to format
+            return []
+        return self.exit_due(bar, state, True, f"flat {minutes} min before the {session.close:%H:%M} UTC close", vix)
 
     def exit_due(self, bar: Bar, state: SymbolState, due: bool, reason: str, vix: float | None) -> list[Signal]:
         """The sell of an exit rule that is ``due``: once per session per symbol, and only if held."""
