@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ib_async import IB, LimitOrder, MarketOrder, Stock, Trade
 from ib_async import Fill as IbFill
@@ -42,6 +43,10 @@ class IbkrBroker(Broker):
     def __init__(self, endpoint: IbkrEndpoint) -> None:
         self._session = IbkrSession(endpoint, service="ibkr")
         self._account = endpoint.account
+        # IB answers a market order "Submitted" and reports the execution later; the engine asks
+        # ``fills_waiting`` before each bar, so a fill is booked at the next bar, not at the next periodic sync.
+        self._fill_news = threading.Event()
+        self._session.ib.commissionReportEvent += self._on_commission_report
 
     @classmethod
     def from_home(cls, home: BotHome, settings: Settings) -> IbkrBroker:
@@ -52,6 +57,17 @@ class IbkrBroker(Broker):
 
     def heartbeat(self) -> None:
         self._session.heartbeat()
+
+    def _on_commission_report(self, *_event: Any) -> None:
+        """From the session's loop: an execution is complete (its commission is known, so ``fills_since`` has it)."""
+        self._fill_news.set()
+
+    def fills_waiting(self) -> bool:
+        """True once after IB reported a complete execution on this session: read ``fills_since`` now."""
+        if not self._fill_news.is_set():
+            return False
+        self._fill_news.clear()
+        return True
 
     # -- account and positions --------------------------------------------------------
     def account(self) -> Account:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -55,6 +56,27 @@ def test_account_and_positions_arrive_as_exact_decimals(gw: IbGateway, broker: I
     assert account.extra == {"account_type": "INDIVIDUAL"}
     [position] = broker.positions()
     assert (position.symbol, position.qty, position.avg_price) == ("AAPL", Decimal(10), Decimal("150.55"))
+
+
+def test_an_order_that_fills_after_submitted_is_announced_once_through_fills_waiting(
+    gw: IbGateway, broker: IbkrBroker
+) -> None:
+    """IB answers "Submitted" first and reports the execution later: the engine must hear of it before its next bar."""
+    from tbot_core.runtime.engine_books import StreamsFills
+
+    assert isinstance(broker, StreamsFills)  # what makes the engine ask before each bar
+    gw.state.hold_orders = True
+    order = broker.submit_order(OrderRequest("mid-AAPL-buy-2", "AAPL", "buy", Decimal(10), "mid"))
+    assert order.status != "filled" and broker.fills_waiting() is False
+    gw.state.hold_orders = False
+    gw.set_price("AAPL", "188.00")  # the resting order fills now
+    deadline = time.monotonic() + 10
+    while not broker.fills_waiting():
+        assert time.monotonic() < deadline, "the execution was never announced"
+        time.sleep(0.02)
+    assert broker.fills_waiting() is False  # once per batch of news
+    [fill] = broker.fills_since(None)
+    assert (fill.qty, fill.price, fill.fee) == (Decimal(10), Decimal("188.00"), Decimal("1.00"))
 
 
 def test_a_market_order_comes_back_filled_and_its_execution_is_a_fill_with_the_commission_as_fee(
