@@ -203,6 +203,14 @@ def test_add_groups_of_nothing_drafts_nothing(books):
     assert seen == {"answer": True, "n": 0}
 
 
+def test_add_groups_of_a_generator_answers_false_and_drafts_nothing(books):
+    """A generator can be read only once, and the bulk path reads the groups twice: it leaves them to add_group."""
+    seen = {}
+    good = ("POSTING", EFFECTIVE, "ok", PAIR, "", None, None, None)
+    run(books, posting(), lambda d: seen.update(answer=d.add_groups((g for g in [good]), str.upper), n=len(d.groups)))
+    assert seen == {"answer": False, "n": 0}
+
+
 def test_lots_reliefs_accounts_and_mappings_get_their_ids_in_order(books):
     seen = {}
 
