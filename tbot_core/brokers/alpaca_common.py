@@ -9,6 +9,10 @@ per-request timeout on its ``requests`` session.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -92,3 +96,31 @@ def tune_client(client: Any, timeout: float) -> Any:
 def url_or_none(override: str) -> str | None:
     """An empty override means the SDK's default endpoint."""
     return override.rstrip("/") or None
+
+
+STREAM_STOP_WAIT_SECONDS = 5.0
+
+
+def stop_stream(stream: Any, thread: threading.Thread | None) -> None:
+    """End one of alpaca-py's websocket streams running in ``thread``, without a reconnect.
+
+    alpaca-py drops a stop that arrives before its loop runs, so this waits for the loop first; and
+    ``stop_ws`` alone is seen only when a recv times out (5 s), so the socket is closed as well, which ends
+    the recv at once.  Bounded by ``STREAM_STOP_WAIT_SECONDS`` in all; safe before ``start`` (no thread).
+    """
+    if thread is None:
+        return
+    deadline = time.monotonic() + STREAM_STOP_WAIT_SECONDS
+    loop = stream.loop()
+    while (loop is None or not loop.is_running()) and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+        loop = stream.loop()
+
+    async def shutdown() -> None:
+        await stream.stop_ws()
+        await stream.close()
+
+    if loop is not None and thread.is_alive():
+        with contextlib.suppress(Exception):  # the loop may end meanwhile: then there is nothing to stop
+            asyncio.run_coroutine_threadsafe(shutdown(), loop).result(STREAM_STOP_WAIT_SECONDS)
+    thread.join(max(0.0, deadline - time.monotonic()))

@@ -17,19 +17,16 @@ sync, so its state is shown (``connected``), not judged by the watchdog.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
-import time
 from collections import deque
 from typing import Any
 
 from alpaca.trading.stream import TradingStream
 
-from tbot_core.brokers.alpaca_common import AlpacaCredentials, url_or_none
+from tbot_core.brokers.alpaca_common import AlpacaCredentials, stop_stream, url_or_none
 
 FILL_EVENTS = frozenset({"fill", "partial_fill"})
 RECENT_KEPT = 100
-STOP_WAIT_SECONDS = 5.0
 
 
 class _Stream(TradingStream):
@@ -106,20 +103,4 @@ class TradeUpdates:
     def close(self) -> None:
         """End the stream without a reconnect; safe to call more than once or before ``start``."""
         self._closed.set()
-        thread = self._thread
-        if thread is None:
-            return
-        deadline = time.monotonic() + STOP_WAIT_SECONDS
-        loop = self._stream.loop()
-        while (loop is None or not loop.is_running()) and thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.01)  # alpaca-py drops a stop that arrives before its loop runs
-            loop = self._stream.loop()
-        if loop is not None and thread.is_alive():
-            with contextlib.suppress(Exception):
-                asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(STOP_WAIT_SECONDS)
-        thread.join(max(0.0, deadline - time.monotonic()))
-
-    async def _shutdown(self) -> None:
-        # stop_ws alone is seen only when a recv times out (5 s); closing the socket ends the recv at once.
-        await self._stream.stop_ws()
-        await self._stream.close()
+        stop_stream(self._stream, self._thread)

@@ -25,7 +25,6 @@ History (an ``end`` given) always comes from the REST API.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import queue
 import threading
 import time
@@ -37,7 +36,7 @@ from alpaca.data.enums import DataFeed
 from alpaca.data.live.stock import StockDataStream
 
 from tbot_core.bars import Bar
-from tbot_core.brokers.alpaca_common import AlpacaCredentials, url_or_none
+from tbot_core.brokers.alpaca_common import AlpacaCredentials, stop_stream, url_or_none
 from tbot_core.data.alpaca import AlpacaFeed, bar_of
 from tbot_core.errors import NetworkError
 from tbot_core.market_calendar import session_for
@@ -49,7 +48,6 @@ if TYPE_CHECKING:
 
 QUEUE_BARS = 10_000  # bars in flight between the stream thread and the engine: ~20 minutes of 500 symbols
 QUEUE_WAIT_SECONDS = 0.25  # how often a blocked ``bars()`` or a blocked handler looks at ``close()``
-STOP_WAIT_SECONDS = 5.0
 
 
 def in_regular_session(now: datetime) -> bool:
@@ -210,20 +208,4 @@ class AlpacaStreamFeed(AlpacaFeed):
     def close(self) -> None:
         """Stop the stream: its loop ends the connection and does not reconnect; ``bars()`` returns."""
         self._closed.set()
-        thread = self._thread
-        if thread is None:
-            return
-        deadline = time.monotonic() + STOP_WAIT_SECONDS
-        loop = self._stream.loop()
-        while (loop is None or not loop.is_running()) and thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.01)  # alpaca-py drops a stop that arrives before its loop runs
-            loop = self._stream.loop()
-        if loop is not None and thread.is_alive():
-            with contextlib.suppress(Exception):  # the loop may end meanwhile: then there is nothing to stop
-                asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(STOP_WAIT_SECONDS)
-        thread.join(max(0.0, deadline - time.monotonic()))
-
-    async def _shutdown(self) -> None:
-        # stop_ws alone is seen only when a recv times out (5 s); closing the socket ends the recv at once.
-        await self._stream.stop_ws()
-        await self._stream.close()
+        stop_stream(self._stream, self._thread)
