@@ -14,7 +14,6 @@ import pytest
 from tbot_core.audit import AuditLog
 from tbot_core.brokers.base import OrderRequest
 from tbot_core.brokers.ibkr import IbkrBroker
-from tbot_core.brokers.ibkr_session import IbkrEndpoint
 from tbot_core.context import CoreContext, Matrix
 from tbot_core.control import read_flags
 from tbot_core.errors import BrokerError, NetworkError
@@ -22,13 +21,8 @@ from tbot_core.ledger.sync import ingest_activities
 from tbot_core.safety.error_handler import ErrorHandler
 from tbot_core.safety.escalation import Action
 from tbot_core.syslog import SystemLog
-from tests.fakes.ib_gateway import ACCOUNT, IbGateway
-
-
-def endpoint(gw: IbGateway, client_id: int = 1) -> IbkrEndpoint:
-    return IbkrEndpoint(
-        host="127.0.0.1", port=gw.port, client_id=client_id, account=ACCOUNT, connect_timeout=10, request_timeout=10
-    )
+from tests.fakes.ib_gateway import IbGateway
+from tests.tbot_core.brokers.ibkr_kit import endpoint
 
 
 @pytest.fixture

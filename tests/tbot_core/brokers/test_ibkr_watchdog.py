@@ -15,17 +15,11 @@ import pytest
 
 from tbot_core.brokers.errors import BrokerUnreachable
 from tbot_core.brokers.ibkr import IbkrBroker
-from tbot_core.brokers.ibkr_session import IbkrEndpoint
 from tbot_core.safety.watchdog_bot import Watchdog
 from tbot_core.state_schema import BeatState
 from tests.fakes import ib_wire
-from tests.fakes.ib_gateway import ACCOUNT, IbGateway
-
-
-def _endpoint(gw: IbGateway) -> IbkrEndpoint:
-    return IbkrEndpoint(
-        host="127.0.0.1", port=gw.port, client_id=1, account=ACCOUNT, connect_timeout=2, request_timeout=2
-    )
+from tests.fakes.ib_gateway import IbGateway
+from tests.tbot_core.brokers.ibkr_kit import endpoint
 
 
 @pytest.fixture
@@ -36,7 +30,7 @@ def gw() -> Iterator[IbGateway]:
 
 @pytest.fixture
 def broker(gw: IbGateway) -> Iterator[IbkrBroker]:
-    adapter = IbkrBroker(_endpoint(gw))
+    adapter = IbkrBroker(endpoint(gw, timeout=2))
     yield adapter
     adapter.close()
 
