@@ -22,7 +22,7 @@ from decimal import Decimal
 import numpy as np
 
 from tbot_core.backtest.data import SymbolBars
-from tbot_core.backtest.portfolio import SimulationResult, Trade
+from tbot_core.backtest.portfolio import SimulationResult, Trade, TradeTable
 
 TRADING_DAYS = 252
 # About a trading month: the fewest daily returns an annualized figure is reported for.
@@ -82,27 +82,53 @@ def trade_durations(bars: dict[str, SymbolBars], closed: list[Trade]) -> np.ndar
     return out
 
 
+@dataclass(frozen=True)
+class ClosedTrades:
+    """What the metrics need of the closed trades, in trade order: PnL, bars held, seconds held."""
+
+    pnl: list[Decimal]
+    bars_held: np.ndarray
+    seconds: np.ndarray
+
+
+def closed_trades(result: SimulationResult, bars: dict[str, SymbolBars]) -> ClosedTrades:
+    """From a ``TradeTable``'s columns (no ``Trade`` built), else from the trade objects."""
+    trades = result.trades
+    if not isinstance(trades, TradeTable):
+        closed = [t for t in trades if t.status == "closed"]
+        held = np.array([t.exit_bar - t.entry_bar for t in closed if t.exit_bar is not None], dtype=np.int64)
+        return ClosedTrades([t.pnl for t in closed], held, trade_durations(bars, closed))
+    picked = [j for j, e in enumerate(trades.exit_bar) if e is not None]
+    exit_ = np.array([trades.exit_bar[j] for j in picked], dtype=np.int64)
+    entry = np.array(trades.entry_bar, dtype=np.int64)[picked]
+    rank = np.array(trades.symbol, dtype=np.int64)[picked]
+    seconds = np.empty(len(picked))
+    for k, symbol in enumerate(trades.symbols):
+        mine = np.flatnonzero(rank == k)
+        ts = bars[symbol].ts
+        seconds[mine] = (ts[exit_[mine]] - ts[entry[mine]]) / np.timedelta64(1, "s")
+    return ClosedTrades([trades.pnl[j] for j in picked], exit_ - entry, seconds)
+
+
 def compute(
     result: SimulationResult, bars: dict[str, SymbolBars], starting_cash: Decimal, blocks: dict[str, int]
 ) -> dict[str, object]:
-    closed = [t for t in result.trades if t.status == "closed"]
-    wins = sum(1 for t in closed if t.pnl > 0)
-    durations = trade_durations(bars, closed)
+    closed = closed_trades(result, bars)
+    n_closed = len(closed.pnl)
+    wins = sum(1 for p in closed.pnl if p > 0)
     daily = daily_series(result, float(starting_cash))
     sharpe = sharpe_annualized(daily.returns) if len(daily.returns) >= MIN_DAYS_ANNUALIZED else None
-    avg_pnl = (sum((t.pnl for t in closed), Decimal(0)) / len(closed)).quantize(Decimal("0.01")) if closed else None
+    avg_pnl = (sum(closed.pnl, Decimal(0)) / n_closed).quantize(Decimal("0.01")) if n_closed else None
     return {
         "final_equity": str(result.final_equity.quantize(Decimal("0.01"))),
         "final_cash": str(result.final_cash.quantize(Decimal("0.01"))),
         "total_return": _fmt((result.final_equity / starting_cash) - 1),
         "trades": len(result.trades),
-        "closed_trades": len(closed),
-        "win_rate": _fmt(Decimal(wins) / len(closed)) if closed else None,
+        "closed_trades": n_closed,
+        "win_rate": _fmt(Decimal(wins) / n_closed) if n_closed else None,
         "avg_trade_pnl": str(avg_pnl) if avg_pnl is not None else None,
-        "avg_trade_duration_bars": float(np.mean([t.exit_bar - t.entry_bar for t in closed if t.exit_bar is not None]))
-        if closed
-        else None,
-        "avg_trade_duration_seconds": float(np.mean(durations)) if durations.size else None,
+        "avg_trade_duration_bars": float(np.mean(closed.bars_held)) if n_closed else None,
+        "avg_trade_duration_seconds": float(np.mean(closed.seconds)) if closed.seconds.size else None,
         "max_drawdown": f"{max_drawdown(result.equity, float(starting_cash)):.6f}",
         "sharpe_annualized": f"{sharpe:.6f}" if sharpe is not None else None,
         "blocks_per_filter": dict(sorted(blocks.items())),

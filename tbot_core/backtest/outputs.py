@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,7 @@ def broker_fill_rows(fills: list[Fill]) -> list[dict[str, Any]]:
     ]
 
 
-def trade_fill_rows(trades: list[Trade], bars: dict[str, SymbolBars]) -> list[dict[str, Any]]:
+def trade_fill_rows(trades: Sequence[Trade], bars: dict[str, SymbolBars]) -> list[dict[str, Any]]:
     """The fast path's fills: each trade's entry, and its exit once closed (``<trade_id>-entry`` / ``-exit``)."""
     rows: list[tuple[np.datetime64, int, dict[str, Any]]] = []
     for t in trades:

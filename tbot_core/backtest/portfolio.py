@@ -11,15 +11,18 @@ Fill model (documented in the README):
 - slippage moves the fill price against the trader by ``BACKTEST_SLIPPAGE_BPS``;
   commission is ``qty * BACKTEST_COMMISSION_PER_SHARE + notional * BACKTEST_COMMISSION_PCT``.
 
-Cash, fills, commissions and PnL are ``Decimal``; the per-bar equity curve
-(a view for metrics and plots) is a float array built with vectorized steps,
-so a million bars cost a few array passes, not a Python loop.
+Cash, fills, commissions and PnL are ``Decimal``, computed in one loop over
+the fills only (``fill_loop``); the trades come back as columns (``TradeTable``);
+the per-bar equity curve (a view for metrics and plots) is a float array built
+with vectorized steps, so a million bars cost a few array passes, not a Python loop.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
+from typing import overload
 
 import numpy as np
 
@@ -109,7 +112,7 @@ class Trade:
 
 @dataclass
 class SimulationResult:
-    trades: list[Trade]
+    trades: Sequence[Trade]  # a list, or a TradeTable (columns, Trade objects built on access)
     timeline: np.ndarray  # datetime64[ns] of every bar of any symbol, sorted
     equity: np.ndarray  # float64 equity at each timeline bar's close
     final_cash: Decimal
@@ -156,68 +159,38 @@ def simulate_columns(bars: dict[str, SymbolBars], orders: OrderColumns, model: F
     length = np.array([len(bars[s]) for s in symbols], dtype=np.int64)
     fills_at = bar < length[sym] if n else np.zeros(0, dtype=bool)
     unfilled = int(n - np.count_nonzero(fills_at))
-    when = np.zeros(n, dtype=np.int64)
-    open_at = np.zeros(n)
-    for k, s in enumerate(symbols):
-        mine = np.flatnonzero((sym == k) & fills_at)
-        when[mine] = bars[s].ts[bar[mine]].astype(np.int64)
-        open_at[mine] = bars[s].open[bar[mine]]
     picked = np.flatnonzero(fills_at)
-    picked = picked[np.lexsort((picked, when[picked]))]  # by fill time, then order of the signals
-    rows = zip(
-        picked.tolist(),
-        [symbols[k] for k in sym[picked].tolist()],
-        bar[picked].tolist(),
-        orders.buy[picked].tolist(),
-        open_at[picked].tolist(),
+    when = np.zeros(len(picked), dtype=np.int64)
+    open_at = np.zeros(len(picked))
+    for k, s in enumerate(symbols):
+        mine = np.flatnonzero(sym[picked] == k)
+        at = bar[picked[mine]]
+        when[mine] = bars[s].ts[at].astype(np.int64)
+        open_at[mine] = bars[s].open[at]
+    order = np.lexsort((picked, when))  # by fill time, then order of the signals
+    picked, when, open_at = picked[order], when[order], open_at[order]
+    from tbot_core.backtest.fill_loop import fill_loop  # imports this module: here, not at the top
+
+    book = fill_loop(sym[picked], bar[picked], orders.buy[picked], open_at, len(symbols), model)
+    table = book.table
+    table.strategy = [orders.strategy[i] for i in picked[np.array(table.row, dtype=np.int64)].tolist()]
+    table.symbols = symbols
+    steps = np.array(book.cash_rows, dtype=np.int64)
+    where = np.searchsorted(timeline.view(np.int64), when[steps]) if len(steps) else steps
+    equity = steps_to_array(
+        len(timeline),
+        where,
+        np.fromiter(map(float, book.cash_after), np.float64, len(book.cash_after)),
+        float(model.starting_cash),
     )
-
-    cash = model.starting_cash
-    open_trades: dict[str, Trade] = {}
-    trades: list[Trade] = []
-    ignored = no_cash = 0
-    cash_at: list[int] = []
-    cash_after: list[float] = []
-    qty_steps: dict[str, list[tuple[int, int]]] = {s: [] for s in symbols}
-    for i, symbol, fill_bar, buy, open_price in rows:
-        current = open_trades.get(symbol)
-        if buy and current is None:
-            price = model.fill_price(open_price, "buy")
-            qty = model.entry_qty(cash, price)
-            if qty <= 0:
-                no_cash += 1
-                continue
-            commission = model.commission(qty, price)
-            cash -= qty * price + commission
-            trade = Trade(len(trades) + 1, orders.strategy[i], symbol, qty, fill_bar - 1, fill_bar, price, commission)
-            trades.append(trade)
-            open_trades[symbol] = trade
-            qty_steps[symbol].append((fill_bar, qty))
-        elif not buy and current is not None:
-            price = model.fill_price(open_price, "sell")
-            commission = model.commission(current.qty, price)
-            cash += current.qty * price - commission
-            current.exit_signal_bar, current.exit_bar, current.exit_price = fill_bar - 1, fill_bar, price
-            current.exit_commission = commission
-            current.pnl = (price - current.entry_price) * current.qty - current.entry_commission - commission
-            current.status = "closed"
-            del open_trades[symbol]
-            qty_steps[symbol].append((fill_bar, 0))
-        else:
-            ignored += 1
-            continue
-        cash_at.append(i)
-        cash_after.append(float(cash))
-    where = np.searchsorted(timeline.astype(np.int64), when[np.array(cash_at, dtype=np.int64)])
-    cash_steps = list(zip(where.tolist(), cash_after))
-
-    equity = step_array(len(timeline), cash_steps, float(model.starting_cash))
-    final_equity = cash
-    for symbol in symbols:
+    final_equity = book.cash
+    for k, symbol in enumerate(symbols):
         series = bars[symbol]
-        if not qty_steps[symbol]:
+        if not book.qty_bars[k]:
             continue
-        held = step_array(len(series), [(b, float(q)) for b, q in qty_steps[symbol]], 0.0)
+        held = steps_to_array(
+            len(series), np.array(book.qty_bars[k], dtype=np.int64), np.array(book.qty_held[k], dtype=np.float64), 0.0
+        )
         if len(symbols) == 1:
             equity = equity + held * series.close
         else:
@@ -226,19 +199,92 @@ def simulate_columns(bars: dict[str, SymbolBars], orders: OrderColumns, model: F
             contrib = np.zeros(len(timeline))
             contrib[valid] = held[pos[valid]] * series.close[pos[valid]]
             equity = equity + contrib
-    for symbol, trade in open_trades.items():
-        last = Decimal(repr(float(bars[symbol].close[-1])))
-        trade.pnl = (last - trade.entry_price) * trade.qty - trade.entry_commission
-        final_equity += trade.qty * last
-    return SimulationResult(trades, timeline, equity, cash, final_equity, ignored, unfilled, no_cash)
+    for j in sorted(j for j in book.holding if j is not None):  # still held: marked at the last close
+        last = Decimal(repr(float(bars[symbols[table.symbol[j]]].close[-1])))
+        table.pnl[j] = (last - table.entry_price[j]) * table.qty[j] - table.entry_fee[j]
+        final_equity += table.qty[j] * last
+    return SimulationResult(table, timeline, equity, book.cash, final_equity, book.ignored, unfilled, book.no_cash)
+
+
+@dataclass
+class TradeTable(Sequence[Trade]):
+    """The reference path's trades as columns; a ``Trade`` is built only when one is asked for.
+
+    A million bars make some 28,000 trades: an object (and its ``__dict__``) per trade made the cyclic
+    garbage collector sweep the whole heap again and again, a third of the run.  Columns of ints and
+    ``Decimal`` (neither tracked by the collector) hold the same exact values; ``metrics`` reads them
+    directly, the output writer iterates ``Trade`` objects as from any list.
+    """
+
+    row: list[int] = field(default_factory=list)  # the fill's position in fill order (-> its strategy)
+    symbol: list[int] = field(default_factory=list)  # rank in ``symbols``
+    qty: list[int] = field(default_factory=list)
+    entry_bar: list[int] = field(default_factory=list)
+    entry_price: list[Decimal] = field(default_factory=list)
+    entry_fee: list[Decimal] = field(default_factory=list)
+    exit_bar: list[int | None] = field(default_factory=list)
+    exit_price: list[Decimal | None] = field(default_factory=list)
+    exit_fee: list[Decimal] = field(default_factory=list)
+    pnl: list[Decimal] = field(default_factory=list)
+    symbols: list[str] = field(default_factory=list)
+    strategy: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.qty)
+
+    @overload
+    def __getitem__(self, i: int) -> Trade: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Trade]: ...
+
+    def __getitem__(self, i: int | slice) -> Trade | list[Trade]:
+        if isinstance(i, slice):
+            return [self._trade(j) for j in range(*i.indices(len(self)))]
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        return self._trade(i % len(self))
+
+    def __iter__(self) -> Iterator[Trade]:
+        return (self._trade(j) for j in range(len(self)))
+
+    def _trade(self, j: int) -> Trade:
+        exit_bar = self.exit_bar[j]
+        return Trade(
+            j + 1,
+            self.strategy[j],
+            self.symbols[self.symbol[j]],
+            self.qty[j],
+            self.entry_bar[j] - 1,
+            self.entry_bar[j],
+            self.entry_price[j],
+            self.entry_fee[j],
+            None if exit_bar is None else exit_bar - 1,
+            exit_bar,
+            self.exit_price[j],
+            self.exit_fee[j],
+            self.pnl[j],
+            "open" if exit_bar is None else "closed",
+        )
 
 
 def step_array(length: int, steps: list[tuple[int, float]], initial: float) -> np.ndarray:
     """A piecewise-constant array: value ``v`` from index ``i`` on, for each ``(i, v)`` in order."""
-    if not steps:
-        return np.full(length, initial)
     idx = np.fromiter((i for i, _ in steps), dtype=np.int64, count=len(steps))
     vals = np.fromiter((v for _, v in steps), dtype=np.float64, count=len(steps))
-    which = np.searchsorted(idx, np.arange(length), side="right") - 1
-    out = np.where(which >= 0, vals[np.maximum(which, 0)], initial)
-    return out
+    return steps_to_array(length, idx, vals, initial)
+
+
+def steps_to_array(length: int, idx: np.ndarray, vals: np.ndarray, initial: float) -> np.ndarray:
+    """``step_array`` over columns (``idx`` ascending): the last step at or before each index, by a running max.
+
+    Each index is marked with its last step's number, and ``maximum.accumulate`` carries it forward: two
+    array passes, where a ``searchsorted`` per index cost a binary search each.
+    """
+    if not len(idx):
+        return np.full(length, initial)
+    last = np.r_[idx[1:] != idx[:-1], True]
+    marker = np.zeros(length, dtype=np.int64)
+    marker[idx[last]] = np.flatnonzero(last) + 1
+    np.maximum.accumulate(marker, out=marker)
+    return np.r_[initial, vals][marker]

@@ -80,8 +80,8 @@ def _first_order(x: np.ndarray, k: float, y0: float, gain: float, out: np.ndarra
         out[body:] = lfilter([gain], [1.0, -k], x[body:], zi=[y0 * k])[0]
 
 
-def _window_sums(x: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per full window: (reference, sum of x-ref, sum of (x-ref)^2), blocked to bound drift."""
+def _window_sums(x: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per full window: (reference, sum of x-ref), blocked to bound drift."""
     n = x.size
     outputs = n - period + 1
     blocks = -(-outputs // _BLOCK)
@@ -94,12 +94,8 @@ def _window_sums(x: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray, np
     centred = rows - ref
     csum = np.zeros((blocks, length + 1))
     np.cumsum(centred, axis=1, out=csum[:, 1:])
-    np.multiply(centred, centred, out=centred)
-    csq = np.zeros((blocks, length + 1))
-    np.cumsum(centred, axis=1, out=csq[:, 1:])
     s1 = csum[:, period:] - csum[:, :-period]
-    s2 = csq[:, period:] - csq[:, :-period]
-    return np.broadcast_to(ref, s1.shape).ravel()[:outputs], s1.ravel()[:outputs], s2.ravel()[:outputs]
+    return np.broadcast_to(ref, s1.shape).ravel()[:outputs], s1.ravel()[:outputs]
 
 
 def sma(close: object, period: int = 20) -> np.ndarray:
@@ -107,7 +103,7 @@ def sma(close: object, period: int = 20) -> np.ndarray:
     period = _check_period(period)
     out = _nan_like(x.size)
     if x.size >= period:
-        ref, s1, _ = _window_sums(x, period)
+        ref, s1 = _window_sums(x, period)
         out[period - 1 :] = ref + s1 / period
     return out
 
