@@ -69,11 +69,25 @@ class TickerBlocklist(Enhancement):
             return unavailable("session_file_unsaved", self._unsaved)
         first = self._used.get(signal.symbol)
         if first is not None:
-            return block(
-                f"{signal.symbol} already used this session ({first['strategy']} {first['side']} at {first['ts_utc']})",
-                first=first,
-            )
+            return block(used_reason(signal.symbol, first), first=first)
         return allow(f"{signal.symbol} not yet used this session")
+
+    def used_on(self, day: date, symbol: str) -> dict[str, str] | None:
+        """How ``symbol`` was first used on ``day``, when ``evaluate`` on that day would surely block it for that.
+
+        None unless the set in memory is that day's, readable and saved: then ``evaluate`` must run.  The
+        fast backtest asks this before it builds a signal (most of its entries meet an already used ticker).
+        """
+        if day != self._day or self._unreadable or self._unsaved:
+            return None
+        return self._used.get(symbol)
+
+    def free_on(self, day: date, symbol: str) -> bool:
+        """``evaluate`` of a ``symbol`` signal on ``day``, when it surely allows: True (the day's set rolls over
+        as in ``evaluate``).  False: ask ``evaluate``."""
+        if day != self._day:
+            self._day, self._used, self._unreadable, self._unsaved = day, {}, "", ""
+        return not self._unreadable and not self._unsaved and symbol not in self._used
 
     def mark(self, signal: Signal) -> None:
         """Record that ``signal``'s ticker is used for its session (an order for it was sent).
@@ -125,3 +139,7 @@ class TickerBlocklist(Enhancement):
         if not self.env.paths.run_dir.is_dir():
             return CheckResult.failed(self.name, "run/ folder missing", "run `tbot init --force`")
         return CheckResult.passed(self.name, f"{len(self._used)} ticker(s) used in the current session")
+
+
+def used_reason(symbol: str, first: dict[str, str]) -> str:
+    return f"{symbol} already used this session ({first['strategy']} {first['side']} at {first['ts_utc']})"

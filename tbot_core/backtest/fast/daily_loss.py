@@ -90,11 +90,14 @@ class DailyLossWatch:
             t = tl.per[symbol]
             marks[symbol] = int(t.cents[int(np.searchsorted(t.gpos, a, side="right")) - 1])
         days, ranks, locals_ = tl.day[a:b].tolist(), tl.order_symbol[a:b].tolist(), tl.order_local[a:b].tolist()
+        qty = {symbol: held[0] for symbol, held in positions.items()}
+        equity = cash + sum(qty[s] * marks[s] for s in positions)
         for j, (day, r, k) in enumerate(zip(days, ranks, locals_)):
             held = rank.get(r)
             if held is not None and j:  # bar a's own mark is already in (the latest bar at or before a)
-                marks[held] = int(tl.per[held].cents[k])
-            equity = cash + sum(qty * marks[s] for s, (qty, _owner) in positions.items())
+                mark = int(tl.per[held].cents[k])
+                equity += qty[held] * (mark - marks[held])  # whole cents: the same sum, updated
+                marks[held] = mark
             if day != self.day:
                 self.day, self.sod, self.limit = day, equity, self.limit_cents(equity)
             if self.sod - equity > self.limit:

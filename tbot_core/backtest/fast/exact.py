@@ -194,10 +194,10 @@ class Indicators:
             self._vwap = Vwap(self.t)
         return self._vwap.at(k)
 
-    def snapshots(self, bars: np.ndarray, adx_threshold: float) -> dict[int, IndicatorSnapshot]:
+    def snapshots(self, bars: np.ndarray, adx_threshold: float) -> SnapshotTable:
         """``snapshot`` after each of many bars, the arithmetic done over arrays (a strategy's candidates)."""
         if bars.size == 0:
-            return {}
+            return SnapshotTable(self.t, bars, *([np.empty(0)] * 7))
         rolling = self.rolling()
         assert rolling.s2 is not None
         period = self.bb_period
@@ -219,7 +219,6 @@ class Indicators:
         with np.errstate(invalid="ignore", divide="ignore"):
             vwap = np.where(volume > 0, self._vwap.pv[bars] / volume, np.nan)
         close = self.t.bars.close[bars]
-        self.t.remember_stamps(bars)
         self.adx_at(int(bars[0]), adx_threshold)  # builds the array form
         assert self._adx is not None
         adx_ = self._adx[bars]
@@ -227,19 +226,7 @@ class Indicators:
             close_call = np.abs(adx_ - adx_threshold) <= ADX_TIE * max(1.0, abs(adx_threshold))
         for i in np.flatnonzero(close_call).tolist():
             adx_[i] = self.adx_at(int(bars[i]), adx_threshold)
-        return {
-            k: IndicatorSnapshot(self.t.stamp(k), c, k + 1, dx, up, mid, lo, a, vw, 0)
-            for k, c, dx, up, mid, lo, a, vw in zip(
-                bars.tolist(),
-                close.tolist(),
-                adx_.tolist(),
-                upper.tolist(),
-                middle.tolist(),
-                lower.tolist(),
-                atr_.tolist(),
-                vwap.tolist(),
-            )
-        }
+        return SnapshotTable(self.t, bars, close, adx_, upper, middle, lower, atr_, vwap)
 
     def snapshot(self, k: int, adx_threshold: float) -> IndicatorSnapshot:
         """``SymbolIndicators.snapshot()`` after bar ``k`` (every bar of a backtest is sound)."""
@@ -257,4 +244,53 @@ class Indicators:
             atr=float(self.atr[k]),
             vwap=self.vwap_at(k),
             bad_bars=0,
+        )
+
+
+class SnapshotTable:
+    """``Indicators.snapshot`` after each of many bars, as arrays; an ``IndicatorSnapshot`` is built when asked.
+
+    Most candidates never reach a filter that reads one (the ticker is used, the strategy holds it), so
+    building them all up front cost more than the arithmetic.
+    """
+
+    def __init__(
+        self,
+        t: SymbolTimeline,
+        bars: np.ndarray,
+        close: np.ndarray,
+        adx: np.ndarray,
+        upper: np.ndarray,
+        middle: np.ndarray,
+        lower: np.ndarray,
+        atr: np.ndarray,
+        vwap: np.ndarray,
+    ) -> None:
+        self.t, self.bars = t, bars
+        self.close, self.adx, self.upper, self.middle, self.lower, self.atr, self.vwap = (
+            close,
+            adx,
+            upper,
+            middle,
+            lower,
+            atr,
+            vwap,
+        )
+        self._row = dict(zip(bars.tolist(), range(bars.size)))
+
+    def get(self, k: int) -> IndicatorSnapshot | None:
+        i = self._row.get(k)
+        if i is None:
+            return None
+        return IndicatorSnapshot(
+            self.t.stamp(k),
+            float(self.close[i]),
+            k + 1,
+            float(self.adx[i]),
+            float(self.upper[i]),
+            float(self.middle[i]),
+            float(self.lower[i]),
+            float(self.atr[i]),
+            float(self.vwap[i]),
+            0,
         )

@@ -12,24 +12,32 @@ is refused; the real ``Gate`` decides with the ``MarketContext`` the real
 ``MarketData`` builds; the daily-loss kill switch is judged through the
 signal's bar; the real ``RiskBot`` sizes it; the paper account fills it;
 the gate is told the order was sent (the ticker blocklist).
+
+Most entries never get that far: their ticker is used for the session, or
+an indicator filter blocks them.  For those the gate answers without a
+signal (``Gate.used_ticker_block``, ``Gate.array_block`` with the verdicts
+``entry_filters`` computed over arrays), counting them as ``decide`` does;
+every entry they do not block takes the whole path above.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
-from tbot_core.backtest.fast import close_rule, mid_rule, open_rule
+from tbot_core.backtest.fast import close_rule, entry_filters, mid_rule, open_rule
 from tbot_core.backtest.fast.account import PaperAccount
 from tbot_core.backtest.fast.daily_loss import DailyLossWatch
-from tbot_core.backtest.fast.exact import Indicators
+from tbot_core.backtest.fast.entry_filters import NONE
+from tbot_core.backtest.fast.exact import Indicators, SnapshotTable
 from tbot_core.backtest.fast.rules import Candidates, Rule
-from tbot_core.backtest.fast.timeline import Timeline
+from tbot_core.backtest.fast.timeline import SymbolTimeline, Timeline
 from tbot_core.backtest.filtering import strategy_chains
 from tbot_core.config import Settings
 from tbot_core.data.market import MarketData
@@ -37,7 +45,7 @@ from tbot_core.errors import LogicError
 from tbot_core.gate import Gate
 from tbot_core.money import from_cents
 from tbot_core.safety.risk_bot import Holding, RiskBot
-from tbot_core.signals import IndicatorSnapshot, Side, Signal
+from tbot_core.signals import Side, Signal
 from tbot_core.timeutil import iso_z
 
 RULES: dict[str, Rule] = {"open": open_rule.candidates, "mid": mid_rule.candidates, "close": close_rule.candidates}
@@ -71,7 +79,11 @@ class EventLoop:
             s: Indicators(t, settings.adx_period, settings.bollinger_period, num_std) for s, t in timeline.per.items()
         }
         self.cands: dict[tuple[int, int], Candidates] = {}
-        self.snaps: dict[tuple[int, int], dict[int, IndicatorSnapshot]] = {}
+        self.snaps: dict[tuple[int, int], SnapshotTable] = {}
+        # Per strategy, the filters judged over arrays; per (strategy, symbol) and buy candidate bar: the
+        # session day (None: no session, or a price the gate refuses first) and the first of them that blocks.
+        self.prejudged = [entry_filters.leading(self.chains[name]) for name in names]
+        self.quick: dict[tuple[int, int], dict[int, tuple[date | None, int]]] = {}
         self.signals = {name: 0 for name in names}
         self.blocks: dict[str, dict[str, int]] = {name: {} for name in names}
         self.orders = {name: 0 for name in names}
@@ -89,11 +101,12 @@ class EventLoop:
             for sr, symbol in enumerate(self.tl.symbols):
                 t = self.tl.per[symbol]
                 c = self.cands[(r, sr)] = RULES[name](t, self.ind[symbol], self.settings)
-                t.remember_stamps(c.sells)
-                if self.snapshots[name]:
-                    self.snaps[(r, sr)] = self.ind[symbol].snapshots(c.buys, self.adx_threshold)
-                else:
-                    t.remember_stamps(c.buys)
+                first = [NONE] * c.buys.size
+                if self.snapshots[name]:  # stamps are made when a signal needs one: most candidates never do
+                    snaps = self.snaps[(r, sr)] = self.ind[symbol].snapshots(c.buys, self.adx_threshold)
+                    if self.prejudged[r]:
+                        first = entry_filters.blocks(self.prejudged[r], snaps, self.settings).tolist()
+                self.quick[(r, sr)] = dict(zip(c.buys.tolist(), zip(self._entry_days(t, c.buys), first)))
                 for kind, bars in ((SELL, c.sells), (BUY, c.buys)):
                     if bars.size:
                         cols = [t.gpos[bars], np.full(bars.size, r), np.full(bars.size, kind), np.full(bars.size, sr)]
@@ -102,7 +115,7 @@ class EventLoop:
             return []
         table = np.concatenate(parts, axis=1)
         order = np.lexsort((table[2], table[1], table[0]))
-        return [tuple(row) for row in table[:, order].T.tolist()]
+        return list(zip(*table[:, order].tolist()))
 
     def run(self) -> None:
         events = self.static_events()
@@ -175,6 +188,14 @@ class EventLoop:
         held = self.account.positions.get(symbol)
         if held is not None and held[1] != name:
             return  # the engine refuses it before the gate: held by another strategy
+        day, first = self.quick[(r, sr)][k]
+        if day is not None:
+            blocker = self._quick_block(r, name, symbol, day, first)
+            if blocker is not None:
+                self.signals[name] += 1
+                per = self.blocks[name]
+                per[blocker] = per.get(blocker, 0) + 1
+                return
         reason, extra = self.cands[(r, sr)].why(k, "buy")
         signal = self._signal(r, sr, k, "buy", reason, extra, snapshot=self.snapshots[name])
         qty = self._through_gate_kill_and_risk(g, name, signal)
@@ -186,6 +207,28 @@ class EventLoop:
             return  # the paper broker rejected it (cash): the ticker stays free
         self.gate.order_sent(signal)
         self._schedule_exit(r, sr, k)
+
+    def _quick_block(self, r: int, name: str, symbol: str, day: date, first: int) -> str | None:
+        """The module that blocks this entry, when the gate can say so without a signal; None: ask ``decide``.
+
+        The ticker already used this session, or a filter judged over arrays (``entry_filters``).
+        """
+        if self.gate.used_ticker_block(name, symbol, day):
+            return self.gate.blocklist.name
+        if first == NONE:
+            return None
+        names = self.prejudged[r]
+        if not self.gate.array_block(name, symbol, day, names[:first], names[first]):
+            return None
+        return names[first]
+
+    @staticmethod
+    def _entry_days(t: SymbolTimeline, buys: np.ndarray) -> list[date | None]:
+        """Each candidate's session day; None without a session or with a price ``signal_problem`` refuses."""
+        close = t.bars.close[buys]
+        sess = t.sess[buys]
+        valid = (sess >= 0) & (close > 0.0) & (close < math.inf)
+        return [t.sessions[i].day if ok else None for i, ok in zip(sess.tolist(), valid.tolist())]
 
     def _sell(self, g: int, r: int, sr: int, k: int, signal: Signal) -> None:
         name, symbol = self.names[r], self.tl.symbols[sr]
@@ -247,7 +290,8 @@ class EventLoop:
         vix = self.market.at(ts)
         context: dict[str, Any] = {"vix": vix, **extra}
         if snapshot:
-            snap = self.snaps.get((r, sr), {}).get(k)
+            table = self.snaps.get((r, sr))
+            snap = table.get(k) if table is not None else None
             context["indicators"] = snap if snap is not None else self.ind[symbol].snapshot(k, self.adx_threshold)
         close = float(t.bars.close[k])
         return Signal(ts, self.names[r], symbol, side, Decimal(repr(close)), reason, context)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from tbot_core.backtest.fast.exact import TIE, Indicators
-from tbot_core.backtest.fast.rules import Candidates, first_due, flat_reason
+from tbot_core.backtest.fast.rules import Candidates, first_due, flat_reason, sorted_union
 from tbot_core.backtest.fast.timeline import SymbolTimeline
 from tbot_core.config import Settings
 from tbot_core.strategies.mid import STRETCH_ATR
@@ -50,7 +50,7 @@ def candidates(t: SymbolTimeline, ind: Indicators, s: Settings) -> Candidates:
     flat = s.strat_mid_flat_minutes_before_close
     reverted = idx[stretch[idx] >= 0]
     due = first_due(t, flat)
-    exits = np.union1d(reverted, due)
+    exits = sorted_union(reverted, due)
     is_due = np.zeros(len(t.bars), dtype=bool)
     is_due[due] = True
     period = s.bollinger_period

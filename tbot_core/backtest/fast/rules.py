@@ -50,3 +50,11 @@ def first_due(t: SymbolTimeline, minutes: int) -> np.ndarray:
 def flat_reason(t: SymbolTimeline, k: int, minutes: int) -> str:
     session = t.session_of(k)
     return f"flat {minutes} min before the {session.close:%H:%M} UTC close"
+
+
+def sorted_union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.union1d`` of two sorted bar-index arrays, by a sort and a diff (no hashing of a million values)."""
+    both = np.sort(np.concatenate((a, b)), kind="stable")
+    if both.size == 0:
+        return both
+    return both[np.r_[True, both[1:] != both[:-1]]]

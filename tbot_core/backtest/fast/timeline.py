@@ -41,6 +41,7 @@ class SymbolTimeline:
     group: np.ndarray  # the session the indicators were last reset for (VWAP), -1 before any
     _cents: np.ndarray | None = field(default=None, repr=False)
     _stamps: dict[int, datetime] = field(default_factory=dict, repr=False)
+    _micros: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def cents(self) -> np.ndarray:
@@ -53,16 +54,10 @@ class SymbolTimeline:
         """Bar ``k``'s time as the replay feed hands it to the engine (an aware UTC datetime, microseconds)."""
         found = self._stamps.get(k)
         if found is None:
-            found = self._stamps[k] = EPOCH + timedelta(
-                microseconds=int(self.bars.ts[k].astype("datetime64[us]").astype(np.int64))
-            )
+            if self._micros is None:  # one conversion of the whole column: cheaper than one per bar
+                self._micros = self.bars.ts.astype("datetime64[us]").astype(np.int64)
+            found = self._stamps[k] = EPOCH + timedelta(microseconds=int(self._micros[k]))
         return found
-
-    def remember_stamps(self, bars: np.ndarray) -> None:
-        """Convert the times of many bars at once (the candidates), cheaper than one by one."""
-        if bars.size:
-            micros = (self.bars.ts[bars].astype("datetime64[us]").astype(np.int64)).tolist()
-            self._stamps.update(zip(bars.tolist(), (EPOCH + timedelta(microseconds=us) for us in micros)))
 
     sessions: list[Session] = field(default_factory=list, repr=False)
 
