@@ -44,13 +44,25 @@ class _RoundTrip:
         return self.bought - self.sold
 
 
-def _bar_of(series: SymbolBars, fill: Fill) -> int:
-    """The index of the bar whose close the fill happened at (its ``timestamp_utc`` is that bar's time)."""
-    moment = np.datetime64(fill.timestamp_utc.replace(tzinfo=None), "ns")
-    i = int(np.searchsorted(series.ts, moment, side="left"))
-    if i >= len(series) or series.ts[i] != moment:
-        raise LogicError(f"fill {fill.fitid}: {fill.symbol} has no bar at {fill.timestamp_utc.isoformat()}")
-    return i
+def _bars_of(fills: list[Fill], bars: dict[str, SymbolBars]) -> tuple[np.ndarray, np.ndarray]:
+    """Per fill: the index of the bar whose close it happened at (its ``timestamp_utc`` is that bar's time), or
+    -1 where its symbol has no such bar; and the fill's time as datetime64[ns].  One search per symbol, not per
+    fill: a backtest books thousands of fills."""
+    moments = np.array([f.timestamp_utc.replace(tzinfo=None) for f in fills], dtype="datetime64[ns]")
+    found = np.full(len(fills), -1, dtype=np.int64)
+    by_symbol: dict[str, list[int]] = {}
+    for k, fill in enumerate(fills):
+        by_symbol.setdefault(fill.symbol, []).append(k)
+    for symbol, ks in by_symbol.items():
+        series = bars.get(symbol)
+        if series is None or not len(series):
+            continue
+        at = np.asarray(ks, dtype=np.int64)
+        wanted = moments[at]
+        i = np.searchsorted(series.ts, wanted, side="left")
+        hit = (i < len(series)) & (series.ts[np.minimum(i, len(series) - 1)] == wanted)
+        found[at[hit]] = i[hit]
+    return found, moments
 
 
 def _trade(number: int, symbol: str, trip: _RoundTrip, mark: Decimal | None) -> Trade:
@@ -87,11 +99,14 @@ def simulation_from_fills(
     done: list[tuple[str, _RoundTrip]] = []
     cash_steps: list[tuple[int, float]] = []
     qty_steps: dict[str, list[tuple[int, int]]] = {s: [] for s in symbols}
-    for fill in fills:
+    bar_of, moments = _bars_of(fills, bars)
+    on_timeline = np.searchsorted(timeline, moments).tolist()  # a fill's bar time is on the timeline
+    for k, fill in enumerate(fills):
         if fill.symbol not in bars:
             raise LogicError(f"fill {fill.fitid}: {fill.symbol} is not in the backtest's bars")
-        series = bars[fill.symbol]
-        bar, qty = _bar_of(series, fill), int(fill.qty)
+        bar, qty = int(bar_of[k]), int(fill.qty)
+        if bar < 0:
+            raise LogicError(f"fill {fill.fitid}: {fill.symbol} has no bar at {fill.timestamp_utc.isoformat()}")
         trip = open_trips.get(fill.symbol)
         if fill.side == "buy":
             if trip is None:
@@ -111,7 +126,7 @@ def simulation_from_fills(
             if trip.held == 0:
                 done.append((fill.symbol, open_trips.pop(fill.symbol)))
         qty_steps[fill.symbol].append((bar, trip.held))
-        cash_steps.append((int(np.searchsorted(timeline, series.ts[bar])), float(cash)))
+        cash_steps.append((on_timeline[k], float(cash)))
     if cash != final_cash:
         raise LogicError(f"paper fills replay to cash {cash}, but the paper account holds {final_cash}")
     done.extend(open_trips.items())
