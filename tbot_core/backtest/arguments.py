@@ -6,6 +6,9 @@ Kept free of heavy imports so building the ``tbot`` parser stays fast.
 from __future__ import annotations
 
 import argparse
+from datetime import date
+
+from tbot_core.errors import ConfigError
 
 STRATEGY_NAMES = ("all", "open", "mid", "close", "sma_cross")
 ENGINES = ("fast", "bar", "live")  # live: the old name of bar, still accepted
@@ -36,3 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-filters", action="store_true", help="switch every enhancement filter off")
     parser.add_argument("--plot", action="store_true", help="also write equity_drawdown.png")
     parser.add_argument("--home", default=argparse.SUPPRESS, help="bot home (outputs go to its backtest folder)")
+
+
+def parse_date(text: str, flag: str) -> date:
+    """A ``--start``/``--end`` value: an ISO date, or one line naming the flag."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{flag}: expected a date YYYY-MM-DD, got {text[:20]!r}") from None

@@ -22,11 +22,10 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from tbot_core.backtest.arguments import ENGINE_ALIASES, ENGINES, add_arguments
+from tbot_core.backtest.arguments import ENGINE_ALIASES, ENGINES, add_arguments, parse_date
 from tbot_core.backtest.data import SymbolBars, read_bars_csv
 from tbot_core.backtest.filtering import filter_settings
 from tbot_core.backtest.metrics import MIN_DAYS_ANNUALIZED, compute, daily_series
@@ -110,13 +109,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="backtest_engine", description="Backtest the core's strategies and filters.")
     add_arguments(parser)
     return parser
-
-
-def _date(text: str, flag: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"{flag}: expected a date YYYY-MM-DD, got {text[:20]!r}") from None
 
 
 def _say(line: str) -> None:
@@ -224,7 +216,7 @@ def _run_reference(
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    start, end = _date(args.start, "--start"), _date(args.end, "--end")
+    start, end = parse_date(args.start, "--start"), parse_date(args.end, "--end")
     if end < start:
         raise ConfigError("--end: expected a date on or after --start")
     if args.data_source.upper() != "CSV":

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
 from typing import Any
 
+from tbot_core.backtest.arguments import parse_date
 from tbot_core.backtest.sweep.arguments import SHIP_MODES, add_sweep_arguments
 from tbot_core.backtest.sweep.driver import SweepInterrupted, SweepOutcome, SweepRequest, run_sweep
 from tbot_core.backtest.sweep.objective import OBJECTIVES
@@ -28,13 +28,6 @@ def build_parser(prog: str = "tbot backtest sweep") -> argparse.ArgumentParser:
     return parser
 
 
-def _date(text: str, flag: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"{flag}: expected a date YYYY-MM-DD, got {text[:20]!r}") from None
-
-
 def _chain(strategy: str, filters: list[str] | None, no_filters: bool) -> tuple[str, ...] | None:
     if no_filters:
         return ()
@@ -44,7 +37,7 @@ def _chain(strategy: str, filters: list[str] | None, no_filters: bool) -> tuple[
 def request_from_args(args: argparse.Namespace) -> SweepRequest:
     if args.strategy != "all" and args.strategy not in STRATEGIES:
         raise ConfigError(f"--strategy: expected one of all|{'|'.join(STRATEGIES)}, got {args.strategy[:20]!r}")
-    start, end = _date(args.start, "--start"), _date(args.end, "--end")
+    start, end = parse_date(args.start, "--start"), parse_date(args.end, "--end")
     if end < start:
         raise ConfigError("--end: expected a date on or after --start")
     check_search(args.search, args.trials)

@@ -19,11 +19,12 @@ from tbot_core.backtest.filtering import filter_settings
 from tbot_core.backtest.sources import load_settings, resolve_data, resolve_identity
 from tbot_core.backtest.sweep import ids, objective, outputs
 from tbot_core.backtest.sweep.journal import Journal
+from tbot_core.backtest.sweep.outputs import FIGURES
 from tbot_core.backtest.sweep.params import ParamSpec
 from tbot_core.backtest.sweep.plan import Params, planned_runs, search_rows
 from tbot_core.backtest.sweep.progress import Progress
 from tbot_core.backtest.sweep.runner import Runner, dask_client
-from tbot_core.backtest.sweep.task import FIGURES, DataSource, RunTask, data_identity, load_bundle
+from tbot_core.backtest.sweep.task import DataSource, RunTask, data_identity, load_bundle
 from tbot_core.backtest.sweep.walk_forward import Fold, folds, trading_days
 from tbot_core.paths import HomePaths
 from tbot_core.timeutil import iso_z

@@ -17,8 +17,8 @@ from tbot_core.fsutil import atomic_write_bytes, atomic_write_text
 from tbot_core.paths import HomePaths
 
 LEAD = ("run_id", "fold", "segment", "start", "end")
-FIGURE_COLUMNS = (
-    "objective",
+# The metrics a run reports back (the rest of metrics.compute's dict stays on the worker).
+FIGURES = (
     "total_return",
     "sharpe_annualized",
     "max_drawdown",
@@ -28,10 +28,8 @@ FIGURE_COLUMNS = (
     "win_rate",
     "avg_trade_pnl",
     "days",
-    "signals",
-    "bars",
-    "seconds",
 )
+FIGURE_COLUMNS = ("objective", *FIGURES, "signals", "bars", "seconds")
 INTEGER_COLUMNS = {"trades", "closed_trades", "days", "signals", "bars"}
 FLOAT_COLUMNS = {"objective", "seconds"}
 WALK_FORWARD_COLUMNS = (

@@ -20,23 +20,11 @@ import numpy as np
 
 from tbot_core.backtest.data import SymbolBars, read_bars_csv
 from tbot_core.backtest.reference import REFERENCE_ONLY
+from tbot_core.backtest.sweep.outputs import FIGURES
 from tbot_core.config import Settings
 from tbot_core.errors import ConfigError
 from tbot_core.identity import Identity
 from tbot_core.paths import HomePaths
-
-# The metrics a run reports back (the rest of metrics.compute's dict stays on the worker).
-FIGURES = (
-    "total_return",
-    "sharpe_annualized",
-    "max_drawdown",
-    "final_equity",
-    "trades",
-    "closed_trades",
-    "win_rate",
-    "avg_trade_pnl",
-    "days",
-)
 
 
 def file_digest(path: Path) -> str:
