@@ -22,21 +22,28 @@ from tests.fakes.alpaca_stream_server import FakeAlpacaStream
 from tests.tbot_core.runtime.core_harness import audit_events, make_home, start_core, state, stop_core, wait_for
 
 
+def _stream_home(rest: FakeAlpaca, streams: FakeAlpacaStream) -> dict[str, str]:
+    """An Alpaca home in stream mode against the local REST and websocket fakes, VIX from the home's file."""
+    return {
+        "BROKER": "alpaca",
+        "ALPACA_URL_OVERRIDE": rest.url,
+        "ALPACA_DATA_URL_OVERRIDE": rest.url,
+        "ALPACA_DATA_STREAM_URL_OVERRIDE": streams.data_url,
+        "ALPACA_TRADING_STREAM_URL_OVERRIDE": streams.trading_url,
+        "SYMBOLS": "SPY,AAPL",
+        "VIX_SOURCE": "file",
+    }
+
+
 def test_a_core_in_stream_mode_trades_on_streamed_bars_and_books_the_fill(tmp_path) -> None:
     with FakeAlpaca() as rest, FakeAlpacaStream() as streams:
         rest.state.fill_listeners.append(lambda order: streams.push_trade_update("fill", order))
         paths = make_home(
             tmp_path,
             {
-                "BROKER": "alpaca",
-                "ALPACA_URL_OVERRIDE": rest.url,
-                "ALPACA_DATA_URL_OVERRIDE": rest.url,
-                "ALPACA_DATA_STREAM_URL_OVERRIDE": streams.data_url,
-                "ALPACA_TRADING_STREAM_URL_OVERRIDE": streams.trading_url,
-                "SYMBOLS": "SPY,AAPL",
+                **_stream_home(rest, streams),
                 "ADX_FILTER_ENABLED": "false",
                 "BOLLINGER_CONFLUENCE_ENABLED": "false",
-                "VIX_SOURCE": "file",
             },
         )
         SecretStore(BotHome(str(paths.root))).set("broker_alpaca", {"api_key": API_KEY, "secret_key": SECRET_KEY})
@@ -74,13 +81,7 @@ def test_a_stream_that_stays_down_is_market_data_down_for_the_watchdog(tmp_path)
         paths = make_home(
             tmp_path,
             {
-                "BROKER": "alpaca",
-                "ALPACA_URL_OVERRIDE": rest.url,
-                "ALPACA_DATA_URL_OVERRIDE": rest.url,
-                "ALPACA_DATA_STREAM_URL_OVERRIDE": streams.data_url,
-                "ALPACA_TRADING_STREAM_URL_OVERRIDE": streams.trading_url,
-                "SYMBOLS": "SPY,AAPL",
-                "VIX_SOURCE": "file",
+                **_stream_home(rest, streams),
                 "WATCHDOG_FEED_TIMEOUT_SECONDS": "1",
                 "RESTART_BACKOFF_SECONDS": "30",  # one controlled stop is enough to see
             },
