@@ -22,94 +22,22 @@ is answered with an error naming it, never with silence.
 from __future__ import annotations
 
 import argparse
-import socket
-import socketserver
 import sys
 import threading
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import ClassVar
 
 from tests.fakes import ib_messages as m
 from tests.fakes import ib_wire as w
-from tests.fakes.ib_account import ACCOUNT, GatewayOrder, GatewayState, Imbalance
+from tests.fakes.ib_account import ACCOUNT, GatewayState, Imbalance
+from tests.fakes.ib_connection import CONNECTIVITY_TEXT, Client, Server, Subscription
+from tests.fakes.ib_orders import OrderDesk
 
 __all__ = ["ACCOUNT", "GatewayState", "IbGateway", "main"]
 
-CONNECTIVITY_TEXT = {
-    1100: "Connectivity between IB and Trader Workstation has been lost.",
-    1101: "Connectivity between IB and TWS has been restored- data lost.",
-    1102: "Connectivity between IB and Trader Workstation has been restored - data maintained.",
-}
 
-
-@dataclass(eq=False)
-class Subscription:
-    client: Client
-    req_id: int
-    symbol: str
-    generic: frozenset[str]
-
-
-class Client(socketserver.BaseRequestHandler):
-    """One API connection: the handshake, then requests dispatched through ``IbGateway.HANDLERS``."""
-
-    server: _Server
-
-    def setup(self) -> None:
-        self.lock = threading.Lock()
-        self.alive = True
-        self.greeted = False
-        self.client_id: int | None = None  # set by startApi
-
-    def send(self, *messages: bytes) -> None:
-        """Write whole messages (one ``sendall`` so a burst reaches the client as one chunk)."""
-        if not self.alive:
-            return
-        try:
-            with self.lock:
-                self.request.sendall(b"".join(messages))
-        except OSError:
-            self.alive = False
-
-    def hang_up(self) -> None:
-        self.alive = False
-        try:
-            self.request.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-    def handle(self) -> None:
-        gateway = self.server.gateway
-        if gateway.refuse_clients:
-            return
-        framer = w.Framer()
-        gateway.joined(self)
-        try:
-            while self.alive:
-                data = self.request.recv(65536)
-                if not data:
-                    break
-                for fields in framer.feed(data):
-                    if self.greeted:
-                        gateway.dispatch(self, fields)
-                    elif not gateway.greet(self, fields):
-                        return
-        except (OSError, ValueError):
-            pass
-        finally:
-            self.alive = False
-            gateway.left(self)
-
-
-class _Server(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    gateway: IbGateway
-
-
-class IbGateway:
+class IbGateway(OrderDesk):
     """``with IbGateway() as gw:`` listens on 127.0.0.1 (``gw.port``) until the block ends."""
 
     HANDLERS: ClassVar[dict[int, str]] = {
@@ -152,7 +80,7 @@ class IbGateway:
         self._clients: list[Client] = []
         self._subscriptions: list[Subscription] = []
         self._reject: list[tuple[int, str]] = []
-        self._server = _Server(("127.0.0.1", port), Client)
+        self._server = Server(("127.0.0.1", port), Client)
         self._server.gateway = self
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="ib-gateway", daemon=True
@@ -201,12 +129,6 @@ class IbGateway:
             self._subscriptions.clear()
         for client in clients:
             client.hang_up()
-
-    def reject_next_order(
-        self, code: int = 201, message: str = "Order rejected - reason:NO TRADING PERMISSIONS"
-    ) -> None:
-        with self._lock:
-            self._reject.append((code, message))
 
     def set_price(self, symbol: str, price: Decimal | str) -> None:
         """A new last price: pushed to subscribers, and resting limit orders that it reaches fill."""
@@ -349,86 +271,6 @@ class IbGateway:
 
     def _account_updates_multi(self, client: Client, fields: list[str]) -> None:
         client.send(w.encode(w.ACCOUNT_UPDATE_MULTI_END, 1, int(fields[2])))
-
-    def _send_open_orders(self, client: Client, mine_only: bool) -> None:
-        with self._lock:
-            orders = [
-                o for o in self.state.orders.values() if o.live and (not mine_only or o.client_id == client.client_id)
-            ]
-            rows = [msg for o in orders for msg in (m.open_order(o), m.order_status(o))]
-        client.send(*rows, w.encode(w.OPEN_ORDER_END, 1))
-
-    def _open_orders(self, client: Client, fields: list[str]) -> None:
-        self._send_open_orders(client, mine_only=True)
-
-    def _all_open_orders(self, client: Client, fields: list[str]) -> None:
-        self._send_open_orders(client, mine_only=False)
-
-    def _completed_orders(self, client: Client, fields: list[str]) -> None:
-        client.send(w.encode(w.COMPLETED_ORDERS_END))
-
-    def _executions(self, client: Client, fields: list[str]) -> None:
-        req_id, account, symbol = int(fields[2]), fields[4], fields[6]
-        with self._lock:
-            rows = [
-                msg
-                for e in self.state.executions
-                if (not account or e.order.account == account) and (not symbol or e.order.symbol == symbol)
-                for msg in m.execution(req_id, e)
-            ]
-        client.send(*rows, w.encode(w.EXECUTION_DATA_END, 1, req_id))
-
-    def _place_order(self, client: Client, fields: list[str]) -> None:
-        got = w.named(w.PLACE_ORDER_FIELDS, fields)
-        order_id = int(got["orderId"])
-        with self._lock:
-            reject = self._reject.pop(0) if self._reject else None
-            self.state.next_order_id = max(self.state.next_order_id, order_id + 1)
-            order = GatewayOrder(
-                order_id=order_id,
-                client_id=client.client_id or 0,
-                perm_id=1_000_000 + order_id,
-                symbol=got["symbol"],
-                action=got["action"],
-                qty=Decimal(got["totalQuantity"]),
-                order_type=got["orderType"],
-                limit=Decimal(got["lmtPrice"]) if got["lmtPrice"] else None,
-                account=got["account"] or self.state.account,
-                order_ref=got["orderRef"],
-                tif=got["tif"],
-            )
-            self.state.orders[order_id] = order
-            known = order.symbol in self.state.prices
-            order.status = "Submitted" if reject is None and known else "Inactive"
-        if reject is not None:
-            client.send(m.error(order_id, *reject))
-        elif not known:
-            client.send(m.error(order_id, 200, "No security definition has been found for the request"))
-        elif not self._maybe_fill(order):
-            client.send(m.open_order(order), m.order_status(order))
-
-    def _maybe_fill(self, order: GatewayOrder) -> bool:
-        """Fill ``order`` if the rule allows and tell the client that placed it (if it is still connected)."""
-        with self._lock:
-            if not self.state.crosses(order):
-                return False
-            done = self.state.fill(order)
-            owner = next((c for c in self._clients if c.client_id == order.client_id and c.alive), None)
-        if owner is not None:
-            owner.send(m.open_order(order), m.order_status(order, done.price), *m.execution(-1, done))
-        return True
-
-    def _cancel_order(self, client: Client, fields: list[str]) -> None:
-        order_id = int(fields[2])
-        with self._lock:
-            order = self.state.orders.get(order_id)
-            live = order is not None and order.live
-            if order is not None and live:
-                order.status = "Cancelled"
-        if order is None or not live:
-            client.send(m.error(order_id, 10147, f"OrderId {order_id} that needs to be cancelled is not found."))
-            return
-        client.send(m.order_status(order), m.error(order_id, 202, "Order Canceled - reason:"))
 
     def _market_data(self, client: Client, fields: list[str]) -> None:
         req_id, symbol = int(fields[2]), w.named(w.CONTRACT_IN, fields, 3)["symbol"]
