@@ -87,14 +87,14 @@ def vix_table(bars: dict[str, SymbolBars]) -> tuple[np.ndarray, np.ndarray]:
     Both engines read VIX from here: the bar engine through the file ``write_market_data`` writes,
     the fast engine directly (``fast.timeline``).
     """
-    with_vix = [b for b in bars.values() if b.vix is not None]
+    with_vix = [(b.ts, b.vix) for b in bars.values() if b.vix is not None]
     if not with_vix:
         return np.array([], dtype="datetime64[ns]"), np.array([], dtype=np.float64)
-    one = with_vix[0]
-    if all(np.array_equal(b.ts, one.ts) and np.array_equal(b.vix, one.vix, equal_nan=True) for b in with_vix[1:]):  # type: ignore[arg-type]
-        with_vix = [one]  # every symbol carries the same series at the same times (attach_vix): one copy
-    ts = np.concatenate([b.ts for b in with_vix])
-    level = np.concatenate([b.vix for b in with_vix if b.vix is not None])
+    one_ts, one_vix = with_vix[0]
+    if all(np.array_equal(ts, one_ts) and np.array_equal(vix, one_vix, equal_nan=True) for ts, vix in with_vix[1:]):
+        with_vix = [(one_ts, one_vix)]  # every symbol carries the same series at the same times (attach_vix): one copy
+    ts = np.concatenate([ts for ts, _ in with_vix])
+    level = np.concatenate([vix for _, vix in with_vix])
     keep = np.isfinite(level)
     ts, level = ts[keep], level[keep]
     unique, first = np.unique(ts, return_index=True)

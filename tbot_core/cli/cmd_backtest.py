@@ -22,7 +22,7 @@ class _BacktestParser(argparse.ArgumentParser):
 
     sweep_parser: argparse.ArgumentParser
 
-    def parse_known_args(  # type: ignore[override]
+    def parse_known_args(  # type: ignore[override]  # typeshed overloads it on the namespace type; one signature serves here
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
     ) -> tuple[argparse.Namespace, list[str]]:
         if args and args[0] == SWEEP:

@@ -46,7 +46,7 @@ class Reconciles:
 
     def _strategy_names(self) -> set[str]:
         names = set(STRATEGIES)
-        names.update(name for s in self.strategies if isinstance(name := getattr(s, "name", None), str))
+        names.update(s.name for s in self.strategies)
         return names
 
     # provided by Engine

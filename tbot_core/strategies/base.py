@@ -55,6 +55,9 @@ class SymbolState:
 class BarStrategy(Protocol):
     """What the engine asks of a strategy: the signals of one bar (``Strategy``, or a test's scripted one)."""
 
+    @property
+    def name(self) -> str: ...
+
     def on_bar(self, bar: Bar, vix: float | None) -> list[Signal]: ...
 
 

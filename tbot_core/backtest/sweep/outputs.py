@@ -68,8 +68,8 @@ def render_csv(header: list[str] | tuple[str, ...], rows: list[dict[str, Any]]) 
 
 
 def parquet_bytes(header: list[str], rows: list[dict[str, Any]]) -> bytes:
-    import pyarrow as pa  # type: ignore[import-untyped]  # no stubs here; pyproject is not this module's to change
-    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     arrays = {}
     for name in header:
