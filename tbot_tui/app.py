@@ -34,6 +34,7 @@ from tbot_core.state import StateRead
 from tbot_tui.acks import AckTracker
 from tbot_tui.clock import Clock, system_clock
 from tbot_tui.messages import AuditPolled, FlagAcknowledged, FlagWritten, StateRefreshed
+from tbot_tui.screens.accept_mismatch import AcceptMismatchScreen
 from tbot_tui.screens.backtest import BacktestScreen
 from tbot_tui.screens.config import ConfigScreen
 from tbot_tui.screens.help import HelpScreen
@@ -76,6 +77,13 @@ CONTROL_BINDINGS = (
     ),
     Binding("k", "kill", "Kill", tooltip="Kill switch: halt all trading (asks to confirm, needs a reason)"),
     Binding("R", "reset", "Reset", tooltip="Reset the kill switch (type RESET and give a reason)"),
+    Binding(
+        "A",
+        "accept_mismatch",
+        "Accept",
+        show=False,
+        tooltip="Accept a broker-vs-books mismatch so entries resume (type ACCEPT and give a reason)",
+    ),
 )
 SCREEN_BINDINGS = tuple(
     Binding(key, f"show('{mode}')", label, show=False, tooltip=f"Show the {label} screen")
@@ -316,8 +324,22 @@ class TradeBotConsole(ConsoleBase):
         else:
             self.ack_text = "reset cancelled: no flag written"
 
+    def action_accept_mismatch(self) -> None:
+        self.push_screen(AcceptMismatchScreen(), self._accept_answer)
+
+    def _accept_answer(self, reason: str | None) -> None:
+        if reason:
+            self.action_flag("ack_mismatch", reason)
+        else:
+            self.ack_text = "accept cancelled: no flag written"
+
     def control_commands(self) -> Iterable[SystemCommand]:
         for key, flag, _label, long in CONTROLS:
             yield SystemCommand(long.split(":")[0], f"{long} (key {key})", partial(self.action_flag, flag))
         yield SystemCommand("Kill switch: halt trading", "asks for confirmation and a reason (key k)", self.action_kill)
         yield SystemCommand("Reset kill switch", "type RESET and give a reason (key R)", self.action_reset)
+        yield SystemCommand(
+            "Accept broker mismatch",
+            "entries resume; type ACCEPT and give a reason (key A)",
+            self.action_accept_mismatch,
+        )

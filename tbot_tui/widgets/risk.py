@@ -1,4 +1,4 @@
-"""Risk state: loss gauge, PnL sparkline, exposure, positions, kill switch, defense, watchdog."""
+"""Risk state: loss gauge, PnL sparkline, exposure, positions, kill switch, broker vs books, defense, watchdog."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Sparkline, Static
 
 from tbot_core.state import StateRead
-from tbot_core.state_schema import BeatState, Exposure, KillSwitchState, WatchdogView
+from tbot_core.state_schema import BeatState, BrokerMismatch, Exposure, KillSwitchState, MismatchRow, WatchdogView
 from tbot_tui.view import DASH, hhmmss, money, pnl_series, seconds, text, used_fraction
 from tbot_tui.widgets.pnl_gauge import PnlGauge
 
@@ -22,6 +22,28 @@ def watchdog_line(watchdog: WatchdogView | None) -> str:
         word = beat.state if beat.state == BeatState.OK else beat.state.upper()
         parts.append(f"{name} {word} {seconds(beat.age_seconds)}/{seconds(beat.threshold_seconds)}")
     return "watchdog  " + " · ".join(parts)
+
+
+def _difference(row: MismatchRow) -> str:
+    if row.kind == "position":
+        return f"{row.symbol} broker {text(row.broker_qty)} books {text(row.book_qty)}"
+    if row.kind == "open_order":
+        return f"{row.symbol} order {text(row.broker_qty)} not ours"
+    return f"unreadable: {row.detail}"
+
+
+def mismatch_line(mismatch: BrokerMismatch | None) -> str:
+    """The broker-vs-books check as one line: absent means they agree (or no check has run yet)."""
+    if mismatch is None:
+        return "books     match the broker"
+    if not mismatch.blocking:
+        return f"books     mismatch accepted by {text(mismatch.acknowledged_by)} {hhmmss(mismatch.acknowledged_utc)}Z"
+    first = _difference(mismatch.rows[0]) if mismatch.rows else DASH
+    more = f" +{len(mismatch.rows) - 1} more" if len(mismatch.rows) > 1 else ""
+    return (
+        f"books     MISMATCH {hhmmss(mismatch.found_utc)}Z ({mismatch.cause}): {first}{more}"
+        " — entries blocked, A accepts"
+    )
 
 
 def allocation_line(exposure: Exposure | None) -> str:
@@ -40,6 +62,7 @@ class RiskPanel(VerticalScroll):
         yield PnlGauge(id="risk-gauge")
         yield Sparkline([], id="risk-spark")
         yield Static(id="risk-kill")
+        yield Static(id="risk-books")
         yield Static(id="risk-defense")
         yield Static(id="risk-watchdog")
         yield Static(id="risk-exposure")
@@ -67,6 +90,10 @@ class RiskPanel(VerticalScroll):
             if triggered and kill is not None
             else f"kill sw   {text(kill and kill.state)}"
         )
+        mismatch = state.broker_mismatch if state else None
+        books = self.query_one("#risk-books", Static)
+        books.update(mismatch_line(mismatch))
+        books.set_class(mismatch is not None and mismatch.blocking, "-alert")
         active = defense.active if defense is not None else None
         self.query_one("#risk-defense", Static).update(
             f"defense   {'ON factor ' + text(defense.factor) if active and defense is not None else ('off' if active is False else DASH)}"

@@ -21,6 +21,7 @@ from tbot_core.state_schema import (
     Allocation,
     BeatState,
     BeatView,
+    BrokerMismatch,
     CheckRow,
     CoreInfo,
     CoreMode,
@@ -34,6 +35,7 @@ from tbot_core.state_schema import (
     KillSwitchView,
     MatrixRowState,
     MatrixRowView,
+    MismatchRow,
     Order,
     Pnl,
     PnlPoint,
@@ -262,6 +264,22 @@ def watchdog_suspended() -> CoreState:
         mode=CoreMode.SUSPENDED,
         watchdog=replace(base.watchdog, broker=beat(42.7, 10.0, BeatState.SUSPENDED)),
         emergency_matrix=matrix(broker_down=("2026-03-02T15:29:17.000000Z", "broker heartbeat 42.7s > 10.0s")),
+        broker_mismatch=BrokerMismatch(
+            blocking=True,
+            found_utc="2026-03-02T14:30:02.000000Z",
+            cause="engine start",
+            rows=(
+                MismatchRow(
+                    kind="position",
+                    symbol="NVDA",
+                    broker_qty=Decimal(12),
+                    book_qty=Decimal(10),
+                    detail="broker 12, books 10",
+                ),
+            ),
+            acknowledged_by=None,
+            acknowledged_utc=None,
+        ),
     )
 
 

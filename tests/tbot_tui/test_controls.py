@@ -111,6 +111,32 @@ async def test_reset_without_reason_is_refused(home: HomePaths) -> None:
         assert "reason is required" in str(app.screen.query_one("#reset-error").render())
 
 
+async def test_accepting_a_mismatch_needs_the_word_ACCEPT_and_a_reason_and_writes_ack_mismatch(home: HomePaths) -> None:
+    """A stray key never lets entries resume over a broker-vs-books mismatch: A asks for ACCEPT and a reason."""
+    app = frozen_console(home.root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("A", *"RESET", "enter", *"broker checked", "enter")
+        await pilot.pause(0.1)
+        assert flag_payload(home, "ack_mismatch") is None, "only the word ACCEPT accepts"
+        assert "type ACCEPT" in str(app.screen.query_one("#reset-error").render())
+        app.screen.query_one("#reset-word").value = ""
+        app.screen.query_one("#reset-word").focus()
+        await pilot.press(*"ACCEPT", "enter", "enter")
+        assert await wait_for(pilot, lambda: flag_payload(home, "ack_mismatch") is not None)
+        assert flag_payload(home, "ack_mismatch")["reason"] == "broker checked"
+
+
+async def test_cancelling_the_accept_dialog_writes_nothing(home: HomePaths) -> None:
+    app = frozen_console(home.root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("A", "escape")
+        await pilot.pause(0.1)
+        assert flag_requests(home, "ack_mismatch") == []
+        assert app.ack_text == "accept cancelled: no flag written"
+
+
 async def test_core_acknowledgement_from_audit_log_is_shown(home: HomePaths) -> None:
     """The core's real acknowledge() writes the audit row; the console matches it to its own request."""
     app = frozen_console(home.root)

@@ -10,13 +10,14 @@ import pytest
 from tbot_core.audit import AuditRow
 from tbot_core.control import ControlFlag, Operator
 from tbot_core.paths import HomePaths
-from tbot_core.state_schema import Pnl
+from tbot_core.state_schema import BrokerMismatch, MismatchRow, Pnl
 from tbot_tui.acks import AckTracker
 from tbot_tui.backtest_data import drawdowns, load_backtest
 from tbot_tui.screens.reset_confirm import reset_problem
 from tbot_tui.view import held_for, money, used_fraction
 from tbot_tui.widgets.audit_tail import row_matches
 from tbot_tui.widgets.column_plot import resample
+from tbot_tui.widgets.risk import mismatch_line
 from tbot_tui.widgets.verdicts import column_widths, verdict_matches
 
 from .console_states import verdicts
@@ -128,3 +129,27 @@ def test_verdict_columns_keep_time_verdict_symbol_module_and_fill_the_rest_with_
 )
 def test_an_average_holding_time_reads_in_minutes_hours_or_days(seconds, shown):
     assert held_for(seconds) == shown
+
+
+def test_the_books_line_says_blocking_with_the_first_difference_and_how_many_more_then_who_accepted() -> None:
+    position = MismatchRow(
+        kind="position", symbol="SPY", broker_qty=Decimal(10), book_qty=Decimal(5), detail="broker 10, books 5"
+    )
+    order = MismatchRow(kind="open_order", symbol="AAPL", broker_qty=Decimal(3), book_qty=None, detail="not ours")
+
+    def mismatch(rows: tuple[MismatchRow, ...], by: str | None = None) -> BrokerMismatch:
+        return BrokerMismatch(
+            blocking=by is None,
+            found_utc="2026-03-02T14:31:05.000000Z",
+            cause="engine start",
+            rows=rows,
+            acknowledged_by=by,
+            acknowledged_utc="2026-03-02T14:40:00.000000Z" if by else None,
+        )
+
+    assert mismatch_line(None) == "books     match the broker"
+    assert mismatch_line(mismatch((position, order))) == (
+        "books     MISMATCH 14:31:05Z (engine start): SPY broker 10 books 5 +1 more — entries blocked, A accepts"
+    )
+    assert "(engine start): AAPL order 3 not ours — entries blocked" in mismatch_line(mismatch((order,)))
+    assert mismatch_line(mismatch((position,), by="ops")) == "books     mismatch accepted by ops 14:40:00Z"

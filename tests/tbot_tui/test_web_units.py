@@ -34,11 +34,11 @@ def home(tmp_path):
 # -- the read-only console ------------------------------------------------------------------------------
 def test_read_only_console_has_no_control_binding_and_no_flag_writing_method():
     keys = {b.key for b in ReadOnlyConsole.BINDINGS}
-    assert not keys & {key for key, *_rest in CONTROLS} and "k" not in keys and "R" not in keys
+    assert not keys & {key for key, *_rest in CONTROLS} and not keys & {"k", "R", "A"}
     assert {key for key, *_rest in SCREENS_BY_KEY} <= keys and "q" in keys
-    for method in ("action_flag", "write_flag_worker", "action_kill", "action_reset"):
+    for method in ("action_flag", "write_flag_worker", "action_kill", "action_reset", "action_accept_mismatch"):
         assert not hasattr(ReadOnlyConsole, method), method
-    assert {"s", "x", "d", "D", "k", "R"} <= {b.key for b in TradeBotConsole.BINDINGS}
+    assert {"s", "x", "d", "D", "k", "R", "A"} <= {b.key for b in TradeBotConsole.BINDINGS}
 
 
 async def palette_titles(app) -> list[str]:
