@@ -10,7 +10,15 @@ websocket and so pushes back on the server instead of dropping a bar.
 
 alpaca-py reconnects by itself (with backoff) after a dropped connection and
 subscribes again; a bar it sends twice across a reconnect is yielded once
-(per symbol, a bar not newer than the last one is skipped).  What alpaca-py
+(per symbol, a bar not newer than the last one is skipped).  The stream does not
+replay the minutes it missed while down, so after each re-subscription the feed
+fetches them from the REST API (every completed minute after the oldest
+symbol's last bar) and hands them over, in time order, before any bar the new
+connection brings; a bar both carry is yielded once.  The fetch runs after the
+subscribe message, so a minute that closes during it comes over the socket and
+none falls between the two.  If it fails (after a few tries) the gap is not
+papered over: ``heartbeat()`` reports market data down naming the missing
+window until a later reconnect fills it.  What alpaca-py
 does not do is say that it is silent: ``heartbeat()`` fails while the socket
 is not connected and authenticated, and during the regular session when no
 bar arrived for ``ALPACA_STREAM_SILENCE_SECONDS`` (outside the session no
@@ -28,8 +36,8 @@ import asyncio
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from alpaca.data.enums import DataFeed
@@ -48,6 +56,8 @@ if TYPE_CHECKING:
 
 QUEUE_BARS = 10_000  # bars in flight between the stream thread and the engine: ~20 minutes of 500 symbols
 QUEUE_WAIT_SECONDS = 0.25  # how often a blocked ``bars()`` or a blocked handler looks at ``close()``
+BACKFILL_TRIES = 3  # REST attempts for the minutes a reconnect missed, 1 s then 2 s apart
+_MINUTE = timedelta(minutes=1)
 
 
 def in_regular_session(now: datetime) -> bool:
@@ -59,13 +69,24 @@ def in_regular_session(now: datetime) -> bool:
 class _Stream(StockDataStream):
     """alpaca-py's client, telling its owner when a connection is authenticated (it has no hook for that)."""
 
-    def __init__(self, *args: Any, on_connected: Callable[[], None], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        on_connected: Callable[[], None],
+        on_subscribed: Callable[[], Awaitable[None]],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._on_connected = on_connected
+        self._on_subscribed = on_subscribed
 
     async def _start_ws(self) -> None:
         await super()._start_ws()
         self._on_connected()
+
+    async def _send_subscribe_msg(self) -> None:
+        await super()._send_subscribe_msg()
+        await self._on_subscribed()
 
     def connected(self) -> bool:
         return bool(self._ws is not None and self._running)
@@ -111,6 +132,8 @@ class AlpacaStreamFeed(AlpacaFeed):
         self._connected_utc = ""
         self.connects = 0  # authenticated connections so far (a reconnect adds one)
         self.died_of = ""
+        self.gap = ""  # stream thread writes, heartbeat reads: the missed window a reconnect could not fetch
+        self.backfilled = 0  # bars fetched over REST after reconnects (for tests and the curious)
         self._thread: threading.Thread | None = None
         # A socket that stops answering pings is closed by websockets within ping_interval + ping_timeout.
         params = {"ping_interval": 10, "ping_timeout": 20, "max_queue": 1024, "open_timeout": timeout_seconds}
@@ -121,6 +144,7 @@ class AlpacaStreamFeed(AlpacaFeed):
             url_override=url_or_none(stream_url_override),
             websocket_params=params,
             on_connected=self._connected,
+            on_subscribed=self._subscribed,
         )
 
     @classmethod
@@ -145,19 +169,45 @@ class AlpacaStreamFeed(AlpacaFeed):
         self._connected_utc = iso_z(self._clock())
         self._last_data = self._monotonic()  # a fresh connection gets a whole silence window
 
+    async def _subscribed(self) -> None:
+        """After a re-subscription: fetch and hand over the minutes the stream missed (see the module docstring)."""
+        if self.connects < 2 or not self._last_ts:
+            return
+        since = min(self._last_ts.values()) + _MINUTE
+        loop = asyncio.get_running_loop()
+        for attempt in range(BACKFILL_TRIES):
+            now = self._clock()
+            try:
+                missed = await loop.run_in_executor(None, self.history, since, now)
+            except Exception as exc:  # any failure: try again, then report the gap (never skip it silently)
+                problem = f"{type(exc).__name__}: {exc}"[:160]
+                if attempt + 1 < BACKFILL_TRIES:
+                    await asyncio.sleep(2**attempt)
+                continue
+            for bar in missed:
+                if bar.ts + _MINUTE <= now and await self._hand_over(bar):
+                    self.backfilled += 1
+            self.gap = ""
+            return
+        self.gap = f"the bars since {iso_z(since)} missed while reconnecting could not be fetched ({problem})"
+
     async def _on_bar(self, item: Any) -> None:
         self._last_data = self._monotonic()
-        bar = bar_of(item)
+        await self._hand_over(bar_of(item))
+
+    async def _hand_over(self, bar: Bar) -> bool:
+        """Queue ``bar`` for ``bars()`` unless it is not newer than its symbol's last one; True if queued."""
         last = self._last_ts.get(bar.symbol)
         if last is not None and bar.ts <= last:
-            return  # sent again after a reconnect: the engine had it
+            return False  # sent again after a reconnect, or fetched already: the engine had it
         self._last_ts[bar.symbol] = bar.ts
         while not self._closed.is_set():
             try:
                 self._queue.put_nowait(bar)
-                return
+                return True
             except queue.Full:
                 await asyncio.sleep(QUEUE_WAIT_SECONDS)
+        return False
 
     def _run(self) -> None:
         try:
@@ -198,6 +248,8 @@ class AlpacaStreamFeed(AlpacaFeed):
         if not self._stream.connected():
             since = f" (last connected {self._connected_utc})" if self._connected_utc else ""
             raise NetworkError(f"alpaca data stream: not connected{since}; alpaca-py is reconnecting")
+        if self.gap:
+            raise NetworkError(f"alpaca data stream: {self.gap}")
         quiet = self._monotonic() - self._last_data
         if quiet > self._silence and self._in_session(self._clock()):
             raise NetworkError(

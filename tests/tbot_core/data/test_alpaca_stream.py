@@ -117,8 +117,10 @@ def test_a_silent_stream_fails_the_heartbeat_during_the_session_only(streams: Fa
         feed.close()
 
 
-def test_a_dropped_connection_fails_the_heartbeat_then_reconnects_and_resubscribes(streams: FakeAlpacaStream) -> None:
-    feed = _feed(streams)
+def test_a_dropped_connection_fails_the_heartbeat_then_reconnects_and_resubscribes(
+    streams: FakeAlpacaStream, rest: FakeAlpaca
+) -> None:
+    feed = _feed(streams, rest_url=rest.url)  # REST answers the gap fetch: nothing was missed
     reader = Reader(feed)
     try:
         streams.wait_until("a subscription", lambda s: s.subscribed("AAPL"))
@@ -194,3 +196,67 @@ def test_the_regular_session_follows_the_exchange_calendar() -> None:
     assert not in_regular_session(datetime(2025, 1, 2, 14, 0, tzinfo=UTC))  # 09:00 New York: not open yet
     assert in_regular_session(datetime(2025, 7, 2, 14, 0, tzinfo=UTC))  # 10:00 New York, summer
     assert not in_regular_session(datetime(2025, 1, 4, 15, 0, tzinfo=UTC))  # a Saturday
+
+
+def _reconnect(streams: FakeAlpacaStream, feed: AlpacaStreamFeed) -> None:
+    assert streams.drop_connections() == 1
+    streams.wait_until("a second connection", lambda s: s.connections["data"] == 2 and s.subscribed("AAPL"))
+
+
+def test_after_a_reconnect_the_minutes_the_stream_missed_come_from_rest_in_order_once(
+    streams: FakeAlpacaStream, rest: FakeAlpaca
+) -> None:
+    """A dropped socket must not leave a hole in the bars the strategies see: the gap is fetched over REST."""
+    rest.add_minute_bars("AAPL", T0, 4)  # T0 .. T0+3
+    rest.add_minute_bars("SPY", T0 + timedelta(minutes=1), 3)  # T0+1 .. T0+3
+    feed = _feed(streams, rest_url=rest.url)
+    reader = Reader(feed)
+    try:
+        streams.wait_until("a subscription", lambda s: s.subscribed("AAPL"))
+        streams.push_bar("AAPL", T0)
+        reader.wait_for(1)
+        _reconnect(streams, feed)  # T0+1 .. T0+3 closed while the stream was down
+        streams.push_bar("AAPL", T0 + timedelta(minutes=3))  # also fetched: yielded once
+        streams.push_bar("AAPL", T0 + timedelta(minutes=4), price=104)
+        bars = reader.wait_for(8)
+        time.sleep(0.1)
+        _wait_heartbeat_ok(feed)
+    finally:
+        feed.close()
+    assert [(b.symbol, b.ts - T0) for b in bars] == [
+        ("AAPL", timedelta(0)),
+        *[(symbol, timedelta(minutes=i)) for i in (1, 2, 3) for symbol in ("AAPL", "SPY")],
+        ("AAPL", timedelta(minutes=4)),
+    ]
+    assert feed.backfilled == 6 and feed.gap == ""
+
+
+def test_the_first_connection_fetches_nothing_over_rest(streams: FakeAlpacaStream, rest: FakeAlpaca) -> None:
+    rest.add_minute_bars("AAPL", T0, 3)
+    feed = _feed(streams, rest_url=rest.url)
+    reader = Reader(feed)
+    try:
+        streams.wait_until("a subscription", lambda s: s.subscribed("AAPL"))
+        streams.push_bar("AAPL", T0 + timedelta(minutes=5))
+        reader.wait_for(1)
+    finally:
+        feed.close()
+    assert rest.count("GET", "/v2/stocks/bars") == 0 and feed.backfilled == 0
+
+
+def test_a_gap_that_cannot_be_fetched_reports_market_data_down_naming_the_window(streams: FakeAlpacaStream) -> None:
+    """Fail closed: strategies must not trade on a series with a silent hole in it."""
+    feed = _feed(streams)  # the REST API is unreachable (127.0.0.1:9)
+    reader = Reader(feed)
+    try:
+        streams.wait_until("a subscription", lambda s: s.subscribed("AAPL"))
+        streams.push_bar("AAPL", T0)
+        reader.wait_for(1)
+        _reconnect(streams, feed)
+        deadline = time.monotonic() + 15  # three tries, 1 s and 2 s apart
+        while not feed.gap and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with pytest.raises(NetworkError, match=r"the bars since 2025-01-02T14:32:00.*could not be fetched"):
+            feed.heartbeat()
+    finally:
+        feed.close()
