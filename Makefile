@@ -37,7 +37,7 @@ bench: $(STAMP)
 # Extend with e.g. `make mutate MUTATE_PATHS="tbot_core/safety/kill_switch.py tbot_core/x.py"`.
 MUTATE_PATHS ?= tbot_core/safety/kill_switch.py tbot_core/safety/watchdog_bot.py tbot_core/safety/escalation.py \
                 tbot_core/safety/risk_bot.py tbot_core/runtime/restart.py \
-                tbot_core/control.py tbot_core/audit.py tbot_core/gate.py \
+                tbot_core/control.py tbot_core/audit.py tbot_core/gate.py tbot_core/gate_offline.py \
                 tbot_core/strategies/open.py tbot_core/strategies/mid.py tbot_core/strategies/close.py \
                 tbot_core/enhancements/finnhub_fundamental_guard.py \
                 tbot_core/ledger/validate.py tbot_core/ledger/posting.py tbot_core/ledger/sync.py tbot_core/ledger/batch.py tbot_core/ledger/draft.py \

@@ -15,6 +15,9 @@ tuning summary, never to the ledger.
 for it is actually sent: the engine calls ``order_sent`` after the broker took
 the order, so an entry that risk, the kill switch, a suspension or a stop then
 refuses leaves the ticker free for another strategy.  Exits never use a ticker.
+
+The fast backtest's shortcuts (blocks the gate proves without a signal, counted as
+``decide`` counts them) are in ``gate_offline``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import time
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
@@ -31,9 +34,10 @@ from tbot_core.config import Settings
 from tbot_core.enhancements.base import Enhancement, EnhancementEnv, Outcome, Verdict
 from tbot_core.enhancements.failure_log import FailureThrottle
 from tbot_core.enhancements.registry import build_enhancements
-from tbot_core.enhancements.ticker_blocklist import TickerBlocklist, used_reason
+from tbot_core.enhancements.ticker_blocklist import TickerBlocklist
 from tbot_core.enhancements.tuning_tracker import TuningTracker
 from tbot_core.enhancements.verdict_log import VerdictLog
+from tbot_core.gate_offline import ModuleStats, OfflineShortcuts
 from tbot_core.identity import Identity
 from tbot_core.money import Money
 from tbot_core.paths import HomePaths
@@ -59,16 +63,7 @@ class GateDecision:
     verdicts: tuple[Verdict, ...]
 
 
-class _ModuleStats:
-    __slots__ = ("allowed", "blocked", "last_reason", "errored")
-
-    def __init__(self) -> None:
-        self.allowed = self.blocked = 0
-        self.last_reason = ""
-        self.errored = False
-
-
-class Gate:
+class Gate(OfflineShortcuts):
     def __init__(
         self,
         settings: Settings,
@@ -93,7 +88,7 @@ class Gate:
         # The registry builds every module under its name: these two are always these classes.
         self.blocklist = cast(TickerBlocklist, self.modules["ticker_blocklist"])
         self.tracker = cast(TuningTracker, self.modules["tuning_tracker"])
-        self._stats = {name: _ModuleStats() for name in self.modules}
+        self._stats = {name: ModuleStats() for name in self.modules}
         self._chains: dict[str, tuple[Enhancement, ...]] = {}
         self.log = (
             VerdictLog(paths.strategy_log(identity.BOT_IDENTITY, settings.log_format), settings.log_format)
@@ -144,56 +139,6 @@ class Gate:
             if not verdict.allow:
                 return self._finish(signal, tuple(verdicts), verdict)
         return self._finish(signal, tuple(verdicts), None)
-
-    def used_ticker_block(self, strategy: str, symbol: str, day: date) -> bool:
-        """True when ``decide`` would block a valid ``strategy`` entry of ``symbol`` on ``day`` at the blocklist.
-
-        The fast backtest meets thousands of entries on a ticker already used that session; this answers
-        without a signal, counted as ``decide`` counts the block (module stats, tuning tracker).  Only an
-        offline gate (no audit, no verdict log) answers: False means "call ``decide``".  The caller
-        vouches that the entry's time falls on ``day`` and its price is a positive finite number.
-        """
-        if self.log is not None or self.audit is not None or self._chain(strategy) is None:
-            return False
-        first = self.blocklist.used_on(day, symbol)
-        if first is None:
-            return False
-        self._count_block(strategy, (), self.blocklist.name)
-        self._stats[self.blocklist.name].last_reason = used_reason(symbol, first)
-        return True
-
-    def array_block(self, strategy: str, symbol: str, day: date, passed: tuple[str, ...], blocker: str) -> bool:
-        """True when ``decide`` would block a valid ``strategy`` entry of ``symbol`` on ``day`` at ``blocker``.
-
-        For the fast backtest, which judged the filters ``passed`` (allowing) and ``blocker`` over arrays
-        (``backtest/fast/entry_filters.py``); the gate checks they lead its chain after the blocklist and
-        that the blocklist allows, and counts the decision as ``decide`` does (module counts, tuning
-        tracker; no verdict objects, the last reasons stay).  Only an offline gate answers; False: call
-        ``decide``.
-        """
-        if self.log is not None or self.audit is not None:
-            return False
-        chain = self._chain(strategy)
-        names = (*passed, blocker)
-        if chain is None or tuple(m.name for m in chain[1 : len(names) + 1]) != names:
-            return False
-        if not self.blocklist.free_on(day, symbol):
-            return False
-        self._count_block(strategy, (self.blocklist.name, *passed), blocker)
-        return True
-
-    def _count_block(self, strategy: str, passed: tuple[str, ...], blocker: str) -> None:
-        """What ``decide`` counts for an entry the modules ``passed`` allowed and ``blocker`` blocked."""
-        for name in passed:
-            self._stats[name].allowed += 1
-            self._stats[name].errored = False
-        self._stats[blocker].blocked += 1
-        self._stats[blocker].errored = False
-        if self.tracker.enabled:
-            try:
-                self.tracker.observe(strategy, False, blocker)
-            except Exception:  # decide would audit it (an offline gate has no audit) and block all the same
-                self._stats[self.tracker.name].errored = True
 
     def _run(self, module: Enhancement, signal: Signal, market: MarketContext) -> Verdict:
         stats = self._stats[module.name]

@@ -90,10 +90,12 @@ def simulation_from_fills(
     final_cash: Decimal,
     final_equity: Decimal,
     marks: dict[str, Decimal],
+    times: np.ndarray | None = None,
 ) -> SimulationResult:
-    """Trades and the equity curve from the broker's fills, in the order it booked them."""
+    """Trades and the equity curve from the broker's fills, in the order it booked them (``times``: the bars'
+    ``bar_times`` when the caller has them already)."""
     symbols = sorted(bars)
-    timeline = bar_times(bars)
+    timeline = bar_times(bars) if times is None else times
     cash = starting_cash
     open_trips: dict[str, _RoundTrip] = {}
     done: list[tuple[str, _RoundTrip]] = []

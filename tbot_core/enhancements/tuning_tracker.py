@@ -77,6 +77,16 @@ class TuningTracker(Enhancement):
             stats.blocks[blocked_by] += 1
         self._dirty = True
 
+    def observe_blocked(self, strategy: str, blocked_by: str, times: int) -> None:
+        """``observe(strategy, False, blocked_by)`` ``times`` times (the fast backtest's bulk blocks)."""
+        if times < 1:
+            return
+        stats = self._for(strategy)
+        stats.signals += times
+        if blocked_by:
+            stats.blocks[blocked_by] += times
+        self._dirty = True
+
     def record_trade(self, strategy: str, pnl: Decimal, duration_s: float) -> None:
         """One closed round trip (``runtime.round_trips``): realised PnL in account currency, fees included."""
         stats = self._for(strategy)

@@ -7,6 +7,14 @@ the cash do not change, so the equity of every bar in between is one array
 expression (cash + shares x forward-filled marks); the check runs over that
 stretch only when the loop needs to know (a signal reached the kill switch,
 a fill is about to change the positions, the end of the run).
+
+Most runs never halt, so the loop first runs *optimistically*: every check
+answers "not halted" and only notes the latest bar it was asked about; at the
+end ``judge_run`` judges every bar at once from the fills (one array pass).
+If the first breach comes after the last check, the run is exactly what the
+careful watch makes (no check could have seen it; the end-of-run check finds
+it at the same bar); otherwise ``trusted`` is False and the run is made again
+with the careful watch.
 """
 
 from __future__ import annotations
@@ -32,8 +40,10 @@ class _Limits:
 
 
 class DailyLossWatch:
-    def __init__(self, timeline: Timeline, settings: Settings) -> None:
+    def __init__(self, timeline: Timeline, settings: Settings, *, optimistic: bool = False) -> None:
         self.timeline = timeline
+        self.optimistic = optimistic
+        self.last_check = -1  # optimistic: the latest bar a check was asked about
         self.settings = settings
         self._limits = cast(Any, _Limits(settings))
         self.checked = -1  # the last bar of the stream judged so far
@@ -48,6 +58,9 @@ class DailyLossWatch:
 
     def halted(self, upto: int, cash: int, positions: dict[str, tuple[int, str]]) -> bool:
         """Judge every bar through ``upto`` with this cash and these positions; True once halted."""
+        if self.optimistic:
+            self.last_check = max(self.last_check, upto)
+            return False
         if self.triggered_at is not None:
             return True
         if upto <= self.checked:
@@ -116,6 +129,52 @@ class DailyLossWatch:
                 return self._trigger(first_new, 0, limit)
             self.day, self.sod, self.limit = int(days[b - 1]), cash, limit
         return False
+
+    @property
+    def trusted(self) -> bool:
+        """An optimistic run's checks all answered as the careful watch would (after ``judge_run``)."""
+        return self.triggered_at is None or self.triggered_at > self.last_check
+
+    def judge_run(self, cash0: int, changes: list[tuple[int, int, str, int]]) -> None:
+        """Every bar of the stream judged at once, from the starting cash and the fills' changes in order.
+
+        ``changes``: per fill, (its stream bar, the cash after it, its symbol, the shares held after it).  A
+        fill's bar is judged before it (the loop checks, then orders): its change counts from the next bar.
+        """
+        tl = self.timeline
+        total = tl.total
+        if total == 0:
+            return
+        # Equity by its changes from bar to bar, summed (whole cents: any order of the sum is the same sum).
+        at = np.array([g for g, _, _, _ in changes], dtype=np.int64)  # the fills' stream bars, in order
+        delta = np.zeros(total + 1, dtype=np.int64)
+        delta[0] = cash0
+        np.add.at(delta, at + 1, np.diff(np.array([cash0, *(cash for _, cash, _, _ in changes)], dtype=np.int64)))
+        for symbol in dict.fromkeys(symbol for _, _, symbol, _ in changes):
+            t = tl.per[symbol]
+            held, qty, moves = [0], 0, []
+            for g, _, other, shares in changes:
+                if other == symbol:
+                    moves.append((g, shares - qty))
+                    qty = shares
+                held.append(qty)
+            # At each of its bars: the shares held then (fills before that bar) times the mark's move.
+            shares_at = np.array(held, dtype=np.int64)[np.searchsorted(at, t.gpos, side="left")]
+            delta[t.gpos[1:]] += shares_at[1:] * np.diff(t.cents)
+            # After each of its fills: the change in shares times the mark at the fill's bar.
+            bars = np.array([g for g, _ in moves], dtype=np.int64)
+            marks = t.cents[np.searchsorted(t.gpos, bars, side="right") - 1]
+            np.add.at(delta, bars + 1, np.array([d for _, d in moves], dtype=np.int64) * marks)
+        equity = np.cumsum(delta[:total])
+        days = tl.day
+        starts = np.r_[0, np.flatnonzero(days[1:] != days[:-1]) + 1]
+        sod = equity[starts]
+        limit = np.array([self.limit_cents(v) for v in sod.tolist()], dtype=np.int64)
+        breach = np.flatnonzero(equity < np.repeat(sod - limit, np.diff(np.r_[starts, total])))  # sod - equity > limit
+        if breach.size:
+            i = int(breach[0])
+            d = int(np.searchsorted(starts, i, side="right")) - 1
+            self._trigger(i, int(equity[i] - sod[d]), int(limit[d]))
 
     def _trigger(self, at: int, pnl: int, limit: int) -> bool:
         self.triggered_at = at

@@ -26,6 +26,7 @@ for decisions, but replays the incremental arithmetic of
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from itertools import accumulate
 
 import numpy as np
@@ -197,7 +198,8 @@ class Indicators:
     def snapshots(self, bars: np.ndarray, adx_threshold: float) -> SnapshotTable:
         """``snapshot`` after each of many bars, the arithmetic done over arrays (a strategy's candidates)."""
         if bars.size == 0:
-            return SnapshotTable(self.t, bars, *([np.empty(0)] * 7))
+            none = np.empty(0)
+            return SnapshotTable(self.t, bars, none, none, none, none, none, none, self.vwap_at)
         rolling = self.rolling()
         assert rolling.s2 is not None
         period = self.bb_period
@@ -213,11 +215,6 @@ class Indicators:
         width = std * self.num_std
         upper, lower = middle + width, middle - width
         atr_ = self.exact_atr[bars] if self._exact_atr is not None else self.atr[bars]
-        if self._vwap is None:
-            self._vwap = Vwap(self.t)
-        volume = self._vwap.volume[bars]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            vwap = np.where(volume > 0, self._vwap.pv[bars] / volume, np.nan)
         close = self.t.bars.close[bars]
         self.adx_at(int(bars[0]), adx_threshold)  # builds the array form
         assert self._adx is not None
@@ -226,7 +223,7 @@ class Indicators:
             close_call = np.abs(adx_ - adx_threshold) <= ADX_TIE * max(1.0, abs(adx_threshold))
         for i in np.flatnonzero(close_call).tolist():
             adx_[i] = self.adx_at(int(bars[i]), adx_threshold)
-        return SnapshotTable(self.t, bars, close, adx_, upper, middle, lower, atr_, vwap)
+        return SnapshotTable(self.t, bars, close, adx_, upper, middle, lower, atr_, self.vwap_at)
 
     def snapshot(self, k: int, adx_threshold: float) -> IndicatorSnapshot:
         """``SymbolIndicators.snapshot()`` after bar ``k`` (every bar of a backtest is sound)."""
@@ -251,7 +248,8 @@ class SnapshotTable:
     """``Indicators.snapshot`` after each of many bars, as arrays; an ``IndicatorSnapshot`` is built when asked.
 
     Most candidates never reach a filter that reads one (the ticker is used, the strategy holds it), so
-    building them all up front cost more than the arithmetic.
+    building them all up front cost more than the arithmetic.  No filter reads the VWAP: it is worked
+    out (``Indicators.vwap_at``, the same division) only for a snapshot that is built.
     """
 
     def __init__(
@@ -264,7 +262,7 @@ class SnapshotTable:
         middle: np.ndarray,
         lower: np.ndarray,
         atr: np.ndarray,
-        vwap: np.ndarray,
+        vwap: Callable[[int], float],
     ) -> None:
         self.t, self.bars = t, bars
         self.close, self.adx, self.upper, self.middle, self.lower, self.atr, self.vwap = (
@@ -291,6 +289,6 @@ class SnapshotTable:
             float(self.middle[i]),
             float(self.lower[i]),
             float(self.atr[i]),
-            float(self.vwap[i]),
+            self.vwap(k),
             0,
         )

@@ -9,15 +9,17 @@ forms cannot reproduce are refused with one line naming the settings.
 
 from __future__ import annotations
 
+import gc
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from tbot_core.backtest.data import SymbolBars
-from tbot_core.backtest.fast.loop import EventLoop, ReplayVix
-from tbot_core.backtest.fast.timeline import Timeline, build_timeline
+from tbot_core.backtest.fast.loop import EventLoop
+from tbot_core.backtest.fast.timeline import ReplayVix, Timeline, build_timeline
 from tbot_core.backtest.fills import simulation_from_fills
 from tbot_core.backtest.run_info import EngineRun, paper_fill_model
 from tbot_core.backtest.scratch import live_settings
@@ -63,6 +65,47 @@ def check_supported(settings: Settings, timeline: Timeline) -> None:
             )
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for the run, as it was afterwards.
+
+    The run makes few reference cycles but many short-lived containers; a full collection that falls
+    inside it scans every object of the process (the calendar, pandas, the bars): a third of a second on
+    a million bars, landing on one run and not the next.  Refcounting frees what the run drops meanwhile.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _replay(
+    timeline: Timeline, names: list[str], s: Settings, identity: Identity, fundamentals: Any, *, optimistic: bool
+) -> EventLoop:
+    """One pass of the event loop with a fresh gate, market data and account (``optimistic``: ``DailyLossWatch``)."""
+    gate = Gate(
+        s,
+        identity,
+        HomePaths(offline_home(tempfile.gettempdir())),
+        audit=None,
+        broker_code="PAPER",
+        fundamentals=fundamentals,
+        persist=False,
+    )
+    vix = ReplayVix()
+    market = MarketData(vix=vix, vix_name="feed", fundamentals=fundamentals if s.fundamental_guard_enabled else None)
+    now: list[datetime | None] = [None]  # the bar being replayed: what the point-in-time file answers as of
+    if fundamentals is not None:
+        # ISO text of the bar's UTC day: all the point-in-time lookup reads of it (``today[:10]``).
+        fundamentals.today = lambda: None if now[0] is None else now[0].date().isoformat()
+    loop = EventLoop(timeline, names, s, gate, market, vix, lambda ts: now.__setitem__(0, ts), optimistic=optimistic)
+    loop.run()
+    return loop
+
+
 def run_events(
     bars: dict[str, SymbolBars],
     strategy: str,
@@ -73,6 +116,18 @@ def run_events(
     progress: Callable[[str], None] | None = None,
 ) -> EngineRun:
     """The fast engine over ``bars`` for ``strategy`` (open|mid|close|all) with ``settings`` (filters toggled)."""
+    with collector_paused():
+        return _run(bars, strategy, settings, identity, fundamentals, progress)
+
+
+def _run(
+    bars: dict[str, SymbolBars],
+    strategy: str,
+    settings: Settings,
+    identity: Identity | None,
+    fundamentals: Any,
+    progress: Callable[[str], None] | None,
+) -> EngineRun:
     started = time.perf_counter()
     s = live_settings(settings, strategy)
     if fundamentals is None and s.fundamental_guard_enabled:  # a backtest never asks Finnhub (docs/backtest.md)
@@ -80,27 +135,13 @@ def run_events(
     names = enabled_strategies(s)
     timeline = build_timeline(bars)
     check_supported(s, timeline)
-    gate = Gate(
-        s,
-        identity or FAST_IDENTITY,
-        HomePaths(offline_home(tempfile.gettempdir())),
-        audit=None,
-        broker_code="PAPER",
-        fundamentals=fundamentals,
-        persist=False,
-    )
-    vix = ReplayVix()
-    market = MarketData(vix=vix, vix_name="feed", fundamentals=fundamentals if s.fundamental_guard_enabled else None)
-    now: list[datetime | None] = [None]  # the bar being replayed: what the point-in-time file answers as of
     previous = getattr(fundamentals, "today", None)
-    if fundamentals is not None:
-        # ISO text of the bar's UTC day: all the point-in-time lookup reads of it (``today[:10]``).
-        fundamentals.today = lambda: None if now[0] is None else now[0].date().isoformat()
     try:
-        loop = EventLoop(timeline, names, s, gate, market, vix, lambda ts: now.__setitem__(0, ts))
         if progress is not None and timeline.total >= PROGRESS_BARS:
             progress(f"fast engine: {timeline.total:,} bars, strategies {', '.join(names) or 'none'}")
-        loop.run()
+        loop = _replay(timeline, names, s, identity or FAST_IDENTITY, fundamentals, optimistic=True)
+        if not loop.watch.trusted:  # the kill switch halted trading before a check: the careful way
+            loop = _replay(timeline, names, s, identity or FAST_IDENTITY, fundamentals, optimistic=False)
     finally:
         if fundamentals is not None:
             fundamentals.today = previous
@@ -115,6 +156,7 @@ def run_events(
         final_cash=from_cents(account.cash),
         final_equity=from_cents(equity),
         marks={sym: from_cents(last_marks[sym]) for sym in account.positions},
+        times=timeline.times,
     )
     watch = loop.watch
     return EngineRun(

@@ -20,8 +20,9 @@ import pandas as pd
 
 from tbot_core.backtest.data import SymbolBars
 from tbot_core.backtest.scratch import vix_table
-from tbot_core.errors import ConfigError
+from tbot_core.errors import ConfigError, LogicError
 from tbot_core.market_calendar import NEW_YORK, Session, _calendar  # the calendar session_on reads
+from tbot_core.timeutil import iso_z
 
 SECONDS_PER_MINUTE = 60.0
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -95,6 +96,7 @@ class Timeline:
     order_symbol: np.ndarray  # symbol rank of every bar of the stream
     order_local: np.ndarray  # the bar's index in its symbol
     total: int
+    times: np.ndarray  # every bar time of any symbol, sorted and unique (``data.bar_times``)
 
 
 def _micros(ts: np.ndarray) -> np.ndarray:
@@ -118,17 +120,17 @@ def _sessions(days: np.ndarray) -> tuple[list[Session | None], np.ndarray, np.nd
     schedule = cal.schedule
     first, last = cal.first_session.date(), cal.last_session.date()
     where = schedule.index.get_indexer(pd.DatetimeIndex(days.astype("datetime64[ns]")))
-    opens, closes = schedule["open"], schedule["close"]
-    found: list[Session | None] = []
+    listed = np.array([row >= 0 and first <= day <= last for day, row in zip(days.tolist(), where.tolist())], bool)
+    rows = where[listed]
+    # The schedule's rows read as whole columns: the same aware datetimes ``Timestamp.to_pydatetime`` gives.
+    opened, closed = pd.DatetimeIndex(schedule["open"].iloc[rows]), pd.DatetimeIndex(schedule["close"].iloc[rows])
     open_us = np.zeros(days.size, dtype=np.int64)
     close_us = np.zeros(days.size, dtype=np.int64)
-    for i, (day, row) in enumerate(zip(days.tolist(), where.tolist())):
-        if row < 0 or not first <= day <= last:
-            found.append(None)
-            continue
-        opened, closed = opens.iloc[row], closes.iloc[row]
-        found.append(Session(day, opened.to_pydatetime(), closed.to_pydatetime()))
-        open_us[i], close_us[i] = opened.value // 1000, closed.value // 1000
+    open_us[listed], close_us[listed] = opened.asi8 // 1000, closed.asi8 // 1000
+    found: list[Session | None] = [None] * days.size
+    at = np.flatnonzero(listed).tolist()
+    for i, day, o, c in zip(at, days[at].tolist(), opened.to_pydatetime().tolist(), closed.to_pydatetime().tolist()):
+        found[i] = Session(day, o, c)
     return found, open_us, close_us
 
 
@@ -171,26 +173,54 @@ def build_timeline(bars: dict[str, SymbolBars]) -> Timeline:
         per[s] = SymbolTimeline(
             s, series, np.empty(0, np.int64), sess, in_session, msince, mtc, group, sessions=sessions
         )
-    ts = np.concatenate([bars[s].ts for s in symbols])
-    rank = np.concatenate([np.full(len(bars[s]), k) for k, s in enumerate(symbols)])
-    local = np.concatenate([np.arange(len(bars[s])) for s in symbols])
-    order = np.lexsort((rank, ts)) if len(symbols) > 1 else np.arange(ts.size)
-    position = np.empty(order.size, dtype=np.int64)
-    position[order] = np.arange(order.size)
-    start = 0
-    for s in symbols:
-        per[s].gpos = position[start : start + len(bars[s])]
-        start += len(bars[s])
+    positions, day, rank, local, times = _stream(bars, symbols, same_as)
+    for s, gpos in zip(symbols, positions):
+        per[s].gpos = gpos
     vts, vlevel = vix_table(bars)
     vix_ts, vix_level = vts.astype("datetime64[ns]").astype(np.int64), vlevel.tolist()
     for s in symbols:
         per[s].vix_ts, per[s].vix_level = vix_ts, vix_level
-    return Timeline(
-        symbols,
-        per,
-        sessions,
-        ts[order].astype("datetime64[D]").astype(np.int64),
-        rank[order],
-        local[order],
-        int(order.size),
-    )
+    return Timeline(symbols, per, sessions, day, rank, local, int(day.size), times)
+
+
+def _stream(
+    bars: dict[str, SymbolBars], symbols: list[str], same_as: dict[str, str]
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The engine's bar stream: by time, then symbol rank.  Per symbol its bars' stream positions; per stream
+    bar its UTC day number, symbol rank and index in its symbol; and ``bar_times`` (sorted unique times)."""
+    first = bars[symbols[0]].ts
+    if len(symbols) > 1 and all(same_as[s] == symbols[0] for s in symbols) and bool(np.all(first[1:] > first[:-1])):
+        # The same strictly increasing times for every symbol: the stream takes them in turn at each time.
+        m, n = first.size, len(symbols)
+        day = np.repeat(first.astype("datetime64[D]").astype(np.int64), n)
+        positions = [np.arange(m, dtype=np.int64) * n + k for k in range(n)]
+        return positions, day, np.tile(np.arange(n), m), np.repeat(np.arange(m), n), first
+    ts = np.concatenate([bars[s].ts for s in symbols])
+    rank = np.concatenate([np.full(len(bars[s]), k) for k, s in enumerate(symbols)])
+    local = np.concatenate([np.arange(len(bars[s])) for s in symbols])
+    # By time, then symbol rank: the symbols are concatenated in rank order, so a stable sort by time alone
+    # (a merge of already sorted runs) is ``np.lexsort((rank, ts))``.
+    order = np.argsort(ts, kind="stable") if len(symbols) > 1 else np.arange(ts.size)
+    position = np.empty(order.size, dtype=np.int64)
+    position[order] = np.arange(order.size)
+    bounds = np.cumsum([0, *(len(bars[s]) for s in symbols)]).tolist()
+    positions = [position[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    stream = ts[order]
+    times = first if len(symbols) == 1 else _sorted_unique(stream)  # as ``bar_times`` answers
+    return positions, stream.astype("datetime64[D]").astype(np.int64), rank[order], local[order], times
+
+
+class ReplayVix:
+    """The replay feed's VIX (``ReplayFeed.vix``) as ``MarketData`` asks for it: the loop primes the answer."""
+
+    def __init__(self) -> None:
+        self._ts: datetime | None = None
+        self._level: float | None = None
+
+    def prime(self, ts: datetime, level: float | None) -> None:
+        self._ts, self._level = ts, level
+
+    def vix(self, ts: datetime) -> float | None:
+        if ts != self._ts:
+            raise LogicError(f"fast engine: VIX asked at {iso_z(ts)}, primed for another bar")
+        return self._level
