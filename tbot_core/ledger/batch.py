@@ -26,6 +26,7 @@ from tbot_core.ledger.chain import Unrenderable, draft_hash, draft_sections, nex
 from tbot_core.ledger.conn import open_ledger
 from tbot_core.ledger.draft import Draft
 from tbot_core.ledger.failures import LedgerBatchError, classify
+from tbot_core.gc_pause import gc_paused
 from tbot_core.ledger.validate import check_batch
 from tbot_core.timeutil import iso_z
 
@@ -129,6 +130,10 @@ class Ledger:
         self.close()
 
     def run(self, meta: BatchMeta, build: Callable[[Draft], None]) -> BatchOutcome:
+        with gc_paused:  # the rows of a batch hold no cycles; see gc_pause.py
+            return self._run(meta, build)
+
+    def _run(self, meta: BatchMeta, build: Callable[[Draft], None]) -> BatchOutcome:
         conn = self.conn
         started = iso_z()
         draft: Draft | None = None

@@ -122,13 +122,14 @@ class Draft:
         batch_id, gid, no = self.meta.batch_id, self._next_group, len(self.groups)
         groups_out: list[tuple[Any, ...]] = []
         add = groups_out.append
+        spelled: dict[str | None, str | None] = {None: None}  # a batch names a handful of brokers: spell each once
         try:
             for kind, effective_utc, memo, legs, symbol, code, fitid, content_hash in groups:
                 count = len(legs) if isinstance(legs, (list, tuple)) else 0
                 if count < 2:
                     return False
                 no += 1
-                broker = None if code is None else broker_code(code)
+                broker = spelled[code] if code in spelled else spelled.setdefault(code, broker_code(code))
                 add((gid, batch_id, kind, effective_utc, memo, symbol, broker, fitid, content_hash, None, no, count))
                 gid += 1
             # One comprehension for every leg of the batch: one per group cost a call per group.

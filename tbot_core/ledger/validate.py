@@ -95,12 +95,12 @@ def legs_pass(legs: list[tuple[Any, ...]], ends: Sequence[int], accounts: Collec
 def check_batch(groups: list[tuple[Any, ...]], stray_legs: list[tuple[Any, ...]]) -> None:
     """Groups are the drafted rows ``(group_id, batch_id, kind, effective, memo, symbol, broker, fitid, ...)``;
     ``stray_legs`` are ``(group_id, account_code, debit_cents, credit_cents)`` added outside a group."""
-    fitids: set[tuple[str, str]] = set()
-    for group in groups:
-        if group[7] is not None:
-            key = (group[6], group[7])
+    keyed = [(group[6], group[7]) for group in groups if group[7] is not None]
+    if len(set(keyed)) != len(keyed):  # one pass in C answers "all distinct"; the loop below names the first repeat
+        fitids: set[tuple[str, str]] = set()
+        for key in keyed:
             if key in fitids:
-                raise validation("duplicate_fitid", f"fitid {group[7]} of broker {group[6]} appears twice in the batch")
+                raise validation("duplicate_fitid", f"fitid {key[1]} of broker {key[0]} appears twice in the batch")
             fitids.add(key)
     if stray_legs:
         drafted = {group[0]: group for group in groups}
