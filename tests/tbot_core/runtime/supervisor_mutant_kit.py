@@ -3,6 +3,7 @@ recording the engine and watchdog threads instead of starting them (so a test se
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tbot_core.audit import AuditLog
@@ -13,6 +14,7 @@ from tbot_core.home import BotHome
 from tbot_core.runtime.supervisor import (
     Supervisor,
 )
+from tbot_core.runtime.wiring import Fakes
 from tbot_core.safety.notifier_bot import Notifier
 from tests.fakes.faults import RecordingNotifier
 from tests.tbot_core.runtime.core_harness import make_home
@@ -33,7 +35,7 @@ class NotStarted:
 
 
 class Kit:
-    def __init__(self, tmp_path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, tmp_path, env: dict[str, str] | None = None, fakes: Fakes | None = None) -> None:
         self.paths = make_home(tmp_path, env or {}, bars=4, symbols=("SPY",))
         self.home = BotHome(str(self.paths.root))
         self.clock = SimClock()
@@ -45,20 +47,30 @@ class Kit:
             self.threads.append(thread)
             return thread
 
-        self.sup = Supervisor(self.home, clock=self.clock, spawn=spawn)  # type: ignore[arg-type]
+        self.sup = Supervisor(self.home, fakes, clock=self.clock, spawn=spawn)  # type: ignore[arg-type]
         self.exits: list[int] = []
         self.sup.exit_process = self.exits.append  # type: ignore[method-assign]
 
-    def open(self) -> Supervisor:
-        """What ``run`` does before the startup pipeline: context, store, notifier, parts."""
+    def opened(self) -> Supervisor:
+        """What ``run`` does before ``_start``: the context and the notifier (alerts recorded in ``sent``)."""
         sup = self.sup
         self.audit = AuditLog(self.paths.audit_db)
         sup.ctx = CoreContext(self.paths, sup.settings, sup.identity, sup.log, self.audit, Matrix())
-        sup.store = CoreStore(self.paths.core_db)
         inner = Notifier(lambda name: None, sup.log, bot_identity=sup.identity.BOT_IDENTITY)
         sup.notifier = RecordingNotifier(inner, sent=self.sent, raises=lambda event: False)  # type: ignore[assignment]
+        return sup
+
+    def open(self) -> Supervisor:
+        """What ``run`` does before the startup pipeline: context, notifier, store, parts."""
+        sup = self.opened()
+        sup.store = CoreStore(self.paths.core_db)
         sup.build_parts()
         return sup
+
+    def log_rows(self) -> list[dict]:
+        """The system log's rows (JSON lines)."""
+        path = self.paths.system_log(self.sup.identity.BOT_IDENTITY, self.sup.settings.log_format)
+        return [json.loads(line) for line in path.read_text().splitlines()]
 
     def flag(self, flag: str, reason: str = "", source: str = "cli", user: str = "ops"):
         write_flag(self.paths, flag, reason=reason, source=source, operator=Operator(user, None))

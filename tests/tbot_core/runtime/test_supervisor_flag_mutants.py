@@ -9,11 +9,17 @@ Each test names what the supervisor must do with a control flag.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+import pytest
+
 from tbot_core.control import Operator, read_flags, write_flag
+from tbot_core.runtime.reconcile import Mismatch
 from tbot_core.runtime.supervisor import (
     EXIT_GAVE_UP,
     EXIT_OK,
 )
+from tbot_core.safety.kill_switch import RESET_EVENT
 from tests.tbot_core.runtime.supervisor_mutant_kit import Kit
 
 # -- flags ----------------------------------------------------------------------------------------------------------
@@ -66,6 +72,15 @@ def test_a_system_stop_from_before_this_core_started_is_superseded_and_does_noth
     assert sup.context.matrix.state("feed_down") == "armed"
 
 
+def test_a_system_stop_requested_the_instant_this_core_started_is_acted_on(tmp_path):
+    kit = Kit(tmp_path)
+    flag = kit.flag("stop", "feed_down: at start", source="system")
+    kit.sup.started_utc = flag.requested_utc  # only a request from before this core is someone else's
+    sup = kit.open()
+    sup.handle_flag(flag)
+    assert kit.ack("stop")["outcome"] == "controlled stop" and sup.control.stop.is_set()
+
+
 def test_an_operator_stop_from_before_the_start_still_stops(tmp_path):
     kit = Kit(tmp_path)
     flag = kit.flag("stop", "feed_down: typed by hand")
@@ -90,6 +105,7 @@ def test_a_system_stop_whose_row_says_no_reboot_ends_the_core(tmp_path):
     assert sup._stop_cause == "key revoked" and sup.control.stop.is_set()
     (stop,) = kit.rows("supervisor", "controlled_stop")
     assert stop.context_dict() == {"matrix_row": "validation_fail", "cause": "key revoked", "restart": False}
+    assert stop.severity == "critical"
     (refused,) = kit.rows("supervisor", "engine_not_restarted")
     assert refused.severity == "critical"
     assert refused.context_dict() == {
@@ -138,6 +154,27 @@ def test_a_fatal_stop_by_default_names_a_second_worker_failure(tmp_path):
     (refused,) = kit.rows("supervisor", "engine_not_restarted")
     assert refused.context_dict()["reason"] == "no restart after a second worker failure"
     assert sup._restart_at is None
+
+
+@pytest.mark.parametrize(("stop", "row"), [("fatal_stop", "logic_error"), ("controlled_stop", "feed_down")])
+def test_a_stop_whose_engine_ignores_it_audits_the_cause_and_ends_the_process(tmp_path, stop, row):
+    kit = Kit(tmp_path)
+    sup = kit.open()
+    sup.start_engine()
+    kit.threads[0].alive = True  # an engine thread that does not end when told to
+    getattr(sup, stop)(row, "engine wedged")
+    (exit_row,) = kit.rows("supervisor", "engine_unresponsive_exit")
+    assert exit_row.context_dict()["cause"] == "engine wedged" and kit.exits == [5]
+
+
+def test_a_garbled_flag_file_is_quarantined_and_audited_by_the_flag_pass(tmp_path):
+    kit = Kit(tmp_path)
+    sup = kit.open()
+    (kit.paths.control_dir / "stop.flag").write_bytes(b"\x00 not a flag")
+    sup._handle_flags()
+    (row,) = kit.rows("control", "flag_quarantined")
+    assert row.context_dict()["file"] == "stop.flag" and row.severity == "warning"
+    assert not (kit.paths.control_dir / "stop.flag").exists() and not sup.stop_requested.is_set()
 
 
 def test_a_start_flag_starts_a_stopped_engine_and_cancels_a_pending_restart(tmp_path):
@@ -204,6 +241,8 @@ def test_a_reset_flag_rearms_a_halted_switch_and_says_when_there_was_nothing_to_
     outcomes = [r.context_dict()["outcome"] for r in kit.rows("control", "flag_reset_acknowledged")]
     assert outcomes == ["not halted; nothing to reset", "kill switch re-armed"]
     assert not sup.kill.triggered
+    (reset,) = kit.rows("kill_switch", RESET_EVENT)  # who re-armed it, and why, for the next audit
+    assert reset.context_dict()["operator"] == "bob" and reset.context_dict()["reason"] == "checked the fills"
 
 
 def test_defense_flags_switch_defense_mode_on_and_off_with_the_matrix_row_and_an_audit_row(tmp_path):
@@ -220,6 +259,22 @@ def test_defense_flags_switch_defense_mode_on_and_off_with_the_matrix_row_and_an
     factor = str(sup.settings.defense_mode_factor)
     assert on.context_dict() == {"cause": "defense_on flag from carol", "factor": factor}
     assert off.context_dict() == {"cause": "defense_off flag from carol", "factor": factor}
+
+
+def test_an_ack_mismatch_flag_lets_entries_through_again_in_the_operators_name(tmp_path):
+    kit = Kit(tmp_path)
+    sup = kit.open()
+    sup.handle_flag(kit.flag("ack_mismatch", "nothing to accept"))
+    assert kit.ack("ack_mismatch")["outcome"] == "no broker mismatch to acknowledge"
+    found = Mismatch("position", "SPY", Decimal(5), Decimal(0), "broker holds 5, books 0")
+    sup.control.mismatch.report([found], "engine start", kit.audit)
+    assert sup.control.mismatch.blocking
+    sup.handle_flag(kit.flag("ack_mismatch", "the 5 SPY are mine", user="dana"))
+    assert not sup.control.mismatch.blocking
+    outcomes = [r.context_dict()["outcome"] for r in kit.rows("control", "flag_ack_mismatch_acknowledged")]
+    assert outcomes[-1] == "acknowledged 1 broker mismatch(es); new entries allowed"
+    (accepted,) = kit.rows("engine", "broker_mismatch_acknowledged")
+    assert accepted.context_dict()["operator"] == "dana" and accepted.context_dict()["reason"] == "the 5 SPY are mine"
 
 
 def test_every_pending_flag_is_handled_in_one_pass(tmp_path):

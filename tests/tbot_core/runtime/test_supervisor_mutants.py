@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+from decimal import Decimal
 
 import apsw
 import pytest
@@ -23,6 +24,7 @@ from tbot_core.control import Operator, write_flag
 from tbot_core.errors import ConfigError
 from tbot_core.home import BotHome
 from tbot_core.runtime import supervisor as supervisor_module
+from tbot_core.runtime.reconcile import Mismatch
 from tbot_core.runtime.supervisor import (
     EXIT_BLOCKED,
     EXIT_CRASHED,
@@ -83,6 +85,18 @@ def test_launch_starts_the_watchdog_then_the_engine_and_audits_the_start(tmp_pat
     (started,) = kit.rows("supervisor", "core_started")
     assert started.context_dict() == {"pid": os.getpid(), "checks": 2}
     assert not sup.control.defense
+    (line,) = [r for r in kit.log_rows() if r["message"] == "core started"]
+    assert line["module"] == "supervisor" and line["context"] == {"pid": os.getpid()}
+
+
+def test_after_launch_a_broker_mismatch_is_alerted_through_the_cores_notifier(tmp_path):
+    kit = Kit(tmp_path)
+    sup = kit.open()
+    sup.launch()
+    found = Mismatch("position", "SPY", Decimal(5), Decimal(0), "broker holds 5, books 0")
+    assert sup.control.mismatch.report([found], "engine start", kit.audit)
+    ((event, cause, _),) = kit.sent
+    assert event == "broker_mismatch" and cause.startswith("engine start: SPY position: broker holds 5, books 0")
 
 
 def test_a_config_with_defense_mode_active_launches_in_defense(tmp_path):
@@ -113,7 +127,7 @@ def test_a_failed_check_blocks_launch_with_the_matrix_row_an_audit_row_and_an_al
     assert all(r.severity == "critical" for r in blocked)
     assert sup.blocked_reason == "security_bot: key swapped; ledger_schema: bad table"
     ((event, cause, _),) = kit.sent
-    assert event == "launch_blocked" and "key swapped" in cause and "bad table" in cause and "; " in cause
+    assert event == "launch_blocked" and cause == "; ".join(r.one_line() for r in sup.checks[1:])
     out = capsys.readouterr().out
     assert [line.split(" ", 3)[3] for line in out.splitlines()] == [
         "security_bot: FAIL: key swapped (hint: restore it)",
@@ -210,7 +224,7 @@ def test_a_blocked_run_exits_blocked_and_audits_a_critical_stop(tmp_path):
 
 class CrashingLoop(Supervisor):
     def _loop(self) -> None:
-        raise RuntimeError("loop bug " + "z" * 400)
+        raise RuntimeError("loop bug " + "z" * 5000)
 
 
 def test_a_crash_in_the_loop_is_audited_logged_alerted_and_exits_crashed(tmp_path, capsys):
@@ -234,7 +248,10 @@ def test_a_crash_in_the_loop_is_audited_logged_alerted_and_exits_crashed(tmp_pat
     assert ("core_crashed", detail, {"scope": "All"}) in sent
     assert f"core crashed: {detail} (traceback in the system log)" in capsys.readouterr().err
     log = paths.system_log(sup.identity.BOT_IDENTITY, sup.settings.log_format).read_text()
-    assert "Traceback" in log and "core crashed" in log
+    (error,) = [row for row in map(json.loads, log.splitlines()) if row["level"] == "error"]
+    assert error["module"] == "supervisor" and error["message"] == f"core crashed: {detail}"
+    trace = error["context"]["traceback"]  # its last 4000 characters: where it failed and with what
+    assert len(trace) == 4000 and trace.endswith("z" * 100 + "\n") and "RuntimeError: loop bug" not in trace
 
 
 # -- before launch --------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import socket
 import threading
 from email import message_from_string
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -25,7 +26,8 @@ from tests.tbot_core.safety.alert_servers import Inbox, _free_port
 
 
 def start_webhook() -> tuple[ThreadingHTTPServer, list[dict]]:
-    """A webhook receiver recording method, content type, bearer and body; ``?status=N`` makes it answer N."""
+    """A webhook receiver recording method, content type, bearer and body; ``?status=N&reason=R`` makes it answer
+    N with the reason phrase R."""
     received: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -39,8 +41,8 @@ def start_webhook() -> tuple[ThreadingHTTPServer, list[dict]]:
                     "body": json.loads(body),
                 }
             )
-            status = int(self.path.partition("status=")[2] or 204)
-            self.send_response(status)
+            query = parse_qs(urlsplit(self.path).query)
+            self.send_response(int(query.get("status", ["204"])[0]), query.get("reason", [None])[0])
             self.send_header("Content-Length", "0")
             self.end_headers()
 
@@ -180,6 +182,7 @@ def test_the_webhook_gets_the_message_as_json_with_a_bearer_token_only_when_one_
     assert first["auth"] is None and second["auth"] == "Bearer tok-Hq2Wn7aZ"
     assert first["body"]["event"] == "e1" and first["body"]["context"] == {"symbol": "SPY"}
     assert first["content_type"] == "application/json" and first["method"] == "POST"
+    assert first["body"]["severity"] == "critical"  # the default: an alert is critical unless told otherwise
 
 
 def test_a_webhook_refusal_is_counted_and_logged_and_the_next_alert_still_goes_out(tmp_path, receivers):
@@ -192,7 +195,18 @@ def test_a_webhook_refusal_is_counted_and_logged_and_the_next_alert_still_goes_o
     assert notifier.failed == 2 and notifier.sent == 0
     errors = [r for r in _log_rows(tmp_path) if r["level"] == "error"]
     assert [e["context"]["event"] for e in errors] == ["first", "second"]
-    assert "notifier_webhook: send failed: HTTPError" in errors[0]["message"]
+    assert errors[0]["message"] == "notifier_webhook: send failed: HTTPError: HTTP Error 500: Internal Server Error"
+    assert {e["module"] for e in errors} == {"notifier_bot"}
+
+
+def test_a_refusals_log_line_carries_the_receivers_answer_cut_to_200_characters(tmp_path, receivers):
+    creds = receivers.creds()
+    creds["notifier_webhook"]["url"] += "?status=503&reason=" + "r" * 300
+    notifier = Notifier(lambda n: creds.get(n) if n == "notifier_webhook" else None, _log(tmp_path), bot_identity="T")
+    notifier.notify("e", "c")
+    notifier.close()
+    (error,) = [r for r in _log_rows(tmp_path) if r["level"] == "error"]
+    assert error["message"] == "notifier_webhook: send failed: HTTPError: " + ("HTTP Error 503: " + "r" * 300)[:200]
 
 
 class Silent:
@@ -237,6 +251,20 @@ def test_a_channel_that_never_answers_fails_after_the_notifiers_timeout_instead_
         silent.close()
 
 
+def test_closing_waits_only_as_long_as_asked_for_a_send_that_hangs(tmp_path):
+    silent = Silent()
+    creds = {"notifier_webhook": {"url": f"http://127.0.0.1:{silent.port}/hook"}}
+    notifier = Notifier(creds.get, _log(tmp_path), bot_identity="T", timeout_s=120)
+    try:
+        notifier.notify("e", "c")
+        sending = notifier._thread
+        notifier.close(timeout_s=0.2)
+        assert sending is not None and sending.is_alive()  # still stuck in the send: close gave up waiting
+        assert notifier._thread is None and notifier.sent == 0
+    finally:
+        silent.close()
+
+
 def test_an_alert_is_sent_with_a_default_timeout_so_a_hung_server_cannot_hold_it_forever(tmp_path, receivers):
     notifier = Notifier(receivers.creds().get, _log(tmp_path), bot_identity="T")
     assert notifier.timeout_s == 5.0
@@ -276,6 +304,7 @@ def test_credentials_are_loaded_once_per_channel_and_a_missing_channel_is_logged
     assert asked == ["notifier_smtp", "notifier_webhook"]
     infos = [r["message"] for r in _log_rows(tmp_path) if r["level"] == "info"]
     assert infos == ["notifier_smtp: not configured", "notifier_webhook: not configured"]
+    assert {r["module"] for r in _log_rows(tmp_path)} == {"notifier_bot"}
 
 
 def test_a_channels_password_and_token_are_scrubbed_everywhere_once_loaded(tmp_path):
