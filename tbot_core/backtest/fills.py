@@ -132,7 +132,9 @@ def simulation_from_fills(
     if cash != final_cash:
         raise LogicError(f"paper fills replay to cash {cash}, but the paper account holds {final_cash}")
     done.extend(open_trips.items())
-    done.sort(key=lambda item: (bars[item[0]].ts[item[1].first_bar], item[0]))
+    # By entry time as int nanoseconds (comparing numpy datetime64 scalars costs microseconds each), then symbol.
+    nanos = {symbol: bars[symbol].ts.astype("datetime64[ns]", copy=False).view(np.int64) for symbol in symbols}
+    done.sort(key=lambda item: (int(nanos[item[0]][item[1].first_bar]), item[0]))
     trades = [_trade(n, symbol, trip, marks.get(symbol)) for n, (symbol, trip) in enumerate(done, start=1)]
     equity = step_array(len(timeline), cash_steps, float(starting_cash))
     for symbol in symbols:
@@ -140,7 +142,9 @@ def simulation_from_fills(
             continue
         series = bars[symbol]
         held = step_array(len(series), [(b, float(q)) for b, q in qty_steps[symbol]], 0.0)
-        pos = latest_bar(series.ts, timeline)
+        # Usually every symbol has a bar at every time of the timeline: its own bars are then the timeline's.
+        same = len(series.ts) == len(timeline) and np.array_equal(series.ts, timeline)
+        pos = np.arange(len(timeline)) if same else latest_bar(series.ts, timeline)
         valid = pos >= 0
         contrib = np.zeros(len(timeline))
         contrib[valid] = held[pos[valid]] * series.close[pos[valid]]

@@ -48,15 +48,24 @@ class Rolling:
         self.x, self.period = x, period
         n = x.size
         blocks = -(-n // RESUM_EVERY) if n else 0
-        k = np.arange(blocks * RESUM_EVERY).reshape(blocks, RESUM_EVERY)
-        first = np.maximum(k[:, 0] - period + 1, 0)
+        size = blocks * RESUM_EVERY
+        block_starts = np.arange(0, size, RESUM_EVERY)
+        first = np.maximum(block_starts - period + 1, 0)
         self.ref = x[first] if n else np.empty(0)
-        valid = k < n
-        kk = np.minimum(k, n - 1) if n else k
-        dev = np.where(valid, x[kk] - self.ref[:, None], 0.0)
-        has_old = valid & (k >= period)
-        old = np.where(has_old, x[np.maximum(kk - period, 0)] - self.ref[:, None], 0.0)
-        starts = [(int(a), int(b)) for a, b in zip(first.tolist(), k[:, 0].tolist())]
+        # Bar k's value and the one leaving its window (``k - period``), less the block's reference, in rows of
+        # one block; 0.0 past the last bar and before a full window (slices and a padded copy: no gather).
+        padded = np.zeros(size)
+        padded[:n] = x
+        dev = padded.reshape(blocks, RESUM_EVERY) - self.ref[:, None]
+        dev.reshape(-1)[n:] = 0.0
+        padded[:] = 0.0
+        if n > period:
+            padded[period:n] = x[: n - period]
+        old = padded.reshape(blocks, RESUM_EVERY) - self.ref[:, None]
+        flat = old.reshape(-1)
+        flat[: min(period, n)] = 0.0
+        flat[n:] = 0.0
+        starts = list(zip(first.tolist(), block_starts.tolist()))
         self.s1 = self._sums([math.fsum(x[a : b + 1] - x[a]) for a, b in starts], -old, dev)[:n]
         self.s2: np.ndarray | None = None
         if squares:
@@ -65,13 +74,17 @@ class Rolling:
 
     @staticmethod
     def _sums(start: list[float], minus: np.ndarray, plus: np.ndarray) -> np.ndarray:
+        # Per block the terms start, -old[1], +new[1], -old[2], ... summed in that order; the running sum after
+        # each bar is where its +new landed.  Laid out as (block, bar, [-old, +new]) pairs with the first pair's
+        # +new slot holding the start, they are filled by two contiguous copies, not strided ones.
         blocks = len(start)
-        terms = np.empty((blocks, 2 * RESUM_EVERY - 1))
-        terms[:, 0] = start
-        terms[:, 1::2] = minus[:, 1:]
-        terms[:, 2::2] = plus[:, 1:]
-        np.cumsum(terms, axis=1, out=terms)
-        return terms[:, 0::2].ravel()
+        terms = np.empty((blocks, RESUM_EVERY, 2))
+        terms[:, :, 0] = minus
+        terms[:, :, 1] = plus
+        row = terms.reshape(blocks, 2 * RESUM_EVERY)[:, 1:]
+        row[:, 0] = start
+        np.cumsum(row, axis=1, out=row)
+        return terms[:, :, 1].ravel()
 
     def ref_at(self, k: int) -> float:
         return float(self.ref[k // RESUM_EVERY])
@@ -124,10 +137,17 @@ class Vwap:
         n = len(b)
         pv = (b.high + b.low + b.close) / 3.0 * b.volume
         self.pv, self.volume = np.empty(n), np.empty(n)
-        starts = np.flatnonzero(np.r_[True, t.group[1:] != t.group[:-1]]).tolist() if n else []
-        for begin, end in zip(starts, [*starts[1:], n]):
-            np.cumsum(pv[begin:end], out=self.pv[begin:end])
-            np.cumsum(b.volume[begin:end], out=self.volume[begin:end])
+        starts = np.flatnonzero(np.r_[True, t.group[1:] != t.group[:-1]]) if n else np.empty(0, np.int64)
+        lengths = np.diff(np.r_[starts, n])
+        # Consecutive sessions of one length are the rows of one 2-D block: an accumulate along a row adds its
+        # values in order, as one session's running sum does (the same floats), with one call per block.
+        runs = np.flatnonzero(np.r_[True, lengths[1:] != lengths[:-1]]).tolist() if n else []
+        for first, last in zip(runs, [*runs[1:], len(starts)]):
+            size, begin = int(lengths[first]), int(starts[first])
+            end = begin + size * (last - first)
+            shape = (last - first, size)
+            np.cumsum(pv[begin:end].reshape(shape), axis=1, out=self.pv[begin:end].reshape(shape))
+            np.cumsum(b.volume[begin:end].reshape(shape), axis=1, out=self.volume[begin:end].reshape(shape))
 
     def at(self, k: int) -> float:
         volume = float(self.volume[k])

@@ -49,7 +49,7 @@ from tbot_core.backtest.filtering import strategy_chains
 from tbot_core.config import Settings
 from tbot_core.data.market import MarketData
 from tbot_core.gate import Gate
-from tbot_core.money import from_cents, round_to_cents
+from tbot_core.money import round_to_cents
 from tbot_core.safety.risk_bot import Holding, RiskBot
 from tbot_core.signals import Side, Signal
 
@@ -356,7 +356,7 @@ class EventLoop:
             symbol=signal.symbol,
             side=signal.side,
             price=signal.price,
-            equity=from_cents(equity),
+            equity=Decimal(equity).scaleb(-2),
             holdings=holdings,
             defense=False,
         )
@@ -369,11 +369,12 @@ class EventLoop:
         """Equity in cents and the holdings at stream bar ``g``, every held symbol marked at its latest close."""
         equity: int = self.account.cash
         holdings = {}
+        per = self.tl.per
         for symbol, (qty, owner) in self.account.positions.items():
-            t = self.tl.per[symbol]
-            mark = int(t.cents[int(t.gpos.searchsorted(g, side="right")) - 1])
-            equity += qty * mark
-            holdings[symbol] = Holding(qty, from_cents(qty * mark), owner)
+            t = per[symbol]
+            value = qty * int(t.cents[int(t.gpos.searchsorted(g, side="right")) - 1])
+            equity += value
+            holdings[symbol] = Holding(qty, Decimal(value).scaleb(-2), owner)  # ``from_cents``, the same Decimal
         return equity, holdings
 
     def _signal(

@@ -9,11 +9,9 @@ forms cannot reproduce are refused with one line naming the settings.
 
 from __future__ import annotations
 
-import gc
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +25,7 @@ from tbot_core.config import Settings
 from tbot_core.data.market import MarketData, vix_source_name
 from tbot_core.errors import ConfigError
 from tbot_core.gate import Gate
+from tbot_core.gc_pause import gc_paused
 from tbot_core.identity import Identity
 from tbot_core.money import from_cents, round_to_cents
 from tbot_core.paths import HomePaths, offline_home
@@ -65,23 +64,6 @@ def check_supported(settings: Settings, timeline: Timeline) -> None:
             )
 
 
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off for the run, as it was afterwards.
-
-    The run makes few reference cycles but many short-lived containers; a full collection that falls
-    inside it scans every object of the process (the calendar, pandas, the bars): a third of a second on
-    a million bars, landing on one run and not the next.  Refcounting frees what the run drops meanwhile.
-    """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 def _replay(
     timeline: Timeline, names: list[str], s: Settings, identity: Identity, fundamentals: Any, *, optimistic: bool
 ) -> EventLoop:
@@ -116,7 +98,7 @@ def run_events(
     progress: Callable[[str], None] | None = None,
 ) -> EngineRun:
     """The fast engine over ``bars`` for ``strategy`` (open|mid|close|all) with ``settings`` (filters toggled)."""
-    with collector_paused():
+    with gc_paused:  # few cycles, many short-lived containers: see tbot_core/gc_pause.py
         return _run(bars, strategy, settings, identity, fundamentals, progress)
 
 

@@ -64,15 +64,16 @@ class SymbolTimeline:
 
     vix_ts: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64), repr=False)
     vix_level: list[float] = field(default_factory=list, repr=False)
-    _vix_pos: np.ndarray | None = field(default=None, repr=False)
+    _ns: np.ndarray | None = field(default=None, repr=False)
 
     def vix_at(self, k: int) -> float | None:
         """What ``ReplayFeed.vix`` answers at bar ``k``: the latest level at or before it, None before the first."""
-        if self._vix_pos is None:
-            self._vix_pos = np.searchsorted(
-                self.vix_ts, self.bars.ts.astype("datetime64[ns]").astype(np.int64), "right"
-            )
-        i = int(self._vix_pos[k])
+        if not self.vix_level:
+            return None
+        if self._ns is None:  # a view when the bars are in nanoseconds already
+            self._ns = self.bars.ts.astype("datetime64[ns]", copy=False).view(np.int64)
+        # One search per signal: a few thousand signals, not a search for each of a million bars.
+        i = int(self.vix_ts.searchsorted(self._ns[k], "right"))
         return self.vix_level[i - 1] if i else None
 
     def session_of(self, k: int) -> Session:

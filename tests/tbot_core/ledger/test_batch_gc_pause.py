@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tbot_core.ledger.draft import Draft
 from tbot_core.gc_pause import gc_paused
+from tbot_core.ledger.draft import Draft
 
 from .batch_kit import PAIR, posting, refusal, run
 from .helpers import EFFECTIVE
