@@ -26,20 +26,28 @@ OHLCV_FIELDS = ("timestamp_utc", "symbol", "open", "high", "low", "close", "volu
 VIX_FIELDS = ("timestamp_utc", "vix")
 
 
-def _parse_ts(text: str, where: str) -> datetime:
+def _parse_ts(text: str, source: str, line: int | None = None) -> datetime:
+    # Runs once per bar time: the error's "file:line" is only formatted when there is an error.
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ConfigError(f"{where}: timestamp_utc: expected ISO 8601 UTC like 2026-01-05T14:30:00Z") from None
+        raise ConfigError(
+            f"{_where(source, line)}: timestamp_utc: expected ISO 8601 UTC like 2026-01-05T14:30:00Z"
+        ) from None
     if moment.tzinfo is None:
-        raise ConfigError(f"{where}: timestamp_utc: expected a UTC time ending in Z")
+        raise ConfigError(f"{_where(source, line)}: timestamp_utc: expected a UTC time ending in Z")
     return moment
+
+
+def _where(source: str, line: int | None) -> str:
+    return source if line is None else f"{source}:{line}"
 
 
 class ReplayFeed(Feed):
     def __init__(self, ohlcv: Path, vix: Path, settings: Settings, *, start_after: str | None = None) -> None:
         self.ohlcv = ohlcv
         self.vix_path = vix
+        self._vix_name = vix.name  # named in a bad row's error; read per VIX row, so taken once
         self.speed = float(settings.replay_speed)
         self.start_after = start_after
         self.delivered = 0
@@ -65,33 +73,31 @@ class ReplayFeed(Feed):
                 )
         started = time.monotonic()
         last_text, last_ts = "", None
+        # Looked up once: the loop below runs per row (what it sets on ``self`` others read while it runs).
+        source, closed, start_after, speed = self.ohlcv.name, self._closed.is_set, self.start_after, self.speed
         with open(self.ohlcv, newline="", encoding="utf-8") as handle:
             rows = csv.reader(handle)
             header = next(rows, None)
             if header is None or tuple(h.strip() for h in header) != OHLCV_FIELDS:
-                raise ConfigError(f"{self.ohlcv.name}:1: expected header {','.join(OHLCV_FIELDS)}")
+                raise ConfigError(f"{source}:1: expected header {','.join(OHLCV_FIELDS)}")
             for line, row in enumerate(rows, start=2):
-                if self._closed.is_set():
+                if closed():
                     return
                 if len(row) != 7:
-                    raise ConfigError(f"{self.ohlcv.name}:{line}: expected 7 fields, got {len(row)}")
-                text = row[0]
-                if self.start_after is not None and text < self.start_after:
+                    raise ConfigError(f"{source}:{line}: expected 7 fields, got {len(row)}")
+                text, symbol, o, h, lo, c, v = row
+                if start_after is not None and text < start_after:
                     continue
                 if text != last_text or last_ts is None:  # the first row's time is parsed even if it is empty
                     if last_text and text < last_text:
-                        raise ConfigError(f"{self.ohlcv.name}:{line}: timestamp_utc goes back in time")
-                    last_ts, last_text = _parse_ts(text, f"{self.ohlcv.name}:{line}"), text
+                        raise ConfigError(f"{source}:{line}: timestamp_utc goes back in time")
+                    last_ts, last_text = _parse_ts(text, source, line), text
                 try:
-                    bar = Bar(
-                        last_ts, row[1], float(row[2]), float(row[3]), float(row[4]), float(row[5]), float(row[6])
-                    )
+                    bar = Bar(last_ts, symbol, float(o), float(h), float(lo), float(c), float(v))
                 except ValueError:
-                    raise ConfigError(
-                        f"{self.ohlcv.name}:{line}: open/high/low/close/volume: expected numbers"
-                    ) from None
-                if self.speed > 0:
-                    due = started + self.delivered / self.speed
+                    raise ConfigError(f"{source}:{line}: open/high/low/close/volume: expected numbers") from None
+                if speed > 0:
+                    due = started + self.delivered / speed
                     delay = due - time.monotonic()
                     if delay > 0 and self._closed.wait(delay):
                         return
@@ -125,6 +131,6 @@ class ReplayFeed(Feed):
             self._vix_next = None
             return
         try:
-            self._vix_next = (_parse_ts(row[0], self.vix_path.name), float(row[1]))
+            self._vix_next = (_parse_ts(row[0], self._vix_name), float(row[1]))
         except (ValueError, IndexError):
             raise ConfigError(f"{self.vix_path.name}: row {row[:2]!r}: expected timestamp_utc,vix") from None

@@ -105,6 +105,7 @@ class Engine(Waits, Books, Reconciles):
         # What other threads may read: replaced whole by ``publish`` (see engine_view.py), never mutated.
         self.view = EngineView(bars=self.bars)
         self._gate_dirty = True
+        self._loud = True  # a signal, a fill or a new day this bar: compare the view's loud parts (see below)
         self._published_at = clock()
         self._day = ""
         self.sod_cents: int | None = None
@@ -115,6 +116,7 @@ class Engine(Waits, Books, Reconciles):
         self._ts_text = UtcTime("")  # iso_z of the current bar's time ("" before the first bar)
         self._vix: float | None = None
         self._pnl_minute_due = False
+        self._point_cents, self._point_money = 0, from_cents(0)  # the last PnL point's amount, both forms
         self._broker_on_bar = broker.on_bar if broker.simulated else None
         self._fill_events = broker.fills_waiting if isinstance(broker, StreamsFills) else None
         self._last_flush = self._last_gate_flush = self._last_ledger_sync = clock()
@@ -134,18 +136,19 @@ class Engine(Waits, Books, Reconciles):
         self.ledger.post_pending()
         self._reconcile("engine start")  # after posting: a fill the ledger had not booked yet is no mismatch
         ended = EngineState.CRASHED  # unless the loop says otherwise
+        control, stop = self.control, self.control.stop  # looked up once: the loop below runs per bar
         try:
             for bar in self.feed.bars():
-                if self.control.stop.is_set():
+                if stop.is_set():
                     ended = EngineState.STOPPED
                     break
-                if self.control.reconcile_due:
+                if control.reconcile_due:
                     self._reconcile("broker resumed")
                 if not self._process_with_retry(bar):
                     ended = EngineState.ESCALATED
                     break
             else:
-                ended = EngineState.STOPPED if self.control.stop.is_set() else EngineState.FEED_ENDED
+                ended = EngineState.STOPPED if stop.is_set() else EngineState.FEED_ENDED
         except Exception as exc:
             self.errors.handle(exc, where="feed", context={"bar_utc": self._ts_text})
             ended = EngineState.ESCALATED
@@ -228,21 +231,25 @@ class Engine(Waits, Books, Reconciles):
         ``QUIET_PUBLISH_SECONDS``: state.json is written about that often, and a fast replay then does not build
         a view per bar.  The kill switch reads the engine's own numbers on every bar, never this view.
         """
-        # Runs on every bar: plain comparisons, cheapest and likeliest first, no tuples built.
+        # Runs on every bar, no tuples built.  Orders, verdicts, cash and the day's start change only on a bar
+        # that handled a signal, read fills or began a day (``_loud``): only then are they compared.
         v, j, p = self.view, self.journal, self.portfolio
-        if (
-            self._gate_dirty
-            or j.verdicts is not v.verdicts
-            or j.orders is not v.orders
-            or p.cash_cents != v.cash_cents
-            or self.sod_cents != v.sod_cents
-            or self.day_limit_cents != v.day_limit_cents
+        if self._gate_dirty or (
+            self._loud
+            and (
+                j.verdicts is not v.verdicts
+                or j.orders is not v.orders
+                or p.cash_cents != v.cash_cents
+                or self.sod_cents != v.sod_cents
+                or self.day_limit_cents != v.day_limit_cents
+            )
         ):
             self.publish()
         elif (marked in p.positions or j.history is not v.pnl_history) and (
             self._clock() - self._published_at >= QUIET_PUBLISH_SECONDS
         ):
             self.publish()
+        self._loud = False
 
     def _new_timestamp(self, bar: Bar) -> None:
         # The market context is the data layer's (``MarketData``, bundled with the feed by build_parts); a
@@ -268,10 +275,12 @@ class Engine(Waits, Books, Reconciles):
         self.kill.evaluate(pnl, self.day_limit_cents, self._ts_text, problem)
         if pnl is not None and self._pnl_minute_due:
             self._pnl_minute_due = False
-            self.journal.pnl(PnlPoint(t=self._ts_text, pnl=from_cents(pnl)))
+            if pnl != self._point_cents:  # a flat book's PnL repeats minute after minute: convert it once
+                self._point_cents, self._point_money = pnl, from_cents(pnl)
+            self.journal.pnl(PnlPoint(t=self._ts_text, pnl=self._point_money))
 
     def _start_day(self, day: str, equity: int | None) -> None:
-        self._day = day
+        self._day, self._loud = day, True  # the day's start is published at the end of this bar
         stored = self.store.day_start_equity(day)
         if stored is None and equity is not None:
             self.store.set_day_start_equity(day, from_cents(equity))
@@ -281,6 +290,7 @@ class Engine(Waits, Books, Reconciles):
 
     # -- one signal through gate -> risk -> kill switch -> broker ----------------------------------
     def _handle_signal(self, signal: Signal, vix: float | None) -> None:
+        self._loud = True
         held = self.portfolio.positions.get(signal.symbol)
         owner = None if held is None else held[2]
         if signal.side == "sell" and owner != signal.strategy:

@@ -44,6 +44,7 @@ class Books:
     """Mixin for ``Engine``."""
 
     def _after_fills(self) -> None:
+        self._loud = True  # the account was read: cash may differ from the view's
         self.portfolio.refresh()
         self._tell_holdings()
         self.publish()  # a fill changes what others may see: do not wait for the end of the bar
@@ -117,6 +118,7 @@ class Books:
     _clock: Callable[[], float]
     _ts_text: UtcTime
     _gate_dirty: bool
+    _loud: bool
     _paper: bool
     _unflushed: int
     _last_flush: float

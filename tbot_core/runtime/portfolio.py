@@ -38,6 +38,8 @@ class Portfolio:
         self.refreshed = True
 
     def equity_cents(self) -> tuple[int | None, str]:
+        if not self.positions:  # flat: the common case on most bars, and this runs on every one
+            return self.cash_cents, ""
         total = self.cash_cents
         for symbol, (qty, _avg, _strategy) in self.positions.items():
             mark = self.marks.get(symbol)

@@ -86,6 +86,8 @@ class KillSwitch:
                 f"(limit {from_cents(limit_cents)})",
                 bar_utc=bar_utc,
             )
+        else:
+            return False  # within the limit (the common case, every bar): armed as it was
         return self._state.triggered
 
     def trigger(self, cause: str, *, bar_utc: str | None = None, actor: str = "system", **detail: Any) -> None:

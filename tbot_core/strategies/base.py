@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -122,14 +122,22 @@ class Strategy(abc.ABC):
         """The intraday exit rule: what this strategy holds is sold ``minutes`` before the session's real close."""
         if session.minutes_to_close(bar.ts) > minutes:  # most bars: not due, and no reason text to format
             return []
-        return self.exit_due(bar, state, True, f"flat {minutes} min before the {session.close:%H:%M} UTC close", vix)
+        return self.exit_due(
+            bar, state, True, lambda: f"flat {minutes} min before the {session.close:%H:%M} UTC close", vix
+        )
 
-    def exit_due(self, bar: Bar, state: SymbolState, due: bool, reason: str, vix: float | None) -> list[Signal]:
-        """The sell of an exit rule that is ``due``: once per session per symbol, and only if held."""
+    def exit_due(
+        self, bar: Bar, state: SymbolState, due: bool, reason: Callable[[], str], vix: float | None
+    ) -> list[Signal]:
+        """The sell of an exit rule that is ``due``: once per session per symbol, and only if held.
+
+        ``reason`` is called only when the sell is made: an exit rule is asked on every bar, and
+        formatting its reason (a time, a ratio) would cost more than the rule itself.
+        """
         if not due or state.memo.get("exit_sent") or not self.holds(bar.symbol):
             return []
         state.memo["exit_sent"] = True
-        return [self.signal(bar, "sell", reason, state, vix, exit=True)]
+        return [self.signal(bar, "sell", reason(), state, vix, exit=True)]
 
     def signal(self, bar: Bar, side: Side, reason: str, state: SymbolState, vix: float | None, **extra: Any) -> Signal:
         context = {"indicators": state.indicators.snapshot(), "vix": vix, **extra}

@@ -35,16 +35,17 @@ class EndOfDayMomentum(Strategy):
         window = self.settings.strat_close_window_minutes
         after = self.settings.strat_close_exit_minutes_after_open
         # Before the window only: a position held then was bought in an earlier session (entries are in the window).
+        to_close = session.minutes_to_close(bar.ts)
         exit_ = self.exit_due(
             bar,
             state,
-            session.minutes_since_open(bar.ts) >= after and session.minutes_to_close(bar.ts) > window,
-            f"overnight hold sold {after} min after the {session.open:%H:%M} UTC open",
+            session.minutes_since_open(bar.ts) >= after and to_close > window,
+            lambda: f"overnight hold sold {after} min after the {session.open:%H:%M} UTC open",
             vix,
         )
         if exit_:
             return exit_
-        if memo.get("done") or session.minutes_to_close(bar.ts) > window:
+        if memo.get("done") or to_close > window:
             return []
         memo["done"] = True
         vwap, day_open = state.indicators.vwap.value, memo["session_open"]

@@ -43,15 +43,17 @@ class MidSessionReversion(Strategy):
         previous, state.memo["zone"] = state.memo.get("zone", 0), zone
         period = self.settings.bollinger_period
         exit_ = self.exit_due(
-            bar, state, stretch >= 0, f"close back at its {period}-bar mean ({stretch:+.2f} ATR)", vix
+            bar, state, stretch >= 0, lambda: f"close back at its {period}-bar mean ({stretch:+.2f} ATR)", vix
         )
         if exit_:
             return exit_
+        if zone == 0 or zone == previous:  # no new stretch (most bars): the window is not even looked at
+            return []
         in_window = (
             session.minutes_since_open(bar.ts) >= self.settings.strat_open_range_minutes
             and session.minutes_to_close(bar.ts) > self.settings.strat_close_window_minutes
         )
-        if zone == 0 or zone == previous or not in_window:
+        if not in_window:
             return []
         side: Side = "sell" if zone > 0 else "buy"
         if side == "sell" and state.memo.get("exit_sent"):
