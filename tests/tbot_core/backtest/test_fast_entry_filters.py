@@ -117,7 +117,7 @@ def test_the_gates_shortcuts_count_a_block_as_decide_counts_it():
     bars = _markets()["sample"]
     settings = _settings(TUNING_TRACKER_ENABLED="true")
     by_decide, by_shortcut = _gate(settings), _gate(settings)
-    decided = 0
+    decided = used = arrays = 0
     for symbol, t, table in _candidates(bars, settings):
         first = entry_filters.blocks(NAMES, table, settings).tolist()
         for k, j in zip(table.bars.tolist(), first):
@@ -128,8 +128,10 @@ def test_the_gates_shortcuts_count_a_block_as_decide_counts_it():
             day = t.session_of(k).day
             if by_shortcut.used_ticker_block("mid", symbol, day):
                 assert decision.verdicts[-1].module == "ticker_blocklist" and not decision.allow
+                used += 1
             elif j != entry_filters.NONE and by_shortcut.array_block("mid", symbol, day, NAMES[:j], NAMES[j]):
                 assert (decision.allow, decision.verdicts[-1].module) == (False, NAMES[j])
+                arrays += 1
             else:
                 again = by_shortcut.decide(signal, MarketContext(indicators={symbol: snap}))
                 assert _judged(again) == _judged(decision)
@@ -137,7 +139,7 @@ def test_the_gates_shortcuts_count_a_block_as_decide_counts_it():
             if decision.allow:  # the order goes out: the ticker is used for the rest of the session
                 by_decide.order_sent(signal)
                 by_shortcut.order_sent(signal)
-    assert 0 < decided
+    assert 0 < decided and 0 < used and 0 < arrays  # each shortcut was really taken, and counted as decide counts
     assert _counts(by_shortcut) == _counts(by_decide)
     assert _counts(by_decide)[0]["ticker_blocklist"][1] > 0  # used tickers were met
 

@@ -86,6 +86,9 @@ def test_entries_the_arrays_allow_are_decided_and_counted_as_decide_decides_them
             decision = by_decide.decide(signal, _market(signal))
             if j == entry_filters.NONE:
                 again = by_shortcut.decide_prejudged(signal, _market(signal), NAMES)
+                modules = [v.module for v in again.verdicts]
+                # the shortcut was taken: the blocklist ran for real, the prejudged filters made no verdict
+                assert modules[0] == "ticker_blocklist" and not set(NAMES) & set(modules), modules
                 taken += 1
             else:
                 again = by_shortcut.decide(signal, _market(signal))
@@ -139,6 +142,8 @@ def test_a_run_of_entries_on_a_used_ticker_is_counted_as_that_many_decisions():
     assert not in_bulk.used_ticker_blocks("mid", symbol, day, 0)
     assert in_bulk.used_ticker_blocks("mid", symbol, day, len(day_bars) - 1)
     assert _counts(in_bulk) == _counts(by_decide)
+    reasons = [{r.module: r.last_reason for r in g.enhancement_status()} for g in (in_bulk, by_decide)]
+    assert reasons[0]["ticker_blocklist"] == reasons[1]["ticker_blocklist"] != ""  # the operator sees why
 
 
 @given(times=st.integers(0, 5), blocker=st.sampled_from(["ticker_blocklist", "adx_filter", ""]))
