@@ -22,11 +22,11 @@ import apsw
 
 from tbot_core.audit import AuditLog
 from tbot_core.errors import TbotError
+from tbot_core.gc_pause import gc_paused
 from tbot_core.ledger.chain import Unrenderable, draft_hash, draft_sections, next_link
 from tbot_core.ledger.conn import open_ledger
 from tbot_core.ledger.draft import Draft
 from tbot_core.ledger.failures import LedgerBatchError, classify
-from tbot_core.gc_pause import gc_paused
 from tbot_core.ledger.validate import check_batch
 from tbot_core.timeutil import iso_z
 
