@@ -86,19 +86,28 @@ async def test_kill_with_empty_reason_is_refused_in_the_dialog(home: HomePaths) 
         assert "reason is required" in str(app.screen.query_one("#kill-error").render())
 
 
-async def test_reset_refuses_wrong_word_then_accepts_RESET_and_reason(home: HomePaths) -> None:
+@pytest.mark.parametrize(
+    ("key", "wrong", "word", "flag"),
+    [("R", "reset", "RESET", "reset"), ("A", "RESET", "ACCEPT", "ack_mismatch")],
+    ids=["reset the kill switch", "accept a broker mismatch"],
+)
+async def test_a_resuming_control_refuses_the_wrong_word_then_writes_its_flag_with_the_reason(
+    home: HomePaths, key: str, wrong: str, word: str, flag: str
+) -> None:
+    """No stray key lets trading resume: R (kill switch reset) and A (accept a broker-vs-books mismatch) write
+    their flag only once their word, in capitals, and a reason are typed."""
     app = frozen_console(home.root)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("R", *"reset", "enter", *"checked fills", "enter")
+        await pilot.press(key, *wrong, "enter", *"checked fills", "enter")
         await pilot.pause(0.1)
-        assert flag_payload(home, "reset") is None, "lower-case word must not reset"
-        assert "type RESET" in str(app.screen.query_one("#reset-error").render())
+        assert flag_payload(home, flag) is None, f"only the word {word} confirms"
+        assert f"type {word}" in str(app.screen.query_one("#reset-error").render())
         app.screen.query_one("#reset-word").value = ""
         app.screen.query_one("#reset-word").focus()
-        await pilot.press(*"RESET", "enter", "enter")
-        assert await wait_for(pilot, lambda: flag_payload(home, "reset") is not None)
-        assert flag_payload(home, "reset")["reason"] == "checked fills"
+        await pilot.press(*word, "enter", "enter")
+        assert await wait_for(pilot, lambda: flag_payload(home, flag) is not None)
+        assert flag_payload(home, flag)["reason"] == "checked fills"
 
 
 async def test_reset_without_reason_is_refused(home: HomePaths) -> None:
@@ -109,22 +118,6 @@ async def test_reset_without_reason_is_refused(home: HomePaths) -> None:
         await pilot.pause(0.1)
         assert flag_payload(home, "reset") is None
         assert "reason is required" in str(app.screen.query_one("#reset-error").render())
-
-
-async def test_accepting_a_mismatch_needs_the_word_ACCEPT_and_a_reason_and_writes_ack_mismatch(home: HomePaths) -> None:
-    """A stray key never lets entries resume over a broker-vs-books mismatch: A asks for ACCEPT and a reason."""
-    app = frozen_console(home.root)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("A", *"RESET", "enter", *"broker checked", "enter")
-        await pilot.pause(0.1)
-        assert flag_payload(home, "ack_mismatch") is None, "only the word ACCEPT accepts"
-        assert "type ACCEPT" in str(app.screen.query_one("#reset-error").render())
-        app.screen.query_one("#reset-word").value = ""
-        app.screen.query_one("#reset-word").focus()
-        await pilot.press(*"ACCEPT", "enter", "enter")
-        assert await wait_for(pilot, lambda: flag_payload(home, "ack_mismatch") is not None)
-        assert flag_payload(home, "ack_mismatch")["reason"] == "broker checked"
 
 
 async def test_cancelling_the_accept_dialog_writes_nothing(home: HomePaths) -> None:
