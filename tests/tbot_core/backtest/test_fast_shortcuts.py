@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tbot_core.audit import AuditLog
 from tbot_core.backtest.data import read_bars_csv
 from tbot_core.backtest.fast import entry_filters, mid_rule
 from tbot_core.backtest.fast.daily_loss import DailyLossWatch
@@ -210,3 +211,67 @@ def test_an_optimistic_run_is_trusted_only_when_the_halt_comes_after_its_last_ch
     watch.halted(tl.total - 1, 0, {})  # a check at the last bar: any halt comes at or before it
     watch.judge_run(10_000_000, changes)
     assert watch.trusted == (watch.triggered_at is None)
+
+
+def test_an_unusable_or_foreign_signal_given_the_shortcut_is_refused_as_decide_refuses_it():
+    config = _settings()
+    symbol, t, table, first = next(_entries(config))
+    k = table.bars.tolist()[first.index(entry_filters.NONE)]
+    good = _signal(symbol, t, table, k)
+    free = Signal(good.ts, good.strategy, good.symbol, good.side, Decimal(0), "", good.context)  # price 0: unusable
+    for signal in (free, "not a signal"):
+        by_decide, by_shortcut = _gate(config), _gate(config)
+        want = by_decide.decide(signal, _market(good))  # type: ignore[arg-type]  # a foreign object on purpose
+        got = by_shortcut.decide_prejudged(signal, _market(good), NAMES)  # type: ignore[arg-type]  # likewise
+        assert (got.allow, [v.module for v in got.verdicts]) == (want.allow, [v.module for v in want.verdicts])
+        assert not got.allow
+
+
+def test_a_gate_that_logs_or_audits_never_counts_in_bulk_even_on_a_used_ticker(tmp_path):
+    """Every decision of a live gate must reach its verdict log and audit: no shortcut, whichever of the two it keeps."""
+    config = _settings()
+    symbol, t, table, first = next(_entries(config))
+    k = table.bars.tolist()[0]
+    used = _signal(symbol, t, table, k)
+    day = t.session_of(k).day
+    with AuditLog(tmp_path / "audit.db") as audit:
+        for gate in (
+            Gate(config, IDENTITY, HomePaths(tmp_path / "log"), audit=None, broker_code="PAPER", persist=True),
+            Gate(config, IDENTITY, HomePaths(tmp_path / "audit"), audit=audit, broker_code="PAPER", persist=False),
+        ):
+            assert (gate.log is None) != (gate.audit is None)
+            gate.order_sent(used)
+            assert not gate.used_ticker_blocks("mid", symbol, day, 3)
+            assert not gate.array_block("mid", symbol, day, (), "adx_filter")
+
+
+def test_a_bulk_count_leaves_the_allowing_modules_ok_and_shows_a_tracker_that_failed():
+    config = _settings()
+    symbol, t, table, first = next(_entries(config))
+    day = t.session_of(table.bars.tolist()[0]).day
+    gate = _gate(config)
+    assert gate.array_block("mid", symbol, day, ("adx_filter",), "bollinger_confluence")
+    status = {r.module: r.status.value for r in gate.enhancement_status()}
+    assert status["adx_filter"] == status["bollinger_confluence"] == status["tuning_tracker"] == "ok"
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("tracker file gone")
+
+    gate.tracker.observe_blocked = broken  # type: ignore[method-assign]  # the tracker fails inside a bulk count
+    assert gate.array_block("mid", symbol, day, ("adx_filter",), "bollinger_confluence")
+    status = {r.module: r.status.value for r in gate.enhancement_status()}
+    assert status["tuning_tracker"] == "error" and status["adx_filter"] == "ok"
+
+
+def test_an_array_block_is_refused_out_of_the_chains_order_or_on_a_used_ticker_and_counts_nothing():
+    config = _settings()
+    symbol, t, table, first = next(_entries(config))
+    k = table.bars.tolist()[0]
+    day = t.session_of(k).day
+    gate = _gate(config)
+    before = _counts(gate)
+    assert not gate.array_block("mid", symbol, day, ("bollinger_confluence",), "adx_filter")  # not the chain's order
+    assert not gate.array_block("nope", symbol, day, (), "adx_filter")  # no such strategy
+    gate.order_sent(_signal(symbol, t, table, k))  # the ticker is used for the session: the blocklist blocks first
+    assert not gate.array_block("mid", symbol, day, ("adx_filter",), "bollinger_confluence")
+    assert _counts(gate) == before
