@@ -307,31 +307,20 @@ class TradeBotConsole(ConsoleBase):
         )
 
     def action_kill(self) -> None:
-        self.push_screen(KillConfirmScreen(), self._kill_answer)
-
-    def _kill_answer(self, reason: str | None) -> None:
-        if reason:
-            self.action_flag("kill", reason)
-        else:
-            self.ack_text = "kill cancelled: no flag written"
+        self.push_screen(KillConfirmScreen(), partial(self._confirmed, "kill", "kill"))
 
     def action_reset(self) -> None:
-        self.push_screen(ResetConfirmScreen(), self._reset_answer)
-
-    def _reset_answer(self, reason: str | None) -> None:
-        if reason:
-            self.action_flag("reset", reason)
-        else:
-            self.ack_text = "reset cancelled: no flag written"
+        self.push_screen(ResetConfirmScreen(), partial(self._confirmed, "reset", "reset"))
 
     def action_accept_mismatch(self) -> None:
-        self.push_screen(AcceptMismatchScreen(), self._accept_answer)
+        self.push_screen(AcceptMismatchScreen(), partial(self._confirmed, "ack_mismatch", "accept"))
 
-    def _accept_answer(self, reason: str | None) -> None:
+    def _confirmed(self, flag: str, what: str, reason: str | None) -> None:
+        """A confirm dialog's answer: its reason writes ``flag``; a cancel writes nothing and says so."""
         if reason:
-            self.action_flag("ack_mismatch", reason)
+            self.action_flag(flag, reason)
         else:
-            self.ack_text = "accept cancelled: no flag written"
+            self.ack_text = f"{what} cancelled: no flag written"
 
     def control_commands(self) -> Iterable[SystemCommand]:
         for key, flag, _label, long in CONTROLS:

@@ -47,18 +47,14 @@ def post_groups(
     ledger: Ledger, batch_id: str, groups: Sequence[GroupSpec], *, caller: str = "system", reason: str = "posting"
 ) -> BatchOutcome:
     def build(draft: Draft) -> None:
-        spelled: dict[str, str] = {}  # a batch names a handful of brokers: normalize each spelling once
-
-        def spell(code: str) -> str:
-            return spelled.get(code) or spelled.setdefault(code, normalize_broker_code(code))
-
-        # All groups at once when they are all valid; otherwise one by one, so the first fault is named.
-        if isinstance(groups, (list, tuple)) and draft.add_groups(groups, spell):
+        # All groups at once when they are all valid (add_groups spells each broker code once); otherwise one by
+        # one, so the first fault is named.
+        if isinstance(groups, (list, tuple)) and draft.add_groups(groups, normalize_broker_code):
             return
         add = draft.add_group
         for g in groups:
             code = g.broker_code
-            broker = None if code is None else spell(code)
+            broker = None if code is None else normalize_broker_code(code)
             add(
                 g.kind,
                 g.effective_utc,
