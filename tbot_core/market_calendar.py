@@ -45,6 +45,27 @@ class Session:
         return self.close + start, self.close + end
 
 
+@dataclass(frozen=True, slots=True)
+class SessionTime:
+    """Where one bar time falls in its session, worked out once per minute.
+
+    Every strategy asks of every bar how long since the open and how long to
+    the close.  The bars of one minute (one per symbol) share one of these, so
+    that datetime arithmetic is done once per minute, not a few times per bar
+    and strategy; the rules compare plain floats.
+    """
+
+    session: Session
+    ts: datetime
+    since_open: float  # minutes since the session's open
+    to_close: float  # minutes to the session's real close
+    open_now: bool  # inside [open, close)
+
+    @classmethod
+    def at(cls, session: Session, ts: datetime) -> SessionTime:
+        return cls(session, ts, session.minutes_since_open(ts), session.minutes_to_close(ts), session.contains(ts))
+
+
 @lru_cache(maxsize=1)
 def _calendar() -> ExchangeCalendar:
     import exchange_calendars

@@ -17,8 +17,7 @@ NAN = math.nan
 _RESUM_EVERY = 1024
 
 
-def _is_zero(x: float) -> bool:
-    return -TA_EPSILON < x < TA_EPSILON
+_NEG_EPSILON = -TA_EPSILON  # TA-Lib's zero guard, -eps < x < eps, written out where it runs per bar
 
 
 class RollingStats:
@@ -65,8 +64,10 @@ class RollingStats:
         return self._ref + self._s1 / self.period if self.ready else NAN
 
     def std(self) -> float:
-        if not self.ready:
-            return NAN
+        return self._std_of_full() if self.ready else NAN
+
+    def _std_of_full(self) -> float:
+        """``std()`` of a full window (the caller checked ``ready``)."""
         m = self._s1 / self.period
         var = self._s2 / self.period - m * m
         if var < (EXACT_STD_BELOW * (self._ref + m)) ** 2:
@@ -99,9 +100,12 @@ class IncrementalBollinger:
         self.value = (NAN, NAN, NAN)
 
     def update(self, close: float) -> tuple[float, float, float]:
-        self._stats.update(close)
-        mid = self._stats.mean()
-        width = self._stats.std() * self.num_std
+        stats = self._stats
+        stats.update(close)
+        if len(stats._window) < stats.period:  # warm-up: mean() and std() would both say NaN
+            return self.value
+        mid = stats._ref + stats._s1 / stats.period  # mean() and std() of the full window, without their checks
+        width = stats._std_of_full() * self.num_std
         self.value = (mid + width, mid, mid - width)
         return self.value
 
@@ -179,9 +183,19 @@ class IncrementalADX:
             return self.value
         self._plus -= self._plus / n
         self._minus -= self._minus / n
-        self._add_movement(up, down)
-        self._tr = self._tr - self._tr / n + tr
-        dx = self._dx()
+        # The movement and DX steps written out, not called: this runs on every bar of every symbol.
+        if down > 0 and up < down:
+            self._minus += down
+        elif up > 0 and up > down:
+            self._plus += up
+        self._tr = total_range = self._tr - self._tr / n + tr
+        dx: float | None = None
+        if not _NEG_EPSILON < total_range < TA_EPSILON:
+            self.minus_di = minus_di = 100.0 * (self._minus / total_range)
+            self.plus_di = plus_di = 100.0 * (self._plus / total_range)
+            total = minus_di + plus_di
+            if not _NEG_EPSILON < total < TA_EPSILON:
+                dx = 100.0 * (abs(minus_di - plus_di) / total)
         if bar < 2 * n - 1:
             self._sum_dx += 0.0 if dx is None else dx
         elif bar == 2 * n - 1:
@@ -196,16 +210,6 @@ class IncrementalADX:
             self._minus += down
         elif up > 0 and up > down:
             self._plus += up
-
-    def _dx(self) -> float | None:
-        if _is_zero(self._tr):
-            return None
-        self.minus_di = 100.0 * (self._minus / self._tr)
-        self.plus_di = 100.0 * (self._plus / self._tr)
-        total = self.minus_di + self.plus_di
-        if _is_zero(total):
-            return None
-        return 100.0 * (abs(self.minus_di - self.plus_di) / total)
 
 
 class SessionVWAP:

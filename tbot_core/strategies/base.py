@@ -33,7 +33,7 @@ import pandas as pd
 from tbot_core.bars import Bar
 from tbot_core.config import Settings
 from tbot_core.errors import ConfigError
-from tbot_core.market_calendar import Session
+from tbot_core.market_calendar import SessionTime
 from tbot_core.signals import Side, Signal
 from tbot_core.strategies.market_state import MarketState, SymbolIndicators
 
@@ -93,15 +93,15 @@ class Strategy(abc.ABC):
         state = self._states.get(bar.symbol)
         if state is None:
             state = self._states[bar.symbol] = SymbolState(view.indicators)
-        session = view.session if self.uses_session else None
-        if session is not None and session.day != state.session_day:
-            state.session_day = session.day
+        when = view.when if self.uses_session else None
+        if when is not None and when.session.day != state.session_day:
+            state.session_day = when.session.day
             state.memo.clear()
         if not view.sound:
             return []
-        if self.uses_session and (session is None or not session.contains(bar.ts)):
+        if self.uses_session and (when is None or not when.open_now):
             return []
-        signals = self.decide(bar, vix, state, session)
+        signals = self.decide(bar, vix, state, when)
         for sig in signals:
             if sig.side == "sell" and self.holds(sig.symbol):
                 state.memo["exit_sent"] = True  # any sell of a held symbol is this session's exit for it
@@ -113,18 +113,20 @@ class Strategy(abc.ABC):
         return signals
 
     @abc.abstractmethod
-    def decide(self, bar: Bar, vix: float | None, state: SymbolState, session: Session | None) -> list[Signal]:
-        """Signals for this (sound, in-session) bar; the indicators already include it."""
+    def decide(self, bar: Bar, vix: float | None, state: SymbolState, when: SessionTime | None) -> list[Signal]:
+        """Signals for this (sound, in-session) bar; the indicators already include it.
+
+        ``when`` is the bar's place in its session (None for a strategy that does not use sessions).
+        """
 
     def flat_before_close(
-        self, bar: Bar, state: SymbolState, session: Session, minutes: int, vix: float | None
+        self, bar: Bar, state: SymbolState, when: SessionTime, minutes: int, vix: float | None
     ) -> list[Signal]:
         """The intraday exit rule: what this strategy holds is sold ``minutes`` before the session's real close."""
-        if session.minutes_to_close(bar.ts) > minutes:  # most bars: not due, and no reason text to format
+        if when.to_close > minutes:  # most bars: not due, and no reason text to format
             return []
-        return self.exit_due(
-            bar, state, True, lambda: f"flat {minutes} min before the {session.close:%H:%M} UTC close", vix
-        )
+        close = when.session.close
+        return self.exit_due(bar, state, True, lambda: f"flat {minutes} min before the {close:%H:%M} UTC close", vix)
 
     def exit_due(
         self, bar: Bar, state: SymbolState, due: bool, reason: Callable[[], str], vix: float | None

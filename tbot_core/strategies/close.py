@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 
 from tbot_core.bars import Bar
-from tbot_core.market_calendar import Session
+from tbot_core.market_calendar import SessionTime
 from tbot_core.signals import Side, Signal
 from tbot_core.strategies.base import Strategy, SymbolState
 
@@ -28,23 +28,21 @@ class EndOfDayMomentum(Strategy):
     name = "close"
     enhancements = ("vix_gatekeeper", "imbalance_scanner_ibkr", "finnhub_fundamental_guard", "black_scholes_filter")
 
-    def decide(self, bar: Bar, vix: float | None, state: SymbolState, session: Session | None) -> list[Signal]:
-        assert session is not None
+    def decide(self, bar: Bar, vix: float | None, state: SymbolState, when: SessionTime | None) -> list[Signal]:
+        assert when is not None
         memo = state.memo
         memo.setdefault("session_open", bar.open)
         window = self.settings.strat_close_window_minutes
         after = self.settings.strat_close_exit_minutes_after_open
         # Before the window only: a position held then was bought in an earlier session (entries are in the window).
-        to_close = session.minutes_to_close(bar.ts)
-        exit_ = self.exit_due(
-            bar,
-            state,
-            session.minutes_since_open(bar.ts) >= after and to_close > window,
-            lambda: f"overnight hold sold {after} min after the {session.open:%H:%M} UTC open",
-            vix,
-        )
-        if exit_:
-            return exit_
+        to_close = when.to_close
+        if when.since_open >= after and to_close > window:  # the reason's closure only when the exit may be due
+            opened = when.session.open
+            exit_ = self.exit_due(
+                bar, state, True, lambda: f"overnight hold sold {after} min after the {opened:%H:%M} UTC open", vix
+            )
+            if exit_:
+                return exit_
         if memo.get("done") or to_close > window:
             return []
         memo["done"] = True

@@ -20,7 +20,7 @@ from datetime import date, datetime
 from tbot_core.bars import Bar
 from tbot_core.config import Settings
 from tbot_core.indicators import IncrementalADX, IncrementalATR, IncrementalBollinger, SessionVWAP
-from tbot_core.market_calendar import Session, session_for
+from tbot_core.market_calendar import SessionTime, session_for
 from tbot_core.signals import IndicatorSnapshot
 
 _isfinite = math.isfinite
@@ -106,12 +106,13 @@ class SymbolIndicators:
 
 
 class MarketView:
-    """What one bar left behind for the strategies: its symbol's indicators, its session, whether it was sound."""
+    """What one bar left behind for the strategies: its symbol's indicators, its place in its session (None
+    outside any session day), whether it was sound."""
 
-    __slots__ = ("indicators", "session", "sound")
+    __slots__ = ("indicators", "when", "sound")
 
-    def __init__(self, indicators: SymbolIndicators, session: Session | None, sound: bool) -> None:
-        self.indicators, self.session, self.sound = indicators, session, sound
+    def __init__(self, indicators: SymbolIndicators, when: SessionTime | None, sound: bool) -> None:
+        self.indicators, self.when, self.sound = indicators, when, sound
 
 
 class MarketState:
@@ -123,7 +124,7 @@ class MarketState:
         self._last_bar: Bar | None = None
         self._last_view: MarketView | None = None
         self._ts: datetime | None = None
-        self._session: Session | None = None
+        self._when: SessionTime | None = None
 
     def indicators(self, symbol: str) -> SymbolIndicators:
         found = self._symbols.get(symbol)
@@ -137,12 +138,13 @@ class MarketState:
             return self._last_view
         ts = bar.ts
         if ts is not self._ts:  # the bars of one minute share one datetime: one calendar lookup per minute
-            self._ts, self._session = ts, session_for(ts)
-        session = self._session
+            session = session_for(ts)
+            self._ts, self._when = ts, None if session is None else SessionTime.at(session, ts)
+        when = self._when
         indicators = self.indicators(bar.symbol)
-        if session is not None and session.day != indicators.session_day:
-            indicators.session_day = session.day
+        if when is not None and when.session.day != indicators.session_day:
+            indicators.session_day = when.session.day
             indicators.new_session()
-        view = MarketView(indicators, session, indicators.update(bar))
+        view = MarketView(indicators, when, indicators.update(bar))
         self._last_bar, self._last_view = bar, view
         return view

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 
 from tbot_core.bars import Bar
-from tbot_core.market_calendar import Session
+from tbot_core.market_calendar import SessionTime
 from tbot_core.signals import Side, Signal
 from tbot_core.strategies.base import Strategy, SymbolState
 
@@ -29,9 +29,9 @@ class MidSessionReversion(Strategy):
     name = "mid"
     enhancements = ("adx_filter", "bollinger_confluence", "finnhub_fundamental_guard", "black_scholes_filter")
 
-    def decide(self, bar: Bar, vix: float | None, state: SymbolState, session: Session | None) -> list[Signal]:
-        assert session is not None
-        exit_ = self.flat_before_close(bar, state, session, self.settings.strat_mid_flat_minutes_before_close, vix)
+    def decide(self, bar: Bar, vix: float | None, state: SymbolState, when: SessionTime | None) -> list[Signal]:
+        assert when is not None
+        exit_ = self.flat_before_close(bar, state, when, self.settings.strat_mid_flat_minutes_before_close, vix)
         if exit_:
             return exit_
         # Read the two values directly: building a full snapshot on every bar is waste (signals carry one).
@@ -42,16 +42,17 @@ class MidSessionReversion(Strategy):
         zone = 1 if stretch >= STRETCH_ATR else -1 if stretch <= -STRETCH_ATR else 0
         previous, state.memo["zone"] = state.memo.get("zone", 0), zone
         period = self.settings.bollinger_period
-        exit_ = self.exit_due(
-            bar, state, stretch >= 0, lambda: f"close back at its {period}-bar mean ({stretch:+.2f} ATR)", vix
-        )
-        if exit_:
-            return exit_
+        if stretch >= 0:  # the reason's closure is only built when the exit may be due
+            exit_ = self.exit_due(
+                bar, state, True, lambda: f"close back at its {period}-bar mean ({stretch:+.2f} ATR)", vix
+            )
+            if exit_:
+                return exit_
         if zone == 0 or zone == previous:  # no new stretch (most bars): the window is not even looked at
             return []
         in_window = (
-            session.minutes_since_open(bar.ts) >= self.settings.strat_open_range_minutes
-            and session.minutes_to_close(bar.ts) > self.settings.strat_close_window_minutes
+            when.since_open >= self.settings.strat_open_range_minutes
+            and when.to_close > self.settings.strat_close_window_minutes
         )
         if not in_window:
             return []

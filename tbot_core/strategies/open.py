@@ -15,7 +15,7 @@ close (half days included: the calendar gives the close).
 from __future__ import annotations
 
 from tbot_core.bars import Bar
-from tbot_core.market_calendar import Session
+from tbot_core.market_calendar import SessionTime
 from tbot_core.signals import Side, Signal
 from tbot_core.strategies.base import Strategy, SymbolState
 
@@ -24,19 +24,19 @@ class OpeningRangeBreakout(Strategy):
     name = "open"
     enhancements = ("finnhub_fundamental_guard", "black_scholes_filter")
 
-    def decide(self, bar: Bar, vix: float | None, state: SymbolState, session: Session | None) -> list[Signal]:
-        assert session is not None
+    def decide(self, bar: Bar, vix: float | None, state: SymbolState, when: SessionTime | None) -> list[Signal]:
+        assert when is not None
         memo = state.memo
-        exit_ = self.flat_before_close(bar, state, session, self.settings.strat_open_flat_minutes_before_close, vix)
+        exit_ = self.flat_before_close(bar, state, when, self.settings.strat_open_flat_minutes_before_close, vix)
         if exit_:
             return exit_
-        if session.minutes_since_open(bar.ts) < self.settings.strat_open_range_minutes:
+        if when.since_open < self.settings.strat_open_range_minutes:
             memo["high"] = max(memo.get("high", bar.high), bar.high)
             memo["low"] = min(memo.get("low", bar.low), bar.low)
             return []
         if memo.get("done") or "high" not in memo:
             return []
-        if session.minutes_to_close(bar.ts) <= self.settings.strat_close_window_minutes:
+        if when.to_close <= self.settings.strat_close_window_minutes:
             return []
         high, low = memo["high"], memo["low"]
         side: Side

@@ -22,7 +22,7 @@ from tbot_core.bars import Bar
 from tbot_core.config import Settings
 from tbot_core.errors import ConfigError
 from tbot_core.indicators import IncrementalSMA, sma
-from tbot_core.market_calendar import Session
+from tbot_core.market_calendar import SessionTime
 from tbot_core.signals import Signal
 from tbot_core.strategies.base import Strategy, SymbolState
 from tbot_core.strategies.market_state import MarketState
@@ -60,7 +60,7 @@ class SmaCross(Strategy):
     def _reason(self, up: bool) -> str:
         return f"SMA{self.fast} crossed {'above' if up else 'below'} SMA{self.slow}"
 
-    def decide(self, bar: Bar, vix: float | None, state: SymbolState, session: Session | None) -> list[Signal]:
+    def decide(self, bar: Bar, vix: float | None, state: SymbolState, when: SessionTime | None) -> list[Signal]:
         memo = state.memo
         if "fast" not in memo:
             memo["fast"], memo["slow"], memo["prev"] = (

@@ -7,6 +7,7 @@ is not folded in, so the mean and the ATR stay exactly what the warm-up made the
 from __future__ import annotations
 
 from tbot_core.config import Settings
+from tbot_core.market_calendar import SessionTime
 from tbot_core.strategies.base import SymbolState
 from tbot_core.strategies.market_state import SymbolIndicators
 from tbot_core.strategies.mid import MidSessionReversion
@@ -25,7 +26,8 @@ def _warm(half_range: float = 1.0, bars: int = 20) -> SymbolState:
 
 
 def _decide(state: SymbolState, minute: float, close: float, vix: float | None = None):
-    return MidSessionReversion(SETTINGS).decide(bar(minute, close), vix, state, session())
+    moment = bar(minute, close)
+    return MidSessionReversion(SETTINGS).decide(moment, vix, state, SessionTime.at(session(), moment.ts))
 
 
 def test_a_close_stretched_exactly_one_and_a_half_atr_above_the_mean_is_sold():
