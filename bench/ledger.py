@@ -3,7 +3,8 @@
 Target line — the posting API: ``post_groups`` posts one batch of about LEGS
 legs (the very groups and legs a broker sync of a synthetic trading history
 writes): validation in code, every constraint and foreign key, the slot
-columns, the seal triggers, batch telemetry and its audit event, one COMMIT.
+columns, the batch hash, the seal triggers, batch telemetry and its audit
+event, one COMMIT.
 Peer: those same group and leg rows inserted by ``executemany`` in one
 transaction into tables of the same columns with no constraints, indexes or
 triggers, on a connection with the same pragmas.  Target: ratio >= 0.25.
@@ -16,8 +17,11 @@ committed sync_run_id (target: <= 0.1 of the first run), which since the
 batch row stores the run's input digest (``sync.input_digest``) is answered
 without formatting or hashing each activity.
 
-Since schema v3 the posting line includes the no-REPLACE triggers on groups
-and legs and the batch hash (``chain.py``).  Fairness on a shared machine:
+Since schema v3 every table of posted rows has a no-REPLACE trigger; the
+posting path inserts its own rows with its connection's triggers off (plain
+INSERTs, refused on the same keys by their PRIMARY KEY and UNIQUE constraints:
+``Ledger._insert``) and seals with them on.  The batch hash is version 2
+(``canonical.py``: column by column) since.  Fairness on a shared machine:
 peer and subject alternate within each of PAIRS rounds (default 9), taking
 turns going first, each on a fresh database whose connection is opened before
 the timing and closed after it (a close checkpoints the WAL; neither side pays
@@ -26,9 +30,9 @@ post runs several times longer than the peer, so a burst of load is likelier
 to land in it, and CPU time is far less moved by load than wall time.
 
 Hash chain: a ledger of VERIFY_LEGS legs (default 1M) in batches of the same
-size as above; ``verify_all`` (every batch re-hashed and linked) against a
-plain ``SELECT *`` of the same group and leg rows into Python.  Target: ratio
->= 0.3.  Also shown: the startup check after one new batch (incremental from
+size as above; ``verify_all`` (every batch's rows read back, re-encoded,
+re-hashed and linked) against a plain ``SELECT *`` of the same group and leg
+rows into Python.  Target: ratio >= 0.3.  Also shown: the startup check after one new batch (incremental from
 the checkpoint) and its orphan scan.
 """
 

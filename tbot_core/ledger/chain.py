@@ -9,26 +9,27 @@ not, moving a row to another batch, deleting a group with its legs, or
 deleting a batch from the middle of the sequence breaks the chain at the first
 batch touched, and the verifier names that batch.
 
-Canonical form (written once, read back the same way for ever):
+Canonical form (written once, read back the same way for ever).  A batch's
+hash input starts with a version line, so each stored hash says which form it
+was computed in; the verifier tries the version of the batch before first
+(books switch version once, at an upgrade) and the other one if that fails:
 
-* each row is one line, the ``printf`` text of its columns (``%d`` for
-  NOT NULL integers, ``%Q`` for text and nullable columns), in key order.
-  The verifier has SQLite render them (one ``format()`` per row,
-  ``group_concat(... ORDER BY key)``: near the speed of a plain scan).  The
-  posting path renders the same text in Python from the rows it has just
-  drafted (``draft_sections``) instead of reading them back, which was a
-  fifth of a post; any value whose SQLite text Python cannot reproduce byte
-  for byte (a NUL in text, a float, a non-str text value) makes it read the
-  batch back through the verifier's SQL instead, and
-  ``tests/tbot_core/ledger/test_chain_text.py`` holds the two renderings
-  equal on generated rows;
-* sections are labelled and framed by their byte length, and the batch row is
-  JSON of its columns in table order, then the predecessor's hash; the first
-  batch's predecessor is ``GENESIS``.
+* ``tbot-ledger-batch/2`` (every batch posted since): the batch row as JSON,
+  then each section's rows column by column (``canonical.py``: integers as
+  int64, text joined by NUL, JSON when mixed), each column framed by its byte
+  length.  The posting path encodes the rows it has just drafted, the
+  verifier the rows it reads back, with the same function; a value the two
+  could see differently makes the posting path read the batch back first.
+* ``tbot-ledger-batch/1`` (books written before): each row is one line, the
+  ``printf`` text of its columns (``%d`` for NOT NULL integers, ``%Q`` for
+  text and nullable columns), in key order, rendered by SQLite (one
+  ``format()`` per row, ``group_concat(... ORDER BY key)``).  Still verified,
+  never written any more: Python rendering that text per row was a fifth of
+  a post.
 
-Verifying in SQL strings rather than Python rows keeps it near the speed of a
-plain scan: SQLite builds one string per section per batch, and Python only
-feeds those strings to ``hashlib``.
+In both, sections are labelled and framed by their byte length, the batch row
+is JSON of its columns in table order, then the predecessor's hash; the first
+batch's predecessor is ``GENESIS``.
 
 What the chain does not prove: a forger who recomputes every later hash after
 an edit (the code is public) makes a consistent chain, exactly as with the
@@ -44,12 +45,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any
 
 import apsw
 
 from tbot_core.db import one_row
+from tbot_core.ledger.canonical import SECTIONS, stored_sections
 
 GENESIS = "0" * 64
 BATCH_COLUMNS = (
@@ -122,24 +123,26 @@ def _section_sql(label: str, columns: str, source: str, order: str, batch: str) 
 
 
 _SECTIONS_SQL = ", ".join(_section_sql(*section, batch="{b}") for section in _SECTIONS)
-# At posting time the batch row is not written yet (its hash goes into it), so the rows are read by id.
-_DRAFT_SQL = "SELECT " + _SECTIONS_SQL.format(b="?1")
-# Verification reads each batch row with its sections in one statement, in chain order.
-_VERIFY_SQL = (
+# Version 1's sections of one batch, rendered by SQLite (only verified now; see the module docstring).
+_V1_SQL = "SELECT " + _SECTIONS_SQL.format(b="?1")
+# Verification reads the batch rows in chain order, then each batch's sections in the form its hash was made in.
+_BATCHES_SQL = (
     "SELECT "
     + ", ".join(f"b.{c}" for c in BATCH_COLUMNS)
-    + ", b.batch_hash, "
-    + _SECTIONS_SQL.format(b="b.batch_id")
-    + " FROM batches b WHERE b.seq > ?1 AND b.seq <= ?2 ORDER BY b.seq"
+    + ", b.batch_hash FROM batches b WHERE b.seq > ?1 AND b.seq <= ?2 ORDER BY b.seq"
 )
 _N = len(BATCH_COLUMNS)
+CURRENT_VERSION = 2
 
 
-def batch_digest(batch_row: tuple[Any, ...], sections: tuple[str, ...], prev_hash: str) -> str:
-    """The hash of one batch: its row (BATCH_COLUMNS order), its rendered sections, its predecessor's hash."""
-    h = hashlib.sha256()
+def _head(version: int, batch_row: tuple[Any, ...]) -> bytes:
     head = json.dumps(list(batch_row), ensure_ascii=False, separators=(",", ":")).encode()
-    h.update(b"tbot-ledger-batch/1\n%d:" % len(head) + head)
+    return b"tbot-ledger-batch/%d\n%d:" % (version, len(head)) + head
+
+
+def digest_v1(batch_row: tuple[Any, ...], sections: tuple[str, ...], prev_hash: str) -> str:
+    """Version 1: the batch row (BATCH_COLUMNS order), its sections as SQLite text, its predecessor's hash."""
+    h = hashlib.sha256(_head(1, batch_row))
     for (label, *_), text in zip(_SECTIONS, sections):
         data = text.encode()
         h.update(b"\n%s %d:" % (label.encode(), len(data)) + data)
@@ -147,100 +150,21 @@ def batch_digest(batch_row: tuple[Any, ...], sections: tuple[str, ...], prev_has
     return h.hexdigest()
 
 
-class Unrenderable(Exception):
-    """A drafted value whose SQLite ``format()`` text Python does not reproduce exactly; read the batch back instead."""
+def digest_v2(batch_row: tuple[Any, ...], sections: tuple[bytes, ...], prev_hash: str) -> str:
+    """Version 2: the batch row, its sections as ``canonical.py`` encodes them, its predecessor's hash."""
+    h = hashlib.sha256(_head(2, batch_row))
+    for (label, *_), data in zip(SECTIONS, sections):
+        h.update(b"\n%s %d:" % (label.encode(), len(data)))
+        h.update(data)
+    h.update(b"\nprev:" + prev_hash.encode())
+    return h.hexdigest()
 
 
-_NONE = type(None)
-
-
-def _q(value: object) -> str:
-    """SQLite's ``%Q``: NULL bare; text quoted, quotes doubled (SQLite stops a text at a NUL, so that is refused); an int's digits quoted."""
-    if value is None:
-        return "NULL"
-    if type(value) is int:
-        return f"'{value:d}'"
-    if type(value) is not str or "\x00" in value:
-        raise Unrenderable
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _lines(rows: list[tuple[Any, ...]], kinds: str, insert: tuple[int, int] | None = None) -> str:
-    """One section's text: each row as the ``format()`` of its columns, one line per row, in the order given.
-
-    ``kinds`` has one letter per column: ``d`` a NOT NULL INTEGER (``%d``),
-    ``Q`` a text column, ``i`` a nullable INTEGER one (both ``%Q``; STRICT
-    turns a text such as ``' 5'`` into 5 in an INTEGER column, so there
-    only ints and NULLs are rendered here).  ``insert`` is (position, int)
-    of a column the rows leave out (a group's batch-wide ``group_count``).
-
-    Speed: the common batch is rendered by one ``%``-pattern applied to each
-    row as it is.  A ``%d`` column needs no check: any value SQLite accepted
-    in a STRICT INTEGER column (an int, a bool, an integral float) prints the
-    same digits through Python's ``%d``, and anything else raises TypeError.
-    A ``%Q`` column is checked once, as a whole: all quote-free ``str``
-    becomes ``'%s'``; all NULL becomes ``NULL%.0s`` (the ``%.0s`` consumes
-    the None and prints nothing); all ``int`` becomes ``'%d'``.  Only a column
-    mixing these, or holding a quote, is rendered value by value (``_q``).
-    """
-    if not rows:
-        return ""
-    parts: list[str] = []
-    slow: dict[int, list[str]] = {}
-    for k, kind in enumerate(kinds):
-        if kind == "d":
-            parts.append("%d")
-            continue
-        column = list(map(itemgetter(k), rows))
-        types = set(map(type, column))
-        if types == {_NONE}:
-            parts.append("NULL%.0s")
-        elif types == {int}:
-            parts.append("'%d'")
-        elif kind == "Q" and types == {str} and "'" not in (joined := "".join(column)) and "\x00" not in joined:
-            parts.append("'%s'")
-        elif kind == "i" and not types <= {int, _NONE}:
-            raise Unrenderable
-        else:
-            parts.append("%s")
-            slow[k] = [_q(value) for value in column]
-    if insert is not None:
-        parts.insert(insert[0], f"{insert[1]:d}")
-    pattern = ",".join(parts)
-    if slow:
-        rows = [tuple(slow[k][n] if k in slow else value for k, value in enumerate(row)) for n, row in enumerate(rows)]
-    try:
-        return "\n".join(map(pattern.__mod__, rows))
-    except (TypeError, ValueError):
-        raise Unrenderable from None
-
-
-def draft_sections(
-    groups: list[tuple[Any, ...]],
-    group_count: int,
-    legs: list[tuple[Any, ...]],
-    lots: list[tuple[Any, ...]],
-    reliefs: list[tuple[Any, ...]],
-    accounts: list[tuple[Any, ...]],
-    mappings: list[tuple[Any, ...]],
-) -> tuple[str, ...]:
-    """The ``_SECTIONS`` texts of a drafted batch, rendered in Python exactly as ``_DRAFT_SQL`` renders them.
-
-    The rows are ``Draft``'s, in key order already except the accounts:
-    groups without ``group_count`` (the batch's, passed on its own), relief
-    and mapping ids assigned by the draft.  Raises ``Unrenderable`` for a
-    value Python cannot render identically, and the caller reads the rows back.
-    """
-    if any(type(row[0]) is not str for row in accounts):
-        raise Unrenderable
-    return (
-        _lines(groups, "dQQQQQQQQidd", (11, group_count)),
-        _lines(legs, "ddQddd"),
-        _lines(lots, "ddQQQd"),
-        _lines(reliefs, "dddQd"),
-        _lines(sorted(accounts), "QQQQ"),
-        _lines(mappings, "dQQQ"),
-    )
+def stored_digest(conn: apsw.Connection, version: int, batch_row: tuple[Any, ...], prev_hash: str) -> str:
+    """The hash of a batch whose rows are stored (same transaction or committed), in the given version's form."""
+    if version == 1:
+        return digest_v1(batch_row, one_row(conn.execute(_V1_SQL, (batch_row[0],))), prev_hash)
+    return digest_v2(batch_row, stored_sections(conn, batch_row[0]), prev_hash)
 
 
 def next_link(conn: apsw.Connection) -> tuple[int, str]:
@@ -250,14 +174,15 @@ def next_link(conn: apsw.Connection) -> tuple[int, str]:
 
 
 def draft_hash(
-    conn: apsw.Connection, batch_row: tuple[Any, ...], prev_hash: str, rendered: tuple[str, ...] | None = None
+    conn: apsw.Connection, batch_row: tuple[Any, ...], prev_hash: str, encoded: tuple[bytes, ...] | None = None
 ) -> str:
-    """Hash of a batch whose rows are inserted (same transaction) but whose seal row is not yet.
+    """Hash (current version) of a batch whose rows are inserted (same transaction) but whose seal row is not yet.
 
-    ``rendered`` is ``draft_sections`` of those rows when the caller has them; otherwise they are read back.
+    ``encoded`` is ``canonical.draft_sections`` of those rows when the caller has them; otherwise they are read back.
     """
-    sections = rendered if rendered is not None else one_row(conn.execute(_DRAFT_SQL, (batch_row[0],)))
-    return batch_digest(batch_row, sections, prev_hash)
+    if encoded is None:
+        return stored_digest(conn, CURRENT_VERSION, batch_row, prev_hash)
+    return digest_v2(batch_row, encoded, prev_hash)
 
 
 @dataclass(frozen=True)
@@ -285,9 +210,9 @@ def verify_range(
     with ``max_legs``, also stops cleanly after the batch that reaches it.
     """
     upto = (1 << 62) if upto_seq is None else upto_seq
-    expected, prev, batches, legs = after_seq + 1, prev_hash, 0, 0
-    for row in conn.execute(_VERIFY_SQL, (after_seq, upto)):
-        batch_row, stored, sections = row[:_N], row[_N], row[_N + 1 :]
+    expected, prev, batches, legs, version = after_seq + 1, prev_hash, 0, 0, CURRENT_VERSION
+    for row in conn.execute(_BATCHES_SQL, (after_seq, upto)):
+        batch_row, stored = row[:_N], row[_N]
         batch_id, seq = batch_row[0], batch_row[-1]
         if seq != expected:
             return ChainResult(
@@ -297,14 +222,17 @@ def verify_range(
                 prev,
                 f"batch {batch_id}: seq {seq} follows seq {expected - 1}; batch seq {expected} is missing",
             )
-        if batch_digest(batch_row, sections, prev) != stored:
-            return ChainResult(
-                batches,
-                legs,
-                expected - 1,
-                prev,
-                f"batch {batch_id} (seq {seq}): its rows or its link no longer match its hash; edited after it was sealed",
-            )
+        if stored_digest(conn, version, batch_row, prev) != stored:
+            version = 3 - version  # the other form: books switch once, where an upgrade started posting version 2
+            if stored_digest(conn, version, batch_row, prev) != stored:
+                return ChainResult(
+                    batches,
+                    legs,
+                    expected - 1,
+                    prev,
+                    f"batch {batch_id} (seq {seq}): its rows or its link no longer match its hash; "
+                    "edited after it was sealed",
+                )
         prev, expected = stored, expected + 1
         batches, legs = batches + 1, legs + batch_row[8]
         if max_legs is not None and legs >= max_legs:

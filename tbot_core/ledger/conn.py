@@ -5,8 +5,9 @@ on every COMMIT (``synchronous=FULL``) instead of the NORMAL the other
 databases use.
 
 A writer also keeps SQLite's temporary files in memory (``temp_store=MEMORY``).
-The no-REPLACE triggers make every INSERT of a batch a statement that may
-write several rows, so SQLite opens a statement journal for each; past 64 KiB
+A batch's rows go in by multi-row INSERTs under constraints and foreign keys
+(and any other writer's inserts fire the no-REPLACE triggers), statements that
+may fail halfway, so SQLite opens a statement journal for each; past 64 KiB
 that journal spills to a temporary file on disk and stays there for the rest
 of the transaction, and measured (perf) the kernel writes to it were about
 half of a posting's insert time.  In memory it holds the pages of one

@@ -20,16 +20,21 @@
 -- unless the writer turned recursive_triggers on, so every table of posted rows
 -- has a "_no_replace" BEFORE INSERT trigger that refuses a row colliding with an
 -- existing key, whatever the writer's pragmas (an UPSERT fires it first too).
--- Measured: one such trigger costs ~0.5-0.9 us per row, paid only on legs and
--- groups in the hot path (see bench/ledger.py for the posting ratio).
+-- The posting path itself (batch.py, Ledger._insert) inserts with its own
+-- connection's triggers off: its statements are plain INSERTs, which every
+-- PRIMARY KEY and UNIQUE constraint these triggers test already refuses, and a
+-- trigger's sub-program per row was a quarter of a post.  The seal row is
+-- written with the triggers on, and every other statement keeps them.
 -- Each batch row carries seq (1, 2, 3, ... enforced by batch_seal_chain) and
 -- batch_hash, a SHA-256 over its own fields, every row it wrote and the hash of
--- batch seq - 1 (tbot_core/ledger/chain.py computes and verifies it).
+-- batch seq - 1 (tbot_core/ledger/chain.py computes and verifies it; the rows'
+-- canonical bytes are version 2, tbot_core/ledger/canonical.py, since; version 1
+-- hashes of older books still verify).
 -- Measured since (bench/ledger.py, perf): the trigger programs themselves are cheap;
 -- what they cost is the per-row statement journal SQLite opens for a statement that
 -- has triggers, which spilled to a temporary file on disk.  Writers keep temp storage
--- in memory (conn.py), and the posting path renders the batch hash from the rows it
--- drafted instead of reading them back (chain.draft_sections).
+-- in memory (conn.py), and the posting path encodes the batch hash from the rows it
+-- drafted instead of reading them back (canonical.draft_sections).
 
 CREATE TABLE IF NOT EXISTS accounts (
     code        TEXT PRIMARY KEY CONSTRAINT account_code_shape CHECK (length(code) BETWEEN 1 AND 32),
