@@ -218,7 +218,7 @@ class Engine(Waits, Books, Reconciles):
         vix = self._vix
         for strategy in self.strategies:
             for signal in strategy.on_bar(bar, vix):
-                self._handle_signal(signal, vix)
+                self._handle_signal(signal)
         self.bars += 1
         self._unflushed += 1
         if self._unflushed >= CURSOR_FLUSH_BARS or self._clock() - self._last_flush > CURSOR_FLUSH_SECONDS:
@@ -289,7 +289,7 @@ class Engine(Waits, Books, Reconciles):
         self.day_limit_cents = None if self.sod_cents is None else self.kill.limit_cents(self.sod_cents)
 
     # -- one signal through gate -> risk -> kill switch -> broker ----------------------------------
-    def _handle_signal(self, signal: Signal, vix: float | None) -> None:
+    def _handle_signal(self, signal: Signal) -> None:
         self._loud = True
         held = self.portfolio.positions.get(signal.symbol)
         owner = None if held is None else held[2]
