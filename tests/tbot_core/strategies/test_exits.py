@@ -118,3 +118,31 @@ def test_close_holds_overnight_and_sells_five_minutes_into_the_next_session():
 def test_close_does_not_sell_what_it_bought_in_the_same_session():
     strategy = _close_long()
     assert all(strategy.on_bar(bar(m, 111, volume=1000), None) == [] for m in range(SESSION_MINUTES - 29, 390))
+
+
+def test_every_exit_carries_the_vix_of_its_bar():
+    opened = _open_long()
+    [flat] = opened.on_bar(bar(FLAT, 103), 21.5)
+    mid = _mid_long()
+    [back] = mid.on_bar(bar(47, 101.0, high=101.0, low=96.0), 22.0)
+    restarted = MidSessionReversion(Settings())
+    restarted.holdings_told(["SPY"])
+    [mid_flat] = restarted.on_bar(bar(FLAT, 100.0), 19.0)
+    overnight = _close_long()
+    [sold] = overnight.on_bar(bar(5, 112, volume=1000, day=1), 17.0)
+    assert [(s.reason[:4], s.context["vix"]) for s in (flat, back, mid_flat, sold)] == [
+        ("flat", 21.5),
+        ("clos", 22.0),
+        ("flat", 19.0),
+        ("over", 17.0),
+    ]
+
+
+def test_at_the_close_windows_first_bar_a_missed_overnight_exit_is_left_to_the_windows_decision():
+    late = EndOfDayMomentum(Settings())
+    late.holdings_told(["SPY"])  # a restarted core that missed the morning's exit
+    assert [s.reason[:9] for s in late.on_bar(bar(SESSION_MINUTES - 31, 100), None)] == ["overnight"]
+    at_window = EndOfDayMomentum(Settings())
+    at_window.holdings_told(["SPY"])
+    # Flat against its open and VWAP: the window's decision is neither buy nor sell, and the exit rule is over.
+    assert at_window.on_bar(bar(SESSION_MINUTES - 30, 100), None) == []

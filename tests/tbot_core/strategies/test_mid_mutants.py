@@ -110,3 +110,11 @@ def test_on_bar_fades_a_live_stretch_once():
     [signal] = strategy.on_bar(bar(45, 110.0, high=110.0, low=100.0), None)
     assert signal.side == "sell" and signal.context["stretch_atr"] > 1.5
     assert strategy.on_bar(bar(46, 111.0, high=111.0, low=109.0), None) == []
+
+
+def test_a_held_position_is_sold_when_the_close_is_exactly_back_at_its_mean():
+    strategy = MidSessionReversion(SETTINGS)
+    strategy.holdings_told(["SPY"])
+    moment = bar(60, 100.0)
+    [signal] = strategy.decide(moment, None, _warm(), SessionTime.at(session(), moment.ts))
+    assert signal.side == "sell" and signal.reason == "close back at its 20-bar mean (+0.00 ATR)"
