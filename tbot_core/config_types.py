@@ -100,8 +100,10 @@ class LossLimit:
     is_percent: bool
 
     def amount(self, start_of_day_equity: Decimal) -> Decimal:
+        """The limit in money: a percent of the day's start is its exact share (sub-cent digits kept), so the
+        kill switch, which truncates to cents, never gets a limit rounded up into a looser one."""
         if self.is_percent:
-            return (start_of_day_equity * self.value / Decimal(100)).quantize(Decimal("0.01"))
+            return start_of_day_equity * self.value / Decimal(100)
         return self.value
 
     def __str__(self) -> str:
