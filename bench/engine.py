@@ -15,8 +15,8 @@ the Python heap traced from the pipeline's construction, whose growth is the bou
 (calendar days, recent orders and verdicts) filling up, shown in KiB.
 Targets: >= 20,000 ticks/s; peak memory growth < 10% from 100k to 1M ticks.
 Each size is also measured against an earlier version of this code in the same run
-(``--against REV``, by default ``9cf509c``, a tree of 2026-12-01 faster than ``d41eab6``, the one the "one
-owner" issue was filed against, which ``--against d41eab6`` also runs):
+(``--against REV``, by default ``9cf509c``, a tree of 2026-12-01; ``--against d41eab6`` runs the tree the
+"one owner" issue was filed against):
 that revision is checked out into a temporary ``git worktree`` and its own ``bench/engine.py``
 runs as a subprocess, alternating with this tree's (also a subprocess), best of ``--rounds``
 each, so a busy machine slows both alike.  A ratio below 1 means this tree is slower.
@@ -55,7 +55,7 @@ from tbot_core.syslog import SystemLog
 from tests.fakes.faults import ScriptedStrategy
 
 SYMBOLS = ("SPY", "AAPL", "MSFT", "NVDA")
-AGAINST = "9cf509c"  # before typed views and published snapshots; faster than d41eab6, where the issue began
+AGAINST = "9cf509c"  # before typed views and published snapshots (d41eab6, where that issue began, also runs)
 REPO = Path(__file__).resolve().parent.parent
 _RATE = re.compile(r"engine\s+([\d,]+) ticks/s")
 
