@@ -50,7 +50,7 @@ from typing import Any
 import apsw
 
 from tbot_core.db import one_row
-from tbot_core.ledger.canonical import SECTIONS, stored_sections
+from tbot_core.ledger.canonical import ALIAS, SECTIONS, stored_sections
 
 GENESIS = "0" * 64
 BATCH_COLUMNS = (
@@ -70,61 +70,21 @@ BATCH_COLUMNS = (
     "seq",
 )
 
-# (label, columns with their printf conversions, FROM/WHERE with {b} for the batch id, ORDER BY): every row a batch
-# wrote, keyed to it.  %d only for NOT NULL INTEGER columns of STRICT tables (exact for any int64); %Q for text and
+# Version 1 rendered each row of a section (``canonical.SECTIONS``: the same tables, columns, sources and order) as
+# SQLite ``format()`` text: %d for NOT NULL INTEGER columns of STRICT tables (exact for any int64), %Q for text and
 # nullable columns (quoted, NULL as NULL), so no two different rows render the same.
-_SECTIONS = (
-    (
-        "groups",
-        "group_id %d, batch_id %Q, kind %Q, effective_utc %Q, memo %Q, symbol %Q, broker_code %Q, fitid %Q, "
-        "content_hash %Q, reverses_group_id %Q, group_no %d, group_count %d, leg_count %d",
-        "groups g WHERE g.batch_id = {b}",
-        "g.group_no",
-    ),
-    (
-        "legs",
-        "group_id %d, leg_no %d, account_code %Q, debit_cents %d, credit_cents %d, leg_count %d",
-        "groups g JOIN legs l ON l.group_id = g.group_id WHERE g.batch_id = {b}",
-        "g.group_no, l.leg_no",
-    ),
-    (
-        "lots",
-        "lot_id %d, group_id %d, broker_code %Q, symbol %Q, qty %Q, cost_cents %d",
-        "groups g JOIN lots t ON t.group_id = g.group_id WHERE g.batch_id = {b}",
-        "t.lot_id",
-    ),
-    (
-        "lot_reliefs",
-        "relief_id %d, lot_id %d, group_id %d, qty %Q, cost_cents %d",
-        "groups g JOIN lot_reliefs r ON r.group_id = g.group_id WHERE g.batch_id = {b}",
-        "r.relief_id",
-    ),
-    ("accounts", "code %Q, name %Q, kind %Q, batch_id %Q", "accounts a WHERE a.batch_id = {b}", "a.code"),
-    (
-        "coa_mapping",
-        "mapping_id %d, role %Q, account_code %Q, batch_id %Q",
-        "coa_mapping m WHERE m.batch_id = {b}",
-        "m.mapping_id",
-    ),
-)
-_ALIAS = {"groups": "g", "legs": "l", "lots": "t", "lot_reliefs": "r", "accounts": "a", "coa_mapping": "m"}
 
 
-def _section_sql(label: str, columns: str, source: str, order: str, batch: str) -> str:
+def _v1_section_sql(label: str, columns: tuple[tuple[str, str], ...], source: str, order: str) -> str:
     """One scalar subquery rendering a section: one ``format()`` call per row (several times faster than ``quote()||``)."""
-    alias = _ALIAS[label]
-    pairs = [column.split() for column in columns.split(",")]
-    pattern = ",".join(conversion for _, conversion in pairs)
-    args = ", ".join(f"{alias}.{name}" for name, _ in pairs)
-    return (
-        f"(SELECT coalesce(group_concat(format('{pattern}', {args}), char(10) ORDER BY {order}), '') "
-        f"FROM {source.format(b=batch)})"
-    )
+    alias = ALIAS[label]
+    pattern = ",".join("%d" if kind == "d" else "%Q" for _, kind in columns)
+    args = ", ".join(f"{alias}.{name}" for name, _ in columns)
+    return f"(SELECT coalesce(group_concat(format('{pattern}', {args}), char(10) ORDER BY {order}), '') FROM {source})"
 
 
-_SECTIONS_SQL = ", ".join(_section_sql(*section, batch="{b}") for section in _SECTIONS)
 # Version 1's sections of one batch, rendered by SQLite (only verified now; see the module docstring).
-_V1_SQL = "SELECT " + _SECTIONS_SQL.format(b="?1")
+_V1_SQL = "SELECT " + ", ".join(_v1_section_sql(*section) for section in SECTIONS)
 # Verification reads the batch rows in chain order, then each batch's sections in the form its hash was made in.
 _BATCHES_SQL = (
     "SELECT "
@@ -143,7 +103,7 @@ def _head(version: int, batch_row: tuple[Any, ...]) -> bytes:
 def digest_v1(batch_row: tuple[Any, ...], sections: tuple[str, ...], prev_hash: str) -> str:
     """Version 1: the batch row (BATCH_COLUMNS order), its sections as SQLite text, its predecessor's hash."""
     h = hashlib.sha256(_head(1, batch_row))
-    for (label, *_), text in zip(_SECTIONS, sections):
+    for (label, *_), text in zip(SECTIONS, sections):
         data = text.encode()
         h.update(b"\n%s %d:" % (label.encode(), len(data)) + data)
     h.update(b"\nprev:" + prev_hash.encode())
