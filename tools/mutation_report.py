@@ -1,13 +1,17 @@
 """Run mutmut over chosen modules and print the mutation score per module and in total.
 
-    python tools/mutation_report.py run MODULE.py ...      # mutmut run, mutating only these modules
+    python tools/mutation_report.py all [MODULE.py ...]     # each module against its own tests (make mutate)
+    python tools/mutation_report.py run MODULE.py ...      # one mutmut run, mutating only these modules
     python tools/mutation_report.py report MODULE.py ...   # score from mutants/<module>.meta
 
-``make mutate`` calls both (see docs/mutation.md).  ``run`` is ``mutmut run`` with ``only_mutate``
-(from ``[tool.mutmut]`` in pyproject.toml) replaced by the modules given, so ``make mutate
-MUTATE_PATHS=...`` can extend the list without editing pyproject.toml.  ``report`` reads the per-file
-results mutmut writes (``mutants/<path>.meta``), because ``mutants/mutmut-cicd-stats.json`` only
-holds the total.  A mutant counts as killed when a test failed on it (or it timed out, or crashed the
+``make mutate`` calls ``all``: for each module of ``[tool.tbot-mutation.tests]`` in pyproject.toml (or those
+given) a fresh ``mutmut run`` in a child process that mutates only that module and runs only the test files
+the table lists for it; each module's results are kept in ``build/mutation/`` with its wall time, and the
+report covers them all.  One module at a time keeps each mutant's test set (and so its timeout) to the tests
+written for that module; a kill by another module's tests is missed, never invented, so the score can only
+be lower than with every test file.  ``run`` is ``mutmut run`` with ``only_mutate`` (from ``[tool.mutmut]``)
+replaced by the modules given.  ``report`` reads the per-file results mutmut writes
+(``mutants/<path>.meta``), because ``mutants/mutmut-cicd-stats.json`` only holds the total.  A mutant counts as killed when a test failed on it (or it timed out, or crashed the
 interpreter); the score is killed / all mutants of the module, so "no tests" and "survived" count
 against it.  ``--fail-under PCT`` exits 1 when a module or the total scores below PCT.
 """
@@ -16,8 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import subprocess
 import sys
+import time
+import tomllib
 from pathlib import Path
+
+RESULTS = Path("build/mutation")
 
 # mutmut's exit codes (mutmut/stats.py, 3.8): 1 and 3 mean a test failed on the mutant.
 KILLED: dict[int | None, str] = {
@@ -56,10 +66,50 @@ def module_results(path: str, root: Path = Path("mutants")) -> dict[str, str]:
     return {name: status(code) for name, code in data.get("exit_code_by_key", {}).items()}
 
 
-def report(paths: list[str], fail_under: float | None) -> int:
+def module_tests(pyproject: Path = Path("pyproject.toml")) -> dict[str, list[str]]:
+    """``[tool.tbot-mutation.tests]``: module -> the test files that kill its mutants, in ``make mutate``'s order."""
+    table = tomllib.loads(pyproject.read_text())["tool"]["tbot-mutation"]["tests"]
+    return {module: list(tests) for module, tests in table.items()}
+
+
+def run_all(paths: list[str], max_children: int, fail_under: float | None) -> int:
+    """Each module in turn, in a fresh ``mutants/`` and a child process, against its own test files."""
+    table = module_tests()
+    unknown = [path for path in paths if path not in table]
+    if unknown:
+        print(
+            f"pyproject.toml [tool.tbot-mutation.tests]: no test files listed for {', '.join(unknown)}", file=sys.stderr
+        )
+        return 2
+    shutil.rmtree(RESULTS, ignore_errors=True)
+    RESULTS.mkdir(parents=True)
+    times: dict[str, float] = {}
+    started = time.monotonic()
+    for path in paths or list(table):
+        shutil.rmtree("mutants", ignore_errors=True)
+        start = time.monotonic()
+        command = [sys.executable, __file__, "run", "--max-children", str(max_children), "--tests", *table[path]]
+        code = subprocess.run([*command, "--", path], check=False).returncode
+        times[path] = time.monotonic() - start
+        meta = Path("mutants") / (path + ".meta")
+        if code == 0 and meta.exists():
+            (RESULTS / meta.relative_to("mutants")).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(meta, RESULTS / meta.relative_to("mutants"))
+        else:
+            print(f"{path}: mutmut run failed (exit {code}); its module counts as unscored", file=sys.stderr)
+        print(f"== {path}: {times[path] / 60:.1f} min", flush=True)
+    times["TOTAL"] = time.monotonic() - started
+    (RESULTS / "minutes.json").write_text(json.dumps({k: round(v / 60, 1) for k, v in times.items()}, indent=1))
+    return report(paths or list(table), fail_under, RESULTS, times)
+
+
+def report(
+    paths: list[str], fail_under: float | None, root: Path = Path("mutants"), times: dict[str, float] | None = None
+) -> int:
     rows, all_killed, all_total, missing = [], 0, 0, []
+    times = times or {}
     for path in paths:
-        results = module_results(path)
+        results = module_results(path, root)
         if not results:
             missing.append(path)
             continue
@@ -73,7 +123,8 @@ def report(paths: list[str], fail_under: float | None) -> int:
     failing = []
     for path, killed, total, survivors, results in rows:
         pct = 100.0 * killed / total
-        print(f"  {path:<{width}}  {killed:>4} / {total:<4}  {pct:5.1f} %")
+        took = f"  {times[path] / 60:5.1f} min" if path in times else ""
+        print(f"  {path:<{width}}  {killed:>4} / {total:<4}  {pct:5.1f} %{took}")
         for name in survivors:
             print(f"      {results[name]:<11} {name}")
         if fail_under is not None and pct < fail_under:
@@ -82,7 +133,8 @@ def report(paths: list[str], fail_under: float | None) -> int:
         print(f"  {path:<{width}}  no results (not mutated: outside source_paths, or no function bodies)")
         failing.append(path)
     total_pct = 100.0 * all_killed / all_total if all_total else 0.0
-    print(f"  {'TOTAL':<{width}}  {all_killed:>4} / {all_total:<4}  {total_pct:5.1f} %")
+    took = f"  {times['TOTAL'] / 60:5.1f} min" if "TOTAL" in times else ""
+    print(f"  {'TOTAL':<{width}}  {all_killed:>4} / {all_total:<4}  {total_pct:5.1f} %{took}")
     if fail_under is not None and (failing or total_pct < fail_under):
         print(f"mutation score below {fail_under:g} %: {', '.join(failing) or 'TOTAL'}", file=sys.stderr)
         return 1
@@ -131,12 +183,16 @@ def run(paths: list[str], max_children: int, tests: list[str] | None = None) -> 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=("run", "report"))
-    parser.add_argument("paths", nargs="+", help="modules, as paths from the repository root")
-    parser.add_argument("--max-children", type=int, default=2, help="mutmut worker processes (run only)")
+    parser.add_argument("command", choices=("all", "run", "report"))
+    parser.add_argument("paths", nargs="*", help="modules, as paths from the repository root (all: default every one)")
+    parser.add_argument("--max-children", type=int, default=2, help="mutmut worker processes (all, run)")
     parser.add_argument("--tests", nargs="+", default=None, help="run only these test files (run only)")
-    parser.add_argument("--fail-under", type=float, default=None, help="exit 1 below this score in %% (report only)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--fail-under", type=float, default=None, help="exit 1 below this score in %% (all, report)")
+    args = parser.parse_intermixed_args(argv)
+    if args.command == "all":
+        return run_all(args.paths, args.max_children, args.fail_under)
+    if not args.paths:
+        parser.error(f"{args.command} needs at least one module")
     if args.command == "run":
         return run(args.paths, args.max_children, args.tests)
     return report(args.paths, args.fail_under)

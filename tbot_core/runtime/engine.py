@@ -105,7 +105,7 @@ class Engine(Waits, Books, Reconciles):
         # What other threads may read: replaced whole by ``publish`` (see engine_view.py), never mutated.
         self.view = EngineView(bars=self.bars)
         self._gate_dirty = True
-        self._loud = True  # a signal, a fill or a new day this bar: compare the view's loud parts (see below)
+        self._loud = True  # a signal or a new day this bar: compare the view's loud parts (a fill publishes at once)
         self._published_at = clock()
         self._day = ""
         self.sod_cents: int | None = None
@@ -232,7 +232,7 @@ class Engine(Waits, Books, Reconciles):
         a view per bar.  The kill switch reads the engine's own numbers on every bar, never this view.
         """
         # Runs on every bar, no tuples built.  Orders, verdicts, cash and the day's start change only on a bar
-        # that handled a signal, read fills or began a day (``_loud``): only then are they compared.
+        # that handled a signal or began a day (``_loud``; a fill publishes at once): only then are they compared.
         v, j, p = self.view, self.journal, self.portfolio
         if self._gate_dirty or (
             self._loud

@@ -44,10 +44,9 @@ class Books:
     """Mixin for ``Engine``."""
 
     def _after_fills(self) -> None:
-        self._loud = True  # the account was read: cash may differ from the view's
         self.portfolio.refresh()
         self._tell_holdings()
-        self.publish()  # a fill changes what others may see: do not wait for the end of the bar
+        self.publish()  # the account was read: publish its cash and positions now, not at the end of the bar
         self._flush_cursor(force=True)
         self.ledger.post_pending()
         self._track_fills()

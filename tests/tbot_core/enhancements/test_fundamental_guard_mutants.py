@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tbot_core.config import Settings
-from tbot_core.data.finnhub import FinnhubFundamentals
+from tbot_core.data.finnhub import FinnhubFundamentals, Fundamentals
 from tbot_core.enhancements.finnhub_fundamental_guard import FinnhubFundamentalGuard
 from tbot_core.errors import ConfigError
 from tbot_core.signals import MarketContext
@@ -125,7 +125,42 @@ def test_a_missing_figure_blocks_naming_the_first_one_missing(home_paths, facts,
 def test_unavailable_fundamentals_block_with_the_sources_reason(home_paths):
     blocked = _verdict(_guard(home_paths, {}), "NOCACHE")  # not cached today, and no key to fetch with
     assert not blocked.allow and blocked.reason == "fundamentals unavailable: screener_api secret not set"
+    assert blocked.failure == "finnhub_unavailable", "a failed source, for the gate's *_FATAL, not a judgement"
     assert dict(blocked.context) == {}
+
+
+def test_the_facts_the_data_layer_gathered_are_judged_without_asking_the_source(home_paths):
+    guard = _guard(home_paths, {"AAPL": SOUND | {"pe": 99.0}})  # today's cache would block on PE
+    gathered = Fundamentals("AAPL", 20.0, 1.0, 3e12, "2026-01-05")
+    outcome = guard.evaluate(signal(symbol="AAPL"), MarketContext(fundamentals={"AAPL": gathered}))
+    assert outcome.allow and outcome.context["as_of"] == "2026-01-05"
+
+
+def test_a_failed_fundamentals_source_blocks_as_unavailable_with_the_data_layers_reason(home_paths):
+    guard = _guard(home_paths, {"AAPL": SOUND})  # today's cache would allow
+    market = MarketContext(failed={"fundamentals": "Finnhub HTTP 503"})
+    outcome = guard.evaluate(signal(symbol="AAPL"), market)
+    assert (outcome.allow, outcome.reason, outcome.failure, dict(outcome.context)) == (
+        False,
+        "fundamentals unavailable: Finnhub HTTP 503",
+        "finnhub_unavailable",
+        {},
+    )
+
+
+def test_gathered_facts_are_judged_even_when_the_source_failed_for_another_symbol(home_paths):
+    guard = _guard(home_paths, {})
+    gathered = Fundamentals("AAPL", 20.0, 1.0, 3e12, "2026-01-06")
+    market = MarketContext(fundamentals={"AAPL": gathered}, failed={"fundamentals": "MSFT: Finnhub HTTP 503"})
+    assert guard.evaluate(signal(symbol="AAPL"), market).allow
+
+
+def test_only_this_symbols_facts_and_the_fundamentals_source_count(home_paths):
+    guard = _guard(home_paths, {"AAPL": SOUND})
+    bad = Fundamentals("MSFT", 99.0, 9.0, 1.0, "2026-01-06")
+    market = MarketContext(fundamentals={"MSFT": bad}, failed={"vix": "VIX feed down"})
+    outcome = guard.evaluate(signal(symbol="AAPL"), market)
+    assert outcome.allow and outcome.reason == "AAPL: fundamentals within thresholds", "read from today's cache"
 
 
 def test_without_an_injected_source_the_guard_builds_one_on_its_clock_and_keeps_it(home_paths):

@@ -66,10 +66,11 @@ class SimStop(threading.Event):
 class Scripted:
     """The real broker, whose named calls raise the queued exceptions first (one per call), then pass through."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, *, simulated: bool | None = None) -> None:
         self._inner = inner
         self.code = inner.code
-        self.simulated = inner.simulated
+        # simulated=False: the engine treats it as a real broker (no fills on its bars; the ledger synced on a beat).
+        self.simulated = inner.simulated if simulated is None else simulated
         self.fail: dict[str, list[BaseException]] = {}
         self.rewrite: dict[str, Callable[[Any], Any]] = {}  # the broker's answer to a call, as a test changes it
         self.calls: list[str] = []
@@ -122,6 +123,8 @@ class Kit:
         gate: Any = None,
         feed: Callable[[Any], Any] | None = None,
         rng: Any = None,
+        also: tuple[Any, ...] = (),
+        live: bool = False,
         **overrides: str,
     ) -> None:
         home = BotHome(str(root))
@@ -135,10 +138,10 @@ class Kit:
         notifier = Notifier(lambda name: None, syslog, bot_identity=ident.BOT_IDENTITY)
         self.strategy = Script(decide)
         fakes = Fakes(
-            broker=Scripted,
+            broker=(lambda inner: Scripted(inner, simulated=False)) if live else Scripted,
             feed=feed or (lambda inner: inner),
             gate=(lambda _gate: gate or AllowAll()),
-            strategies=lambda _settings: [self.strategy],
+            strategies=lambda _settings: [self.strategy, *also],
         )
         parts = build_parts(home, self.ctx, self.store, notifier, fakes)
         self.broker: Scripted = parts.broker  # type: ignore[assignment]

@@ -88,6 +88,7 @@ def test_a_strategy_log_that_cannot_be_written_is_recorded_and_trading_goes_on(t
     assert kit.engine.state is EngineState.FEED_ENDED
     errors = kit.log("error", "error_handler")
     assert errors and errors[-1]["context"]["context"] == {"where": "strategy log flush"}
+    assert "disk full" in str(errors[-1]), "the error itself is recorded, not only where it happened"
 
 
 def test_the_view_of_a_held_symbol_is_republished_once_a_second_at_most(tmp_path):
