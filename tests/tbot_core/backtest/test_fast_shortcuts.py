@@ -26,6 +26,7 @@ from tbot_core.backtest.fast.exact import Indicators
 from tbot_core.backtest.fast.timeline import Timeline, build_timeline
 from tbot_core.backtest.sources import attach_vix
 from tbot_core.config import Settings
+from tbot_core.data.finnhub import Fundamentals
 from tbot_core.gate import Gate
 from tbot_core.identity import Identity
 from tbot_core.paths import HomePaths, offline_home, package_sample_data
@@ -275,3 +276,22 @@ def test_an_array_block_is_refused_out_of_the_chains_order_or_on_a_used_ticker_a
     gate.order_sent(_signal(symbol, t, table, k))  # the ticker is used for the session: the blocklist blocks first
     assert not gate.array_block("mid", symbol, day, ("adx_filter",), "bollinger_confluence")
     assert _counts(gate) == before
+
+
+def test_a_module_after_the_prejudged_ones_that_blocks_ends_the_chain_as_decide_ends_it():
+    """mid's chain after the two array filters has two more modules: the guard blocks, so Black-Scholes never runs."""
+    config = _settings(FUNDAMENTAL_GUARD_ENABLED="true", ENABLE_BSM_FILTER="true", MAX_PE_RATIO="30")
+    symbol, t, table, first = next(_entries(config))
+    signal = _signal(symbol, t, table, table.bars.tolist()[first.index(entry_filters.NONE)])
+    market = MarketContext(
+        indicators=_market(signal).indicators,
+        fundamentals={symbol: Fundamentals(symbol, 99.0, 1.0, 3e12, "2026-01-06")},  # PE 99 > 30: blocked
+    )
+    by_shortcut, by_decide = _gate(config), _gate(config)
+    decision = by_shortcut.decide_prejudged(signal, market, NAMES)
+    expected = by_decide.decide(signal, market)
+    assert [v.module for v in decision.verdicts] == ["ticker_blocklist", "finnhub_fundamental_guard"]
+    assert (decision.allow, decision.reason) == (False, expected.reason) and not expected.allow
+    counts = {row.module: (row.allowed, row.blocked) for row in by_shortcut.enhancement_status()}
+    assert counts["black_scholes_filter"] == (0, 0) and counts["finnhub_fundamental_guard"] == (0, 1)
+    assert _counts(by_shortcut) == _counts(by_decide)

@@ -162,8 +162,9 @@ def test_legs_pass_refuses_every_leg_check_group_refuses(bad):
         [("1000", 0, -5), ("1100", 0, 5)],
         [("1000", 5, 5), ("1100", 3, 3)],
         [("1000", 0, 0), ("1100", 5, 0), ("5100", 0, 5)],
+        [("1000", 0, 0), ("1100", 3, 3)],  # one zero per leg on average: only "no leg is x/x" refuses it
     ],
-    ids=["negative-debit", "negative-credit", "two-sided", "empty-leg"],
+    ids=["negative-debit", "negative-credit", "two-sided", "empty-leg", "empty-and-two-sided"],
 )
 def test_legs_pass_refuses_a_bad_leg_even_in_a_group_that_balances(legs):
     assert legs_pass(*rows(legs), ACCOUNTS) is False
@@ -189,6 +190,8 @@ def test_a_fitid_may_appear_once_per_broker_in_a_batch():
         "duplicate_fitid",
         "fitid F1 of broker ALPACA appears twice in the batch",
     )
+    repeated_later = [group(1, "ALPACA", "F2"), group(2, "ALPACA", "F1"), group(3, "ALPACA", "F1")]
+    assert refusal(check_batch, repeated_later, [])[1] == "fitid F1 of broker ALPACA appears twice in the batch"
 
 
 def test_a_leg_outside_any_group_is_refused_as_an_orphan_or_as_added_late():

@@ -207,3 +207,17 @@ def test_a_broker_still_down_after_the_watchdog_resumed_it_is_not_reported_again
     assert kit.broker.calls.count("account") == 3 and kit.stop.waits == [WAIT_SLICE_SECONDS] * 5
     (error,) = kit.log("error", "error_handler")
     assert error["context"]["error_type"] == "NetworkError" and "refused" in error["context"]["exception_repr"]
+
+
+def test_a_halt_does_not_cut_the_pause_before_retrying_a_broker_the_watchdog_resumed(tmp_path):
+    """Halted (a loss limit, say) and the broker still refusing after the watchdog resumed it: a slice apart, not a hot loop."""
+
+    def down(cause: str) -> None:
+        kit.control.suspended = True
+
+    kit = _kit(tmp_path, on_broker_down=down)
+    kit.kill.trigger("operator kill")
+    kit.broker.fail["account"] = [NetworkError("refused"), NetworkError("still refused")]
+    kit.stop.on_wait = lambda n: setattr(kit.control, "suspended", False) if n == 1 else None
+    assert kit.engine._connect() is True
+    assert kit.broker.calls.count("account") == 3 and kit.stop.waits == [WAIT_SLICE_SECONDS] * 2

@@ -24,6 +24,7 @@ def test_a_refused_entry_is_logged_only_and_nothing_is_escalated(bot_home):
     (line,) = kit.handler.path.read_text().splitlines()
     entry = json.loads(line)
     assert entry["context"] == {"where": "order_submit", "action": "log"} and entry["strategy"] == "mid"
+    assert entry["error_type"] == "BrokerError" and "refused" in entry["exception_repr"], "the failure itself"
 
 
 def test_a_retry_row_not_yet_exhausted_only_records_and_answers_retry(bot_home):

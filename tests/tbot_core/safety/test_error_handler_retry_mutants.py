@@ -137,6 +137,11 @@ def test_the_backoff_never_exceeds_the_cap_however_many_attempts(bot_home):
     assert kit.rng.asked[-1] == (0.0, 3.0)
 
 
+def test_a_cap_below_one_second_is_kept(bot_home):
+    kit = Kit(bot_home, API_RETRY_BASE_SECONDS="0.5", API_RETRY_MAX_SECONDS="0.5")
+    assert kit.handler.backoff(3) == 0.5 and kit.rng.asked[-1] == (0.0, 0.5)
+
+
 def test_the_jitter_may_be_zero(bot_home):
     kit = Kit(bot_home, pick="low")
     assert kit.handler.backoff(2) == 0.0
