@@ -9,6 +9,7 @@ from tbot_core.audit import AuditLog
 from tbot_core.config import Settings
 from tbot_core.gate import Gate
 from tbot_core.signals import MarketContext
+from tests.fakes.gate_faults import UnsavableBlocklist
 from tests.tbot_core.enhancements.helpers import IDENTITY, snap
 
 GOOD_MID = MarketContext({"AAPL": snap(close=97.0), "MSFT": snap(close=97.0)})
@@ -24,6 +25,18 @@ def audit(home_paths):
 @pytest.fixture
 def gate(home_paths, audit):
     return Gate(Settings(), IDENTITY, home_paths, audit=audit, broker_code="paper")
+
+
+def unsavable_gate(home_paths, audit) -> Gate:
+    """The real gate whose ticker blocklist is on a full disk: every save of ``run/session.json`` fails."""
+    return Gate(
+        Settings(),
+        IDENTITY,
+        home_paths,
+        audit=audit,
+        broker_code="paper",
+        replace={"ticker_blocklist": UnsavableBlocklist},
+    )
 
 
 def modules(decision) -> list[str]:

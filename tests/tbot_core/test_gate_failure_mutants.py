@@ -21,9 +21,9 @@ from tbot_core.enhancements.failure_log import FailureThrottle
 from tbot_core.gate import Gate, GateDecision
 from tbot_core.signals import MarketContext
 from tbot_core.state_schema import EnhancementStatus
-from tests.fakes.gate_faults import RaisingTracker, UnreadableSwitch, UnsavableBlocklist
+from tests.fakes.gate_faults import RaisingTracker, UnreadableSwitch
 from tests.tbot_core.enhancements.helpers import IDENTITY, WINTER_TS, signal, snap
-from tests.tbot_core.gate_kit import ENTRY, GOOD_MID, audit, gate, modules, strategy_log
+from tests.tbot_core.gate_kit import ENTRY, GOOD_MID, audit, gate, modules, strategy_log, unsavable_gate
 
 __all__ = ["audit", "gate"]  # fixtures
 
@@ -125,14 +125,7 @@ def test_a_sent_exit_or_a_non_signal_uses_no_ticker_and_saves_nothing(gate, home
 def test_a_ticker_that_cannot_be_saved_marks_the_blocklist_errored_at_once_and_audits_the_sent_signal(
     home_paths, audit
 ):
-    gate = Gate(
-        Settings(),
-        IDENTITY,
-        home_paths,
-        audit=audit,
-        broker_code="paper",
-        replace={"ticker_blocklist": UnsavableBlocklist},
-    )
+    gate = unsavable_gate(home_paths, audit)
     assert status(gate)["ticker_blocklist"] is EnhancementStatus.OK
     gate.order_sent(signal(symbol="MSFT"))
     assert status(gate)["ticker_blocklist"] is EnhancementStatus.ERROR, "before any later decision"

@@ -21,6 +21,7 @@ from tbot_core.gate import Gate
 from tbot_core.signals import MarketContext
 from tests.fakes.gate_faults import RaisingTracker, UnreadableSwitch, UnsavableBlocklist
 from tests.tbot_core.enhancements.helpers import IDENTITY, WINTER_TS, signal, snap
+from tests.tbot_core.gate_kit import unsavable_gate
 
 GOOD_MID = MarketContext({"AAPL": snap(close=97.0), "MSFT": snap(close=97.0)})
 
@@ -140,14 +141,7 @@ def test_suppressed_failures_are_reported_by_flush_once_their_window_passed_and_
 def test_a_sent_order_whose_ticker_cannot_be_saved_is_audited_and_blocks_every_entry_until_a_save_succeeds(
     home_paths, audit, monkeypatch
 ):
-    gate = Gate(
-        Settings(),
-        IDENTITY,
-        home_paths,
-        audit=audit,
-        broker_code="paper",
-        replace={"ticker_blocklist": UnsavableBlocklist},
-    )
+    gate = unsavable_gate(home_paths, audit)
     assert gate.decide(signal(), GOOD_MID).allow, "decide only checks: nothing is saved there"
     gate.order_sent(signal())  # the order is out: this must not raise
     [row] = module_errors(audit)
