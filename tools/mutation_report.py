@@ -11,9 +11,9 @@ report covers them all.  One module at a time keeps each mutant's test set (and 
 written for that module; a kill by another module's tests is missed, never invented, so the score can only
 be lower than with every test file.  ``run`` is ``mutmut run`` with ``only_mutate`` (from ``[tool.mutmut]``)
 replaced by the modules given.  ``report`` reads the per-file results mutmut writes
-(``mutants/<path>.meta``), because ``mutants/mutmut-cicd-stats.json`` only holds the total.  A mutant counts as killed when a test failed on it (or it timed out, or crashed the
-interpreter); the score is killed / all mutants of the module, so "no tests" and "survived" count
-against it.  ``--fail-under PCT`` exits 1 when a module or the total scores below PCT.
+(``mutants/<path>.meta``), because ``mutants/mutmut-cicd-stats.json`` only holds the total.  A mutant
+counts as killed when a test failed on it (or it timed out, or crashed the interpreter); the score is
+killed / all mutants of the module, so "no tests" and "survived" count against it.  ``--fail-under PCT`` exits 1 when a module or the total scores below PCT.
 """
 
 from __future__ import annotations
@@ -81,26 +81,27 @@ def run_all(paths: list[str], max_children: int, fail_under: float | None) -> in
             f"pyproject.toml [tool.tbot-mutation.tests]: no test files listed for {', '.join(unknown)}", file=sys.stderr
         )
         return 2
+    paths = paths or list(table)
     shutil.rmtree(RESULTS, ignore_errors=True)
     RESULTS.mkdir(parents=True)
     times: dict[str, float] = {}
     started = time.monotonic()
-    for path in paths or list(table):
+    for path in paths:
         shutil.rmtree("mutants", ignore_errors=True)
         start = time.monotonic()
         command = [sys.executable, __file__, "run", "--max-children", str(max_children), "--tests", *table[path]]
         code = subprocess.run([*command, "--", path], check=False).returncode
         times[path] = time.monotonic() - start
-        meta = Path("mutants") / (path + ".meta")
+        meta, kept = Path("mutants", path + ".meta"), RESULTS / (path + ".meta")
         if code == 0 and meta.exists():
-            (RESULTS / meta.relative_to("mutants")).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(meta, RESULTS / meta.relative_to("mutants"))
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(meta, kept)
         else:
             print(f"{path}: mutmut run failed (exit {code}); its module counts as unscored", file=sys.stderr)
         print(f"== {path}: {times[path] / 60:.1f} min", flush=True)
     times["TOTAL"] = time.monotonic() - started
     (RESULTS / "minutes.json").write_text(json.dumps({k: round(v / 60, 1) for k, v in times.items()}, indent=1))
-    return report(paths or list(table), fail_under, RESULTS, times)
+    return report(paths, fail_under, RESULTS, times)
 
 
 def report(

@@ -34,14 +34,15 @@ class Told(Strategy):
         self.told.append(frozenset(symbols))
 
 
-def _price(symbol: str, qty: int) -> Position:
+def _position(symbol: str, qty: int) -> Position:
+    """A position the account read reports, priced at 100 so the books can value it."""
     return Position(symbol, Decimal(qty), Decimal("100"), Decimal("100"))
 
 
 def test_each_strategy_is_told_the_symbols_it_opened_and_still_holds_and_one_holding_nothing_is_told_so(tmp_path):
     mid, close, opening = Told("mid"), Told("close"), Told("open")
     kit = make_kit(tmp_path, bars=1, also=(mid, close, opening))
-    held = [_price("SPY", 1), _price("MSFT", 0), _price("AAPL", 5)]  # MSFT's position is closed: qty 0
+    held = [_position("SPY", 1), _position("MSFT", 0), _position("AAPL", 5)]  # MSFT's position is closed: qty 0
     kit.broker.rewrite["positions"] = lambda _answer: held
     kit.broker.rewrite["position_strategies"] = lambda _answer: {"SPY": "mid", "MSFT": "mid", "AAPL": "close"}
     kit.engine.run()
